@@ -1,0 +1,135 @@
+# fnhost: one entry point for building, running, testing, benchmarking and
+# installing. `make run` and `make test` install missing Debian packages first.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+
+DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
+               python3
+BENCH_PACKAGES = wrk util-linux
+LLHTTP_DIR   = /usr/share/llhttp
+LLHTTP_INC   = /usr/share/include/llhttp
+
+PKGS     = libuv libcjson libpcre2-8
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT      ?= -O2
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP $(SAN)
+HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include -Ihost/src -I$(LLHTTP_INC) $(PKG_CFLAGS) \
+              -DFNH_VERSION='"$(VERSION)"'
+HOST_LIBS   = $(PKG_LIBS) -ldl -lpthread -lm
+FN_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+              -Ihost/include
+FN_LDFLAGS  = -shared -Wl,-z,defs
+
+VERSION = 0.1.0
+
+HOST_SRC  = $(wildcard host/src/*.c)
+CORE_SRC  = $(filter-out host/src/main.c,$(HOST_SRC))
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ  = $(BUILD)/host/src/main.o
+LLHTTP_OBJ = $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
+LLHTTP_LIB = $(BUILD)/libllhttp.a
+CORE_LIB  = $(BUILD)/libfnhost-core.a
+
+UNIT_SRC  = $(wildcard tests/unit/test-*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+# Native functions: every <app>/<Function>/*.c builds to a .so beside it.
+FN_SRC    = $(wildcard samples/*/*/*.c tests/apps/*/*/*.c)
+FN_SO     = $(FN_SRC:%.c=%.so)
+
+BENCH_BIN = $(BUILD)/bench/refserver
+
+.PHONY: all deps run test check check-asan unit bench install clean
+all: $(BUILD)/fnhost functions $(UNIT_BIN)
+
+functions: $(FN_SO)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "fnhost: installing Debian packages:$$missing"; \
+	    (apt-get install -y --no-install-recommends $$missing || \
+	     (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null || exit 1; \
+	  else \
+	    echo "fnhost: missing Debian packages. Run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/fnhost: $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB)
+	$(CC) $(SAN) -o $@ $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
+
+$(CORE_LIB): $(CORE_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/host/src/%.o: host/src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -g $(OPT) $(SAN) -w -I$(LLHTTP_INC) -c -o $@ $<
+
+$(LLHTTP_LIB): $(LLHTTP_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB) $(LLHTTP_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
+
+%.so: %.c host/include/fnhost/function.h host/include/fnhost/common.h
+	$(CC) $(FN_CFLAGS) $(FN_LDFLAGS) -o $@ $< $(if $(findstring samples/hello/,$<),-lcjson,)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/fnhost start --script-root samples/hello
+
+# make test: every test against the optimised build, then all again under
+# AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory check-asan
+
+check:
+	python3 tests/run.py --build $(BUILD)
+
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	  build-asan/fnhost $(UNIT_BIN:$(BUILD)/%=build-asan/%) functions
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  python3 tests/run.py --build build-asan
+
+$(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -I$(LLHTTP_INC) $(PKG_CFLAGS) -o $@ $< $(LLHTTP_LIB) $(HOST_LIBS)
+
+bench: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	python3 bench/run.py --build $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fnhost \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/fnhost
+	install -m 755 $(BUILD)/fnhost $(DESTDIR)$(PREFIX)/bin/fnhost
+	install -m 644 host/include/fnhost/*.h $(DESTDIR)$(PREFIX)/include/fnhost/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' config/fnhost.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fnhost.pc
+	cp -r samples $(DESTDIR)$(PREFIX)/share/fnhost/
+	cp -r config $(DESTDIR)$(PREFIX)/share/fnhost/
+
+clean:
+	rm -rf build build-asan $(FN_SO)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,104 @@
+/* app.h: the function app model: host.json, local.settings.json and one
+ * folder per function with function.json, loaded and validated into plain
+ * structs. Every problem becomes one sentence naming the file, the JSON path
+ * and the fix; a broken function is kept (listed, in error) but never run.
+ * Loaded on the main thread at start-up; read-only afterwards. */
+#ifndef FNH_APP_H
+#define FNH_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fnhost/function.h"
+#include "strlist.h"
+
+struct cJSON;
+struct fnh__router;
+
+enum { FNH__DIR_IN = 1, FNH__DIR_OUT = 2 };
+
+typedef struct fnh__binding {
+    int index;          /* position in "bindings" */
+    char *type;         /* as written, e.g. "httpTrigger" */
+    char *name;         /* "req", "res", "$return" */
+    int direction;      /* FNH__DIR_* bits */
+    int is_trigger;
+    struct cJSON *json; /* the binding with %Setting% references resolved */
+} fnh__binding;
+
+typedef struct fnh__http_limits {
+    size_t max_request_line;       /* 8 KiB -> 414 */
+    size_t max_header_bytes;       /* 32 KiB -> 431 */
+    size_t max_headers;            /* 100 -> 431 */
+    uint64_t max_body;             /* 100 MB -> 413 */
+    uint64_t headers_timeout_ms;   /* 30 s */
+    uint64_t keepalive_timeout_ms; /* 130 s */
+    uint64_t min_body_rate;        /* 240 bytes/s */
+    uint64_t body_grace_ms;        /* 5 s */
+} fnh__http_limits;
+
+typedef int (*fnh__entry_fn)(fnh_ctx *ctx);
+
+typedef struct fnh__function {
+    char *name;
+    char *dir;            /* folder path */
+    char *config_file;    /* "<name>/function.json", for messages */
+    struct cJSON *config; /* function.json as written */
+    fnh__binding *bindings;
+    size_t nbindings;
+    fnh__binding *trigger;  /* NULL when in error before one was found */
+    fnh__binding *http_out; /* the "http" output binding, if any */
+    fnh__strlist errors;    /* non-empty: in error, never invoked */
+    int disabled;
+    /* HTTP trigger */
+    unsigned methods;  /* FNH__M_* bits; FNH__M_ALL when not restricted */
+    char *route;       /* route as given (or the function name) */
+    char *route_full;  /* with the route prefix, as mapped */
+    /* native code */
+    char *script_path;
+    char *entry_name;
+    void *dl;
+    fnh__entry_fn entry;
+    uint32_t module_flags; /* FNH_FN_* */
+} fnh__function;
+
+typedef struct fnh__app {
+    char *root;
+    struct cJSON *host_json;
+    char *route_prefix;
+    int64_t function_timeout_ms; /* -1 = unlimited */
+    fnh__http_limits limits;
+    struct cJSON *custom_headers; /* extensions.http.customHeaders (object) or NULL */
+    char *cors;                   /* Host.CORS */
+    int cors_credentials;
+    int local_port;               /* Host.LocalHttpPort, 0 if unset */
+    char *host_id;
+    fnh__function **functions;    /* sorted by name */
+    size_t nfunctions;
+    fnh__strlist host_errors;     /* non-empty: the host must not start */
+    fnh__strlist notes;           /* informational lines for the console */
+    fnh__strlist warnings;        /* route overlaps and other warnings */
+    struct fnh__router *router;   /* enabled, healthy HTTP functions */
+} fnh__app;
+
+typedef struct fnh__app_options {
+    const char *root;          /* script root folder */
+    const char *functions_csv; /* --functions a,b (NULL = host.json "functions" or all) */
+    int load_code;             /* 1: dlopen the functions' .so files */
+} fnh__app_options;
+
+/* Loads and validates the app. Always returns a new app in *out unless out
+ * of memory (caller frees with fnh__app_free); check app->host_errors for
+ * fatal problems and each function's errors. Returns 0 or -ENOMEM. */
+int fnh__app_load(const fnh__app_options *opts, fnh__app **out);
+void fnh__app_free(fnh__app *app);
+/* Function by name, case-insensitive; NULL if none. Borrowed. */
+fnh__function *fnh__app_find(const fnh__app *app, const char *name);
+/* 1 if the function can be invoked (no errors). */
+int fnh__function_ok(const fnh__function *fn);
+/* A function's trigger type, or "unknown". */
+const char *fnh__function_trigger_type(const fnh__function *fn);
+/* Binding by name (case-insensitive); NULL if none. */
+fnh__binding *fnh__function_binding(const fnh__function *fn, const char *name);
+
+#endif

@@ -1,0 +1,102 @@
+/* function_native.c: loads native function modules. dlopen with RTLD_NOW so
+ * a missing symbol fails at start-up, not mid-request, and RTLD_LOCAL so one
+ * function's symbols never interpose on another's. */
+#include "function_native.h"
+
+#include <cjson/cJSON.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+
+#define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
+
+void fnh__native_resolve(fnh__function *fn, int load_code)
+{
+    const cJSON *sf = cJSON_GetObjectItem(fn->config, "scriptFile");
+    const cJSON *ep = cJSON_GetObjectItem(fn->config, "entryPoint");
+    if (!sf) {
+        FERR(fn, "%s: scriptFile: missing; name the function's shared object beside "
+                 "function.json, e.g. \"scriptFile\": \"%s.so\"",
+             fn->config_file, fn->name);
+        return;
+    }
+    if (!cJSON_IsString(sf) || !*sf->valuestring) {
+        FERR(fn, "%s: scriptFile: must be a non-empty string such as \"%s.so\"", fn->config_file,
+             fn->name);
+        return;
+    }
+    if (ep && (!cJSON_IsString(ep) || !*ep->valuestring)) {
+        FERR(fn, "%s: entryPoint: must be the name of an exported C function such as \"run\"",
+             fn->config_file);
+        return;
+    }
+    const char *file = sf->valuestring;
+    fn->script_path = file[0] == '/' ? fnh__strdup(file) : fnh__asprintf("%s/%s", fn->dir, file);
+    fn->entry_name = fnh__strdup(ep ? ep->valuestring : "run");
+    size_t n = strlen(file);
+    int is_so = (n > 3 && strcmp(file + n - 3, ".so") == 0) || strstr(file, ".so.") != NULL;
+    if (!load_code)
+        return; /* listing routes: the .so may not be built yet */
+    struct stat st;
+    if (stat(fn->script_path, &st) != 0) {
+        FERR(fn, "%s: scriptFile: '%s' does not exist (looked for %s); build it (make) or fix "
+                 "the path, which is relative to the function's folder",
+             fn->config_file, file, fn->script_path);
+        return;
+    }
+    if (!is_so) {
+        FERR(fn, "%s: scriptFile: '%s' is not a native shared object (.so); fnhost runs "
+                 "functions compiled to .so files (see docs/function-api.md)",
+             fn->config_file, file);
+        return;
+    }
+    dlerror();
+    fn->dl = dlopen(fn->script_path, RTLD_NOW | RTLD_LOCAL);
+    if (!fn->dl) {
+        const char *e = dlerror();
+        FERR(fn, "%s: scriptFile: cannot load '%s': %s", fn->config_file, file,
+             e ? e : "unknown error");
+        return;
+    }
+    const fnh_function_module *mod = dlsym(fn->dl, "fnh_function_abi");
+    if (!mod) {
+        FERR(fn, "%s: scriptFile: '%s' is not an fnhost function module: it exports no "
+                 "fnh_function_abi; add the line FNH_FUNCTION_MODULE(0); to its source "
+                 "(#include <fnhost/function.h>)",
+             fn->config_file, file);
+        fnh__native_unload(fn);
+        return;
+    }
+    if (mod->abi_major != FNH_ABI_MAJOR || mod->abi_minor > FNH_ABI_MINOR ||
+        mod->size < 3 * sizeof(uint32_t)) {
+        FERR(fn, "%s: scriptFile: '%s' was built for fnhost function ABI %u.%u, this host "
+                 "provides %d.%d; rebuild it against this host's include/fnhost headers",
+             fn->config_file, file, mod->abi_major, mod->abi_minor, FNH_ABI_MAJOR, FNH_ABI_MINOR);
+        fnh__native_unload(fn);
+        return;
+    }
+    fn->module_flags = mod->size >= sizeof(fnh_function_module) ? mod->flags : 0;
+    dlerror();
+    void *sym = dlsym(fn->dl, fn->entry_name);
+    if (!sym) {
+        const char *e = dlerror();
+        FERR(fn, "%s: entryPoint: '%s' not found in '%s' (%s); export int %s(fnh_ctx *ctx) "
+                 "from it or set \"entryPoint\" to the exported name",
+             fn->config_file, fn->entry_name, file, e ? e : "no such symbol", fn->entry_name);
+        fnh__native_unload(fn);
+        return;
+    }
+    /* POSIX guarantees object and function pointers convert through dlsym */
+    memcpy(&fn->entry, &sym, sizeof sym);
+}
+
+void fnh__native_unload(fnh__function *fn)
+{
+    if (fn->dl)
+        dlclose(fn->dl);
+    fn->dl = NULL;
+    fn->entry = NULL;
+}

@@ -1,0 +1,16 @@
+/* function_native.h: native C functions: resolving function.json
+ * "scriptFile"/"entryPoint", loading the .so, checking its ABI descriptor
+ * before any of its code runs. Main thread, at start-up and shutdown. */
+#ifndef FNH_FUNCTION_NATIVE_H
+#define FNH_FUNCTION_NATIVE_H
+
+#include "app.h"
+
+/* Resolves fn->script_path and fn->entry_name from fn->config; with
+ * load_code, dlopens the .so, validates fnh_function_abi and finds the entry
+ * point. Each problem is appended to fn->errors (with dlerror() text). */
+void fnh__native_resolve(fnh__function *fn, int load_code);
+/* dlcloses the function's .so, if loaded. */
+void fnh__native_unload(fnh__function *fn);
+
+#endif

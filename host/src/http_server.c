@@ -1,0 +1,936 @@
+/* http_server.c: HTTP/1.1 over libuv with llhttp. Owns connections, the
+ * per-connection FIFO of exchanges (pipelined requests answered in order),
+ * output batching (all responses ready in one loop iteration leave in one
+ * write), Kestrel's size limits and the header, keep-alive and body-rate
+ * timeouts (checked by one sweep timer, not a timer per connection). */
+#include "http_server.h"
+
+#include <errno.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http_router.h"
+#include "log.h"
+
+#define MAX_OUTSTANDING 64       /* pipelined requests in flight per connection */
+#define MAX_UNSENT (4u << 20)    /* stop reading while this much output waits */
+
+enum conn_state { ST_IDLE, ST_HEADERS, ST_BODY, ST_WAITING };
+
+typedef struct conn conn;
+
+struct fnh__http_exchange {
+    conn *c;
+    fnh__http_exchange *next;
+    fnh__buf resp;
+    int ready;
+    int close;
+    int head;
+    int orphan;
+};
+
+struct conn {
+    uv_tcp_t tcp;
+    llhttp_t parser;
+    fnh__http_server *srv;
+    conn *prev, *next;
+    conn *dirty_next;
+    int dirty;
+    /* request being parsed */
+    fnh__buf url;
+    fnh__buf hdrs;
+    size_t *hoff; /* pairs of (name, value) offsets into hdrs */
+    size_t hoff_cap;
+    size_t nheaders;
+    size_t header_bytes;
+    int in_value;
+    fnh__http_req *req;
+    int reject; /* status to answer with, set by a parser callback */
+    /* timing */
+    enum conn_state state;
+    uint64_t since;
+    uint64_t body_bytes;
+    /* exchanges */
+    fnh__http_exchange *head, *tail;
+    size_t outstanding; /* exchanges not yet released */
+    /* output */
+    fnh__buf out;
+    fnh__buf wbuf;
+    uv_write_t wreq;
+    int writing;
+    /* unparsed input kept while the parser is paused for backpressure */
+    fnh__buf pending;
+    int paused;
+    int reading;
+    int no_more_requests; /* a close-delimited response is queued */
+    int closing;
+    int closed;
+};
+
+struct fnh__http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_timer_t sweep;
+    uv_check_t flusher;
+    fnh__http_limits limits;
+    fnh__http_handler handler;
+    void *arg;
+    llhttp_settings_t settings;
+    conn *conns;
+    size_t nconns;
+    conn *dirty;
+    int port;
+    int listening;
+    int handles_open;
+    int freeing;
+    char readbuf[65536];
+    int readbuf_busy;
+    time_t date_sec;
+    char date[40];
+};
+
+static void conn_close(conn *c);
+static void conn_resume(conn *c);
+static void conn_flush(conn *c);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+const char *fnh__http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+static const char *date_header(fnh__http_server *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+static void mark_dirty(conn *c)
+{
+    if (c->dirty || c->closing)
+        return;
+    c->dirty = 1;
+    c->dirty_next = c->srv->dirty;
+    c->srv->dirty = c;
+}
+
+void fnh__http_server_flush(fnh__http_server *s)
+{
+    while (s->dirty) {
+        conn *c = s->dirty;
+        s->dirty = c->dirty_next;
+        c->dirty = 0;
+        conn_flush(c);
+    }
+}
+
+static void flusher_cb(uv_check_t *h)
+{
+    fnh__http_server_flush(h->data);
+}
+
+/* ---- exchanges and responses --------------------------------------- */
+
+static void exchange_free(fnh__http_exchange *x)
+{
+    fnh__buf_free(&x->resp);
+    free(x);
+}
+
+static void conn_maybe_free(conn *c)
+{
+    if (c->closed && c->outstanding == 0) {
+        fnh__buf_free(&c->url);
+        fnh__buf_free(&c->hdrs);
+        fnh__buf_free(&c->out);
+        fnh__buf_free(&c->wbuf);
+        fnh__buf_free(&c->pending);
+        free(c->hoff);
+        if (c->req)
+            fnh__http_req_free(c->req);
+        free(c);
+    }
+}
+
+static fnh__http_exchange *exchange_new(conn *c, int head)
+{
+    fnh__http_exchange *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->c = c;
+    x->head = head;
+    if (c->tail)
+        c->tail->next = x;
+    else
+        c->head = x;
+    c->tail = x;
+    c->outstanding++;
+    return x;
+}
+
+/* Moves ready responses at the head of the FIFO into the output buffer. */
+static void drain_ready(conn *c)
+{
+    int close = 0;
+    while (c->head && c->head->ready) {
+        fnh__http_exchange *x = c->head;
+        c->head = x->next;
+        if (!c->head)
+            c->tail = NULL;
+        fnh__buf_append(&c->out, x->resp.data, x->resp.len);
+        close |= x->close;
+        exchange_free(x);
+        c->outstanding--;
+        if (close)
+            break;
+    }
+    if (close) {
+        c->no_more_requests = 2; /* close once written */
+        /* drop responses queued behind a closing one */
+        while (c->head) {
+            fnh__http_exchange *x = c->head;
+            c->head = x->next;
+            if (x->ready) {
+                exchange_free(x);
+                c->outstanding--;
+            } else {
+                x->orphan = 1;
+                x->next = NULL;
+            }
+        }
+        c->tail = NULL;
+    }
+    mark_dirty(c);
+    if (c->paused && c->outstanding < MAX_OUTSTANDING / 2 && !c->no_more_requests)
+        conn_resume(c);
+}
+
+static void serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r, int head,
+                      int close)
+{
+    const char *ctype = r->content_type;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].key, "Content-Type") == 0)
+            ctype = r->headers[i].value;
+    fnh__buf_reserve(b, 160 + r->len);
+    fnh__buf_printf(b, "HTTP/1.1 %d %s\r\n", r->status, fnh__http_reason(r->status));
+    if (ctype && r->status != 204 && r->status != 304)
+        fnh__buf_printf(b, "Content-Type: %s\r\n", ctype);
+    fnh__buf_printf(b, "Date: %s\r\n", date_header(s));
+    if (r->status != 204 && r->status != 304 && r->status >= 200)
+        fnh__buf_printf(b, "Content-Length: %zu\r\n", r->len);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *k = r->headers[i].key;
+        if (strcasecmp(k, "Content-Type") == 0 || strcasecmp(k, "Content-Length") == 0 ||
+            strcasecmp(k, "Transfer-Encoding") == 0 || strcasecmp(k, "Connection") == 0 ||
+            strcasecmp(k, "Date") == 0)
+            continue;
+        /* header injection guard: values with CR or LF are dropped */
+        if (strpbrk(k, "\r\n: ") || strpbrk(r->headers[i].value, "\r\n"))
+            continue;
+        fnh__buf_printf(b, "%s: %s\r\n", k, r->headers[i].value);
+    }
+    if (close)
+        fnh__buf_puts(b, "Connection: close\r\n");
+    fnh__buf_puts(b, "\r\n");
+    if (!head && r->len && r->status != 204 && r->status != 304)
+        fnh__buf_append(b, r->body, r->len);
+}
+
+void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
+{
+    conn *c = x->c;
+    if (x->orphan || c->closing) {
+        if (!x->orphan) { /* still linked in a closing connection's FIFO */
+            x->ready = 1;
+            x->close = 1;
+            return;
+        }
+        exchange_free(x);
+        c->outstanding--;
+        conn_maybe_free(c);
+        return;
+    }
+    int close = r->close || x->close;
+    serialize(c->srv, &x->resp, r, x->head, close);
+    x->close = close;
+    x->ready = 1;
+    if (x == c->head)
+        drain_ready(c);
+}
+
+int fnh__http_exchange_is_head(const fnh__http_exchange *x)
+{
+    return x->head;
+}
+
+/* Answers a protocol-level error (400, 413, 414, 431, 408) and closes. */
+static void reject(conn *c, int status)
+{
+    if (c->no_more_requests)
+        return;
+    fnh__http_exchange *x = exchange_new(c, 0);
+    if (!x) {
+        conn_close(c);
+        return;
+    }
+    c->no_more_requests = 1;
+    fnh__http_response r = {.status = status, .close = 1};
+    fnh__http_respond(x, &r);
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void write_cb(uv_write_t *req, int status)
+{
+    conn *c = req->data;
+    c->writing = 0;
+    c->wbuf.len = 0;
+    if (status < 0 || c->closing) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+static void conn_flush(conn *c)
+{
+    if (c->closing || c->writing)
+        return;
+    if (c->out.len) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)c->out.len) {
+            c->out.len = 0;
+        } else {
+            size_t done = n > 0 ? (size_t)n : 0;
+            if (n < 0 && n != UV_EAGAIN) {
+                conn_close(c);
+                return;
+            }
+            /* swap: the unsent rest goes to wbuf for an async write */
+            fnh__buf tmp = c->wbuf;
+            c->wbuf = c->out;
+            c->out = tmp;
+            c->out.len = 0;
+            if (done) {
+                memmove(c->wbuf.data, c->wbuf.data + done, c->wbuf.len - done);
+                c->wbuf.len -= done;
+            }
+            uv_buf_t wb = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+            c->wreq.data = c;
+            c->writing = 1;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &wb, 1, write_cb) < 0) {
+                c->writing = 0;
+                conn_close(c);
+            }
+            return;
+        }
+    }
+    if (c->no_more_requests == 2 && !c->head) {
+        conn_close(c);
+        return;
+    }
+    if (c->out.len == 0 && c->state == ST_WAITING && !c->head && !c->paused)
+        c->state = ST_IDLE, c->since = uv_now(c->srv->loop);
+    if (!c->reading && !c->paused && !c->no_more_requests && !c->closing &&
+        c->wbuf.len + c->out.len < MAX_UNSENT && c->srv->listening)
+        conn_resume(c);
+}
+
+/* ---- parsing ------------------------------------------------------------ */
+
+#define CONN(p) ((conn *)(p)->data)
+
+static int on_message_begin(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    c->url.len = 0;
+    c->hdrs.len = 0;
+    c->nheaders = 0;
+    c->header_bytes = 0;
+    c->in_value = 0;
+    c->state = ST_HEADERS;
+    c->since = uv_now(c->srv->loop);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    if (c->url.len + len + 16 > c->srv->limits.max_request_line) {
+        c->reject = 414;
+        return -1;
+    }
+    return fnh__buf_append(&c->url, at, len) ? -1 : 0;
+}
+
+static int header_bytes(conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes > c->srv->limits.max_header_bytes) {
+        c->reject = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    if (header_bytes(c, len))
+        return -1;
+    return fnh__buf_append(&c->hdrs, at, len) ? -1 : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    if (c->nheaders >= c->srv->limits.max_headers) {
+        c->reject = 431;
+        return -1;
+    }
+    if (2 * c->nheaders + 2 > c->hoff_cap) {
+        size_t cap = c->hoff_cap ? c->hoff_cap * 2 : 32;
+        size_t *h = realloc(c->hoff, cap * sizeof *h);
+        if (!h)
+            return -1;
+        c->hoff = h;
+        c->hoff_cap = cap;
+    }
+    fnh__buf_append(&c->hdrs, "", 1); /* NUL ends the name */
+    c->in_value = 1;
+    c->hoff[2 * c->nheaders + 1] = c->hdrs.len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    if (header_bytes(c, len))
+        return -1;
+    return fnh__buf_append(&c->hdrs, at, len) ? -1 : 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    if (!c->in_value) { /* a value with an empty name cannot happen in llhttp */
+        return -1;
+    }
+    fnh__buf_append(&c->hdrs, "", 1);
+    c->nheaders++;
+    c->in_value = 0;
+    if (2 * c->nheaders + 2 > c->hoff_cap) {
+        size_t cap = c->hoff_cap ? c->hoff_cap * 2 : 32;
+        size_t *h = realloc(c->hoff, cap * sizeof *h);
+        if (!h)
+            return -1;
+        c->hoff = h;
+        c->hoff_cap = cap;
+    }
+    c->hoff[2 * c->nheaders] = c->hdrs.len; /* where the next name starts */
+    return 0;
+}
+
+static const struct {
+    llhttp_method_t m;
+    const char *name;
+} method_names[] = {
+    {HTTP_GET, "GET"},         {HTTP_POST, "POST"},   {HTTP_PUT, "PUT"},
+    {HTTP_DELETE, "DELETE"},   {HTTP_HEAD, "HEAD"},   {HTTP_PATCH, "PATCH"},
+    {HTTP_OPTIONS, "OPTIONS"}, {HTTP_TRACE, "TRACE"},
+};
+
+static int on_headers_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    fnh__http_server *s = c->srv;
+    fnh__http_req *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    c->req = r;
+    r->method_name = llhttp_method_name((llhttp_method_t)p->method);
+    for (size_t i = 0; i < sizeof method_names / sizeof *method_names; i++)
+        if (method_names[i].m == p->method) {
+            r->method = 1u << i;
+            r->method_name = method_names[i].name;
+        }
+    r->http_minor = p->http_minor;
+    /* target: origin-form "/p?q" or absolute-form "http://host/p?q" */
+    const char *t = c->url.data ? c->url.data : "/";
+    r->target = fnh__strdup(t);
+    const char *path = t;
+    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+        const char *slash = strchr(strstr(t, "//") + 2, '/');
+        path = slash ? slash : "/";
+    }
+    const char *q = strchr(path, '?');
+    size_t plen = q ? (size_t)(q - path) : strlen(path);
+    const char *hash = memchr(path, '#', plen);
+    if (hash)
+        plen = (size_t)(hash - path);
+    r->path_raw = fnh__strndup(path, plen);
+    r->query = fnh__strdup(q ? q + 1 : "");
+    char *hq = r->query ? strchr(r->query, '#') : NULL;
+    if (hq)
+        *hq = '\0';
+    r->path = malloc(plen + 1);
+    if (!r->target || !r->path_raw || !r->query || !r->path)
+        return -1;
+    fnh__url_decode(r->path_raw, plen, r->path, 0);
+    /* headers: take the buffer, point pairs into it */
+    r->nheaders = c->nheaders;
+    r->headers = calloc(c->nheaders ? c->nheaders : 1, sizeof *r->headers);
+    if (!r->headers)
+        return -1;
+    r->hstore = fnh__buf_take(&c->hdrs);
+    size_t name_off = 0;
+    for (size_t i = 0; i < c->nheaders; i++) {
+        if (i > 0)
+            name_off = c->hoff[2 * i];
+        r->headers[i].key = r->hstore + name_off;
+        r->headers[i].value = r->hstore + c->hoff[2 * i + 1];
+    }
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s->limits.max_body) {
+        c->reject = 413;
+        return -1;
+    }
+    const char *expect = fnh__http_req_header(r, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && !c->head && !c->out.len) {
+        /* only when nothing is queued before it, so ordering holds */
+        fnh__buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        mark_dirty(c);
+    }
+    c->state = ST_BODY;
+    c->since = uv_now(s->loop);
+    c->body_bytes = 0;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    conn *c = CONN(p);
+    c->body_bytes += len;
+    if (c->body_bytes > c->srv->limits.max_body) {
+        c->reject = 413;
+        return -1;
+    }
+    return fnh__buf_append(&c->req->body, at, len) ? -1 : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    fnh__http_req *r = c->req;
+    c->req = NULL;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    if (!r->body.data)
+        fnh__buf_append(&r->body, "", 0);
+    fnh__http_exchange *x = exchange_new(c, p->method == HTTP_HEAD);
+    if (!x) {
+        fnh__http_req_free(r);
+        return -1;
+    }
+    c->state = ST_WAITING;
+    if (!r->keep_alive) {
+        x->close = 1;
+        c->no_more_requests = 1;
+    }
+    c->srv->handler(c->srv->arg, x, r);
+    if (c->closing || c->no_more_requests)
+        return HPE_PAUSED;
+    if (c->outstanding >= MAX_OUTSTANDING) {
+        c->paused = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+/* Feeds bytes to the parser; keeps what is left when it pauses. */
+static void conn_parse(conn *c, const char *data, size_t len)
+{
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
+    if (err == HPE_OK)
+        return;
+    if (err == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        llhttp_resume(&c->parser);
+        if (c->no_more_requests || c->closing) {
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = 0;
+            }
+            return;
+        }
+        size_t used = pos ? (size_t)(pos - data) : len;
+        if (used < len) {
+            fnh__buf tmp = {0};
+            fnh__buf_append(&tmp, data + used, len - used);
+            fnh__buf_free(&c->pending);
+            c->pending = tmp;
+        }
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        return;
+    }
+    if (c->reject)
+        reject(c, c->reject);
+    else
+        reject(c, 400);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    conn *c = h->data;
+    buf->base = c->srv->readbuf;
+    buf->len = sizeof c->srv->readbuf;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = st->data;
+    (void)buf;
+    if (nread < 0) {
+        if (c->reading)
+            uv_read_stop(st);
+        c->reading = 0;
+        if (c->state == ST_HEADERS || c->state == ST_BODY || (!c->head && !c->out.len && !c->writing)) {
+            conn_close(c);
+        } else {
+            /* client finished sending; answer what it asked, then close */
+            c->no_more_requests = 2;
+            mark_dirty(c);
+        }
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (c->state == ST_IDLE)
+        c->since = uv_now(c->srv->loop);
+    conn_parse(c, c->srv->readbuf, (size_t)nread);
+    if (!c->closing && c->out.len)
+        mark_dirty(c);
+}
+
+static void conn_resume(conn *c)
+{
+    if (c->closing || c->no_more_requests)
+        return;
+    if (c->paused) {
+        c->paused = 0;
+        if (c->pending.len) {
+            fnh__buf p = c->pending;
+            c->pending = (fnh__buf){0};
+            conn_parse(c, p.data, p.len);
+            fnh__buf_free(&p);
+            if (c->paused || c->closing || c->no_more_requests)
+                return;
+        }
+    }
+    if (!c->reading && c->outstanding < MAX_OUTSTANDING &&
+        c->wbuf.len + c->out.len < MAX_UNSENT) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+            c->reading = 1;
+    }
+}
+
+/* ---- connection lifetime ------------------------------------------- */
+
+static void server_maybe_free(fnh__http_server *s);
+
+static void conn_closed_cb(uv_handle_t *h)
+{
+    conn *c = h->data;
+    fnh__http_server *s = c->srv;
+    c->closed = 1;
+    s->handles_open--;
+    conn_maybe_free(c);
+    server_maybe_free(s);
+}
+
+static void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    fnh__http_server *s = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    /* unlink from the dirty list */
+    for (conn **pp = &s->dirty; *pp; pp = &(*pp)->dirty_next)
+        if (*pp == c) {
+            *pp = c->dirty_next;
+            break;
+        }
+    while (c->head) {
+        fnh__http_exchange *x = c->head;
+        c->head = x->next;
+        if (x->ready) {
+            exchange_free(x);
+            c->outstanding--;
+        } else {
+            x->orphan = 1;
+            x->next = NULL;
+        }
+    }
+    c->tail = NULL;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    fnh__http_server *s = server->data;
+    if (status < 0)
+        return;
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    s->handles_open++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+    c->parser.data = c;
+    c->state = ST_IDLE;
+    c->since = uv_now(s->loop);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
+
+/* One timer checks every connection's deadline (Kestrel's timeouts). */
+static void sweep_cb(uv_timer_t *t)
+{
+    fnh__http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    const fnh__http_limits *l = &s->limits;
+    conn *next;
+    for (conn *c = s->conns; c; c = next) {
+        next = c->next;
+        uint64_t age = now - c->since;
+        switch (c->state) {
+        case ST_IDLE:
+            if (!c->head && !c->out.len && !c->writing && age >= l->keepalive_timeout_ms)
+                conn_close(c);
+            break;
+        case ST_HEADERS:
+            if (age >= l->headers_timeout_ms) {
+                reject(c, 408);
+                mark_dirty(c);
+            }
+            break;
+        case ST_BODY:
+            if (l->min_body_rate && age > l->body_grace_ms &&
+                c->body_bytes * 1000 / age < l->min_body_rate) {
+                reject(c, 408);
+                mark_dirty(c);
+            }
+            break;
+        case ST_WAITING:
+            break;
+        }
+    }
+    fnh__http_server_flush(s);
+}
+
+int fnh__http_server_start(uv_loop_t *loop, const char *host, int port,
+                           const fnh__http_limits *limits, fnh__http_handler handler, void *arg,
+                           fnh__http_server **out)
+{
+    fnh__http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return UV_ENOMEM;
+    s->loop = loop;
+    s->limits = *limits;
+    s->handler = handler;
+    s->arg = arg;
+    llhttp_settings_init(&s->settings);
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_field_complete = on_header_field_complete;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_header_value_complete = on_header_value_complete;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+
+    struct sockaddr_storage addr;
+    int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)
+                               : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->handles_open = 1;
+    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
+    if (rc) {
+        s->freeing = 1;
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_run(loop, UV_RUN_NOWAIT);
+        free(s);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    s->listening = 1;
+    uint64_t tick = limits->headers_timeout_ms;
+    if (limits->keepalive_timeout_ms < tick)
+        tick = limits->keepalive_timeout_ms;
+    if (limits->body_grace_ms && limits->body_grace_ms < tick)
+        tick = limits->body_grace_ms;
+    tick /= 4;
+    if (tick < 10)
+        tick = 10;
+    if (tick > 1000)
+        tick = 1000;
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    uv_timer_start(&s->sweep, sweep_cb, tick, tick);
+    uv_unref((uv_handle_t *)&s->sweep);
+    uv_check_init(loop, &s->flusher);
+    s->flusher.data = s;
+    uv_check_start(&s->flusher, flusher_cb);
+    uv_unref((uv_handle_t *)&s->flusher);
+    s->handles_open += 2;
+    *out = s;
+    return 0;
+}
+
+static void listener_closed_cb(uv_handle_t *h)
+{
+    fnh__http_server *s = h->data;
+    s->handles_open--;
+    server_maybe_free(s);
+}
+
+void fnh__http_server_stop(fnh__http_server *s)
+{
+    if (!s->listening)
+        return;
+    s->listening = 0;
+    uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+    conn *next;
+    for (conn *c = s->conns; c; c = next) {
+        next = c->next;
+        c->no_more_requests = c->no_more_requests ? c->no_more_requests : 1;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        if (!c->head && !c->out.len && !c->writing)
+            conn_close(c);
+        else
+            c->no_more_requests = 2;
+    }
+}
+
+static void server_maybe_free(fnh__http_server *s)
+{
+    if (s->freeing && s->handles_open == 0)
+        free(s);
+}
+
+static void timer_closed_cb(uv_handle_t *h)
+{
+    fnh__http_server *s = h->data;
+    s->handles_open--;
+    server_maybe_free(s);
+}
+
+void fnh__http_server_free(fnh__http_server *s)
+{
+    fnh__http_server_stop(s);
+    conn *next;
+    for (conn *c = s->conns; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+    s->freeing = 1;
+    uv_close((uv_handle_t *)&s->sweep, timer_closed_cb);
+    uv_close((uv_handle_t *)&s->flusher, timer_closed_cb);
+}
+
+size_t fnh__http_server_connections(const fnh__http_server *s)
+{
+    return s->nconns;
+}
+
+int fnh__http_server_port(const fnh__http_server *s)
+{
+    return s->port;
+}

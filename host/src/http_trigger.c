@@ -1,0 +1,218 @@
+/* http_trigger.c: the built-in HTTP trigger. Turns a request into an
+ * invocation of the function whose route matches (most specific first),
+ * and the invocation's "http" output (or $return) into the response: no
+ * output gives 204, a failed function 500. Also the home page and CORS. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dispatch.h"
+#include "host.h"
+#include "http_router.h"
+#include "log.h"
+#include "settings.h"
+
+#define REASON_HOST_API "This function was programmatically called via the host APIs."
+
+void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_type,
+                         const char *body, size_t len)
+{
+    fnh__http_response r = {.status = status, .content_type = content_type, .body = body,
+                            .len = len};
+    fnh__http_respond(x, &r);
+}
+
+/* CORS (local.settings.json Host.CORS): the matching origin, or NULL. */
+static const char *cors_origin(const fnh__app *app, const fnh__http_req *req)
+{
+    const char *origin = fnh__http_req_header(req, "Origin");
+    if (!app->cors || !origin)
+        return NULL;
+    const char *p = app->cors;
+    size_t olen = strlen(origin);
+    while (*p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if ((n == 1 && *p == '*') || (n == olen && strncasecmp(p, origin, n) == 0))
+            return (n == 1 && *p == '*' && !app->cors_credentials) ? "*" : origin;
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return NULL;
+}
+
+typedef struct hdrs {
+    fnh_kv kv[64];
+    size_t n;
+} hdrs;
+
+static void add_header(hdrs *h, const char *k, const char *v)
+{
+    if (h->n < sizeof h->kv / sizeof *h->kv)
+        h->kv[h->n++] = (fnh_kv){k, v};
+}
+
+static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs *h)
+{
+    if (app->custom_headers) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, app->custom_headers) add_header(h, c->string, c->valuestring);
+    }
+    const char *origin = req ? cors_origin(app, req) : NULL;
+    if (origin) {
+        add_header(h, "Access-Control-Allow-Origin", origin);
+        if (app->cors_credentials)
+            add_header(h, "Access-Control-Allow-Credentials", "true");
+        if (strcmp(origin, "*") != 0)
+            add_header(h, "Vary", "Origin");
+    }
+}
+
+static void complete_http(fnh__invocation *inv)
+{
+    fnh__http_exchange *x = inv->owner;
+    fnh__function *fn = inv->fn;
+    hdrs h = {.n = 0};
+    if (inv->rc != 0) {
+        add_host_headers(inv->app, inv->req, &h);
+        fnh__http_response r = {.status = 500, .headers = h.kv, .nheaders = h.n};
+        fnh__http_respond(x, &r);
+        return;
+    }
+    fnh__output *o = NULL;
+    if (fn->http_out)
+        o = fnh__invocation_output(inv, fn->http_out->name);
+    if (!o || !o->set)
+        o = fnh__invocation_output(inv, "$return");
+    if (!o || !o->set) {
+        add_host_headers(inv->app, inv->req, &h);
+        fnh__http_response r = {.status = 204, .headers = h.kv, .nheaders = h.n};
+        fnh__http_respond(x, &r);
+        return;
+    }
+    for (size_t i = 0; i < o->nheaders; i++)
+        add_header(&h, o->headers[i].key, o->headers[i].value);
+    add_host_headers(inv->app, inv->req, &h);
+    const char *ctype = o->content_type;
+    if (!ctype && o->body.len)
+        ctype = "text/plain; charset=utf-8";
+    fnh__http_response r = {.status = o->status ? o->status : 200,
+                            .headers = h.kv,
+                            .nheaders = h.n,
+                            .content_type = ctype,
+                            .body = o->body.data,
+                            .len = o->body.len};
+    fnh__http_respond(x, &r);
+}
+
+static void complete_background(fnh__invocation *inv)
+{
+    (void)inv;
+}
+
+static void home_page(fnh__host *h, fnh__http_exchange *x)
+{
+    if (fnh__truthy(fnh__setting("AzureWebJobsDisableHomepage"))) {
+        fnh__respond_simple(x, 204, NULL, NULL, 0);
+        return;
+    }
+    (void)h;
+    static const char page[] =
+        "<!DOCTYPE html><html><head><title>fnhost</title></head><body>"
+        "<h1>Your Functions 2.0 app is up and running</h1>"
+        "<p>Served by fnhost. See <a href=\"/admin/functions\">/admin/functions</a>.</p>"
+        "</body></html>";
+    fnh__respond_simple(x, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+}
+
+void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *req)
+{
+    fnh__host *h = arg;
+    fnh__app *app = h->app;
+    if (fnh__admin_handle(h, x, req))
+        return;
+    if (strcmp(req->path_raw, "/") == 0 && (req->method & (FNH__M_GET | FNH__M_HEAD))) {
+        home_page(h, x);
+        fnh__http_req_free(req);
+        return;
+    }
+    /* CORS preflight */
+    const char *preflight = fnh__http_req_header(req, "Access-Control-Request-Method");
+    if (req->method == FNH__M_OPTIONS && preflight && cors_origin(app, req)) {
+        hdrs hh = {.n = 0};
+        add_host_headers(app, req, &hh);
+        add_header(&hh, "Access-Control-Allow-Methods", preflight);
+        const char *rh = fnh__http_req_header(req, "Access-Control-Request-Headers");
+        if (rh)
+            add_header(&hh, "Access-Control-Allow-Headers", rh);
+        fnh__http_response r = {.status = 204, .headers = hh.kv, .nheaders = hh.n};
+        fnh__http_respond(x, &r);
+        fnh__http_req_free(req);
+        return;
+    }
+    fnh__route_match m = {0};
+    int found = req->method ? fnh__router_match(app->router, req->method, req->path_raw,
+                                                strlen(req->path_raw), &m)
+                            : 0;
+    if (found != 1) {
+        hdrs hh = {.n = 0};
+        add_host_headers(app, req, &hh);
+        fnh__http_response r = {.status = 404, .headers = hh.kv, .nheaders = hh.n};
+        fnh__http_respond(x, &r);
+        fnh__http_req_free(req);
+        return;
+    }
+    fnh__function *fn = m.target;
+    fnh__invocation *inv = fnh__invocation_new(app, fn, REASON_HOST_API);
+    if (!inv) {
+        fnh__route_match_clear(&m);
+        fnh__http_req_free(req);
+        fnh__respond_simple(x, 503, NULL, NULL, 0);
+        return;
+    }
+    inv->req = req;
+    inv->match = m;
+    inv->owner = x;
+    inv->complete = complete_http;
+    fnh__dispatch(inv);
+}
+
+int fnh__invoke_with_payload(fnh__host *h, fnh__function *fn, const char *payload, size_t len,
+                             const char *content_type, const char *reason)
+{
+    fnh__invocation *inv = fnh__invocation_new(h->app, fn, reason);
+    if (!inv)
+        return -ENOMEM;
+    if (fn->trigger && strcasecmp(fn->trigger->type, "httpTrigger") == 0) {
+        /* a synthetic POST to the function's route, the payload as body */
+        fnh__http_req *r = calloc(1, sizeof *r);
+        if (!r) {
+            fnh__invocation_free(inv);
+            return -ENOMEM;
+        }
+        r->method = FNH__M_POST;
+        r->method_name = "POST";
+        r->target = fnh__asprintf("/%s", fn->route_full ? fn->route_full : fn->name);
+        r->path_raw = fnh__strdup(r->target);
+        r->path = fnh__strdup(r->target);
+        r->query = fnh__strdup("");
+        r->hstore = fnh__asprintf("Content-Type%c%s", '\0', content_type);
+        r->headers = calloc(1, sizeof *r->headers);
+        if (r->headers && r->hstore) {
+            r->headers[0].key = r->hstore;
+            r->headers[0].value = r->hstore + strlen("Content-Type") + 1;
+            r->nheaders = 1;
+        }
+        fnh__buf_append(&r->body, payload, len);
+        inv->req = r;
+    } else {
+        fnh__buf_append(&inv->payload, payload, len);
+        inv->payload_type = fnh__strdup(content_type);
+    }
+    inv->complete = complete_background;
+    fnh__dispatch(inv);
+    return 0;
+}

@@ -1,0 +1,79 @@
+/* http_types.c: accessors of a parsed request: headers by name, lazily
+ * decoded query parameters, and freeing. */
+#include "http_types.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *fnh__http_req_header(const fnh__http_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].key, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+void fnh__http_req_parse_query(fnh__http_req *r)
+{
+    if (r->qparsed)
+        return;
+    r->qparsed = 1;
+    const char *q = r->query ? r->query : "";
+    size_t len = strlen(q);
+    if (!len)
+        return;
+    size_t n = 1;
+    for (const char *p = q; *p; p++)
+        n += *p == '&';
+    r->qparams = calloc(n, sizeof *r->qparams);
+    r->qstore = malloc(len + n * 2 + 2);
+    if (!r->qparams || !r->qstore)
+        return;
+    char *o = r->qstore;
+    const char *p = q;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+        if (plen) {
+            const char *eq = memchr(p, '=', plen);
+            size_t klen = eq ? (size_t)(eq - p) : plen;
+            r->qparams[r->nq].key = o;
+            o += fnh__url_decode(p, klen, o, 1) + 1;
+            r->qparams[r->nq].value = o;
+            if (eq)
+                o += fnh__url_decode(eq + 1, plen - klen - 1, o, 1) + 1;
+            else
+                *o++ = '\0';
+            r->nq++;
+        }
+        if (!amp)
+            break;
+        p = amp + 1;
+    }
+}
+
+const char *fnh__http_req_query(fnh__http_req *r, const char *name)
+{
+    fnh__http_req_parse_query(r);
+    for (size_t i = 0; i < r->nq; i++)
+        if (strcasecmp(r->qparams[i].key, name) == 0)
+            return r->qparams[i].value;
+    return NULL;
+}
+
+void fnh__http_req_free(fnh__http_req *r)
+{
+    if (!r)
+        return;
+    free(r->target);
+    free(r->path_raw);
+    free(r->query);
+    free(r->path);
+    free(r->headers);
+    free(r->hstore);
+    fnh__buf_free(&r->body);
+    free(r->qparams);
+    free(r->qstore);
+    free(r);
+}

@@ -1,0 +1,49 @@
+/* http_types.h: one parsed HTTP request as the server hands it to the host
+ * (and the invocation owns it afterwards), and a response description. */
+#ifndef FNH_HTTP_TYPES_H
+#define FNH_HTTP_TYPES_H
+
+#include <stddef.h>
+
+#include "fnhost/common.h"
+#include "util.h"
+
+typedef struct fnh__http_req {
+    unsigned method;         /* FNH__M_* bit (0 for methods no route can have) */
+    const char *method_name; /* static string, "GET" */
+    char *target;            /* request target as received, "/api/x?y=1" */
+    char *path_raw;          /* path, still percent-encoded, no query */
+    char *query;             /* raw query string without '?', "" if none */
+    char *path;              /* decoded path */
+    fnh_kv *headers;         /* nheaders entries pointing into hstore */
+    size_t nheaders;
+    char *hstore;            /* "name\0value\0..." */
+    fnh__buf body;           /* NUL-terminated */
+    int keep_alive;
+    int http_minor;
+    /* decoded query parameters, filled on first use by fnh__http_req_query */
+    fnh_kv *qparams;
+    size_t nq;
+    char *qstore;
+    int qparsed;
+} fnh__http_req;
+
+/* Header value by name (case-insensitive), first occurrence; borrowed. */
+const char *fnh__http_req_header(const fnh__http_req *r, const char *name);
+/* Parses the query string once (thread of the caller; not concurrently). */
+void fnh__http_req_parse_query(fnh__http_req *r);
+/* First decoded value of query parameter `name`, or NULL. */
+const char *fnh__http_req_query(fnh__http_req *r, const char *name);
+void fnh__http_req_free(fnh__http_req *r);
+
+typedef struct fnh__http_response {
+    int status;
+    const fnh_kv *headers; /* extra headers (borrowed for the call) */
+    size_t nheaders;
+    const char *content_type; /* NULL: none unless a header sets it */
+    const void *body;
+    size_t len;
+    int close; /* close the connection after this response */
+} fnh__http_response;
+
+#endif

@@ -1,0 +1,59 @@
+/* invocation.h: one invocation of one function: its trigger input (an HTTP
+ * request or a payload), route values, the outputs the function sets, and
+ * the fnh_ctx the function sees. Created and completed on the loop thread;
+ * between dispatch and completion it belongs to the thread running it. */
+#ifndef FNH_INVOCATION_H
+#define FNH_INVOCATION_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "http_router.h"
+#include "http_types.h"
+
+typedef struct fnh__output {
+    char *name;          /* binding name */
+    fnh__buf body;
+    char *content_type;
+    int set;             /* fnh_output was called */
+    int status;          /* 0 = default */
+    fnh_kv *headers;     /* owned strings */
+    size_t nheaders;
+} fnh__output;
+
+typedef struct fnh__invocation fnh__invocation;
+typedef void (*fnh__complete_fn)(fnh__invocation *inv);
+
+struct fnh__invocation {
+    const fnh_function_api *api; /* first member: this is the fnh_ctx */
+    fnh__function *fn;
+    struct fnh__app *app;
+    char id[37];
+    const char *reason;      /* static string for the Executing line */
+    uint64_t start_ns;
+    uint64_t deadline_ns;    /* 0 = none */
+    fnh__http_req *req;      /* owned; NULL for non-HTTP triggers */
+    fnh__route_match match;  /* route values */
+    fnh__buf payload;        /* non-HTTP trigger input */
+    char *payload_type;
+    fnh__output *outputs;
+    size_t noutputs;
+    int rc;                  /* the function's return value */
+    int timed_out;           /* completed early by the timeout */
+    fnh__complete_fn complete; /* loop thread, once */
+    void *owner;             /* e.g. the HTTP exchange */
+    fnh__invocation *next;   /* queue links (dispatch) */
+    fnh__invocation *prev_live, *next_live;
+};
+
+/* New invocation of fn (caller owns; freed by dispatch after completion).
+ * NULL when out of memory. */
+fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
+void fnh__invocation_free(fnh__invocation *inv);
+/* The output a function set for binding name, or NULL. */
+fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name);
+
+/* The function API table handed to native functions. */
+extern const fnh_function_api fnh__function_api;
+
+#endif

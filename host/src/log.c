@@ -1,0 +1,197 @@
+/* log.c: console logging for the host and its functions. Lines are formatted
+ * on the calling thread and appended to one buffer under a mutex; the buffer
+ * is flushed by the loop after every iteration, when it grows past 32 KiB,
+ * when 100 ms have passed, and at once when stdout is a terminal. */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "util.h"
+
+typedef struct level_rule {
+    char *prefix;
+    size_t len;
+    int level;
+} level_rule;
+
+static struct {
+    pthread_mutex_t lock;
+    fnh__buf out;
+    int json;
+    int tty;
+    int default_level;
+    level_rule *rules;
+    size_t nrules;
+    uint64_t last_flush_ns;
+} g_log = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO};
+
+static const char *level_names[] = {"Trace", "Debug", "Information", "Warning",
+                                    "Error", "Critical", "None"};
+
+void fnh__log_init(int json, int verbose)
+{
+    g_log.json = json;
+    g_log.tty = isatty(1);
+    g_log.default_level = verbose ? FNH_LOG_DEBUG : FNH_LOG_INFO;
+}
+
+int fnh__log_parse_level(const char *name)
+{
+    for (int i = 0; i <= FNH__LOG_NONE; i++)
+        if (name && strcasecmp(name, level_names[i]) == 0)
+            return i;
+    return -22;
+}
+
+int fnh__log_set_level(const char *category, int level)
+{
+    if (strcasecmp(category, "default") == 0) {
+        g_log.default_level = level;
+        return 0;
+    }
+    level_rule *r = realloc(g_log.rules, (g_log.nrules + 1) * sizeof *r);
+    if (!r)
+        return -12;
+    g_log.rules = r;
+    r[g_log.nrules].prefix = fnh__strdup(category);
+    r[g_log.nrules].len = strlen(category);
+    r[g_log.nrules].level = level;
+    g_log.nrules++;
+    return 0;
+}
+
+int fnh__log_enabled(const char *category, fnh_log_level level)
+{
+    int min = g_log.default_level;
+    size_t best = 0;
+    for (size_t i = 0; i < g_log.nrules; i++) {
+        const level_rule *r = &g_log.rules[i];
+        if (r->len > best && strncasecmp(category, r->prefix, r->len) == 0 &&
+            (category[r->len] == '\0' || category[r->len] == '.')) {
+            best = r->len;
+            min = r->level;
+        }
+    }
+    return (int)level >= min && min != FNH__LOG_NONE;
+}
+
+static void flush_locked(void)
+{
+    size_t off = 0;
+    while (off < g_log.out.len) {
+        ssize_t n = write(1, g_log.out.data + off, g_log.out.len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    g_log.out.len = 0;
+    g_log.last_flush_ns = fnh__now_ns();
+}
+
+static void append_line(const char *ts, const char *category, fnh_log_level level,
+                        const char *msg, size_t len)
+{
+    if (g_log.json) {
+        fnh__buf_printf(&g_log.out, "{\"timestamp\":\"%s\",\"level\":\"%s\",\"category\":", ts,
+                        level_names[level]);
+        fnh__json_escape(&g_log.out, category, strlen(category));
+        fnh__buf_puts(&g_log.out, ",\"message\":");
+        fnh__json_escape(&g_log.out, msg, len);
+        fnh__buf_puts(&g_log.out, "}\n");
+        return;
+    }
+    const char *color = NULL;
+    if (g_log.tty)
+        color = level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
+    fnh__buf_printf(&g_log.out, "[%s] %s", ts, color ? color : "");
+    fnh__buf_append(&g_log.out, msg, len);
+    fnh__buf_puts(&g_log.out, color ? "\033[0m\n" : "\n");
+}
+
+void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap)
+{
+    if (!fnh__log_enabled(category, level))
+        return;
+    char stackbuf[512];
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(stackbuf, sizeof stackbuf, fmt, ap);
+    char *msg = stackbuf;
+    if (n < 0) {
+        va_end(ap2);
+        return;
+    }
+    if ((size_t)n >= sizeof stackbuf) {
+        msg = malloc((size_t)n + 1);
+        if (!msg) {
+            va_end(ap2);
+            return;
+        }
+        vsnprintf(msg, (size_t)n + 1, fmt, ap2);
+    }
+    va_end(ap2);
+    char ts[32];
+    fnh__iso_utc(fnh__wall_ms(), ts);
+    pthread_mutex_lock(&g_log.lock);
+    if (g_log.json) {
+        append_line(ts, category, level, msg, (size_t)n);
+    } else {
+        const char *p = msg, *end = msg + n;
+        do {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *stop = nl ? nl : end;
+            append_line(ts, category, level, p, (size_t)(stop - p));
+            p = nl ? nl + 1 : end;
+        } while (p < end);
+    }
+    if (g_log.tty || g_log.out.len > 32768 || fnh__now_ns() - g_log.last_flush_ns > 100000000u)
+        flush_locked();
+    pthread_mutex_unlock(&g_log.lock);
+    if (msg != stackbuf)
+        free(msg);
+}
+
+void fnh__log(const char *category, fnh_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fnh__logv(category, level, fmt, ap);
+    va_end(ap);
+}
+
+void fnh__log_raw(const char *text)
+{
+    if (g_log.json)
+        return;
+    pthread_mutex_lock(&g_log.lock);
+    fnh__buf_puts(&g_log.out, text);
+    flush_locked();
+    pthread_mutex_unlock(&g_log.lock);
+}
+
+void fnh__log_flush(void)
+{
+    pthread_mutex_lock(&g_log.lock);
+    if (g_log.out.len)
+        flush_locked();
+    pthread_mutex_unlock(&g_log.lock);
+}
+
+void fnh__log_shutdown(void)
+{
+    fnh__log_flush();
+    pthread_mutex_lock(&g_log.lock);
+    fnh__buf_free(&g_log.out);
+    for (size_t i = 0; i < g_log.nrules; i++)
+        free(g_log.rules[i].prefix);
+    free(g_log.rules);
+    g_log.rules = NULL;
+    g_log.nrules = 0;
+    pthread_mutex_unlock(&g_log.lock);
+}

@@ -1,0 +1,36 @@
+/* log.h: the host's console log: "[2026-01-31T23:59:00.123Z] message" lines
+ * (or one JSON object per line with --json-logs), ASP.NET-style level
+ * filtering by category prefix (host.json logging.logLevel), buffered output
+ * that is safe from any thread. */
+#ifndef FNH_LOG_H
+#define FNH_LOG_H
+
+#include <stdarg.h>
+#include "fnhost/common.h"
+
+#define FNH__LOG_NONE 6 /* "None": nothing passes */
+
+/* Configures output. Call once at start, before other threads exist. */
+void fnh__log_init(int json, int verbose);
+/* Sets the minimum level for a category prefix ("default", "Host",
+ * "Function", "Function.hello", ...). Longest prefix wins. Copies category.
+ * Start-up only. Returns 0 or -ENOMEM. */
+int fnh__log_set_level(const char *category, int level);
+/* Parses "Trace", "Debug", "Information", "Warning", "Error", "Critical",
+ * "None" (case-insensitive). Returns the level or -EINVAL. */
+int fnh__log_parse_level(const char *name);
+/* 1 when a line of that category and level would be written. Any thread. */
+int fnh__log_enabled(const char *category, fnh_log_level level);
+/* Writes one line (a multi-line message gives one prefixed line each). Any
+ * thread. category and fmt are borrowed for the call. */
+void fnh__log(const char *category, fnh_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap);
+/* Writes raw text (no prefix) to the console, e.g. the function list. */
+void fnh__log_raw(const char *text);
+/* Flushes buffered lines to stdout. Any thread. */
+void fnh__log_flush(void);
+/* Frees the level table. Call at exit. */
+void fnh__log_shutdown(void);
+
+#endif

@@ -1,0 +1,384 @@
+/* main.c: the fnhost command line: start (serve a function app), routes
+ * (list routes or check which function a request reaches), cron (preview a
+ * schedule), --version and help. Owns process start-up and shutdown. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "app.h"
+#if __has_include("cli_cron.h")
+#include "cli_cron.h"
+#define HAVE_CRON 1
+#endif
+#include "dispatch.h"
+#include "host.h"
+#include "http_router.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define SHUTDOWN_GRACE_MS 10000
+
+static void usage(FILE *f)
+{
+    fputs("fnhost " FNH_VERSION " - run Azure-Functions-style function apps locally\n"
+          "\n"
+          "Usage:\n"
+          "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
+          "               [--verbose] [--json-logs]\n"
+          "      Serve the function app in DIR (default: the current folder) on\n"
+          "      http://127.0.0.1:7071 until SIGINT or SIGTERM.\n"
+          "  fnhost routes [--script-root DIR] [--match METHOD PATH]\n"
+          "      List every HTTP route, most specific first; with --match print the\n"
+          "      function and route values a request would reach as one JSON line.\n"
+          "  fnhost cron \"EXPRESSION\" [--from ISO-8601] [--count N] [--tz ZONE]\n"
+          "      Print the next occurrences of an NCRONTAB schedule or TimeSpan.\n"
+          "  fnhost --version\n"
+          "  fnhost help\n",
+          f);
+}
+
+typedef struct start_opts {
+    const char *root;
+    const char *host;
+    const char *functions;
+    int port;
+    int verbose;
+    int json_logs;
+} start_opts;
+
+static int parse_port(const char *s, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < 0 || v > 65535)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+static fnh__host g_host;
+static uv_signal_t g_sigint, g_sigterm;
+static uv_timer_t g_drain_timer;
+static uint64_t g_drain_deadline;
+
+static void close_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    int done = fnh__dispatch_inflight() == 0 &&
+               (!g_host.http || fnh__http_server_connections(g_host.http) == 0);
+    if (!done && fnh__now_ns() < g_drain_deadline)
+        return;
+    uv_timer_stop(t);
+    uv_close((uv_handle_t *)t, close_noop);
+    fnh__dispatch_shutdown(done ? 1000 : 0);
+    if (g_host.http)
+        fnh__http_server_free(g_host.http);
+    g_host.http = NULL;
+    uv_close((uv_handle_t *)&g_sigint, close_noop);
+    uv_close((uv_handle_t *)&g_sigterm, close_noop);
+}
+
+static void signal_cb(uv_signal_t *s, int signum)
+{
+    (void)s;
+    if (strcmp(g_host.state, "Stopping") == 0)
+        return;
+    g_host.state = "Stopping";
+    fnh__log("Host", FNH_LOG_INFO, "Received %s; stopping the host (finishing %zu in-flight "
+                                   "invocations)",
+             signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
+    fnh__http_server_stop(g_host.http);
+    g_drain_deadline = fnh__now_ns() + (uint64_t)SHUTDOWN_GRACE_MS * 1000000u;
+    uv_timer_init(g_host.loop, &g_drain_timer);
+    uv_timer_start(&g_drain_timer, drain_cb, 0, 10);
+}
+
+static void print_functions(const fnh__app *app, const char *base)
+{
+    fnh__buf b = {0};
+    fnh__buf_puts(&b, "\nFunctions:\n\n");
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const fnh__function *fn = app->functions[i];
+        if (fn->disabled || !fnh__function_ok(fn))
+            continue;
+        if (fn->route) {
+            fnh__buf_printf(&b, "\t%s:", fn->name);
+            if (fn->methods != FNH__M_ALL) {
+                fnh__buf_puts(&b, " [");
+                int first = 1;
+                for (unsigned bit = 1; bit <= FNH__M_TRACE; bit <<= 1)
+                    if (fn->methods & bit) {
+                        fnh__buf_printf(&b, "%s%s", first ? "" : ",", fnh__method_name(bit));
+                        first = 0;
+                    }
+                fnh__buf_puts(&b, "]");
+            }
+            fnh__buf_printf(&b, " %s/%s\n\n", base, fn->route_full);
+        } else {
+            fnh__buf_printf(&b, "\t%s: %s\n\n", fn->name, fnh__function_trigger_type(fn));
+        }
+    }
+    for (size_t i = 0; i < app->nfunctions; i++)
+        if (app->functions[i]->disabled)
+            fnh__buf_printf(&b, "Function %s is disabled.\n", app->functions[i]->name);
+    fnh__log_raw(b.data ? b.data : "");
+    fnh__buf_free(&b);
+}
+
+/* Reports the app's problems; returns 1 when the host cannot start. */
+static int report_app(const fnh__app *app, int to_stderr)
+{
+    for (size_t i = 0; i < app->notes.len; i++)
+        if (to_stderr)
+            fprintf(stderr, "%s\n", app->notes.items[i]);
+        else
+            fnh__log("Host.Startup", FNH_LOG_INFO, "%s", app->notes.items[i]);
+    for (size_t i = 0; i < app->host_errors.len; i++)
+        if (to_stderr)
+            fprintf(stderr, "error: %s\n", app->host_errors.items[i]);
+        else
+            fnh__log("Host.Startup", FNH_LOG_ERROR, "%s", app->host_errors.items[i]);
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const fnh__function *fn = app->functions[i];
+        for (size_t k = 0; k < fn->errors.len; k++)
+            if (to_stderr)
+                fprintf(stderr, "The '%s' function is in error: %s\n", fn->name,
+                        fn->errors.items[k]);
+            else
+                fnh__log("Host.Startup", FNH_LOG_ERROR, "The '%s' function is in error: %s",
+                         fn->name, fn->errors.items[k]);
+    }
+    for (size_t i = 0; i < app->warnings.len; i++)
+        if (to_stderr)
+            fprintf(stderr, "warning: %s\n", app->warnings.items[i]);
+        else
+            fnh__log("Host.Startup", FNH_LOG_WARN, "%s", app->warnings.items[i]);
+    return app->host_errors.len > 0;
+}
+
+static int worker_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 4 ? (int)n : 4;
+}
+
+static int cmd_start(const start_opts *o)
+{
+    uint64_t t0 = fnh__now_ns();
+    fnh__log_init(o->json_logs, o->verbose);
+    signal(SIGPIPE, SIG_IGN);
+    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions, .load_code = 1};
+    fnh__app *app = NULL;
+    if (fnh__app_load(&ao, &app)) {
+        fprintf(stderr, "fnhost: out of memory\n");
+        return 1;
+    }
+    fnh__log("Host.Startup", FNH_LOG_DEBUG, "Starting Host (HostId=%s, Version=%s, ProcessId=%d)",
+             app->host_id ? app->host_id : "", FNH_VERSION, (int)getpid());
+    fnh__log("Host.Startup", FNH_LOG_DEBUG, "%zu functions loaded", app->nfunctions);
+    if (report_app(app, 0)) {
+        fnh__log("Host.Startup", FNH_LOG_ERROR,
+                 "The host cannot start until the errors above are fixed.");
+        fnh__log_shutdown();
+        fnh__app_free(app);
+        return 1;
+    }
+    int port = o->port >= 0 ? o->port : app->local_port ? app->local_port : 7071;
+    const char *bind = o->host ? o->host : "127.0.0.1";
+    uv_loop_t *loop = uv_default_loop();
+    g_host.app = app;
+    g_host.loop = loop;
+    g_host.start_ns = t0;
+    g_host.state = "Running";
+    int rc = fnh__http_server_start(loop, bind, port, &app->limits, fnh__http_trigger_handle,
+                                    &g_host, &g_host.http);
+    if (rc) {
+        if (rc == UV_EADDRINUSE)
+            fnh__log("Host", FNH_LOG_ERROR,
+                     "Port %d is unavailable. Close the process using that port, or specify "
+                     "another port using --port.",
+                     port);
+        else
+            fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
+                     bind, port, uv_strerror(rc));
+        fnh__log_shutdown();
+        fnh__app_free(app);
+        uv_loop_close(loop);
+        return 1;
+    }
+    g_host.port = fnh__http_server_port(g_host.http);
+    const char *shown = (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "127.0.0.1") == 0 ||
+                         strcmp(bind, "::") == 0 || strcmp(bind, "::1") == 0)
+                            ? "localhost"
+                            : bind;
+    snprintf(g_host.base_url, sizeof g_host.base_url, "http://%s:%d", shown, g_host.port);
+    rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);
+    if (rc) {
+        fnh__log("Host", FNH_LOG_ERROR, "Cannot start worker threads: %s", strerror(-rc));
+        return 1;
+    }
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const fnh__function *fn = app->functions[i];
+        if (fn->route_full && !fn->disabled && fnh__function_ok(fn))
+            fnh__log("Host.Startup", FNH_LOG_DEBUG, "Mapped function route '%s' to '%s'",
+                     fn->route_full, fn->name);
+    }
+    print_functions(app, g_host.base_url);
+    fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
+             (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
+    fnh__log_flush();
+    uv_signal_init(loop, &g_sigint);
+    uv_signal_init(loop, &g_sigterm);
+    uv_signal_start(&g_sigint, signal_cb, SIGINT);
+    uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
+    uv_run(loop, UV_RUN_DEFAULT);
+    /* the loop ends once the drain timer closed every handle */
+    uv_run(loop, UV_RUN_NOWAIT);
+    int crc = uv_loop_close(loop);
+    fnh__log("Host", FNH_LOG_INFO, "Host stopped");
+    fnh__log_shutdown();
+    fnh__app_free(app);
+    (void)crc;
+    return 0;
+}
+
+/* ---- routes --------------------------------------------------------- */
+
+static int cmd_routes(const char *root, const char *method, const char *path)
+{
+    fnh__log_init(0, 0);
+    fnh__app_options ao = {.root = root, .load_code = 0};
+    fnh__app *app = NULL;
+    if (fnh__app_load(&ao, &app))
+        return 1;
+    int fatal = report_app(app, 1);
+    int rc = 0;
+    if (fatal) {
+        rc = 2;
+    } else if (method) {
+        unsigned bit = fnh__method_bit(method, strlen(method));
+        fnh__buf p = {0};
+        if (path[0] != '/')
+            fnh__buf_puts(&p, "/");
+        const char *q = strpbrk(path, "?#");
+        fnh__buf_append(&p, path, q ? (size_t)(q - path) : strlen(path));
+        fnh__route_match m = {0};
+        if (bit && fnh__router_match(app->router, bit, p.data, p.len, &m) == 1) {
+            fnh__function *fn = m.target;
+            fnh__buf out = {0};
+            fnh__buf_puts(&out, "{\"function\":");
+            fnh__json_str_or_null(&out, fn->name);
+            fnh__buf_puts(&out, ",\"params\":{");
+            for (size_t i = 0; i < m.nparams; i++) {
+                if (i)
+                    fnh__buf_puts(&out, ",");
+                fnh__json_str_or_null(&out, m.params[i].name);
+                fnh__buf_puts(&out, ":");
+                fnh__json_str_or_null(&out, m.params[i].value);
+            }
+            fnh__buf_puts(&out, "}}");
+            printf("%s\n", out.data);
+            fnh__buf_free(&out);
+            fnh__route_match_clear(&m);
+        } else {
+            printf("no match\n");
+            rc = 1;
+        }
+        fnh__buf_free(&p);
+    } else {
+        const fnh__route *r;
+        unsigned methods;
+        void *target;
+        printf("%-24s %-40s %s\n", "METHODS", "ROUTE", "FUNCTION");
+        for (size_t i = 0; fnh__router_at(app->router, i, &r, &methods, &target); i++) {
+            char ms[128] = "";
+            if (methods == FNH__M_ALL)
+                strcpy(ms, "ALL");
+            for (unsigned bit = 1; methods != FNH__M_ALL && bit <= FNH__M_TRACE; bit <<= 1)
+                if (methods & bit) {
+                    if (*ms)
+                        strcat(ms, ",");
+                    strcat(ms, fnh__method_name(bit));
+                }
+            printf("%-24s %-40s %s\n", ms, fnh__route_template(r),
+                   ((fnh__function *)target)->name);
+        }
+    }
+    fflush(stdout);
+    fnh__app_free(app);
+    fnh__log_shutdown();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("fnhost %s\n", FNH_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+#ifdef HAVE_CRON
+    if (strcmp(cmd, "cron") == 0)
+        return fnh__cli_cron(argc - 1, argv + 1);
+#endif
+    if (strcmp(cmd, "start") == 0 || strcmp(cmd, "routes") == 0) {
+        start_opts o = {.root = ".", .port = -1};
+        const char *match_method = NULL, *match_path = NULL;
+        int routes = strcmp(cmd, "routes") == 0;
+        for (int i = 2; i < argc; i++) {
+            const char *a = argv[i];
+            int has_val = i + 1 < argc;
+            if (strcmp(a, "--script-root") == 0 && has_val)
+                o.root = argv[++i];
+            else if (!routes && (strcmp(a, "--port") == 0 || strcmp(a, "-p") == 0) && has_val) {
+                if (parse_port(argv[++i], &o.port)) {
+                    fprintf(stderr, "fnhost: --port: '%s' is not a port number; use 0-65535\n",
+                            argv[i]);
+                    return 2;
+                }
+            } else if (!routes && strcmp(a, "--host") == 0 && has_val)
+                o.host = argv[++i];
+            else if (!routes && strcmp(a, "--functions") == 0 && has_val)
+                o.functions = argv[++i];
+            else if (!routes && strcmp(a, "--verbose") == 0)
+                o.verbose = 1;
+            else if (!routes && strcmp(a, "--json-logs") == 0)
+                o.json_logs = 1;
+            else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
+                match_method = argv[++i];
+                match_path = argv[++i];
+            } else {
+                fprintf(stderr, "fnhost %s: unknown or incomplete option '%s'\n\n", cmd, a);
+                usage(stderr);
+                return 2;
+            }
+        }
+        if (routes)
+            return cmd_routes(o.root, match_method, match_path);
+        return cmd_start(&o);
+    }
+    fprintf(stderr, "fnhost: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,353 @@
+/* util.c: the host's small building blocks: growable buffers, string helpers,
+ * random UUIDs, clocks, TimeSpan parsing and percent-decoding. */
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+int fnh__buf_reserve(fnh__buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return -ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int fnh__buf_append(fnh__buf *b, const void *data, size_t n)
+{
+    if (fnh__buf_reserve(b, n))
+        return -ENOMEM;
+    if (data)
+        memcpy(b->data + b->len, data, n);
+    else
+        memset(b->data + b->len, 0, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int fnh__buf_puts(fnh__buf *b, const char *s)
+{
+    return fnh__buf_append(b, s, strlen(s));
+}
+
+int fnh__buf_printf(fnh__buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t room = b->cap > b->len ? b->cap - b->len : 0;
+        va_start(ap, fmt);
+        int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -EINVAL;
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        if (fnh__buf_reserve(b, (size_t)n))
+            return -ENOMEM;
+    }
+    return -ENOMEM;
+}
+
+void fnh__buf_free(fnh__buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *fnh__buf_take(fnh__buf *b)
+{
+    char *p = b->data;
+    if (!p)
+        p = calloc(1, 1);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}
+
+char *fnh__strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+char *fnh__strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *fnh__vasprintf(const char *fmt, va_list ap)
+{
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0)
+        return NULL;
+    return out;
+}
+
+char *fnh__asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = fnh__vasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+int fnh__strcaseeq(const char *a, const char *b)
+{
+    return a && b && strcasecmp(a, b) == 0;
+}
+
+int fnh__strncaseeq(const char *a, const char *b, size_t n)
+{
+    return strncasecmp(a, b, n) == 0;
+}
+
+int fnh__truthy(const char *s)
+{
+    return s && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
+/* Per-thread xorshift128+ seeded from getrandom: UUIDs need uniqueness, not
+ * cryptographic strength, and this keeps them off the syscall path. */
+static __thread uint64_t rng_state[2];
+
+static uint64_t rng_next(void)
+{
+    if (!rng_state[0] && !rng_state[1]) {
+        if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state) {
+            rng_state[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rng_state;
+            rng_state[1] = fnh__now_ns();
+        }
+        rng_state[0] |= 1;
+    }
+    uint64_t s1 = rng_state[0];
+    const uint64_t s0 = rng_state[1];
+    rng_state[0] = s0;
+    s1 ^= s1 << 23;
+    rng_state[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return rng_state[1] + s0;
+}
+
+void fnh__uuid(char out[37])
+{
+    uint8_t b[16];
+    uint64_t a = rng_next(), c = rng_next();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+uint64_t fnh__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t fnh__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fnh__iso_utc(int64_t wall_ms, char out[32])
+{
+    /* the date part changes once a second: cache it per thread */
+    static __thread int64_t cached_sec = -1;
+    static __thread char cached[24];
+    int64_t sec = wall_ms / 1000;
+    if (sec != cached_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = sec;
+    }
+    int ms = (int)(wall_ms % 1000);
+    size_t n = strlen(cached);
+    memcpy(out, cached, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
+}
+
+static int parse_uint(const char **p, long *out, int maxdigits)
+{
+    const char *s = *p;
+    long v = 0;
+    int n = 0;
+    while (isdigit((unsigned char)*s) && n < maxdigits) {
+        v = v * 10 + (*s - '0');
+        s++;
+        n++;
+    }
+    if (!n)
+        return -1;
+    *p = s;
+    *out = v;
+    return 0;
+}
+
+int fnh__timespan_ms(const char *s, int64_t *ms)
+{
+    if (!s)
+        return -EINVAL;
+    if (strcmp(s, "-1") == 0) {
+        *ms = -1;
+        return 0;
+    }
+    const char *p = s;
+    long days = 0, h, m, sec = 0, frac = 0;
+    int fracdigits = 0;
+    if (parse_uint(&p, &h, 8))
+        return -EINVAL;
+    if (*p == '.') { /* d.hh:mm[:ss] */
+        days = h;
+        p++;
+        if (parse_uint(&p, &h, 2))
+            return -EINVAL;
+    }
+    if (*p != ':')
+        return -EINVAL;
+    p++;
+    if (parse_uint(&p, &m, 2) || m > 59)
+        return -EINVAL;
+    if (*p == ':') {
+        p++;
+        if (parse_uint(&p, &sec, 2) || sec > 59)
+            return -EINVAL;
+        if (*p == '.') {
+            p++;
+            const char *f = p;
+            if (parse_uint(&p, &frac, 7))
+                return -EINVAL;
+            fracdigits = (int)(p - f);
+        }
+    }
+    if (*p)
+        return -EINVAL;
+    if (!days && h > 23) { /* .NET reads "24:00:00" as 24 days; Azure docs as 1 day */
+        days = h / 24;
+        h %= 24;
+    } else if (h > 23)
+        return -EINVAL;
+    while (fracdigits > 3) {
+        frac /= 10;
+        fracdigits--;
+    }
+    while (fracdigits && fracdigits < 3) {
+        frac *= 10;
+        fracdigits++;
+    }
+    *ms = (((int64_t)days * 24 + h) * 60 + m) * 60000 + (int64_t)sec * 1000 + frac;
+    return 0;
+}
+
+void fnh__timespan_fmt(int64_t ms, char out[32])
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms > 864000000000LL) /* 10,000 days is plenty for a timeout */
+        ms = 864000000000LL;
+    int64_t secs = ms / 1000;
+    int64_t d = secs / 86400;
+    secs %= 86400;
+    if (d)
+        snprintf(out, 32, "%lld.%02d:%02d:%02d", (long long)d, (int)(secs / 3600),
+                 (int)(secs / 60 % 60), (int)(secs % 60));
+    else
+        snprintf(out, 32, "%02lld:%02lld:%02lld", (long long)(secs / 3600),
+                 (long long)(secs / 60 % 60), (long long)(secs % 60));
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+size_t fnh__url_decode(const char *s, size_t n, char *out, int plus_is_space)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < n) {
+            int hi = hexval((unsigned char)s[i + 1]);
+            int lo = hexval((unsigned char)s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out[o++] = (char)(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out[o++] = (plus_is_space && c == '+') ? ' ' : c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+int fnh__read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    fnh__buf b = {0};
+    char tmp[8192];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (fnh__buf_append(&b, tmp, n)) {
+            fclose(f);
+            fnh__buf_free(&b);
+            return -ENOMEM;
+        }
+    }
+    int err = ferror(f) ? -EIO : 0;
+    fclose(f);
+    if (err) {
+        fnh__buf_free(&b);
+        return err;
+    }
+    if (len)
+        *len = b.len;
+    *out = fnh__buf_take(&b);
+    return 0;
+}

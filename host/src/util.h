@@ -1,0 +1,63 @@
+/* util.h: small building blocks shared by the host: a growable byte buffer,
+ * string helpers, UUIDs, clocks and TimeSpan formatting. Private to the host;
+ * every function is safe on any thread unless noted. */
+#ifndef FNH_UTIL_H
+#define FNH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* Growable buffer. Zero-initialise ({0}) to start; fnh__buf_free releases. */
+typedef struct fnh__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} fnh__buf;
+
+/* Appends n bytes (data may be NULL to reserve zeroed space). Keeps the
+ * contents NUL-terminated (the NUL is not counted in len). 0 or -ENOMEM. */
+int fnh__buf_append(fnh__buf *b, const void *data, size_t n);
+int fnh__buf_puts(fnh__buf *b, const char *s);
+int fnh__buf_printf(fnh__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fnh__buf_reserve(fnh__buf *b, size_t extra);
+void fnh__buf_free(fnh__buf *b);
+/* Hands the buffer's memory to the caller (who frees it) and resets b. */
+char *fnh__buf_take(fnh__buf *b);
+
+/* malloc'd copy of s (or of n bytes of s); NULL on failure or NULL s. */
+char *fnh__strdup(const char *s);
+char *fnh__strndup(const char *s, size_t n);
+/* malloc'd printf result; NULL on failure. */
+char *fnh__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *fnh__vasprintf(const char *fmt, va_list ap);
+int fnh__strcaseeq(const char *a, const char *b);
+int fnh__strncaseeq(const char *a, const char *b, size_t n);
+/* "true"/"1" case-insensitively. */
+int fnh__truthy(const char *s);
+
+/* Writes a random (v4) UUID, 36 chars + NUL, into out[37]. */
+void fnh__uuid(char out[37]);
+
+/* Monotonic nanoseconds and wall-clock milliseconds since the epoch. */
+uint64_t fnh__now_ns(void);
+int64_t fnh__wall_ms(void);
+/* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32]. */
+void fnh__iso_utc(int64_t wall_ms, char out[32]);
+
+/* Parses a .NET TimeSpan ("hh:mm:ss", "hh:mm:ss.fff", "d.hh:mm:ss") into
+ * milliseconds. "-1" gives -1 (unlimited). Returns 0 or -EINVAL. */
+int fnh__timespan_ms(const char *s, int64_t *ms);
+/* Formats milliseconds as hh:mm:ss (d.hh:mm:ss beyond a day) into out[32]. */
+void fnh__timespan_fmt(int64_t ms, char out[32]);
+
+/* Percent-decodes n bytes of s into out (which must hold n+1 bytes); with
+ * plus_is_space, '+' becomes ' ' (query strings). Returns the decoded length;
+ * invalid escapes are copied as is. */
+size_t fnh__url_decode(const char *s, size_t n, char *out, int plus_is_space);
+
+/* Reads a whole file into a malloc'd NUL-terminated buffer. Returns 0,
+ * or a negative errno (-ENOENT when missing). */
+int fnh__read_file(const char *path, char **out, size_t *len);
+
+#endif
