@@ -103,8 +103,8 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
     size_t nerr = 0;
     for (size_t i = 0; i < h->app->nfunctions; i++)
         nerr += h->app->functions[i]->errors.len;
-    if (h->app->host_errors.len || nerr) {
-        cJSON *errs = errors_array(&h->app->host_errors);
+    if (h->app->errors.len || nerr) {
+        cJSON *errs = errors_array(&h->app->errors);
         for (size_t i = 0; i < h->app->nfunctions; i++) {
             const fnh__function *fn = h->app->functions[i];
             for (size_t k = 0; k < fn->errors.len; k++)

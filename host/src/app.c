@@ -756,7 +756,7 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
         return 0;
     }
     cJSON *host_section = NULL;
-    fnh__settings_load(app->root, &app->host_errors, &app->notes, &host_section);
+    fnh__settings_load(app->root, &app->errors, &app->notes, &host_section);
     if (host_section) {
         const cJSON *port = get_ci(host_section, "LocalHttpPort");
         if (port && !(cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536))
@@ -838,6 +838,7 @@ void fnh__app_free(fnh__app *app)
     cJSON_Delete(app->host_json);
     cJSON_Delete(app->custom_headers);
     fnh__strlist_free(&app->host_errors);
+    fnh__strlist_free(&app->errors);
     fnh__strlist_free(&app->notes);
     fnh__strlist_free(&app->warnings);
     free(app->root);

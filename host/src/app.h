@@ -76,6 +76,7 @@ typedef struct fnh__app {
     fnh__function **functions;    /* sorted by name */
     size_t nfunctions;
     fnh__strlist host_errors;     /* non-empty: the host must not start */
+    fnh__strlist errors;          /* problems the host runs despite (bad settings) */
     fnh__strlist notes;           /* informational lines for the console */
     fnh__strlist warnings;        /* route overlaps and other warnings */
     struct fnh__router *router;   /* enabled, healthy HTTP functions */

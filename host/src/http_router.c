@@ -1079,9 +1079,9 @@ static int check_segment(struct pctx *c, struct part *parts, size_t np, size_t s
     for (size_t i = 0; i < np; i++)
         if (!parts[i].lit && r->params[parts[i].param].catchall && np > 1)
             return fail(c->err,
-                        "the catch-all parameter '{%s%s}' must be a segment of its own, not "
+                        "the catch-all parameter '{*%s}' must be a segment of its own, not "
                         "part of '%.*s'; put it in its own last segment",
-                        "*", r->params[parts[i].param].name, sl, st);
+                        r->params[parts[i].param].name, sl, st);
     for (size_t i = 0; i < np; i++) {
         if (parts[i].lit || !r->params[parts[i].param].optional || np == 1)
             continue;
@@ -1718,8 +1718,8 @@ static int dfs(struct search *s, const struct node *nd, size_t i)
     int rc;
     if (i == s->q->nseg)
         return try_list(s, nd->end, nd->nend);
-    if (nd->ntail && (rc = try_list(s, nd->tail, nd->ntail)) < 0)
-        return rc;
+    /* deeper nodes first: they hold the more specific routes, so a match
+     * there lets the catch-all lists below be skipped by rank */
     if (nd->nedges) {
         ptrdiff_t k = edge_find(nd, s->q->dec + s->q->off[i], s->q->len[i]);
         if (k >= 0 && (rc = dfs(s, nd->edges[k].child, i + 1)) < 0)
@@ -1727,6 +1727,8 @@ static int dfs(struct search *s, const struct node *nd, size_t i)
     }
     if (nd->other && (rc = dfs(s, nd->other, i + 1)) < 0)
         return rc;
+    if (nd->ntail)
+        return try_list(s, nd->tail, nd->ntail);
     return 0;
 }
 
@@ -2135,18 +2137,22 @@ static int pair_overlap(const fnh__route *a, const fnh__route *b, struct span *s
     size_t ha = route_max(a, cap), hb = route_max(b, cap);
     size_t hi = ha < hb ? ha : hb;
     bool any = false;
+    /* cheap pass first: a literal against a literal at the same position */
+    for (size_t k = 0; k < hi; k++) {
+        const struct segment *ga, *gb;
+        if (elem_at(a, k, &ga) == E_LIT && elem_at(b, k, &gb) == E_LIT &&
+            !eq_ci(ga->parts[0].lit, ga->parts[0].litlen, gb->parts[0].lit, gb->parts[0].litlen)) {
+            if (k < lo)
+                return 0; /* every candidate length has this position */
+            hi = k;       /* longer requests are impossible */
+            break;
+        }
+    }
     char (*segs)[CAND_LEN] = malloc(cap * sizeof *segs);
     if (!segs)
         return 1; /* be conservative */
     for (size_t n = lo; n <= hi; n++) {
         bool full = true, ok = true;
-        /* cheap pass first: literal against literal */
-        for (size_t k = 0; k < n && ok; k++) {
-            const struct segment *ga, *gb;
-            if (elem_at(a, k, &ga) == E_LIT && elem_at(b, k, &gb) == E_LIT)
-                ok = eq_ci(ga->parts[0].lit, ga->parts[0].litlen, gb->parts[0].lit,
-                           gb->parts[0].litlen);
-        }
         for (size_t k = 0; k < n && ok; k++) {
             int c = pos_compat(a, b, k, segs[k], sa, sb);
             if (c == 0)
@@ -2174,8 +2180,7 @@ static int pair_overlap(const fnh__route *a, const fnh__route *b, struct span *s
         }
         p[o] = 0;
         if (route_matches_path(a, p, sa) && route_matches_path(b, p, sb)) {
-            if (n > 0)
-                memmove(p, p + 1, o); /* "items/recent" without the leading '/' */
+            memmove(p, p + 1, o); /* "items/recent" without the leading '/'; "" = root */
             *ex = p;
             break;
         }

@@ -70,9 +70,18 @@ static uv_signal_t g_sigint, g_sigterm;
 static uv_timer_t g_drain_timer;
 static uint64_t g_drain_deadline;
 
+static uv_prepare_t g_log_flusher;
+
 static void close_noop(uv_handle_t *h)
 {
     (void)h;
+}
+
+/* Before the loop waits for I/O, buffered log lines go out. */
+static void log_flush_cb(uv_prepare_t *p)
+{
+    (void)p;
+    fnh__log_flush();
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -87,6 +96,7 @@ static void drain_cb(uv_timer_t *t)
     if (g_host.http)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
+    uv_close((uv_handle_t *)&g_log_flusher, close_noop);
     uv_close((uv_handle_t *)&g_sigint, close_noop);
     uv_close((uv_handle_t *)&g_sigterm, close_noop);
 }
@@ -146,6 +156,11 @@ static int report_app(const fnh__app *app, int to_stderr)
             fprintf(stderr, "%s\n", app->notes.items[i]);
         else
             fnh__log("Host.Startup", FNH_LOG_INFO, "%s", app->notes.items[i]);
+    for (size_t i = 0; i < app->errors.len; i++)
+        if (to_stderr)
+            fprintf(stderr, "error: %s\n", app->errors.items[i]);
+        else
+            fnh__log("Host.Startup", FNH_LOG_ERROR, "%s", app->errors.items[i]);
     for (size_t i = 0; i < app->host_errors.len; i++)
         if (to_stderr)
             fprintf(stderr, "error: %s\n", app->host_errors.items[i]);
@@ -240,6 +255,9 @@ static int cmd_start(const start_opts *o)
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
     fnh__log_flush();
+    uv_prepare_init(loop, &g_log_flusher);
+    uv_prepare_start(&g_log_flusher, log_flush_cb);
+    uv_unref((uv_handle_t *)&g_log_flusher);
     uv_signal_init(loop, &g_sigint);
     uv_signal_init(loop, &g_sigterm);
     uv_signal_start(&g_sigint, signal_cb, SIGINT);
