@@ -25,6 +25,7 @@ static struct {
     fnh__buf out;
     int json;
     int tty;
+    int verbose;
     int default_level;
     level_rule *rules;
     size_t nrules;
@@ -38,6 +39,7 @@ void fnh__log_init(int json, int verbose)
 {
     g_log.json = json;
     g_log.tty = isatty(1);
+    g_log.verbose = verbose;
     g_log.default_level = verbose ? FNH_LOG_DEBUG : FNH_LOG_INFO;
 }
 
@@ -78,6 +80,8 @@ int fnh__log_enabled(const char *category, fnh_log_level level)
             min = r->level;
         }
     }
+    if (g_log.verbose && min > FNH_LOG_DEBUG && min != FNH__LOG_NONE)
+        min = FNH_LOG_DEBUG; /* --verbose shows debug lines whatever host.json says */
     return (int)level >= min && min != FNH__LOG_NONE;
 }
 

@@ -247,9 +247,20 @@ static int cmd_start(const start_opts *o)
     }
     for (size_t i = 0; i < app->nfunctions; i++) {
         const fnh__function *fn = app->functions[i];
-        if (fn->route_full && !fn->disabled && fnh__function_ok(fn))
-            fnh__log("Host.Startup", FNH_LOG_DEBUG, "Mapped function route '%s' to '%s'",
-                     fn->route_full, fn->name);
+        if (!fn->route_full || fn->disabled || !fnh__function_ok(fn))
+            continue;
+        char ms[96] = "";
+        for (unsigned bit = 1; bit <= FNH__M_TRACE; bit <<= 1)
+            if (fn->methods != FNH__M_ALL && (fn->methods & bit)) {
+                if (*ms)
+                    strcat(ms, ",");
+                size_t at = strlen(ms);
+                for (const char *p = fnh__method_name(bit); *p; p++)
+                    ms[at++] = (char)(*p | 0x20);
+                ms[at] = '\0';
+            }
+        fnh__log("Host.Startup", FNH_LOG_DEBUG, "Mapped function route '%s' [%s] to '%s'",
+                 fn->route_full, *ms ? ms : "all", fn->name);
     }
     print_functions(app, g_host.base_url);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
