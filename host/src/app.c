@@ -308,7 +308,8 @@ static int list_function_dirs(const char *root, fnh__strlist *out)
         free(fj);
     }
     closedir(d);
-    qsort(out->items, out->len, sizeof *out->items, cmp_names);
+    if (out->len)
+        qsort(out->items, out->len, sizeof *out->items, cmp_names);
     return 0;
 }
 

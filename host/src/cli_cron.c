@@ -184,7 +184,7 @@ int fnh__cli_cron(int argc, char **argv)
                     from);
             return 2;
         }
-        int64_t s;
+        int64_t s = 0;
         if (has_off)
             s = fnh__civil_to_seconds(&c) - off;
         else

@@ -1557,8 +1557,9 @@ static int sched_next_once(const fnh__cron *c, const fnh__tz *tz, int64_t now_s,
     if (r)
         return r;
     /* new DateTimeOffset(nextDateTime).ToLocalTime() */
-    int64_t next;
-    fnh__tz_from_local(tz, &next_wall, &next);
+    int64_t next = 0;
+    if (fnh__tz_from_local(tz, &next_wall, &next))
+        return -ERANGE;
     if (!tz || !tz->supports_dst) {
         *out = next;
         return 0;
@@ -1579,7 +1580,8 @@ static int sched_next_once(const fnh__cron *c, const fnh__tz *tz, int64_t now_s,
             if (r)
                 return r;
         }
-        fnh__tz_from_local(tz, &w, &next);
+        if (fnh__tz_from_local(tz, &w, &next))
+            return -ERANGE;
     } else if (c->interval && (now_amb || next_amb) && next_off != now_off) {
         /* Fall back 3: an interval crossing the offset boundary. */
         next += (int64_t)next_off - now_off;
