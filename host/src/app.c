@@ -19,7 +19,9 @@
 #include "http_router.h"
 #include "json.h"
 #include "log.h"
+#include "ncrontab.h"
 #include "settings.h"
+#include "timer_trigger.h"
 #include "util.h"
 
 #define HOST_JSON "host.json"
@@ -94,12 +96,22 @@ static void apply_env_overrides(cJSON *host)
     }
 }
 
+/* A .NET TimeSpan ("00:05:00") in ms; "-1" means unlimited. 0 or -EINVAL. */
+static int timespan_ms(const char *s, int64_t *ms)
+{
+    if (strcmp(s, "-1") == 0) {
+        *ms = -1;
+        return 0;
+    }
+    return fnh__timespan_parse(s, ms) == 0 && *ms >= 0 ? 0 : -EINVAL;
+}
+
 /* Reads a TimeSpan setting (string "hh:mm:ss" or a number of seconds). */
 static int read_timespan(fnh__app *app, const cJSON *v, const char *jpath, int64_t *ms)
 {
     if (!v)
         return 0;
-    if (cJSON_IsString(v) && fnh__timespan_ms(v->valuestring, ms) == 0)
+    if (cJSON_IsString(v) && timespan_ms(v->valuestring, ms) == 0)
         return 0;
     char *brief = fnh__json_brief(v);
     fnh__strlist_addf(&app->host_errors,
@@ -256,7 +268,7 @@ static void load_host_json(fnh__app *app)
     const cJSON *timeout = get_ci(h, "functionTimeout");
     if (timeout) {
         int64_t ms;
-        if (cJSON_IsString(timeout) && fnh__timespan_ms(timeout->valuestring, &ms) == 0 &&
+        if (cJSON_IsString(timeout) && timespan_ms(timeout->valuestring, &ms) == 0 &&
             (ms == -1 || ms >= 1000)) {
             app->function_timeout_ms = ms;
         } else {
@@ -445,10 +457,21 @@ static void validate_http_trigger(fnh__function *fn, fnh__binding *b, const char
 static void validate_timer_trigger(fnh__function *fn, fnh__binding *b, const char *at)
 {
     const cJSON *s = get_ci(b->json, "schedule");
-    if (!cJSON_IsString(s) || !*s->valuestring)
+    if (!cJSON_IsString(s) || !*s->valuestring) {
         FERR(fn, "%s: %s.schedule: must be a non-empty NCRONTAB expression or TimeSpan such as "
                  "\"0 */5 * * * *\"",
              fn->config_file, at);
+        return;
+    }
+    char *err = fnh__timer_schedule_error(s->valuestring);
+    if (err)
+        FERR(fn, "%s: %s.schedule: %s", fn->config_file, at, err);
+    free(err);
+    const cJSON *flag;
+    if ((flag = get_ci(b->json, "runOnStartup")) && !cJSON_IsBool(flag))
+        FERR(fn, "%s: %s.runOnStartup: must be true or false", fn->config_file, at);
+    if ((flag = get_ci(b->json, "useMonitor")) && !cJSON_IsBool(flag))
+        FERR(fn, "%s: %s.useMonitor: must be true or false", fn->config_file, at);
 }
 
 static void load_bindings(fnh__function *fn)

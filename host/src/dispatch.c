@@ -30,7 +30,8 @@ static struct {
     int nthreads;
     /* invocations dispatched this iteration, handed over in the check phase */
     fnh__invocation *bhead, *btail;
-    uv_check_t batcher;
+    uv_check_t batcher;      /* hands over after the poll phase (I/O, completions) */
+    uv_prepare_t batcher2;   /* and before the loop blocks (timers, idle work) */
     /* workers -> loop */
     pthread_mutex_t done_lock;
     fnh__invocation *done;
@@ -170,10 +171,9 @@ static void done_cb(uv_async_t *h)
     }
 }
 
-/* Check phase: hand this iteration's invocations to the workers at once. */
-static void batcher_cb(uv_check_t *h)
+/* Hands this iteration's invocations to the workers at once. */
+static void hand_over(void)
 {
-    (void)h;
     if (!g.bhead)
         return;
     pthread_mutex_lock(&g.lock);
@@ -186,6 +186,18 @@ static void batcher_cb(uv_check_t *h)
         pthread_cond_signal(&g.cond);
     pthread_mutex_unlock(&g.lock);
     g.bhead = g.btail = NULL;
+}
+
+static void batcher_cb(uv_check_t *h)
+{
+    (void)h;
+    hand_over();
+}
+
+static void batcher2_cb(uv_prepare_t *h)
+{
+    (void)h;
+    hand_over();
 }
 
 static void timeout_cb(uv_timer_t *t)
@@ -226,6 +238,9 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
     uv_check_init(loop, &g.batcher);
     uv_check_start(&g.batcher, batcher_cb);
     uv_unref((uv_handle_t *)&g.batcher);
+    uv_prepare_init(loop, &g.batcher2);
+    uv_prepare_start(&g.batcher2, batcher2_cb);
+    uv_unref((uv_handle_t *)&g.batcher2);
     uv_timer_init(loop, &g.timeout_timer);
     if (timeout_ms > 0) {
         uint64_t tick = (uint64_t)timeout_ms / 10;
@@ -252,6 +267,8 @@ void fnh__dispatch(fnh__invocation *inv)
     inv->start_ns = fnh__now_ns();
     fnh__log(category(inv->fn, cat, sizeof cat), FNH_LOG_INFO,
              "Executing 'Functions.%s' (Reason='%s', Id=%s)", inv->fn->name, inv->reason, inv->id);
+    if (inv->trigger_details)
+        fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
     live_add(inv);
     if (!g.initialized || (inv->fn->module_flags & FNH_FN_NONBLOCKING)) {
         run(inv);
@@ -282,7 +299,7 @@ void fnh__dispatch_shutdown(uint64_t wait_ms)
 {
     if (!g.initialized)
         return;
-    batcher_cb(NULL);
+    hand_over();
     uint64_t deadline = fnh__now_ns() + wait_ms * 1000000u;
     /* let queued and running invocations finish, up to the bound */
     while (g.inflight && fnh__now_ns() < deadline) {
@@ -310,5 +327,6 @@ void fnh__dispatch_shutdown(uint64_t wait_ms)
     g.initialized = 0;
     uv_close((uv_handle_t *)&g.done_async, close_noop);
     uv_close((uv_handle_t *)&g.batcher, close_noop);
+    uv_close((uv_handle_t *)&g.batcher2, close_noop);
     uv_close((uv_handle_t *)&g.timeout_timer, close_noop);
 }

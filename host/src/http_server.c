@@ -2,7 +2,8 @@
  * per-connection FIFO of exchanges (pipelined requests answered in order),
  * output batching (all responses ready in one loop iteration leave in one
  * write), Kestrel's size limits and the header, keep-alive and body-rate
- * timeouts (checked by one sweep timer, not a timer per connection). */
+ * timeouts (checked by one sweep timer, not a timer per connection), and the
+ * lingering close after the last response. */
 #include "http_server.h"
 
 #include <errno.h>
@@ -18,8 +19,12 @@
 
 #define MAX_OUTSTANDING 64       /* pipelined requests in flight per connection */
 #define MAX_UNSENT (4u << 20)    /* stop reading while this much output waits */
+#define LINGER_MS 1000           /* how long a half-closed connection drains input */
+#define LINGER_MAX (1u << 20)    /* ... and how much of it, at most */
 
-enum conn_state { ST_IDLE, ST_HEADERS, ST_BODY, ST_WAITING };
+/* ST_LINGER: every response is written and our side is shut down; what the
+ * client still sends is read and dropped until it closes (see conn_linger). */
+enum conn_state { ST_IDLE, ST_HEADERS, ST_BODY, ST_WAITING, ST_LINGER };
 
 typedef struct conn conn;
 
@@ -30,6 +35,7 @@ struct fnh__http_exchange {
     int ready;
     int close;
     int head;
+    int keep_alive_10; /* HTTP/1.0 request that asked for keep-alive */
     int orphan;
 };
 
@@ -54,6 +60,7 @@ struct conn {
     enum conn_state state;
     uint64_t since;
     uint64_t body_bytes;
+    int expect_continue; /* a 100 Continue is owed once earlier responses are out */
     /* exchanges */
     fnh__http_exchange *head, *tail;
     size_t outstanding; /* exchanges not yet released */
@@ -67,6 +74,9 @@ struct conn {
     int paused;
     int reading;
     int no_more_requests; /* a close-delimited response is queued */
+    int eof;              /* the client shut down its side */
+    uv_shutdown_t sreq;
+    uint64_t lingered;    /* bytes dropped while lingering */
     int closing;
     int closed;
 };
@@ -96,6 +106,7 @@ struct fnh__http_server {
 static void conn_close(conn *c);
 static void conn_resume(conn *c);
 static void conn_flush(conn *c);
+static void send_continue(conn *c);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -244,13 +255,14 @@ static void drain_ready(conn *c)
         }
         c->tail = NULL;
     }
+    send_continue(c);
     mark_dirty(c);
     if (c->paused && c->outstanding < MAX_OUTSTANDING / 2 && !c->no_more_requests)
         conn_resume(c);
 }
 
 static void serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r, int head,
-                      int close)
+                      int close, int keep_alive_10)
 {
     const char *ctype = r->content_type;
     for (size_t i = 0; i < r->nheaders; i++)
@@ -276,6 +288,8 @@ static void serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response
     }
     if (close)
         fnh__buf_puts(b, "Connection: close\r\n");
+    else if (keep_alive_10) /* HTTP/1.0 closes unless the answer says otherwise */
+        fnh__buf_puts(b, "Connection: keep-alive\r\n");
     fnh__buf_puts(b, "\r\n");
     if (!head && r->len && r->status != 204 && r->status != 304)
         fnh__buf_append(b, r->body, r->len);
@@ -295,8 +309,10 @@ void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
         conn_maybe_free(c);
         return;
     }
-    int close = r->close || x->close;
-    serialize(c->srv, &x->resp, r, x->head, close);
+    /* when the server is stopping, the last exchange (no more are parsed)
+     * tells the client the connection ends with it */
+    int close = r->close || x->close || (!c->srv->listening && x == c->tail);
+    serialize(c->srv, &x->resp, r, x->head, close, x->keep_alive_10);
     x->close = close;
     x->ready = 1;
     if (x == c->head)
@@ -328,6 +344,41 @@ static void reject(conn *c, int status)
 }
 
 /* ---- writing ----------------------------------------------------------- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    if (status < 0 && !c->closing) /* UV_ECANCELED when closed meanwhile */
+        conn_close(c);
+}
+
+/* Ends a connection whose last response is written. Closing a socket with
+ * unread input makes the kernel answer with a reset, and the client may then
+ * lose the response it has not read yet (typically a 413 or 400 sent while it
+ * is still sending). So shut down our side instead (the client sees the end
+ * of the response stream) and read and drop its input until it closes, for
+ * at most LINGER_MS or LINGER_MAX bytes. */
+static void conn_linger(conn *c)
+{
+    if (c->state == ST_LINGER)
+        return;
+    if (c->eof) {
+        conn_close(c);
+        return;
+    }
+    c->state = ST_LINGER;
+    c->since = uv_now(c->srv->loop);
+    c->sreq.data = c;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, shutdown_cb) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
 
 static void write_cb(uv_write_t *req, int status)
 {
@@ -376,7 +427,7 @@ static void conn_flush(conn *c)
         }
     }
     if (c->no_more_requests == 2 && !c->head) {
-        conn_close(c);
+        conn_linger(c);
         return;
     }
     if (c->out.len == 0 && c->state == ST_WAITING && !c->head && !c->paused)
@@ -398,6 +449,7 @@ static int on_message_begin(llhttp_t *p)
     c->nheaders = 0;
     c->header_bytes = 0;
     c->in_value = 0;
+    c->expect_continue = 0;
     c->state = ST_HEADERS;
     c->since = uv_now(c->srv->loop);
     return 0;
@@ -423,9 +475,20 @@ static int header_bytes(conn *c, size_t len)
     return 0;
 }
 
+/* RFC 9110 tchar. llhttp (not built in strict mode) lets some non-token
+ * bytes such as spaces through in header names; Kestrel answers 400. */
+static int is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     conn *c = CONN(p);
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return -1; /* 400 */
     if (header_bytes(c, len))
         return -1;
     return fnh__buf_append(&c->hdrs, at, len) ? -1 : 0;
@@ -544,16 +607,28 @@ static int on_headers_complete(llhttp_t *p)
         c->reject = 413;
         return -1;
     }
-    const char *expect = fnh__http_req_header(r, "Expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0 && !c->head && !c->out.len) {
-        /* only when nothing is queued before it, so ordering holds */
-        fnh__buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-        mark_dirty(c);
-    }
     c->state = ST_BODY;
     c->since = uv_now(s->loop);
     c->body_bytes = 0;
+    const char *expect = fnh__http_req_header(r, "Expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_major == 1 &&
+        p->http_minor >= 1 && ((p->flags & F_CHUNKED) || p->content_length > 0)) {
+        c->expect_continue = 1;
+        send_continue(c);
+    }
     return 0;
+}
+
+/* Queues the 100 Continue owed to the request whose body is awaited, once
+ * every earlier response is queued before it (ordering holds, and a client
+ * waiting for it behind a slow pipelined request is not left hanging). */
+static void send_continue(conn *c)
+{
+    if (!c->expect_continue || c->head || c->state != ST_BODY || c->no_more_requests)
+        return;
+    c->expect_continue = 0;
+    fnh__buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    mark_dirty(c);
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -581,9 +656,12 @@ static int on_message_complete(llhttp_t *p)
         return -1;
     }
     c->state = ST_WAITING;
+    c->expect_continue = 0;
     if (!r->keep_alive) {
         x->close = 1;
         c->no_more_requests = 1;
+    } else if (p->http_major == 1 && p->http_minor == 0) {
+        x->keep_alive_10 = 1;
     }
     c->srv->handler(c->srv->arg, x, r);
     if (c->closing || c->no_more_requests)
@@ -642,14 +720,23 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     conn *c = st->data;
     (void)buf;
+    if (c->state == ST_LINGER) { /* drop input until the client closes */
+        if (nread > 0)
+            c->lingered += (uint64_t)nread;
+        if (nread < 0 || c->lingered > LINGER_MAX)
+            conn_close(c);
+        return;
+    }
     if (nread < 0) {
         if (c->reading)
             uv_read_stop(st);
         c->reading = 0;
-        if (c->state == ST_HEADERS || c->state == ST_BODY || (!c->head && !c->out.len && !c->writing)) {
+        c->eof = 1;
+        if (!c->head && !c->out.len && !c->writing) {
             conn_close(c);
         } else {
-            /* client finished sending; answer what it asked, then close */
+            /* client finished sending; answer what it asked (a request it
+             * left incomplete is dropped), then close */
             c->no_more_requests = 2;
             mark_dirty(c);
         }
@@ -795,6 +882,10 @@ static void sweep_cb(uv_timer_t *t)
             break;
         case ST_WAITING:
             break;
+        case ST_LINGER:
+            if (age >= LINGER_MS)
+                conn_close(c);
+            break;
         }
     }
     fnh__http_server_flush(s);
@@ -887,6 +978,8 @@ void fnh__http_server_stop(fnh__http_server *s)
     conn *next;
     for (conn *c = s->conns; c; c = next) {
         next = c->next;
+        if (c->state == ST_LINGER) /* already ending; keeps draining input */
+            continue;
         c->no_more_requests = c->no_more_requests ? c->no_more_requests : 1;
         if (c->reading) {
             uv_read_stop((uv_stream_t *)&c->tcp);

@@ -13,6 +13,7 @@
 #include "http_router.h"
 #include "log.h"
 #include "settings.h"
+#include "timer_trigger.h"
 
 #define REASON_HOST_API "This function was programmatically called via the host APIs."
 
@@ -208,6 +209,12 @@ int fnh__invoke_with_payload(fnh__host *h, fnh__function *fn, const char *payloa
         }
         fnh__buf_append(&r->body, payload, len);
         inv->req = r;
+    } else if (fn->trigger && strcasecmp(fn->trigger->type, "timerTrigger") == 0) {
+        /* a manual timer run gets a fresh TimerInfo, as on Azure */
+        char *info = fnh__timer_info_json(fn);
+        fnh__buf_puts(&inv->payload, info ? info : "{}");
+        free(info);
+        inv->payload_type = fnh__strdup("application/json");
     } else {
         fnh__buf_append(&inv->payload, payload, len);
         inv->payload_type = fnh__strdup(content_type);

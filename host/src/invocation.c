@@ -36,6 +36,8 @@ void fnh__invocation_free(fnh__invocation *inv)
     fnh__http_req_free(inv->req);
     fnh__route_match_clear(&inv->match);
     fnh__buf_free(&inv->payload);
+    free(inv->reason_owned);
+    free(inv->trigger_details);
     free(inv->payload_type);
     for (size_t i = 0; i < inv->noutputs; i++) {
         fnh__output *o = &inv->outputs[i];

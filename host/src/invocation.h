@@ -29,7 +29,9 @@ struct fnh__invocation {
     fnh__function *fn;
     struct fnh__app *app;
     char id[37];
-    const char *reason;      /* static string for the Executing line */
+    const char *reason;      /* the Executing line's reason (borrowed, or reason_owned) */
+    char *reason_owned;      /* malloc'd reason, freed with the invocation */
+    char *trigger_details;   /* optional "Trigger Details: ..." line, owned */
     uint64_t start_ns;
     uint64_t deadline_ns;    /* 0 = none */
     fnh__http_req *req;      /* owned; NULL for non-HTTP triggers */

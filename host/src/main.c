@@ -21,6 +21,7 @@
 #include "http_router.h"
 #include "json.h"
 #include "log.h"
+#include "timer_trigger.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -111,6 +112,7 @@ static void signal_cb(uv_signal_t *s, int signum)
                                    "invocations)",
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
+    fnh__timers_stop();
     g_drain_deadline = fnh__now_ns() + (uint64_t)SHUTDOWN_GRACE_MS * 1000000u;
     uv_timer_init(g_host.loop, &g_drain_timer);
     uv_timer_start(&g_drain_timer, drain_cb, 0, 10);
@@ -263,6 +265,7 @@ static int cmd_start(const start_opts *o)
                  fn->route_full, *ms ? ms : "all", fn->name);
     }
     print_functions(app, g_host.base_url);
+    fnh__timers_start(&g_host);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
     fnh__log_flush();

@@ -45,9 +45,6 @@ int64_t fnh__wall_ms(void);
 /* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32]. */
 void fnh__iso_utc(int64_t wall_ms, char out[32]);
 
-/* Parses a .NET TimeSpan ("hh:mm:ss", "hh:mm:ss.fff", "d.hh:mm:ss") into
- * milliseconds. "-1" gives -1 (unlimited). Returns 0 or -EINVAL. */
-int fnh__timespan_ms(const char *s, int64_t *ms);
 /* Formats milliseconds as hh:mm:ss (d.hh:mm:ss beyond a day) into out[32]. */
 void fnh__timespan_fmt(int64_t ms, char out[32]);
 

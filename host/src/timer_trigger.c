@@ -1,0 +1,521 @@
+/* timer_trigger.c: the built-in timer trigger. Each timer function has one
+ * uv_timer armed for its next occurrence, computed from the wall clock (so
+ * timers never drift); runs of one timer never overlap, a run that outlasts
+ * the next occurrence delays it instead of duplicating it. With the monitor
+ * on, {Last, Next, LastUpdated} is kept in .fnhost/timers/ and written
+ * atomically (temp file + rename), which gives past-due runs after a
+ * restart without any storage emulator. */
+#include "timer_trigger.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "ncrontab.h"
+#include "util.h"
+
+#define CAT "Host.Triggers.Timer"
+
+typedef struct timer_fn {
+    fnh__function *fn;
+    fnh__host *host;
+    fnh__schedule sched;
+    char *expr;
+    char *display;      /* "Cron: '...'" or "Constant: hh:mm:ss" */
+    char *status_path;  /* NULL when the monitor is off */
+    int run_on_startup;
+    int running;
+    int stopped;
+    uv_timer_t timer;
+    int64_t next_ms;    /* the occurrence the timer is armed for */
+    int64_t last_ms;    /* status: 0 = never */
+    int64_t updated_ms; /* status: 0 = never */
+    struct timer_fn *next;
+} timer_fn;
+
+static struct {
+    timer_fn *list;
+    fnh__tz *tz;
+    int open_handles;
+} g;
+
+/* ---- time formatting ------------------------------------------------- */
+
+/* ISO-8601 local time with offset: 2026-01-31T23:59:00.123+01:00. */
+static void iso_local(int64_t ms, char out[40])
+{
+    fnh__civil c;
+    int off = 0;
+    if (fnh__tz_to_local(g.tz, ms, &c, &off)) {
+        snprintf(out, 40, "0001-01-01T00:00:00+00:00");
+        return;
+    }
+    char date[20];
+    fnh__civil_format(&c, date);
+    int a = off < 0 ? -off : off;
+    snprintf(out, 40, "%s.%03d%c%02d:%02d", date, (int)(((ms % 1000) + 1000) % 1000),
+             off < 0 ? '-' : '+', a / 3600 % 100, a / 60 % 60);
+}
+
+/* Azure's "MM/dd/yyyy HH:mm:ssK" occurrence format; non-UTC zones also show
+ * the UTC time: "10/30/2019 11:15:00-07:00 (10/30/2019 18:15:00Z)". */
+static void occurrence_fmt(int64_t ms, char out[80])
+{
+    fnh__civil l, u;
+    int off = 0;
+    fnh__tz_to_local(g.tz, ms, &l, &off);
+    fnh__tz_to_local(NULL, ms, &u, NULL);
+    char us[32];
+    snprintf(us, sizeof us, "%02d/%02d/%04d %02d:%02d:%02dZ", u.month, u.day, u.year, u.hour,
+             u.minute, u.second);
+    if (!g.tz || (off == 0 && strcmp(fnh__tz_name(g.tz), "UTC") == 0)) {
+        snprintf(out, 80, "%s", us);
+        return;
+    }
+    int a = off < 0 ? -off : off;
+    snprintf(out, 80, "%02d/%02d/%04d %02d:%02d:%02d%c%02d:%02d (%s)", l.month, l.day, l.year,
+             l.hour, l.minute, l.second, off < 0 ? '-' : '+', a / 3600 % 100, a / 60 % 60, us);
+}
+
+/* Parses "YYYY-MM-DDTHH:MM:SS[.f...][Z|+hh:mm|-hh:mm]" into ms. */
+static int parse_iso(const char *s, int64_t *ms)
+{
+    fnh__civil c = {0};
+    int n = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &c.year, &c.month, &c.day, &c.hour,
+                     &c.minute, &c.second, &n) != 6 ||
+        !fnh__civil_valid(&c))
+        return -EINVAL;
+    const char *p = s + n;
+    int64_t frac = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*p - '0');
+        while (digits > 0 && digits < 3)
+            frac *= 10, digits++;
+    }
+    int64_t secs = fnh__civil_to_seconds(&c);
+    if (*p == 'Z' || *p == '\0') {
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+            return -EINVAL;
+        int off = (hh * 3600 + mm * 60) * (*p == '-' ? -1 : 1);
+        secs -= off;
+    } else {
+        return -EINVAL;
+    }
+    *ms = secs * 1000 + frac;
+    return 0;
+}
+
+/* ---- schedules ------------------------------------------------------ */
+
+/* Next occurrence strictly after after_ms; -ENOENT when none. */
+static int next_after(const timer_fn *t, int64_t after_ms, int64_t *out)
+{
+    if (!t->sched.cron) {
+        *out = after_ms + t->sched.interval_ms;
+        return 0;
+    }
+    return fnh__sched_next_utc_tz(t->sched.cron, g.tz, after_ms, out, NULL);
+}
+
+char *fnh__timer_schedule_error(const char *schedule)
+{
+    fnh__schedule s = {0};
+    char *err = NULL;
+    if (fnh__schedule_parse(schedule, &s, &err) == 0) {
+        fnh__schedule_clear(&s);
+        return NULL;
+    }
+    char *msg = fnh__asprintf("'%s' is not a valid NCRONTAB expression or TimeSpan (%s); write "
+                              "6 fields such as \"0 */5 * * * *\" or a TimeSpan such as "
+                              "\"00:05:00\"",
+                              schedule, err ? err : "out of memory");
+    free(err);
+    return msg;
+}
+
+/* ---- the status file ----------------------------------------------- */
+
+static void status_json(const timer_fn *t, fnh__buf *b)
+{
+    char last[40], next[40], upd[40];
+    iso_local(t->last_ms, last);
+    iso_local(t->next_ms, next);
+    iso_local(t->updated_ms, upd);
+    if (!t->last_ms)
+        strcpy(last, "0001-01-01T00:00:00+00:00");
+    fnh__buf_printf(b, "{\"Last\":\"%s\",\"Next\":\"%s\",\"LastUpdated\":\"%s\"}", last, next,
+                    upd);
+}
+
+/* Writes the status atomically: temp file, fsync, rename. */
+static void status_write(timer_fn *t)
+{
+    if (!t->status_path)
+        return;
+    fnh__buf b = {0};
+    status_json(t, &b);
+    fnh__buf_puts(&b, "\n");
+    char *tmp = fnh__asprintf("%s.tmp", t->status_path);
+    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    int ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || rename(tmp, t->status_path) != 0)
+        fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot write the schedule status "
+                                     "%s: %s",
+                 t->fn->name, t->status_path, strerror(errno));
+    free(tmp);
+    fnh__buf_free(&b);
+}
+
+static int mkdirs(const char *path)
+{
+    char *p = fnh__strdup(path);
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(p, 0755);
+            *s = '/';
+        }
+    int rc = mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -errno;
+    free(p);
+    return rc;
+}
+
+/* Reads the status; 0 when read, -ENOENT when absent or unreadable. */
+static int status_read(timer_fn *t, int64_t *last, int64_t *next, int64_t *updated)
+{
+    char *text;
+    if (fnh__read_file(t->status_path, &text, NULL))
+        return -ENOENT;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    int rc = -ENOENT;
+    if (cJSON_IsObject(j) &&
+        parse_iso(cJSON_GetStringValue(cJSON_GetObjectItem(j, "Next")), next) == 0 &&
+        parse_iso(cJSON_GetStringValue(cJSON_GetObjectItem(j, "LastUpdated")), updated) == 0) {
+        if (parse_iso(cJSON_GetStringValue(cJSON_GetObjectItem(j, "Last")), last) || *last < 0)
+            *last = 0;
+        rc = 0;
+    } else {
+        fnh__log(CAT, FNH_LOG_WARN, "Function 'Functions.%s': ignoring unreadable schedule status "
+                                    "%s",
+                 t->fn->name, t->status_path);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* ---- firing ------------------------------------------------------------ */
+
+static void arm(timer_fn *t);
+static void timer_closed(uv_handle_t *h);
+static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int64_t original);
+
+static char *timer_info(const timer_fn *t, int past_due)
+{
+    fnh__buf b = {0};
+    fnh__buf_puts(&b, "{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":");
+    if (t->status_path)
+        status_json(t, &b);
+    else
+        fnh__buf_puts(&b, "null");
+    fnh__buf_printf(&b, ",\"IsPastDue\":%s}", past_due ? "true" : "false");
+    return fnh__buf_take(&b);
+}
+
+static void complete(fnh__invocation *inv)
+{
+    timer_fn *t = inv->owner;
+    int64_t now = fnh__wall_ms();
+    t->running = 0;
+    /* Last = the invocation time, bumped up to the occurrence if it fired early */
+    int64_t fired = (int64_t)(inv->start_ns ? now - (int64_t)((fnh__now_ns() - inv->start_ns) / 1000000u) : now);
+    if (t->sched.cron) {
+        int64_t when = fired > t->next_ms ? fired : t->next_ms;
+        t->last_ms = t->updated_ms = when;
+        if (next_after(t, when, &t->next_ms))
+            t->next_ms = 0;
+    } else { /* TimeSpan: the interval runs from the end of this run */
+        t->last_ms = t->updated_ms = fired;
+        t->next_ms = now + t->sched.interval_ms;
+    }
+    if (t->next_ms) {
+        status_write(t);
+        char nx[40];
+        iso_local(t->next_ms, nx);
+        fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' updated status: Next='%s'",
+                 t->fn->name, nx);
+    }
+    if (t->stopped)
+        uv_close((uv_handle_t *)&t->timer, timer_closed);
+    else
+        arm(t);
+}
+
+static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int64_t original)
+{
+    if (t->running || t->stopped)
+        return;
+    int64_t now = fnh__wall_ms();
+    fnh__invocation *inv = fnh__invocation_new(t->host->app, t->fn, NULL);
+    char *payload = timer_info(t, past_due);
+    if (!inv || !payload) {
+        fnh__invocation_free(inv);
+        free(payload);
+        return;
+    }
+    char when[40];
+    iso_local(now, when);
+    inv->reason_owned = fnh__asprintf("Timer fired at %s", when);
+    inv->reason = inv->reason_owned ? inv->reason_owned : "Timer fired";
+    if (unscheduled_reason) {
+        char orig[40];
+        iso_local(original, orig);
+        inv->trigger_details = fnh__asprintf("UnscheduledInvocationReason: %s, OriginalSchedule: "
+                                             "%s",
+                                             unscheduled_reason, orig);
+    }
+    fnh__buf_append(&inv->payload, payload, strlen(payload));
+    free(payload);
+    inv->payload_type = fnh__strdup("application/json");
+    inv->owner = t;
+    inv->complete = complete;
+    t->running = 1;
+    fnh__dispatch(inv);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+    timer_fn *t = h->data;
+    int64_t now = fnh__wall_ms();
+    if (now < t->next_ms) { /* woke early (loop clock vs wall clock): re-arm */
+        uv_timer_start(&t->timer, timer_cb, (uint64_t)(t->next_ms - now), 0);
+        return;
+    }
+    fire(t, 0, NULL, 0);
+}
+
+/* Arms the timer for t->next_ms (fires at once when it is already due). */
+static void arm(timer_fn *t)
+{
+    if (t->stopped || t->running || !t->next_ms)
+        return;
+    int64_t delay = t->next_ms - fnh__wall_ms();
+    uv_update_time(t->host->loop);
+    uv_timer_start(&t->timer, timer_cb, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+static void log_occurrences(timer_fn *t, int64_t now)
+{
+    fnh__buf b = {0};
+    fnh__buf_printf(&b, "The next 5 occurrences of the 'Functions.%s' schedule (%s) will be:",
+                    t->fn->name, t->display);
+    int64_t at = now;
+    for (int i = 0; i < 5; i++) {
+        if (next_after(t, at, &at))
+            break;
+        char o[80];
+        occurrence_fmt(at, o);
+        fnh__buf_printf(&b, "\n%s", o);
+    }
+    fnh__log(CAT, FNH_LOG_INFO, "%s", b.data);
+    fnh__buf_free(&b);
+}
+
+static const cJSON *binding_item(const fnh__function *fn, const char *key)
+{
+    return cJSON_GetObjectItem(fn->trigger->json, key);
+}
+
+static void start_one(fnh__host *h, timer_fn *t)
+{
+    fnh__function *fn = t->fn;
+    int64_t now = fnh__wall_ms();
+    const cJSON *monitor = binding_item(fn, "useMonitor");
+    int use_monitor = !cJSON_IsFalse(monitor);
+    int frequent = t->sched.cron ? fnh__cron_fires_more_than_once_a_minute(t->sched.cron)
+                                 : t->sched.interval_ms < 60000;
+    if (use_monitor && frequent) {
+        use_monitor = 0;
+        fnh__log(CAT, FNH_LOG_DEBUG, "UseMonitor changed to false based on schedule frequency.");
+    }
+    fnh__log(CAT, FNH_LOG_DEBUG, "The 'Functions.%s' timer is using the schedule '%s' and the "
+                                 "local time zone: '%s'",
+             fn->name, t->display, g.tz ? fnh__tz_name(g.tz) : "UTC");
+    log_occurrences(t, now);
+    int64_t next;
+    if (next_after(t, now, &next)) {
+        fnh__log(CAT, FNH_LOG_WARN, "Function 'Functions.%s': the schedule '%s' never fires",
+                 fn->name, t->expr);
+        return;
+    }
+    t->next_ms = next;
+    if (use_monitor) {
+        char *dir = fnh__asprintf("%s/.fnhost/timers", h->app->root);
+        if (dir && mkdirs(dir) == 0)
+            t->status_path = fnh__asprintf("%s/Host.Functions.%s.status.json", dir, fn->name);
+        else
+            fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot create %s; the "
+                                         "schedule monitor is off",
+                     fn->name, dir ? dir : ".fnhost/timers");
+        free(dir);
+    }
+    int64_t last = 0, recorded = 0, updated = 0;
+    if (t->status_path && status_read(t, &last, &recorded, &updated) == 0) {
+        int64_t expected;
+        int64_t base = last ? last : updated;
+        int changed = next_after(t, base, &expected) || expected != recorded;
+        t->last_ms = last;
+        t->updated_ms = updated;
+        char l[40], n[40], u[40];
+        iso_local(last, l);
+        iso_local(recorded, n);
+        iso_local(updated, u);
+        fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' initial status: Last='%s', "
+                                     "Next='%s', LastUpdated='%s'",
+                 fn->name, last ? l : "", n, u);
+        if (!changed && now > recorded) {
+            fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' is past due on startup. "
+                                         "Executing now.",
+                     fn->name);
+            t->next_ms = recorded;
+            fire(t, 1, "IsPastDue", recorded);
+            return;
+        }
+        if (changed) { /* a changed schedule never counts as missed */
+            t->updated_ms = now;
+            status_write(t);
+        } else {
+            t->next_ms = recorded > now ? recorded : next;
+        }
+    } else if (t->status_path) {
+        t->updated_ms = now;
+        status_write(t);
+    }
+    if (t->run_on_startup) {
+        fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' is configured to run on startup. "
+                                     "Executing now.",
+                 fn->name);
+        fire(t, 0, "RunOnStartup", now);
+        return;
+    }
+    arm(t);
+}
+
+int fnh__timers_start(fnh__host *h)
+{
+    fnh__app *app = h->app;
+    int any = 0;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        any |= fn->trigger && strcasecmp(fn->trigger->type, "timerTrigger") == 0;
+    }
+    if (!any)
+        return 0;
+    const char *zone = fnh__tz_env_name();
+    char *err = NULL;
+    if (fnh__tz_load(zone, &g.tz, &err)) {
+        fnh__log(CAT, FNH_LOG_ERROR, "%s: %s; set WEBSITE_TIME_ZONE or TZ to an IANA zone such "
+                                     "as \"Europe/London\"; timers use UTC",
+                 getenv("WEBSITE_TIME_ZONE") ? "WEBSITE_TIME_ZONE" : "TZ",
+                 err ? err : "cannot load the time zone");
+        free(err);
+        g.tz = NULL;
+    }
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        if (!fn->trigger || strcasecmp(fn->trigger->type, "timerTrigger") != 0 ||
+            !fnh__function_ok(fn) || fn->disabled || !fn->entry)
+            continue;
+        timer_fn *t = calloc(1, sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        t->fn = fn;
+        t->host = h;
+        t->expr = fnh__strdup(cJSON_GetStringValue(binding_item(fn, "schedule")));
+        t->run_on_startup = cJSON_IsTrue(binding_item(fn, "runOnStartup"));
+        char *perr = NULL;
+        if (!t->expr || fnh__schedule_parse(t->expr, &t->sched, &perr)) {
+            free(perr);
+            free(t->expr);
+            free(t);
+            continue;
+        }
+        if (t->sched.cron) {
+            char *f = fnh__cron_format(t->sched.cron);
+            t->display = fnh__asprintf("Cron: '%s'", f ? f : t->expr);
+            free(f);
+        } else {
+            char ts[32];
+            fnh__timespan_fmt(t->sched.interval_ms, ts);
+            t->display = fnh__asprintf("Constant: %s", ts);
+        }
+        uv_timer_init(h->loop, &t->timer);
+        t->timer.data = t;
+        g.open_handles++;
+        t->next = g.list;
+        g.list = t;
+        start_one(h, t);
+    }
+    return 0;
+}
+
+char *fnh__timer_info_json(const fnh__function *fn)
+{
+    for (timer_fn *t = g.list; t; t = t->next)
+        if (t->fn == fn)
+            return timer_info(t, 0);
+    return fnh__strdup("{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
+                       "\"IsPastDue\":false}");
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    timer_fn *t = h->data;
+    fnh__schedule_clear(&t->sched);
+    free(t->expr);
+    free(t->display);
+    free(t->status_path);
+    free(t);
+    if (--g.open_handles == 0 && g.tz) {
+        fnh__tz_free(g.tz);
+        g.tz = NULL;
+    }
+}
+
+void fnh__timers_stop(void)
+{
+    timer_fn *t = g.list;
+    g.list = NULL;
+    while (t) {
+        timer_fn *n = t->next;
+        t->stopped = 1;
+        uv_timer_stop(&t->timer);
+        if (!t->running) /* else the completion closes it: it still refers to t */
+            uv_close((uv_handle_t *)&t->timer, timer_closed);
+        t = n;
+    }
+    if (!g.open_handles && g.tz) {
+        fnh__tz_free(g.tz);
+        g.tz = NULL;
+    }
+}
