@@ -8,7 +8,7 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               python3
+               libsqlite3-dev python3 tzdata
 BENCH_PACKAGES = wrk util-linux
 LLHTTP_DIR   = /usr/share/llhttp
 LLHTTP_INC   = /usr/share/include/llhttp
@@ -43,10 +43,26 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FN_SRC    = $(wildcard samples/*/*/*.c tests/apps/*/*/*.c)
 FN_SO     = $(FN_SRC:%.c=%.so)
 
+# Extensions: extensions/<name>/*.c build to $(BUILD)/extensions/fnh_<name>.so,
+# linked with -z defs (no host symbols) plus the libraries in EXT_LIBS_<name>.
+EXT_NAMES = $(filter-out template,$(notdir $(wildcard extensions/*)))
+EXT_SO    = $(EXT_NAMES:%=$(BUILD)/extensions/fnh_%.so)
+EXT_LIBS_queue = -lsqlite3 -lpthread
+EXT_LIBS_blob  = -lpthread
+EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fPIC \
+             -fvisibility=hidden -Ihost/include $(SAN)
+
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan unit bench install clean
-all: $(BUILD)/fnhost functions $(UNIT_BIN)
+.PHONY: all deps run test check check-asan unit bench install clean functions extensions
+all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
+
+extensions: $(EXT_SO)
+
+.SECONDEXPANSION:
+$(BUILD)/extensions/fnh_%.so: $$(wildcard extensions/%/*.c) $$(wildcard extensions/%/*.h) host/include/fnhost/extension.h
+	@mkdir -p $(@D)
+	$(CC) $(EXT_CFLAGS) -shared -Wl,-z,defs -o $@ $(filter %.c,$^) $(EXT_LIBS_$*)
 
 functions: $(FN_SO)
 
@@ -105,7 +121,7 @@ check:
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-	  build-asan/fnhost $(UNIT_BIN:$(BUILD)/%=build-asan/%) functions
+	  build-asan/fnhost $(UNIT_BIN:$(BUILD)/%=build-asan/%) functions extensions
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/run.py --build build-asan
 

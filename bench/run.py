@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -51,12 +52,19 @@ STARTS = 5  # starts per target for the exec-to-first-200 median
 F1000_COUNT = 1000
 F1000_TARGET = 500  # f0500 is an items{i}/{id:int}/{name:alpha} route
 F1000_PATH_TAIL = "42/abc"
+NOISE_WARN_PCT = 5.0  # CPU 0 time used by others above which results get a warning
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
 
 class BenchError(Exception):
     """A target could not be measured; the message says why."""
+
+
+def show(path):
+    """A path relative to the repository when inside it, else absolute."""
+    rel = os.path.relpath(path, REPO)
+    return path if rel.startswith("..") else rel
 
 
 def log(msg):
@@ -84,6 +92,16 @@ def read_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise BenchError(f"no VmRSS in /proc/{pid}/status")
+
+
+def read_cpu_busy_ticks(cpu):
+    """Ticks CPU `cpu` spent running anything (user, nice, system, steal)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:]]
+                return v[0] + v[1] + v[2] + (v[7] if len(v) > 7 else 0)
+    raise BenchError(f"no cpu{cpu} line in /proc/stat")
 
 
 class Server:
@@ -248,19 +266,43 @@ def measure(target, args, workdir):
         if srv.proc.poll() is not None:
             raise BenchError(f"server died during warm-up (status {srv.proc.returncode})\n"
                              + srv.log_tail())
-        cpu0 = read_cpu_ticks(srv.pid)
-        w = run_wrk(port, target.path, args.duration)
-        if srv.proc.poll() is not None:
-            raise BenchError(f"server died during the run (status {srv.proc.returncode})\n"
-                             + srv.log_tail())
-        cpu1 = read_cpu_ticks(srv.pid)
+        runs = []
+        for _ in range(args.runs):
+            cpu0 = read_cpu_ticks(srv.pid)
+            busy0 = read_cpu_busy_ticks(SERVER_CPU)
+            cbusy0 = read_cpu_busy_ticks(CLIENT_CPU)
+            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            w = run_wrk(port, target.path, args.duration)
+            wall = time.perf_counter() - t0
+            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            busy1 = read_cpu_busy_ticks(SERVER_CPU)
+            cbusy1 = read_cpu_busy_ticks(CLIENT_CPU)
+            if srv.proc.poll() is not None:
+                raise BenchError(f"server died during the run (status {srv.proc.returncode})\n"
+                                 + srv.log_tail())
+            cpu1 = read_cpu_ticks(srv.pid)
+            if w["requests"] <= 0:
+                raise BenchError("wrk completed no requests")
+            w["cpu_us"] = (cpu1 - cpu0) / CLK_TCK / w["requests"] * 1e6
+            # Time CPU 0 spent on anything but the server: interference.
+            other = max(0, (busy1 - busy0) - (cpu1 - cpu0)) / CLK_TCK
+            # ... and CPU 1 on anything but wrk.
+            wrk_s = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+            cother = max(0.0, (cbusy1 - cbusy0) / CLK_TCK - wrk_s)
+            w["noise_pct"] = max(other, cother) / wall * 100
+            w["server_cpu_pct"] = (cpu1 - cpu0) / CLK_TCK / wall * 100
+            w["client_cpu_pct"] = wrk_s / wall * 100
+            runs.append(w)
     finally:
         srv.stop()
-    res.update(w)
-    if w["requests"] <= 0:
-        raise BenchError("wrk completed no requests")
-    res["cpu_us"] = (cpu1 - cpu0) / CLK_TCK / w["requests"] * 1e6
-    res["cpu_s"] = (cpu1 - cpu0) / CLK_TCK
+    # Median of each metric over the measured runs (one run by default).
+    for key in ("rps", "p50", "p99", "cpu_us", "noise_pct", "server_cpu_pct", "client_cpu_pct",
+                "requests"):
+        res[key] = statistics.median(r[key] for r in runs)
+    res["non2xx"] = sum(r["non2xx"] for r in runs)
+    res["errors"] = sum(r["errors"] for r in runs)
+    res["all_rps"] = [r["rps"] for r in runs]
     return res
 
 
@@ -444,6 +486,7 @@ def git_revision():
 
 def write_report(path, targets, args, notes, all_checks):
     ref = targets[0] if targets and targets[0].result else None
+    notes = list(notes)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     L = []
     L.append("# fnhost benchmark results")
@@ -456,21 +499,23 @@ def write_report(path, targets, args, notes, all_checks):
     L.append(f"- Load: `taskset -c {CLIENT_CPU} wrk -t1 -c{CONNECTIONS} -d{args.duration}s "
              f"--latency URL` after a {args.warmup} s warm-up; server on CPU {SERVER_CPU}")
     L.append(f"- Start time: median of {STARTS} starts, exec to first 200 response")
+    if args.runs > 1:
+        L.append(f"- {args.runs} measured runs per target; each number is the median")
     L.append("")
     L.append("## Measurements")
     L.append("")
     L.append("Ratios are to the reference server measured in this run.")
     L.append("")
     L.append("| target | path | req/s | p50 ms | p99 ms | CPU µs/req | idle RSS MiB "
-             "| first 200 ms | non-2xx / errors |")
-    L.append("|---|---|---|---|---|---|---|---|---|")
+             "| first 200 ms | non-2xx / errors | server / wrk CPU | noise |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     rr = ref.result if ref else None
     for t in targets:
         if t.skipped:
-            L.append(f"| {t.label} | – | skipped | | | | | | |")
+            L.append(f"| {t.label} | – | skipped | | | | | | | | |")
             continue
         if t.error:
-            L.append(f"| {t.label} | `{t.path}` | **error** (see below) | | | | | | |")
+            L.append(f"| {t.label} | `{t.path}` | **error** (see below) | | | | | | | | |")
             continue
         r = t.result
 
@@ -483,7 +528,15 @@ def write_report(path, targets, args, notes, all_checks):
         L.append(f"| {t.label} | `{t.path}` | {cell('rps', '{:,.0f}')} | {cell('p50', '{:.3f}')} "
                  f"| {cell('p99', '{:.3f}')} | {cell('cpu_us', '{:.2f}')} "
                  f"| {cell('rss_kib', '{:.2f}', 1 / 1024)} | {cell('start_ms', '{:.1f}')} "
-                 f"| {r['non2xx']} / {r['errors']} |")
+                 f"| {r['non2xx']} / {r['errors']} "
+                 f"| {r['server_cpu_pct']:.0f}% / {r['client_cpu_pct']:.0f}% | {r['noise_pct']:.1f}% |")
+        if len(r["all_rps"]) > 1:
+            notes.append(f"{t.label}: req/s of the {len(r['all_rps'])} runs: "
+                         + ", ".join(f"{v:,.0f}" for v in r["all_rps"]))
+        if r["noise_pct"] > NOISE_WARN_PCT:
+            notes.append(f"{t.label}: other tasks used {r['noise_pct']:.1f}% of CPU {SERVER_CPU} or "
+                         f"{CLIENT_CPU} during the measured run; its numbers are disturbed "
+                         f"(rerun on a quiet machine)")
     L.append("")
     L.append("## Targets")
     L.append("")
@@ -519,6 +572,8 @@ def main():
                     help="seconds of each measured wrk run (default: 10)")
     ap.add_argument("--warmup", type=int, default=None,
                     help="seconds of wrk warm-up before each measured run (default: 3; 1 with --quick)")
+    ap.add_argument("--runs", type=int, default=1,
+                    help="measured runs per target, median reported (default: 1)")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 1 s warm-up (smoke test)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.md"),
                     help="report file (default: bench/results.md)")
@@ -527,8 +582,8 @@ def main():
         args.duration = 2
     if args.warmup is None:
         args.warmup = 1 if args.quick else 3
-    if args.duration < 1 or args.warmup < 0:
-        ap.error("--duration must be >= 1 and --warmup >= 0")
+    if args.duration < 1 or args.warmup < 0 or args.runs < 1:
+        ap.error("--duration and --runs must be >= 1, --warmup >= 0")
 
     build = args.build if os.path.isabs(args.build) else os.path.join(REPO, args.build)
     refserver = os.path.join(build, "bench", "refserver")
@@ -540,8 +595,8 @@ def main():
                   file=sys.stderr)
             return 2
     if not os.access(refserver, os.X_OK):
-        print(f"bench: {refserver} missing; build it with `make {os.path.relpath(refserver, REPO)}`",
-              file=sys.stderr)
+        print(f"bench: {show(refserver)} missing; build it with `make bench` "
+              f"(or `make BUILD=DIR DIR/bench/refserver`)", file=sys.stderr)
         return 2
     allowed = os.sched_getaffinity(0)
     if SERVER_CPU not in allowed or CLIENT_CPU not in allowed:
@@ -564,7 +619,7 @@ def main():
                       ("f1000", "fnhost 1,000 functions")]
         skip = None
         if not os.access(fnhost, os.X_OK):
-            skip = f"{os.path.relpath(fnhost, REPO)} not found: fnhost targets skipped (run `make`)"
+            skip = f"{show(fnhost)} not found: fnhost targets skipped (run `make`)"
         elif not os.path.isfile(os.path.join(HELLO_APP, HELLO_FN, "function.json")):
             skip = "samples/hello/hello/function.json not found: fnhost targets skipped"
         if skip:
@@ -608,7 +663,8 @@ def main():
                 r = t.result
                 log(f"bench:   {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms, p99 {r['p99']:.3f} ms, "
                     f"{r['cpu_us']:.2f} µs CPU/req, idle RSS {r['rss_kib'] / 1024:.2f} MiB, "
-                    f"first 200 {r['start_ms']:.1f} ms")
+                    f"first 200 {r['start_ms']:.1f} ms; CPU server {r['server_cpu_pct']:.0f}%, "
+                    f"wrk {r['client_cpu_pct']:.0f}%, noise {r['noise_pct']:.1f}%")
             except BenchError as e:
                 t.error = str(e)
                 notes.append(f"{t.label}: {e}")
@@ -628,7 +684,7 @@ def main():
             for c in checks_for(t, ref if ref.result else None, by_key):
                 all_checks.append((t.label, c))
         write_report(args.out, targets, args, notes, all_checks)
-        log(f"bench: wrote {os.path.relpath(args.out, os.getcwd())}")
+        log(f"bench: wrote {show(os.path.abspath(args.out))}")
         failed = [(lbl, c) for lbl, c in all_checks if not c[3]]
         for lbl, c in failed:
             log(f"bench: FAIL {lbl}: {c[0]}: {c[1]} (limit {c[2]})")

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "extension.h"
 #include "host.h"
 #include "http_router.h"
 #include "json.h"
@@ -99,7 +100,11 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
     cJSON_AddNumberToObject(o, "processId", (double)getpid());
     cJSON_AddNumberToObject(o, "rssBytes", (double)rss_bytes());
     cJSON_AddNumberToObject(o, "inflightInvocations", (double)fnh__dispatch_inflight());
-    cJSON_AddItemToObject(o, "extensions", cJSON_CreateArray());
+    fnh__buf eb = {0};
+    fnh__ext_status_json(&eb);
+    cJSON *exts = cJSON_Parse(eb.data ? eb.data : "[]");
+    fnh__buf_free(&eb);
+    cJSON_AddItemToObject(o, "extensions", exts ? exts : cJSON_CreateArray());
     size_t nerr = 0;
     for (size_t i = 0; i < h->app->nfunctions; i++)
         nerr += h->app->functions[i]->errors.len;

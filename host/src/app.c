@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extension.h"
 #include "function_native.h"
 #include "http_router.h"
 #include "json.h"
@@ -49,7 +50,7 @@ static const builtin_type *find_builtin(const char *type)
 
 static const char *installed_types(void)
 {
-    return "httpTrigger, http, timerTrigger";
+    return fnh__ext_installed_types("httpTrigger, http, timerTrigger");
 }
 
 /* ---- host.json ------------------------------------------------------- */
@@ -518,7 +519,7 @@ static void load_bindings(fnh__function *fn)
                             : (strlen(b->type) > 7 &&
                                strcasecmp(b->type + strlen(b->type) - 7, "Trigger") == 0);
         b->is_trigger = is_trigger;
-        if (!bt)
+        if (!bt && !fnh__ext_provides(b->type))
             FERR(fn,
                  "%s: %s.type: '%s' is not an installed binding type; installed types are %s. "
                  "Install an extension that provides it (see docs/extension-abi.md)",

@@ -24,6 +24,7 @@ typedef struct fnh__binding {
     int direction;      /* FNH__DIR_* bits */
     int is_trigger;
     struct cJSON *json; /* the binding with %Setting% references resolved */
+    void *ext_handle;   /* the extension's fnh_binding, when an extension provides it */
 } fnh__binding;
 
 typedef struct fnh__http_limits {
@@ -60,6 +61,7 @@ typedef struct fnh__function {
     void *dl;
     fnh__entry_fn entry;
     uint32_t module_flags; /* FNH_FN_* */
+    int has_ext_io;        /* has extension input/output bindings: runs on workers */
 } fnh__function;
 
 typedef struct fnh__app {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extension.h"
 #include "log.h"
 #include "util.h"
 
@@ -107,8 +108,16 @@ static void finish(fnh__invocation *inv)
 
 static void run(fnh__invocation *inv)
 {
-    int rc = inv->fn->entry ? inv->fn->entry((fnh_ctx *)(void *)inv) : -ENOEXEC;
-    inv->rc = rc > 0 ? 0 : rc;
+    int rc = 0;
+    if (inv->fn->has_ext_io)
+        rc = fnh__ext_read_inputs(inv);
+    if (!rc)
+        rc = inv->fn->entry ? inv->fn->entry((fnh_ctx *)(void *)inv) : -ENOEXEC;
+    if (rc > 0)
+        rc = 0;
+    if (!rc && inv->fn->has_ext_io)
+        rc = fnh__ext_write_outputs(inv);
+    inv->rc = rc;
 }
 
 static void *worker_main(void *arg)
@@ -270,7 +279,7 @@ void fnh__dispatch(fnh__invocation *inv)
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
     live_add(inv);
-    if (!g.initialized || (inv->fn->module_flags & FNH_FN_NONBLOCKING)) {
+    if (!g.initialized || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
         run(inv);
         finish(inv);
         return;

@@ -621,12 +621,14 @@ static int on_headers_complete(llhttp_t *p)
 
 /* Queues the 100 Continue owed to the request whose body is awaited, once
  * every earlier response is queued before it (ordering holds, and a client
- * waiting for it behind a slow pipelined request is not left hanging). */
+ * waiting for it behind a slow pipelined request is not left hanging, nor
+ * timed out by the body-rate check while it could not send). */
 static void send_continue(conn *c)
 {
     if (!c->expect_continue || c->head || c->state != ST_BODY || c->no_more_requests)
         return;
     c->expect_continue = 0;
+    c->since = uv_now(c->srv->loop); /* the body-rate clock starts now */
     fnh__buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
     mark_dirty(c);
 }
@@ -873,8 +875,8 @@ static void sweep_cb(uv_timer_t *t)
                 mark_dirty(c);
             }
             break;
-        case ST_BODY:
-            if (l->min_body_rate && age > l->body_grace_ms &&
+        case ST_BODY: /* (not while the client still waits for its 100 Continue) */
+            if (l->min_body_rate && !c->expect_continue && age > l->body_grace_ms &&
                 c->body_bytes * 1000 / age < l->min_body_rate) {
                 reject(c, 408);
                 mark_dirty(c);

@@ -167,6 +167,12 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         return;
     }
     fnh__function *fn = m.target;
+    if (!fnh__function_ok(fn)) { /* went into error after routing, e.g. an extension refused it */
+        fnh__route_match_clear(&m);
+        fnh__http_req_free(req);
+        fnh__respond_simple(x, 404, NULL, NULL, 0);
+        return;
+    }
     fnh__invocation *inv = fnh__invocation_new(app, fn, REASON_HOST_API);
     if (!inv) {
         fnh__route_match_clear(&m);

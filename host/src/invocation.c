@@ -36,6 +36,14 @@ void fnh__invocation_free(fnh__invocation *inv)
     fnh__http_req_free(inv->req);
     fnh__route_match_clear(&inv->match);
     fnh__buf_free(&inv->payload);
+    free(inv->meta);
+    free(inv->metastore);
+    for (size_t i = 0; i < inv->ninputs; i++) {
+        free(inv->inputs[i].name);
+        fnh__buf_free(&inv->inputs[i].value);
+        free(inv->inputs[i].content_type);
+    }
+    free(inv->inputs);
     free(inv->reason_owned);
     free(inv->trigger_details);
     free(inv->payload_type);
@@ -73,6 +81,15 @@ static int api_input(fnh_ctx *c, const char *name, fnh_value *out)
     fnh__invocation *inv = INV(c);
     if (!name || !out)
         return -EINVAL;
+    for (size_t i = 0; i < inv->ninputs; i++)
+        if (strcasecmp(inv->inputs[i].name, name) == 0) {
+            if (!inv->inputs[i].set) /* a missing blob and the like: null */
+                return -ENODATA;
+            out->data = inv->inputs[i].value.data ? inv->inputs[i].value.data : "";
+            out->len = inv->inputs[i].value.len;
+            out->content_type = inv->inputs[i].content_type;
+            return 0;
+        }
     if (!is_trigger(inv, name))
         return -ENOENT;
     if (inv->req) {
@@ -101,8 +118,10 @@ static const char *param_value(fnh__invocation *inv, const char *name, int *foun
 static const char *api_input_meta(fnh_ctx *c, const char *name, const char *key)
 {
     fnh__invocation *inv = INV(c);
-    if (!key || !is_trigger(inv, name) || !inv->req)
+    if (!key || !is_trigger(inv, name))
         return NULL;
+    if (!inv->req)
+        return fnh__invocation_meta(inv, key);
     fnh__http_req *r = inv->req;
     if (strcmp(key, "method") == 0)
         return r->method_name;
@@ -129,8 +148,14 @@ static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, si
     fnh__invocation *inv = INV(c);
     if (!group || !out)
         return -EINVAL;
-    if (!is_trigger(inv, name) || !inv->req)
+    if (!is_trigger(inv, name))
         return -ENOENT;
+    if (!inv->req) {
+        if (strcmp(group, "meta") != 0 || i >= inv->nmeta)
+            return -ENOENT;
+        *out = inv->meta[i];
+        return 0;
+    }
     fnh__http_req *r = inv->req;
     if (strcmp(group, "headers") == 0) {
         if (i >= r->nheaders)
@@ -243,6 +268,104 @@ static int api_output_meta(fnh_ctx *c, const char *name, const char *key, const 
         return 0;
     }
     return -EINVAL;
+}
+
+const char *fnh__invocation_meta(const fnh__invocation *inv, const char *key)
+{
+    for (size_t i = 0; i < inv->nmeta; i++)
+        if (strcasecmp(inv->meta[i].key, key) == 0)
+            return inv->meta[i].value;
+    return NULL;
+}
+
+/* Value of one binding-data name for expressions; *tmp receives a malloc'd
+ * string when the value had to be made (caller frees). */
+static const char *binding_data(fnh__invocation *inv, const char *name, char **tmp, cJSON **doc)
+{
+    *tmp = NULL;
+    if (strcasecmp(name, "rand-guid") == 0 || strncasecmp(name, "rand-guid:", 10) == 0 ||
+        strcasecmp(name, "sys.randguid") == 0) {
+        *tmp = malloc(37);
+        if (*tmp)
+            fnh__uuid(*tmp);
+        return *tmp;
+    }
+    if (strcasecmp(name, "sys.methodname") == 0)
+        return inv->fn->name;
+    if (strcasecmp(name, "sys.utcnow") == 0 ||
+        (strcasecmp(name, "DateTime") == 0 && !fnh__invocation_meta(inv, "DateTime"))) {
+        char iso[32];
+        fnh__iso_utc(fnh__wall_ms(), iso);
+        if (strcasecmp(name, "DateTime") == 0) { /* yyyy-MM-ddTHH-mm-ssK */
+            iso[13] = '-';
+            iso[16] = '-';
+            iso[19] = 'Z';
+            iso[20] = '\0';
+        }
+        *tmp = fnh__strdup(iso);
+        return *tmp;
+    }
+    const char *v = fnh__invocation_meta(inv, name);
+    if (v)
+        return v;
+    for (size_t i = 0; i < inv->match.nparams; i++)
+        if (strcasecmp(inv->match.params[i].name, name) == 0 && inv->match.params[i].value)
+            return inv->match.params[i].value;
+    if (inv->req && (v = fnh__http_req_query(inv->req, name)))
+        return v;
+    /* top-level properties of a JSON payload or body, primitives only */
+    const fnh__buf *body = inv->req ? &inv->req->body : &inv->payload;
+    if (!*doc && body->len && body->data[0] == '{')
+        *doc = cJSON_ParseWithLength(body->data, body->len);
+    const cJSON *item = *doc ? cJSON_GetObjectItem(*doc, name) : NULL;
+    if (cJSON_IsString(item))
+        return item->valuestring;
+    if (cJSON_IsNumber(item) || cJSON_IsBool(item)) {
+        *tmp = cJSON_PrintUnformatted(item);
+        return *tmp;
+    }
+    return NULL;
+}
+
+char *fnh__invocation_expand(fnh__invocation *inv, const char *s, char **missing)
+{
+    *missing = NULL;
+    fnh__buf b = {0};
+    cJSON *doc = NULL;
+    const char *p = s;
+    while (*p) {
+        if (p[0] == '{' && p[1] == '{') { /* escaped brace */
+            fnh__buf_append(&b, "{", 1);
+            p += 2;
+            continue;
+        }
+        if (p[0] == '}' && p[1] == '}') {
+            fnh__buf_append(&b, "}", 1);
+            p += 2;
+            continue;
+        }
+        const char *close = p[0] == '{' ? strchr(p, '}') : NULL;
+        if (!close) {
+            fnh__buf_append(&b, p, 1);
+            p++;
+            continue;
+        }
+        char *name = fnh__strndup(p + 1, (size_t)(close - p - 1));
+        char *tmp = NULL;
+        const char *v = name ? binding_data(inv, name, &tmp, &doc) : NULL;
+        if (!v) {
+            *missing = name;
+            fnh__buf_free(&b);
+            cJSON_Delete(doc);
+            return NULL;
+        }
+        fnh__buf_puts(&b, v);
+        free(tmp);
+        free(name);
+        p = close + 1;
+    }
+    cJSON_Delete(doc);
+    return fnh__buf_take(&b);
 }
 
 static const char *api_setting(fnh_ctx *c, const char *name)

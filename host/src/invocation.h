@@ -21,6 +21,14 @@ typedef struct fnh__output {
     size_t nheaders;
 } fnh__output;
 
+/* The value of an extension input binding, read before the function runs. */
+typedef struct fnh__input {
+    char *name;
+    fnh__buf value;
+    char *content_type;
+    int set;
+} fnh__input;
+
 typedef struct fnh__invocation fnh__invocation;
 typedef void (*fnh__complete_fn)(fnh__invocation *inv);
 
@@ -38,6 +46,12 @@ struct fnh__invocation {
     fnh__route_match match;  /* route values */
     fnh__buf payload;        /* non-HTTP trigger input */
     char *payload_type;
+    fnh_kv *meta;            /* trigger metadata of extension triggers, owned */
+    size_t nmeta;
+    char *metastore;         /* the strings meta points into */
+    fnh__input *inputs;      /* extension input bindings' values */
+    size_t ninputs;
+    void *token;             /* the extension's fnh_fire token */
     fnh__output *outputs;
     size_t noutputs;
     int rc;                  /* the function's return value */
@@ -54,6 +68,15 @@ fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, co
 void fnh__invocation_free(fnh__invocation *inv);
 /* The output a function set for binding name, or NULL. */
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name);
+
+/* Trigger metadata value by key (case-insensitive), or NULL. */
+const char *fnh__invocation_meta(const fnh__invocation *inv, const char *key);
+/* Resolves {expressions} in s against the invocation's binding data:
+ * trigger metadata, route values, query parameters, top-level properties
+ * of a JSON payload, {rand-guid}, {DateTime}, {sys.utcnow}, {sys.randguid},
+ * {sys.methodname}. Returns a malloc'd string, or NULL with *missing =
+ * malloc'd name of the first unknown expression. Any thread owning inv. */
+char *fnh__invocation_expand(fnh__invocation *inv, const char *s, char **missing);
 
 /* The function API table handed to native functions. */
 extern const fnh_function_api fnh__function_api;

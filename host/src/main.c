@@ -17,6 +17,7 @@
 #define HAVE_CRON 1
 #endif
 #include "dispatch.h"
+#include "extension.h"
 #include "host.h"
 #include "http_router.h"
 #include "json.h"
@@ -40,9 +41,14 @@ static void usage(FILE *f)
           "      function and route values a request would reach as one JSON line.\n"
           "  fnhost cron \"EXPRESSION\" [--from ISO-8601] [--count N] [--tz ZONE]\n"
           "      Print the next occurrences of an NCRONTAB schedule or TimeSpan.\n"
+          "  fnhost extensions list [--script-root DIR]\n"
+          "      List installed binding extensions (name, version, ABI, file, types).\n"
+          "  fnhost extensions check FILE.so\n"
+          "      Load an extension, validate its descriptor and print what it provides.\n"
           "  fnhost --version\n"
           "  fnhost help\n",
           f);
+    fnh__ext_help(f);
 }
 
 typedef struct start_opts {
@@ -113,6 +119,7 @@ static void signal_cb(uv_signal_t *s, int signum)
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
     fnh__timers_stop();
+    fnh__ext_stop();
     g_drain_deadline = fnh__now_ns() + (uint64_t)SHUTDOWN_GRACE_MS * 1000000u;
     uv_timer_init(g_host.loop, &g_drain_timer);
     uv_timer_start(&g_drain_timer, drain_cb, 0, 10);
@@ -199,10 +206,18 @@ static int cmd_start(const start_opts *o)
     signal(SIGPIPE, SIG_IGN);
     fnh__app_options ao = {.root = o->root, .functions_csv = o->functions, .load_code = 1};
     fnh__app *app = NULL;
+    fnh__strlist ext_errors = {0};
+    fnh__ext_registry_load(o->root, &ext_errors);
     if (fnh__app_load(&ao, &app)) {
         fprintf(stderr, "fnhost: out of memory\n");
         return 1;
     }
+    for (size_t i = 0; i < ext_errors.len; i++)
+        fnh__strlist_addf(&app->errors, "%s", ext_errors.items[i]);
+    fnh__strlist_free(&ext_errors);
+    uv_loop_t *loop = uv_default_loop();
+    if (!app->host_errors.len)
+        fnh__ext_load_for_app(app, loop);
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "Starting Host (HostId=%s, Version=%s, ProcessId=%d)",
              app->host_id ? app->host_id : "", FNH_VERSION, (int)getpid());
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "%zu functions loaded", app->nfunctions);
@@ -211,11 +226,11 @@ static int cmd_start(const start_opts *o)
                  "The host cannot start until the errors above are fixed.");
         fnh__log_shutdown();
         fnh__app_free(app);
+        fnh__ext_registry_free();
         return 1;
     }
     int port = o->port >= 0 ? o->port : app->local_port ? app->local_port : 7071;
     const char *bind = o->host ? o->host : "127.0.0.1";
-    uv_loop_t *loop = uv_default_loop();
     g_host.app = app;
     g_host.loop = loop;
     g_host.start_ns = t0;
@@ -231,8 +246,12 @@ static int cmd_start(const start_opts *o)
         else
             fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
                      bind, port, uv_strerror(rc));
+        fnh__ext_stop();
+        fnh__ext_unload();
+        fnh__ext_registry_free();
         fnh__log_shutdown();
         fnh__app_free(app);
+        uv_run(loop, UV_RUN_NOWAIT);
         uv_loop_close(loop);
         return 1;
     }
@@ -266,6 +285,7 @@ static int cmd_start(const start_opts *o)
     }
     print_functions(app, g_host.base_url);
     fnh__timers_start(&g_host);
+    fnh__ext_start();
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
     fnh__log_flush();
@@ -278,11 +298,13 @@ static int cmd_start(const start_opts *o)
     uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     /* the loop ends once the drain timer closed every handle */
+    fnh__ext_unload();
     uv_run(loop, UV_RUN_NOWAIT);
     int crc = uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     fnh__app_free(app);
+    fnh__ext_registry_free();
     (void)crc;
     return 0;
 }
@@ -294,6 +316,9 @@ static int cmd_routes(const char *root, const char *method, const char *path)
     fnh__log_init(0, 0);
     fnh__app_options ao = {.root = root, .load_code = 0};
     fnh__app *app = NULL;
+    fnh__strlist ext_errors = {0};
+    fnh__ext_registry_load(root, &ext_errors);
+    fnh__strlist_free(&ext_errors);
     if (fnh__app_load(&ao, &app))
         return 1;
     int fatal = report_app(app, 1);
@@ -351,6 +376,7 @@ static int cmd_routes(const char *root, const char *method, const char *path)
     }
     fflush(stdout);
     fnh__app_free(app);
+    fnh__ext_registry_free();
     fnh__log_shutdown();
     return rc;
 }
@@ -410,6 +436,11 @@ int main(int argc, char **argv)
             return cmd_routes(o.root, match_method, match_path);
         return cmd_start(&o);
     }
+    if (strcmp(cmd, "extensions") == 0)
+        return fnh__ext_cli(argc - 1, argv + 1);
+    int xrc = fnh__ext_command(argc - 1, argv + 1);
+    if (xrc != -ENOENT)
+        return xrc;
     fprintf(stderr, "fnhost: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

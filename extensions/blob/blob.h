@@ -1,0 +1,160 @@
+/* blob.h: internals of the blob extension (fnh_blob.so), shared by its C files.
+ *
+ *   blob_path.c     path patterns ("container/{name}.{ext}"), container and
+ *                   blob name rules, content types, file:// URIs, JSON text
+ *   blob_fs.c       the storage root chosen by a connection setting, safe
+ *                   folder walks, atomic writes, reads, receipts and poison
+ *                   records, time formatting
+ *   blob_trigger.c  the blobTrigger: inotify + scans on its own thread
+ *   blob_ext.c      the descriptor, host.json settings, blob input/output
+ *
+ * Everything here is internal: the only exported symbol of the .so is
+ * fnh_extension (the files are built with -fvisibility=hidden). Functions
+ * return 0 or a negative errno unless stated; strings they return are
+ * malloc'd and owned by the caller unless stated. */
+#ifndef FNH_BLOB_H
+#define FNH_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include <fnhost/extension.h>
+
+#define BLOB_EXT_VERSION "1.0.0"
+
+/* Name prefix of the temp files atomic writes create; the trigger ignores
+ * every path component starting with it. */
+#define BLOB_TMP_PREFIX ".fnh-tmp."
+
+/* host.json extensions.blobs settings (read in init, copied into each binding). */
+typedef struct blob_settings {
+    int max_parallel;     /* maxDegreeOfParallelism: invocations in flight per trigger */
+    int poison_threshold; /* poisonBlobThreshold: failures before a blob is poison (5) */
+} blob_settings;
+
+/* ---- blob_path.c ---------------------------------------------------- */
+
+/* A parsed trigger path: a literal container plus a pattern for the blob
+ * name made of literal and {parameter} parts. */
+typedef struct blob_part {
+    int is_param;
+    char *text; /* literal text (escapes removed) or the parameter name */
+} blob_part;
+
+typedef struct blob_pattern {
+    char *container;
+    blob_part *parts; /* empty: every blob of the container matches */
+    size_t nparts;
+    size_t nparams;
+} blob_pattern;
+
+/* One capture of a successful match: a parameter name (borrowed from the
+ * pattern) and its value (malloc'd). */
+typedef struct blob_capture {
+    const char *name;
+    char *value;
+} blob_capture;
+
+/* Parses a trigger path "container[/pattern]". On error returns -EINVAL and
+ * writes a sentence for the user into err. */
+int blob_pattern_parse(const char *path, blob_pattern *out, char *err, size_t errlen);
+void blob_pattern_free(blob_pattern *p);
+
+/* Matches a blob name (relative to the container, '/'-separated) against the
+ * pattern. Parameters capture one or more characters, greedily, so in
+ * "{a}.{b}" the last '.' splits. On a match returns 1 and fills caps (an
+ * array of p->nparams, values to be freed with blob_captures_free); 0 when it
+ * does not match; -ENOMEM. */
+int blob_pattern_match(const blob_pattern *p, const char *name, blob_capture *caps);
+void blob_captures_free(blob_capture *caps, size_t n);
+
+/* 0 when name is a valid Azure container name (3-63 characters, lower-case
+ * letters, digits and single '-' between them), else -EINVAL with a reason. */
+int blob_container_check(const char *name, char *err, size_t errlen);
+
+/* Splits a resolved input/output path "container/a/b.txt" into a malloc'd
+ * container and blob name ('\' taken as '/'). -EINVAL (reason in err) for a
+ * bad container or an empty or ill-formed name; -EACCES for a path that tries
+ * to leave its container (absolute, ".." or "." segments). */
+int blob_split_path(const char *path, char **container, char **name, char *err, size_t errlen);
+
+/* A guess at a content type from the file extension: text/plain,
+ * application/json, ... or application/octet-stream. Static storage. */
+const char *blob_content_type(const char *name);
+
+/* "file://" + the absolute path, percent-encoded. */
+char *blob_file_uri(const char *abs_path);
+
+/* A growable string. All appenders keep it NUL-terminated; on allocation
+ * failure oom is set and later appends do nothing. */
+typedef struct blob_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} blob_buf;
+
+void blob_buf_add(blob_buf *b, const char *s, size_t n);
+void blob_buf_puts(blob_buf *b, const char *s);
+void blob_buf_printf(blob_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void blob_buf_json_str(blob_buf *b, const char *s); /* a quoted, escaped JSON string */
+/* Returns the string (caller frees) or NULL after an allocation failure. */
+char *blob_buf_take(blob_buf *b);
+
+/* ---- blob_fs.c -------------------------------------------------------- */
+
+/* Resolves a binding's "connection" (an app setting name, default
+ * AzureWebJobsStorage) to the absolute blobs root folder, created if
+ * missing. handle is any host handle (for settings and the app root);
+ * cfg, when not NULL, receives fnh_config_fail for a refused connection.
+ * UseDevelopmentStorage=true (and an unset AzureWebJobsStorage) mean
+ * <app>/.fnhost/storage/blobs; a path ("/abs", "./rel", "../rel") names
+ * the root itself; Azure connection strings are refused. */
+int blob_resolve_root(const void *handle, const fnh_config *cfg, const char *connection,
+                      char **root_out);
+
+/* Makes sure <root>/<container>/<dirs of name> exist, never creating or
+ * entering anything outside root: every existing component is checked with
+ * realpath. On success *dir_out is the canonical parent folder of the blob
+ * (malloc'd). create=0 only checks (-ENOENT when a folder is missing).
+ * -EACCES when a symlink leads outside root. */
+int blob_safe_parent(const char *root, const char *container, const char *name, int create,
+                     char **dir_out);
+
+/* Writes data to dir/base atomically: a temp file BLOB_TMP_PREFIX... in the
+ * same folder, then rename(2). */
+int blob_write_atomic(const char *dir, const char *base, const void *data, size_t len);
+
+/* Reads a whole regular file, refusing symlinks in the last component
+ * (O_NOFOLLOW). *data is malloc'd (NUL-terminated, len excludes the NUL);
+ * st receives fstat after the read. -EAGAIN when the file changed while it
+ * was read. -ENOENT when missing. */
+int blob_read_file(int dirfd, const char *path, char **data, size_t *len, struct stat *st);
+
+/* The version of a blob: "0x" + mtime in ns (16 hex digits) + size (12 hex
+ * digits), like an Azure ETag. out must hold 48 bytes. */
+void blob_etag(const struct stat *st, char out[48]);
+
+/* mkdir -p. 0 or -errno. */
+int blob_mkdirs(const char *path, mode_t mode);
+
+/* ISO-8601 UTC with milliseconds and "+00:00" from a time in ns. */
+void blob_iso_time(int64_t ns, char out[40]);
+
+/* Azure's RFC 1123 form, "Tue, 02 Jan 2024 10:00:00 GMT". */
+void blob_http_time(int64_t ns, char out[40]);
+
+int64_t blob_now_ns(void);      /* CLOCK_REALTIME */
+int64_t blob_mono_ns(void);     /* CLOCK_MONOTONIC */
+
+/* Receipt status of one blob version for one function. */
+enum { RECEIPT_NONE = 0, RECEIPT_FAILED = 1, RECEIPT_COMPLETE = 2, RECEIPT_POISON = 3 };
+
+/* Reads the receipt file: its status and attempts so far (for FAILED). */
+int blob_receipt_read(const char *path, int *attempts);
+
+/* ---- blob_trigger.c --------------------------------------------------- */
+
+extern const fnh_trigger_type blob_trigger_type;
+
+#endif

@@ -1,0 +1,1242 @@
+/* extension.c: binding extensions, host side. Reads the manifests that map
+ * extension name -> .so -> binding types, loads only the extensions an app
+ * uses (dlopen RTLD_NOW | RTLD_LOCAL, descriptor checked before any of the
+ * extension's code runs), drives init -> bind -> start -> stop -> unbind ->
+ * fini, implements the fnh_api table, the bounded fnh_fire queue (any
+ * thread; drained whole by the loop) and extension input/output calls. */
+#include "extension.h"
+
+#include <cjson/cJSON.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fnhost/extension.h"
+
+#include "dispatch.h"
+#include "json.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+
+#define FIRE_QUEUE_MAX 4096
+
+/* One manifest entry. */
+typedef struct manifest_ext {
+    char *name;
+    char *file;     /* as written */
+    char *path;     /* resolved .so path, or NULL when not found */
+    char *manifest; /* the manifest file, for messages */
+    fnh__strlist types;
+    fnh__strlist commands;
+    struct manifest_ext *next;
+} manifest_ext;
+
+/* A loaded extension. */
+typedef struct loaded_ext {
+    const fnh_api *api; /* first: this is the fnh_ext handle */
+    manifest_ext *m;
+    void *dl;
+    fnh_extension_def def; /* copied, zero-filled past the plugin's size */
+    void *global;
+    int inited;
+    struct loaded_ext *next;
+} loaded_ext;
+
+struct fnh_ext {
+    const fnh_api *api;
+};
+
+struct fnh_config {
+    const fnh_api *api;
+    cJSON *json;     /* borrowed */
+    char *text;      /* cached fnh_config_json */
+    const char *where; /* "orders/function.json: bindings[1] (queueTrigger)" or host.json path */
+    int dotted;        /* keys join `where` with '.' (a host.json path), else ": " */
+    fnh__strlist *errors;
+};
+
+struct fnh_binding {
+    const fnh_api *api;
+    loaded_ext *ext;
+    fnh__function *fn;
+    fnh__binding *b;
+    const fnh_trigger_type *trig; /* copied struct below when a trigger */
+    const fnh_binding_type *bt;
+    fnh_trigger_type trig_copy;
+    fnh_binding_type bt_copy;
+    void *state;
+    int bound;
+    int started;
+    int stopped;
+    struct fnh_binding *next;
+};
+
+struct fnh_call {
+    const fnh_api *api;
+    fnh__invocation *inv;
+    struct fnh_binding *hb;
+    struct fnh_config cfg;
+    fnh__input *in; /* the input slot for read() */
+};
+
+typedef struct fire_ev {
+    struct fnh_binding *hb;
+    fnh__buf payload;
+    char *ctype;
+    fnh_kv *meta;
+    size_t nmeta;
+    char *metastore;
+    void *token;
+    struct fire_ev *next;
+} fire_ev;
+
+static const fnh_api g_api;
+
+static struct {
+    manifest_ext *manifests;
+    loaded_ext *loaded;
+    struct fnh_binding *bindings;
+    uv_loop_t *loop;
+    char *root;
+    fnh__app *app;
+    /* fire queue */
+    pthread_mutex_t lock;
+    fire_ev *qhead, *qtail;
+    size_t qlen;
+    int accepting;
+    uv_async_t async;
+    int async_open;
+    char types_buf[2048];
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- the manifest registry ------------------------------------------- */
+
+static char *exe_dir(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return fnh__strdup(".");
+    buf[n] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    return fnh__strdup(buf);
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *resolve_so(const char *manifest_dir, const char *file)
+{
+    if (file[0] == '/')
+        return file_exists(file) ? fnh__strdup(file) : NULL;
+    char *exe = exe_dir();
+    const char *fmts[] = {"%s/%s", "%s/extensions/%s", "%s/../lib/fnhost/extensions/%s"};
+    const char *bases[] = {manifest_dir, exe, exe};
+    char *found = NULL;
+    for (int i = 0; i < 3 && !found; i++) {
+        char *p = fnh__asprintf(fmts[i], bases[i], file);
+        if (file_exists(p))
+            found = p;
+        else
+            free(p);
+    }
+    free(exe);
+    return found;
+}
+
+static manifest_ext *find_manifest(const char *name)
+{
+    for (manifest_ext *m = g.manifests; m; m = m->next)
+        if (strcasecmp(m->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+static void read_manifest(const char *path, fnh__strlist *errors)
+{
+    cJSON *doc = NULL;
+    char *err = NULL;
+    int rc = fnh__json_parse_file(path, &doc, &err);
+    if (rc == -ENOENT)
+        return;
+    if (rc) {
+        fnh__strlist_addf(errors, "%s: %s", path, err ? err : strerror(-rc));
+        free(err);
+        return;
+    }
+    char *dir = fnh__strdup(path);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    const cJSON *list = cJSON_GetObjectItem(doc, "extensions");
+    if (!cJSON_IsArray(list)) {
+        fnh__strlist_addf(errors, "%s: extensions: must be an array like [{\"name\": \"queue\", "
+                                  "\"file\": \"fnh_queue.so\", \"types\": [\"queueTrigger\"]}]",
+                          path);
+    }
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(e, "name"));
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItem(e, "file"));
+        const cJSON *types = cJSON_GetObjectItem(e, "types");
+        if (!name || !*name || !file || !*file || !cJSON_IsArray(types)) {
+            fnh__strlist_addf(errors, "%s: extensions[%d]: needs \"name\", \"file\" and a "
+                                      "\"types\" array",
+                              path, i);
+            i++;
+            continue;
+        }
+        i++;
+        if (find_manifest(name))
+            continue; /* an earlier folder in the search order wins */
+        manifest_ext *m = calloc(1, sizeof *m);
+        if (!m)
+            break;
+        m->name = fnh__strdup(name);
+        m->file = fnh__strdup(file);
+        m->manifest = fnh__strdup(path);
+        m->path = resolve_so(dir ? dir : ".", file);
+        const cJSON *t;
+        cJSON_ArrayForEach(t, types) if (cJSON_IsString(t)) fnh__strlist_addf(&m->types, "%s",
+                                                                               t->valuestring);
+        cJSON_ArrayForEach(t, cJSON_GetObjectItem(e, "commands")) if (cJSON_IsString(t))
+            fnh__strlist_addf(&m->commands, "%s", t->valuestring);
+        manifest_ext **tail = &g.manifests;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = m;
+    }
+    free(dir);
+    cJSON_Delete(doc);
+}
+
+int fnh__ext_registry_load(const char *root, fnh__strlist *errors)
+{
+    fnh__ext_registry_free();
+    g.root = fnh__strdup(root ? root : ".");
+    const char *env = getenv("FNHOST_EXTENSIONS_PATH");
+    if (env && *env) {
+        char *copy = fnh__strdup(env), *save = NULL;
+        for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+            char *p = fnh__asprintf("%s/extensions.json", d);
+            read_manifest(p, errors);
+            free(p);
+        }
+        free(copy);
+    }
+    char *p = fnh__asprintf("%s/extensions/extensions.json", g.root);
+    read_manifest(p, errors);
+    free(p);
+    char *exe = exe_dir();
+    const char *rel[] = {"%s/../config/extensions.json", "%s/../share/fnhost/config/extensions.json"};
+    for (int i = 0; i < 2; i++) {
+        p = fnh__asprintf(rel[i], exe);
+        char real[PATH_MAX];
+        if (p && realpath(p, real))
+            read_manifest(real, errors);
+        free(p);
+    }
+    free(exe);
+    return 0;
+}
+
+void fnh__ext_registry_free(void)
+{
+    while (g.manifests) {
+        manifest_ext *m = g.manifests;
+        g.manifests = m->next;
+        free(m->name);
+        free(m->file);
+        free(m->path);
+        free(m->manifest);
+        fnh__strlist_free(&m->types);
+        fnh__strlist_free(&m->commands);
+        free(m);
+    }
+    free(g.root);
+    g.root = NULL;
+}
+
+static manifest_ext *provider_of(const char *type)
+{
+    for (manifest_ext *m = g.manifests; m; m = m->next)
+        for (size_t i = 0; i < m->types.len; i++)
+            if (strcasecmp(m->types.items[i], type) == 0)
+                return m;
+    return NULL;
+}
+
+int fnh__ext_provides(const char *type)
+{
+    return provider_of(type) != NULL;
+}
+
+const char *fnh__ext_installed_types(const char *builtin)
+{
+    fnh__buf b = {0};
+    fnh__buf_puts(&b, builtin);
+    for (manifest_ext *m = g.manifests; m; m = m->next)
+        for (size_t i = 0; i < m->types.len; i++)
+            fnh__buf_printf(&b, ", %s", m->types.items[i]);
+    snprintf(g.types_buf, sizeof g.types_buf, "%s", b.data ? b.data : builtin);
+    fnh__buf_free(&b);
+    return g.types_buf;
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+/* Loads and validates one extension .so; on failure returns NULL with *err
+ * (malloc'd sentence). No extension code runs here. */
+static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
+{
+    const char *where = m ? m->manifest : path;
+    const char *label = m ? m->name : path;
+    dlerror();
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        const char *e = dlerror();
+        *err = fnh__asprintf("%s: extension \"%s\" (%s): cannot load: %s", where, label, path,
+                             e ? e : "unknown error");
+        return NULL;
+    }
+    const fnh_extension_def *d = dlsym(dl, "fnh_extension");
+    if (!d) {
+        *err = fnh__asprintf("%s: extension \"%s\" (%s) is not an fnhost extension: it exports "
+                             "no fnh_extension; define one with FNH_EXTENSION_HEAD "
+                             "(#include <fnhost/extension.h>)",
+                             where, label, path);
+        dlclose(dl);
+        return NULL;
+    }
+    if (d->abi_major != FNH_ABI_MAJOR || d->abi_minor > FNH_ABI_MINOR ||
+        d->size < offsetof(fnh_extension_def, commands)) {
+        *err = fnh__asprintf("%s: extension \"%s\" (%s) was built for fnhost ABI %u.%u, this host "
+                             "provides %d.%d; rebuild it against this host's include/fnhost "
+                             "headers",
+                             where, label, path, d->abi_major, d->abi_minor, FNH_ABI_MAJOR,
+                             FNH_ABI_MINOR);
+        dlclose(dl);
+        return NULL;
+    }
+    loaded_ext *x = calloc(1, sizeof *x);
+    if (!x) {
+        dlclose(dl);
+        *err = fnh__strdup("out of memory");
+        return NULL;
+    }
+    x->api = &g_api;
+    x->m = m;
+    x->dl = dl;
+    memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
+    if (!x->def.name || !*x->def.name) {
+        *err = fnh__asprintf("%s: extension \"%s\" (%s): its fnh_extension has no name", where,
+                             label, path);
+        dlclose(dl);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static const fnh_trigger_type *find_trigger(const loaded_ext *x, const char *type)
+{
+    for (const fnh_trigger_type *const *t = x->def.triggers; t && *t; t++)
+        if ((*t)->type && strcasecmp((*t)->type, type) == 0)
+            return *t;
+    return NULL;
+}
+
+static const fnh_binding_type *find_binding(const loaded_ext *x, const char *type)
+{
+    for (const fnh_binding_type *const *t = x->def.bindings; t && *t; t++)
+        if ((*t)->type && strcasecmp((*t)->type, type) == 0)
+            return *t;
+    return NULL;
+}
+
+static void unload(loaded_ext *x)
+{
+    if (x->inited && x->def.fini)
+        x->def.fini(x->global);
+    dlclose(x->dl);
+    free(x);
+}
+
+/* Adds msg as an error to every healthy function using one of m's types. */
+static void fail_users(fnh__app *app, const manifest_ext *m, const char *msg)
+{
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        for (size_t k = 0; k < fn->nbindings; k++)
+            if (fn->bindings[k].type && provider_of(fn->bindings[k].type) == m) {
+                fnh__strlist_addf(&fn->errors, "%s", msg);
+                break;
+            }
+    }
+}
+
+static const cJSON *host_section(fnh__app *app, const char *name)
+{
+    const cJSON *exts = cJSON_GetObjectItem(app->host_json, "extensions");
+    const cJSON *s = cJSON_GetObjectItem(exts, name);
+    if (!s) { /* Azure's sections are plural: "queues", "blobs" */
+        char plural[128];
+        snprintf(plural, sizeof plural, "%ss", name);
+        s = cJSON_GetObjectItem(exts, plural);
+    }
+    return s;
+}
+
+static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
+{
+    char *err = NULL;
+    if (!m->path) {
+        err = fnh__asprintf("%s: extension \"%s\": file '%s' not found (looked beside the "
+                            "manifest and in the host's extensions folder); build it (make) or "
+                            "fix \"file\"",
+                            m->manifest, m->name, m->file);
+        fail_users(app, m, err);
+        free(err);
+        return NULL;
+    }
+    loaded_ext *x = load_so(m, m->path, &err);
+    if (!x) {
+        fail_users(app, m, err);
+        free(err);
+        return NULL;
+    }
+    /* every type the manifest claims must be in the descriptor */
+    for (size_t i = 0; i < m->types.len; i++)
+        if (!find_trigger(x, m->types.items[i]) && !find_binding(x, m->types.items[i])) {
+            err = fnh__asprintf("%s: extension \"%s\": the manifest says it provides '%s' but "
+                                "%s does not; fix \"types\" or rebuild the extension",
+                                m->manifest, m->name, m->types.items[i], m->path);
+            fail_users(app, m, err);
+            free(err);
+            unload(x);
+            return NULL;
+        }
+    /* a type provided twice */
+    for (loaded_ext *o = g.loaded; o; o = o->next)
+        for (size_t i = 0; i < m->types.len; i++)
+            if (find_trigger(o, m->types.items[i]) || find_binding(o, m->types.items[i])) {
+                err = fnh__asprintf("%s: extension \"%s\" (%s) provides '%s', already provided "
+                                    "by extension \"%s\" (%s); remove one of them",
+                                    m->manifest, m->name, m->path, m->types.items[i],
+                                    o->def.name, o->m ? o->m->path : "");
+                fail_users(app, m, err);
+                free(err);
+                unload(x);
+                return NULL;
+            }
+    if (x->def.init) {
+        fnh__strlist errs = {0};
+        cJSON *empty = cJSON_CreateObject();
+        const cJSON *sec = host_section(app, x->def.name);
+        char where[160];
+        snprintf(where, sizeof where, "host.json: extensions.%s", x->def.name);
+        struct fnh_config cfg = {.api = &g_api,
+                                 .json = (cJSON *)(cJSON_IsObject(sec) ? sec : empty),
+                                 .where = where,
+                                 .dotted = 1,
+                                 .errors = &errs};
+        int rc = x->def.init((fnh_ext *)x, &cfg, &x->global);
+        free(cfg.text);
+        cJSON_Delete(empty);
+        if (rc) {
+            if (!errs.len)
+                fnh__strlist_addf(&errs, "%s: extension \"%s\": init failed: %s", m->manifest,
+                                  m->name, strerror(rc < 0 ? -rc : EIO));
+            for (size_t i = 0; i < errs.len; i++)
+                fail_users(app, m, errs.items[i]);
+            fnh__strlist_free(&errs);
+            unload(x);
+            return NULL;
+        }
+        fnh__strlist_free(&errs);
+        x->inited = 1;
+    }
+    x->next = g.loaded;
+    g.loaded = x;
+    fnh__log("Host.Extensions", FNH_LOG_INFO, "Loaded extension '%s' %s (%s)", x->def.name,
+             x->def.version ? x->def.version : "", m->path);
+    return x;
+}
+
+static void drain_cb(uv_async_t *h);
+
+int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
+{
+    g.loop = loop;
+    g.app = app;
+    /* which extensions do healthy functions use? load each once */
+    for (manifest_ext *m = g.manifests; m; m = m->next) {
+        int used = 0;
+        for (size_t i = 0; i < app->nfunctions && !used; i++) {
+            fnh__function *fn = app->functions[i];
+            if (!fnh__function_ok(fn))
+                continue;
+            for (size_t k = 0; k < fn->nbindings; k++)
+                used |= fn->bindings[k].type && provider_of(fn->bindings[k].type) == m;
+        }
+        if (used)
+            load_one(app, m);
+    }
+    /* bind every extension binding of healthy functions */
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        if (!fnh__function_ok(fn))
+            continue;
+        for (size_t k = 0; k < fn->nbindings && fnh__function_ok(fn); k++) {
+            fnh__binding *b = &fn->bindings[k];
+            manifest_ext *m = b->type ? provider_of(b->type) : NULL;
+            if (!m)
+                continue;
+            loaded_ext *x = NULL;
+            for (loaded_ext *l = g.loaded; l; l = l->next)
+                if (l->m == m)
+                    x = l;
+            if (!x)
+                continue;
+            struct fnh_binding *hb = calloc(1, sizeof *hb);
+            if (!hb)
+                return -ENOMEM;
+            hb->api = &g_api;
+            hb->ext = x;
+            hb->fn = fn;
+            hb->b = b;
+            char where[256];
+            snprintf(where, sizeof where, "%s: bindings[%d] (%s)", fn->config_file, b->index,
+                     b->type);
+            const fnh_trigger_type *t = find_trigger(x, b->type);
+            const fnh_binding_type *bt = find_binding(x, b->type);
+            if (b->is_trigger && !t) {
+                fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
+                                               "input or output binding",
+                                  where, b->type);
+                free(hb);
+                continue;
+            }
+            if (!b->is_trigger && (!bt || !(bt->directions & (unsigned)b->direction))) {
+                fnh__strlist_addf(&fn->errors, "%s: direction: extension \"%s\" does not "
+                                               "provide '%s' as an %s binding",
+                                  where, x->def.name, b->type,
+                                  b->direction == FNH__DIR_IN ? "input" : "output");
+                free(hb);
+                continue;
+            }
+            if (t) {
+                memcpy(&hb->trig_copy, t, t->size < sizeof hb->trig_copy ? t->size
+                                                                         : sizeof hb->trig_copy);
+                hb->trig = &hb->trig_copy;
+            } else {
+                memcpy(&hb->bt_copy, bt, bt->size < sizeof hb->bt_copy ? bt->size
+                                                                       : sizeof hb->bt_copy);
+                hb->bt = &hb->bt_copy;
+            }
+            fnh__strlist errs = {0};
+            struct fnh_config cfg = {.api = &g_api, .json = b->json, .where = where,
+                                     .errors = &errs};
+            int (*bind)(fnh_binding *, const fnh_config *, void **) =
+                hb->trig ? hb->trig->bind : hb->bt->bind;
+            int rc = bind ? bind(hb, &cfg, &hb->state) : 0;
+            free(cfg.text);
+            if (rc) {
+                if (!errs.len)
+                    fnh__strlist_addf(&errs, "%s: the extension refused the binding: %s", where,
+                                      strerror(rc < 0 ? -rc : EIO));
+                for (size_t e = 0; e < errs.len; e++)
+                    fnh__strlist_addf(&fn->errors, "%s", errs.items[e]);
+                fnh__strlist_free(&errs);
+                free(hb);
+                continue;
+            }
+            fnh__strlist_free(&errs);
+            hb->bound = 1;
+            b->ext_handle = hb;
+            if (!b->is_trigger)
+                fn->has_ext_io = 1;
+            hb->next = g.bindings;
+            g.bindings = hb;
+        }
+    }
+    /* a function that went into error above must not keep bound bindings */
+    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next)
+        if (!fnh__function_ok(hb->fn))
+            hb->stopped = 1;
+    if (g.bindings) {
+        uv_async_init(loop, &g.async, drain_cb);
+        uv_unref((uv_handle_t *)&g.async);
+        g.async_open = 1;
+    }
+    return 0;
+}
+
+void fnh__ext_start(void)
+{
+    pthread_mutex_lock(&g.lock);
+    g.accepting = 1;
+    pthread_mutex_unlock(&g.lock);
+    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
+        if (!hb->trig || hb->stopped || hb->fn->disabled || !hb->trig->start)
+            continue;
+        int rc = hb->trig->start(hb->state);
+        if (rc)
+            fnh__log("Host.Extensions", FNH_LOG_ERROR,
+                     "The listener for function 'Functions.%s' was unable to start: %s",
+                     hb->fn->name, strerror(rc < 0 ? -rc : EIO));
+        else
+            hb->started = 1;
+    }
+}
+
+void fnh__ext_stop(void)
+{
+    pthread_mutex_lock(&g.lock);
+    g.accepting = 0;
+    pthread_mutex_unlock(&g.lock);
+    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
+        if (hb->started && hb->trig->stop)
+            hb->trig->stop(hb->state);
+        hb->started = 0;
+        hb->stopped = 1;
+    }
+    /* events queued before stop still run; drain them now */
+    if (g.async_open)
+        drain_cb(&g.async);
+}
+
+static void close_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void fnh__ext_unload(void)
+{
+    while (g.bindings) {
+        struct fnh_binding *hb = g.bindings;
+        g.bindings = hb->next;
+        void (*unbind)(void *) = hb->trig ? hb->trig->unbind : hb->bt->unbind;
+        if (hb->bound && unbind)
+            unbind(hb->state);
+        if (hb->b)
+            hb->b->ext_handle = NULL;
+        free(hb);
+    }
+    while (g.loaded) {
+        loaded_ext *x = g.loaded;
+        g.loaded = x->next;
+        unload(x);
+    }
+    pthread_mutex_lock(&g.lock);
+    while (g.qhead) { /* cannot happen after stop + drain, but never leak */
+        fire_ev *e = g.qhead;
+        g.qhead = e->next;
+        fnh__buf_free(&e->payload);
+        free(e->ctype);
+        free(e->meta);
+        free(e->metastore);
+        free(e);
+    }
+    g.qtail = NULL;
+    g.qlen = 0;
+    pthread_mutex_unlock(&g.lock);
+    if (g.async_open)
+        uv_close((uv_handle_t *)&g.async, close_noop);
+    g.async_open = 0;
+}
+
+void fnh__ext_status_json(fnh__buf *b)
+{
+    fnh__buf_puts(b, "[");
+    for (loaded_ext *x = g.loaded; x; x = x->next) {
+        fnh__buf_puts(b, "{\"name\":");
+        fnh__json_str_or_null(b, x->def.name);
+        fnh__buf_puts(b, ",\"version\":");
+        fnh__json_str_or_null(b, x->def.version);
+        fnh__buf_puts(b, ",\"file\":");
+        fnh__json_str_or_null(b, x->m ? x->m->path : NULL);
+        fnh__buf_puts(b, x->next ? "}," : "}");
+    }
+    fnh__buf_puts(b, "]");
+}
+
+/* ---- firing ------------------------------------------------------------- */
+
+static void ext_complete(fnh__invocation *inv)
+{
+    struct fnh_binding *hb = inv->owner;
+    fnh__output *ret = fnh__invocation_output(inv, "$return");
+    fnh_value v = {0};
+    if (ret && ret->set) {
+        v.data = ret->body.data;
+        v.len = ret->body.len;
+        v.content_type = ret->content_type;
+    }
+    if (hb->trig->complete)
+        hb->trig->complete(hb->state, inv->token, inv->rc, ret && ret->set ? &v : NULL);
+}
+
+static void run_event(fire_ev *e)
+{
+    struct fnh_binding *hb = e->hb;
+    fnh__invocation *inv = fnh__invocation_new(g.app, hb->fn, "New event detected.");
+    if (!inv) { /* cannot run it: fail it so the extension retries */
+        if (hb->trig->complete)
+            hb->trig->complete(hb->state, e->token, -ENOMEM, NULL);
+        return;
+    }
+    inv->payload = e->payload;
+    e->payload = (fnh__buf){0};
+    inv->payload_type = e->ctype;
+    e->ctype = NULL;
+    inv->meta = e->meta;
+    inv->nmeta = e->nmeta;
+    inv->metastore = e->metastore;
+    e->meta = NULL;
+    e->metastore = NULL;
+    const char *reason = fnh__invocation_meta(inv, "$reason");
+    if (reason)
+        inv->reason = reason;
+    const char *details = fnh__invocation_meta(inv, "$details");
+    if (details)
+        inv->trigger_details = fnh__strdup(details);
+    inv->token = e->token;
+    inv->owner = hb;
+    inv->complete = ext_complete;
+    fnh__dispatch(inv);
+}
+
+static void drain_cb(uv_async_t *h)
+{
+    (void)h;
+    pthread_mutex_lock(&g.lock);
+    fire_ev *list = g.qhead;
+    g.qhead = g.qtail = NULL;
+    g.qlen = 0;
+    pthread_mutex_unlock(&g.lock);
+    while (list) {
+        fire_ev *e = list;
+        list = e->next;
+        run_event(e);
+        fnh__buf_free(&e->payload);
+        free(e->ctype);
+        free(e->meta);
+        free(e->metastore);
+        free(e);
+    }
+}
+
+static int api_fire(fnh_binding *b, const fnh_value *payload, const fnh_kv *meta, size_t nmeta,
+                    void *token)
+{
+    if (!b || !b->trig || (nmeta && !meta) || (payload && !payload->data && payload->len))
+        return -EINVAL;
+    fire_ev *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->hb = b;
+    e->token = token;
+    int ok = 1;
+    if (payload) {
+        ok &= fnh__buf_append(&e->payload, payload->data ? payload->data : "", payload->len) == 0;
+        e->ctype = fnh__strdup(payload->content_type);
+    } else {
+        ok &= fnh__buf_append(&e->payload, "", 0) == 0;
+    }
+    if (nmeta) {
+        size_t total = 0;
+        for (size_t i = 0; i < nmeta; i++)
+            total += strlen(meta[i].key ? meta[i].key : "") + strlen(meta[i].value ? meta[i].value : "") + 2;
+        e->meta = calloc(nmeta, sizeof *e->meta);
+        e->metastore = malloc(total);
+        ok &= e->meta && e->metastore;
+        char *p = e->metastore;
+        for (size_t i = 0; ok && i < nmeta; i++) {
+            size_t kl = strlen(meta[i].key ? meta[i].key : ""),
+                   vl = strlen(meta[i].value ? meta[i].value : "");
+            memcpy(p, meta[i].key ? meta[i].key : "", kl + 1);
+            e->meta[i].key = p;
+            p += kl + 1;
+            memcpy(p, meta[i].value ? meta[i].value : "", vl + 1);
+            e->meta[i].value = p;
+            p += vl + 1;
+        }
+        e->nmeta = nmeta;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&g.lock);
+    if (!ok)
+        rc = -ENOMEM;
+    else if (!g.accepting || b->stopped)
+        rc = -ESHUTDOWN;
+    else if (g.qlen >= FIRE_QUEUE_MAX)
+        rc = -EAGAIN;
+    else {
+        if (g.qtail)
+            g.qtail->next = e;
+        else
+            g.qhead = e;
+        g.qtail = e;
+        g.qlen++;
+    }
+    pthread_mutex_unlock(&g.lock);
+    if (rc) {
+        fnh__buf_free(&e->payload);
+        free(e->ctype);
+        free(e->meta);
+        free(e->metastore);
+        free(e);
+        return rc;
+    }
+    uv_async_send(&g.async);
+    return 0;
+}
+
+/* ---- input and output bindings (worker threads) --------------------------- */
+
+/* Deep-copies j with every string's {expressions} resolved. */
+static cJSON *resolve_json(fnh__invocation *inv, const cJSON *j, char **missing)
+{
+    if (cJSON_IsString(j)) {
+        char *s = fnh__invocation_expand(inv, j->valuestring, missing);
+        if (!s)
+            return NULL;
+        cJSON *r = cJSON_CreateString(s);
+        free(s);
+        return r;
+    }
+    if (cJSON_IsObject(j) || cJSON_IsArray(j)) {
+        cJSON *r = cJSON_IsObject(j) ? cJSON_CreateObject() : cJSON_CreateArray();
+        const cJSON *c;
+        cJSON_ArrayForEach(c, j)
+        {
+            cJSON *rc = resolve_json(inv, c, missing);
+            if (!rc) {
+                cJSON_Delete(r);
+                return NULL;
+            }
+            if (cJSON_IsObject(j))
+                cJSON_AddItemToObject(r, c->string, rc);
+            else
+                cJSON_AddItemToArray(r, rc);
+        }
+        return r;
+    }
+    return cJSON_Duplicate(j, 1);
+}
+
+static int make_call(fnh__invocation *inv, struct fnh_binding *hb, struct fnh_call *call)
+{
+    memset(call, 0, sizeof *call);
+    call->api = &g_api;
+    call->inv = inv;
+    call->hb = hb;
+    char *missing = NULL;
+    cJSON *j = resolve_json(inv, hb->b->json, &missing);
+    if (!j) {
+        char cat[160];
+        snprintf(cat, sizeof cat, "Function.%s", inv->fn->name);
+        fnh__log(cat, FNH_LOG_ERROR, "%s: bindings[%d] (%s): '{%s}' does not resolve to a value "
+                                     "for this invocation",
+                 inv->fn->config_file, hb->b->index, hb->b->type, missing ? missing : "?");
+        free(missing);
+        return -EINVAL;
+    }
+    call->cfg.api = &g_api;
+    call->cfg.json = j;
+    call->cfg.where = inv->fn->config_file;
+    return 0;
+}
+
+static void free_call(struct fnh_call *call)
+{
+    cJSON_Delete(call->cfg.json);
+    free(call->cfg.text);
+}
+
+int fnh__ext_read_inputs(fnh__invocation *inv)
+{
+    fnh__function *fn = inv->fn;
+    for (size_t k = 0; k < fn->nbindings; k++) {
+        fnh__binding *b = &fn->bindings[k];
+        struct fnh_binding *hb = b->ext_handle;
+        if (!hb || !hb->bt || !(b->direction & FNH__DIR_IN))
+            continue;
+        fnh__input *ins = realloc(inv->inputs, (inv->ninputs + 1) * sizeof *ins);
+        if (!ins)
+            return -ENOMEM;
+        inv->inputs = ins;
+        fnh__input *in = &ins[inv->ninputs++];
+        memset(in, 0, sizeof *in);
+        in->name = fnh__strdup(b->name);
+        if (!hb->bt->read)
+            continue;
+        struct fnh_call call;
+        int rc = make_call(inv, hb, &call);
+        if (rc)
+            return rc;
+        call.in = in;
+        rc = hb->bt->read(hb->state, &call);
+        free_call(&call);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int fnh__ext_write_outputs(fnh__invocation *inv)
+{
+    fnh__function *fn = inv->fn;
+    for (size_t k = 0; k < fn->nbindings; k++) {
+        fnh__binding *b = &fn->bindings[k];
+        struct fnh_binding *hb = b->ext_handle;
+        if (!hb || !hb->bt || !(b->direction & FNH__DIR_OUT) || !hb->bt->write)
+            continue;
+        fnh__output *o = fnh__invocation_output(inv, b->name);
+        if (!o || !o->set)
+            continue;
+        struct fnh_call call;
+        int rc = make_call(inv, hb, &call);
+        if (rc)
+            return rc;
+        fnh_value v = {o->body.data ? o->body.data : "", o->body.len, o->content_type};
+        rc = hb->bt->write(hb->state, &call, &v);
+        free_call(&call);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the fnh_api table ----------------------------------------------- */
+
+static const char *cfg_string(const fnh_config *c, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItem(c->json, key));
+}
+
+static int cfg_int(const fnh_config *c, const char *key, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItem(c->json, key);
+    if (!v)
+        return -ENOENT;
+    if (cJSON_IsNumber(v) && v->valuedouble == (double)(int64_t)v->valuedouble) {
+        *out = (int64_t)v->valuedouble;
+        return 0;
+    }
+    if (cJSON_IsString(v)) {
+        char *end;
+        long long n = strtoll(v->valuestring, &end, 10);
+        if (*v->valuestring && !*end) {
+            *out = n;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int cfg_bool(const fnh_config *c, const char *key, int *out)
+{
+    const cJSON *v = cJSON_GetObjectItem(c->json, key);
+    if (!v)
+        return -ENOENT;
+    if (cJSON_IsBool(v)) {
+        *out = cJSON_IsTrue(v);
+        return 0;
+    }
+    if (cJSON_IsString(v) && (strcasecmp(v->valuestring, "true") == 0 ||
+                              strcasecmp(v->valuestring, "false") == 0)) {
+        *out = strcasecmp(v->valuestring, "true") == 0;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static const char *cfg_json(const fnh_config *c)
+{
+    struct fnh_config *m = (struct fnh_config *)c;
+    if (!m->text)
+        m->text = cJSON_PrintUnformatted(m->json);
+    return m->text;
+}
+
+static int cfg_fail(const fnh_config *c, const char *key, const char *fmt, va_list ap)
+{
+    char *msg = fnh__vasprintf(fmt, ap);
+    if (c->errors)
+        fnh__strlist_addf(c->errors, "%s%s%s: %s", c->where, key ? (c->dotted ? "." : ": ") : "",
+                          key ? key : "", msg ? msg : "invalid");
+    else
+        fnh__log("Host.Extensions", FNH_LOG_ERROR, "%s: %s: %s", c->where, key ? key : "",
+                 msg ? msg : "invalid");
+    free(msg);
+    return -EINVAL;
+}
+
+/* Every handle starts with the api pointer; tell them apart by address. */
+static loaded_ext *ext_of(const void *h)
+{
+    for (loaded_ext *x = g.loaded; x; x = x->next)
+        if ((const void *)x == h)
+            return x;
+    for (struct fnh_binding *b = g.bindings; b; b = b->next)
+        if ((const void *)b == h)
+            return b->ext;
+    return NULL;
+}
+
+static const char *api_setting(const void *h, const char *name)
+{
+    (void)h;
+    return name ? fnh__setting(name) : NULL;
+}
+
+static void *api_global(const void *h)
+{
+    loaded_ext *x = ext_of(h);
+    if (!x) { /* a call */
+        for (struct fnh_binding *b = g.bindings; b; b = b->next)
+            if (h && ((const struct fnh_call *)h)->hb == b)
+                return b->ext->global;
+    }
+    return x ? x->global : NULL;
+}
+
+static struct uv_loop_s *api_loop(const void *h)
+{
+    (void)h;
+    return g.loop;
+}
+
+static const fnh_config *api_call_config(fnh_call *call)
+{
+    return &call->cfg;
+}
+
+static int api_call_set_value(fnh_call *call, const fnh_value *v)
+{
+    if (!call->in || !v || (!v->data && v->len))
+        return -EINVAL;
+    call->in->value.len = 0;
+    if (fnh__buf_append(&call->in->value, v->data ? v->data : "", v->len))
+        return -ENOMEM;
+    free(call->in->content_type);
+    call->in->content_type = fnh__strdup(v->content_type);
+    call->in->set = 1;
+    return 0;
+}
+
+static const char *api_call_meta(fnh_call *call, const char *key)
+{
+    return key ? fnh__invocation_meta(call->inv, key) : NULL;
+}
+
+static void api_log(const void *h, fnh_log_level level, const char *fmt, va_list ap)
+{
+    loaded_ext *x = ext_of(h);
+    char cat[160];
+    snprintf(cat, sizeof cat, "Host.Extensions.%s", x ? x->def.name : "extension");
+    if ((int)level < 0 || level > FNH_LOG_CRITICAL || !fmt)
+        return;
+    fnh__logv(cat, level, fmt, ap);
+}
+
+static const char *api_strerror(int err)
+{
+    return strerror(err < 0 ? -err : err);
+}
+
+static const char *api_app_root(const void *h)
+{
+    (void)h;
+    return g.root;
+}
+
+static const char *api_function_name(const void *h)
+{
+    for (struct fnh_binding *b = g.bindings; b; b = b->next)
+        if ((const void *)b == h)
+            return b->fn->name;
+    return NULL;
+}
+
+static const fnh_api g_api = {
+    .size = sizeof(fnh_api),
+    .abi_minor = FNH_ABI_MINOR,
+    .config_string = cfg_string,
+    .config_int = cfg_int,
+    .config_bool = cfg_bool,
+    .config_json = cfg_json,
+    .setting = api_setting,
+    .config_fail = cfg_fail,
+    .global = api_global,
+    .loop = api_loop,
+    .fire = api_fire,
+    .call_config = api_call_config,
+    .call_set_value = api_call_set_value,
+    .log = api_log,
+    .strerror = api_strerror,
+    .app_root = api_app_root,
+    .function_name = api_function_name,
+    .call_meta = api_call_meta,
+};
+
+/* ---- CLI ----------------------------------------------------------------- */
+
+static void print_ext(const char *name, const char *version, const char *file,
+                      const fnh_extension_def *d)
+{
+    printf("%-10s %-10s ABI %u.%u  %s\n", name, version ? version : "-", d->abi_major,
+           d->abi_minor, file);
+    printf("  types:");
+    for (const fnh_trigger_type *const *t = d->triggers; t && *t; t++)
+        printf(" %s (trigger)", (*t)->type);
+    for (const fnh_binding_type *const *t = d->bindings; t && *t; t++)
+        printf(" %s (%s)", (*t)->type,
+               (*t)->directions == (FNH_IN | FNH_OUT) ? "in/out"
+               : (*t)->directions == FNH_IN           ? "in"
+                                                      : "out");
+    printf("\n");
+    if (d->size >= sizeof *d && d->commands && d->commands[0]) {
+        printf("  commands:");
+        for (const fnh_command *const *c = d->commands; *c; c++)
+            printf(" fnhost %s", (*c)->name);
+        printf("\n");
+    }
+}
+
+static const char *root_from_args(int argc, char **argv)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--script-root") == 0)
+            return argv[i + 1];
+    return ".";
+}
+
+int fnh__ext_cli(int argc, char **argv)
+{
+    fnh__log_init(0, 0);
+    fnh__strlist errors = {0};
+    fnh__ext_registry_load(root_from_args(argc, argv), &errors);
+    for (size_t i = 0; i < errors.len; i++)
+        fprintf(stderr, "error: %s\n", errors.items[i]);
+    int rc = 0;
+    if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+        if (!g.manifests)
+            printf("no extensions installed (see config/extensions.json and "
+                   "FNHOST_EXTENSIONS_PATH)\n");
+        for (manifest_ext *m = g.manifests; m; m = m->next) {
+            char *err = NULL;
+            loaded_ext *x = m->path ? load_so(m, m->path, &err) : NULL;
+            if (x) {
+                print_ext(m->name, x->def.version, m->path, &x->def);
+                dlclose(x->dl);
+                free(x);
+            } else {
+                printf("%-10s (unusable) %s\n  %s\n", m->name, m->file,
+                       err ? err : "file not found; build it (make)");
+                rc = 1;
+            }
+            free(err);
+        }
+    } else if (argc == 3 && strcmp(argv[1], "check") == 0) {
+        char *err = NULL;
+        char *path = strchr(argv[2], '/') ? fnh__strdup(argv[2]) : fnh__asprintf("./%s", argv[2]);
+        loaded_ext *x = file_exists(path) ? load_so(NULL, path, &err) : NULL;
+        if (!x) {
+            fprintf(stderr, "%s\n", err ? err : "file not found");
+            if (!err)
+                fprintf(stderr, "%s: no such file\n", argv[2]);
+            rc = 1;
+        } else {
+            print_ext(x->def.name, x->def.version, path, &x->def);
+            printf("ok: %s is a usable fnhost extension\n", argv[2]);
+            dlclose(x->dl);
+            free(x);
+        }
+        free(err);
+        free(path);
+    } else {
+        fprintf(stderr, "usage: fnhost extensions list [--script-root DIR]\n"
+                        "       fnhost extensions check FILE.so\n");
+        rc = 2;
+    }
+    fnh__strlist_free(&errors);
+    fnh__ext_registry_free();
+    return rc;
+}
+
+int fnh__ext_command(int argc, char **argv)
+{
+    fnh__log_init(0, 0);
+    fnh__strlist errors = {0};
+    fnh__ext_registry_load(root_from_args(argc, argv), &errors);
+    fnh__strlist_free(&errors);
+    manifest_ext *found = NULL;
+    for (manifest_ext *m = g.manifests; m && !found; m = m->next)
+        for (size_t i = 0; i < m->commands.len; i++)
+            if (strcmp(m->commands.items[i], argv[0]) == 0)
+                found = m;
+    if (!found) {
+        fnh__ext_registry_free();
+        return -ENOENT;
+    }
+    char *err = NULL;
+    loaded_ext *x = found->path ? load_so(found, found->path, &err) : NULL;
+    int rc = 1;
+    if (!x) {
+        fprintf(stderr, "fnhost %s: %s\n", argv[0],
+                err ? err : "the extension's file was not found; build it (make)");
+    } else {
+        const fnh_command *cmd = NULL;
+        for (const fnh_command *const *c = x->def.commands; c && *c; c++)
+            if (strcmp((*c)->name, argv[0]) == 0)
+                cmd = *c;
+        if (!cmd || !cmd->run)
+            fprintf(stderr, "fnhost %s: extension \"%s\" lists the command but does not "
+                            "provide it\n",
+                    argv[0], found->name);
+        else {
+            free(g.root);
+            g.root = fnh__strdup(root_from_args(argc, argv));
+            x->next = g.loaded;
+            g.loaded = x;
+            rc = cmd->run((fnh_ext *)x, argc, argv);
+            g.loaded = x->next;
+        }
+        dlclose(x->dl);
+        free(x);
+    }
+    free(err);
+    fnh__log_shutdown();
+    fnh__ext_registry_free();
+    return rc;
+}
+
+void fnh__ext_help(FILE *f)
+{
+    fnh__strlist errors = {0};
+    fnh__ext_registry_load(".", &errors);
+    fnh__strlist_free(&errors);
+    for (manifest_ext *m = g.manifests; m; m = m->next)
+        for (size_t i = 0; i < m->commands.len; i++)
+            fprintf(f, "  fnhost %s ...\n      (from extension \"%s\"; run it for its usage)\n",
+                    m->commands.items[i], m->name);
+    fnh__ext_registry_free();
+}
