@@ -47,6 +47,7 @@ FN_SO     = $(FN_SRC:%.c=%.so)
 # linked with -z defs (no host symbols) plus the libraries in EXT_LIBS_<name>.
 EXT_NAMES = $(filter-out template,$(notdir $(wildcard extensions/*)))
 EXT_SO    = $(EXT_NAMES:%=$(BUILD)/extensions/fnh_%.so)
+TEST_EXT_SO = $(patsubst tests/ext/%.c,$(BUILD)/tests/ext/%.so,$(wildcard tests/ext/*.c))
 EXT_LIBS_queue = -lsqlite3 -lpthread
 EXT_LIBS_blob  = -lpthread
 EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fPIC \
@@ -57,7 +58,12 @@ BENCH_BIN = $(BUILD)/bench/refserver
 .PHONY: all deps run test check check-asan unit bench install clean functions extensions
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
-extensions: $(EXT_SO)
+extensions: $(EXT_SO) $(TEST_EXT_SO)
+
+# Fixture extensions for the tests: tests/ext/<name>.c -> $(BUILD)/tests/ext/<name>.so
+$(BUILD)/tests/ext/%.so: tests/ext/%.c host/include/fnhost/extension.h
+	@mkdir -p $(@D)
+	$(CC) $(EXT_CFLAGS) -shared -Wl,-z,defs -o $@ $< -lpthread
 
 .SECONDEXPANSION:
 $(BUILD)/extensions/fnh_%.so: $$(wildcard extensions/%/*.c) $$(wildcard extensions/%/*.h) host/include/fnhost/extension.h

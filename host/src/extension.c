@@ -39,9 +39,13 @@ typedef struct manifest_ext {
     struct manifest_ext *next;
 } manifest_ext;
 
+/* Every handle starts with the api pointer, then its kind. */
+enum { K_EXT = 1, K_BINDING, K_CONFIG, K_CALL };
+
 /* A loaded extension. */
 typedef struct loaded_ext {
     const fnh_api *api; /* first: this is the fnh_ext handle */
+    int kind;
     manifest_ext *m;
     void *dl;
     fnh_extension_def def; /* copied, zero-filled past the plugin's size */
@@ -56,6 +60,9 @@ struct fnh_ext {
 
 struct fnh_config {
     const fnh_api *api;
+    int kind;
+    struct loaded_ext *ext;
+    struct fnh_binding *hb;
     cJSON *json;     /* borrowed */
     char *text;      /* cached fnh_config_json */
     const char *where; /* "orders/function.json: bindings[1] (queueTrigger)" or host.json path */
@@ -65,6 +72,7 @@ struct fnh_config {
 
 struct fnh_binding {
     const fnh_api *api;
+    int kind;
     loaded_ext *ext;
     fnh__function *fn;
     fnh__binding *b;
@@ -81,6 +89,7 @@ struct fnh_binding {
 
 struct fnh_call {
     const fnh_api *api;
+    int kind;
     fnh__invocation *inv;
     struct fnh_binding *hb;
     struct fnh_config cfg;
@@ -102,6 +111,8 @@ static const fnh_api g_api;
 
 static struct {
     manifest_ext *manifests;
+    fnh__strlist dup_types; /* types claimed twice */
+    fnh__strlist dup_msgs;  /* the matching sentences */
     loaded_ext *loaded;
     struct fnh_binding *bindings;
     uv_loop_t *loop;
@@ -156,6 +167,8 @@ static char *resolve_so(const char *manifest_dir, const char *file)
     free(exe);
     return found;
 }
+
+static manifest_ext *provider_of(const char *type);
 
 static manifest_ext *find_manifest(const char *name)
 {
@@ -216,6 +229,17 @@ static void read_manifest(const char *path, fnh__strlist *errors)
                                                                                t->valuestring);
         cJSON_ArrayForEach(t, cJSON_GetObjectItem(e, "commands")) if (cJSON_IsString(t))
             fnh__strlist_addf(&m->commands, "%s", t->valuestring);
+        for (size_t k = 0; k < m->types.len; k++) {
+            manifest_ext *o = provider_of(m->types.items[k]);
+            if (o) {
+                fnh__strlist_addf(&g.dup_types, "%s", m->types.items[k]);
+                fnh__strlist_addf(&g.dup_msgs,
+                                  "%s: extension \"%s\" (%s) provides '%s', already provided by "
+                                  "extension \"%s\" (%s in %s); remove one of them",
+                                  path, m->name, m->file, m->types.items[k], o->name, o->file,
+                                  o->manifest);
+            }
+        }
         manifest_ext **tail = &g.manifests;
         while (*tail)
             tail = &(*tail)->next;
@@ -268,6 +292,8 @@ void fnh__ext_registry_free(void)
         fnh__strlist_free(&m->commands);
         free(m);
     }
+    fnh__strlist_free(&g.dup_types);
+    fnh__strlist_free(&g.dup_msgs);
     free(g.root);
     g.root = NULL;
 }
@@ -304,52 +330,55 @@ const char *fnh__ext_installed_types(const char *builtin)
  * (malloc'd sentence). No extension code runs here. */
 static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
 {
-    const char *where = m ? m->manifest : path;
-    const char *label = m ? m->name : path;
+    /* "config/extensions.json: extension \"queue\" (fnh_queue.so)" or just the path */
+    char *who = m ? fnh__asprintf("%s: extension \"%s\" (%s)", m->manifest, m->name, path)
+                  : fnh__strdup(path);
     dlerror();
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *e = dlerror();
-        *err = fnh__asprintf("%s: extension \"%s\" (%s): cannot load: %s", where, label, path,
-                             e ? e : "unknown error");
+        *err = fnh__asprintf("%s: cannot load: %s", who, e ? e : "unknown error");
+        free(who);
         return NULL;
     }
     const fnh_extension_def *d = dlsym(dl, "fnh_extension");
     if (!d) {
-        *err = fnh__asprintf("%s: extension \"%s\" (%s) is not an fnhost extension: it exports "
-                             "no fnh_extension; define one with FNH_EXTENSION_HEAD "
-                             "(#include <fnhost/extension.h>)",
-                             where, label, path);
+        *err = fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
+                             "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
+                             who);
+        free(who);
         dlclose(dl);
         return NULL;
     }
     if (d->abi_major != FNH_ABI_MAJOR || d->abi_minor > FNH_ABI_MINOR ||
         d->size < offsetof(fnh_extension_def, commands)) {
-        *err = fnh__asprintf("%s: extension \"%s\" (%s) was built for fnhost ABI %u.%u, this host "
-                             "provides %d.%d; rebuild it against this host's include/fnhost "
-                             "headers",
-                             where, label, path, d->abi_major, d->abi_minor, FNH_ABI_MAJOR,
-                             FNH_ABI_MINOR);
+        *err = fnh__asprintf("%s was built for fnhost ABI %u.%u, this host provides %d.%d; "
+                             "rebuild it against this host's include/fnhost headers",
+                             who, d->abi_major, d->abi_minor, FNH_ABI_MAJOR, FNH_ABI_MINOR);
+        free(who);
         dlclose(dl);
         return NULL;
     }
     loaded_ext *x = calloc(1, sizeof *x);
     if (!x) {
         dlclose(dl);
+        free(who);
         *err = fnh__strdup("out of memory");
         return NULL;
     }
     x->api = &g_api;
+    x->kind = K_EXT;
     x->m = m;
     x->dl = dl;
     memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
     if (!x->def.name || !*x->def.name) {
-        *err = fnh__asprintf("%s: extension \"%s\" (%s): its fnh_extension has no name", where,
-                             label, path);
+        *err = fnh__asprintf("%s: its fnh_extension has no name; set the name member", who);
+        free(who);
         dlclose(dl);
         free(x);
         return NULL;
     }
+    free(who);
     return x;
 }
 
@@ -371,6 +400,7 @@ static const fnh_binding_type *find_binding(const loaded_ext *x, const char *typ
 
 static void unload(loaded_ext *x)
 {
+    fnh__log_flush(); /* fini may print on its own */
     if (x->inited && x->def.fini)
         x->def.fini(x->global);
     dlclose(x->dl);
@@ -451,6 +481,8 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
         char where[160];
         snprintf(where, sizeof where, "host.json: extensions.%s", x->def.name);
         struct fnh_config cfg = {.api = &g_api,
+                                 .kind = K_CONFIG,
+                                 .ext = x,
                                  .json = (cJSON *)(cJSON_IsObject(sec) ? sec : empty),
                                  .where = where,
                                  .dotted = 1,
@@ -484,6 +516,17 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
 {
     g.loop = loop;
     g.app = app;
+    /* a type two extensions claim disables the functions that use it */
+    for (size_t d = 0; d < g.dup_types.len; d++)
+        for (size_t i = 0; i < app->nfunctions; i++) {
+            fnh__function *fn = app->functions[i];
+            for (size_t k = 0; k < fn->nbindings; k++)
+                if (fn->bindings[k].type &&
+                    strcasecmp(fn->bindings[k].type, g.dup_types.items[d]) == 0) {
+                    fnh__strlist_addf(&fn->errors, "%s", g.dup_msgs.items[d]);
+                    break;
+                }
+        }
     /* which extensions do healthy functions use? load each once */
     for (manifest_ext *m = g.manifests; m; m = m->next) {
         int used = 0;
@@ -517,6 +560,7 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
             if (!hb)
                 return -ENOMEM;
             hb->api = &g_api;
+            hb->kind = K_BINDING;
             hb->ext = x;
             hb->fn = fn;
             hb->b = b;
@@ -550,8 +594,8 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
                 hb->bt = &hb->bt_copy;
             }
             fnh__strlist errs = {0};
-            struct fnh_config cfg = {.api = &g_api, .json = b->json, .where = where,
-                                     .errors = &errs};
+            struct fnh_config cfg = {.api = &g_api, .kind = K_CONFIG, .ext = x, .hb = hb,
+                                     .json = b->json, .where = where, .errors = &errs};
             int (*bind)(fnh_binding *, const fnh_config *, void **) =
                 hb->trig ? hb->trig->bind : hb->bt->bind;
             int rc = bind ? bind(hb, &cfg, &hb->state) : 0;
@@ -845,6 +889,7 @@ static int make_call(fnh__invocation *inv, struct fnh_binding *hb, struct fnh_ca
 {
     memset(call, 0, sizeof *call);
     call->api = &g_api;
+    call->kind = K_CALL;
     call->inv = inv;
     call->hb = hb;
     char *missing = NULL;
@@ -859,6 +904,9 @@ static int make_call(fnh__invocation *inv, struct fnh_binding *hb, struct fnh_ca
         return -EINVAL;
     }
     call->cfg.api = &g_api;
+    call->cfg.kind = K_CONFIG;
+    call->cfg.ext = hb->ext;
+    call->cfg.hb = hb;
     call->cfg.json = j;
     call->cfg.where = inv->fn->config_file;
     return 0;
@@ -989,16 +1037,31 @@ static int cfg_fail(const fnh_config *c, const char *key, const char *fmt, va_li
     return -EINVAL;
 }
 
-/* Every handle starts with the api pointer; tell them apart by address. */
-static loaded_ext *ext_of(const void *h)
+/* The extension and binding a handle belongs to (either may be NULL). */
+static loaded_ext *ext_of(const void *h, struct fnh_binding **hb)
 {
-    for (loaded_ext *x = g.loaded; x; x = x->next)
-        if ((const void *)x == h)
-            return x;
-    for (struct fnh_binding *b = g.bindings; b; b = b->next)
-        if ((const void *)b == h)
-            return b->ext;
-    return NULL;
+    struct fnh_binding *b = NULL;
+    loaded_ext *x = NULL;
+    switch (h ? ((const struct fnh_binding *)h)->kind : 0) {
+    case K_EXT:
+        x = (loaded_ext *)h;
+        break;
+    case K_BINDING:
+        b = (struct fnh_binding *)h;
+        break;
+    case K_CONFIG:
+        x = ((const struct fnh_config *)h)->ext;
+        b = ((const struct fnh_config *)h)->hb;
+        break;
+    case K_CALL:
+        b = ((const struct fnh_call *)h)->hb;
+        break;
+    }
+    if (b && !x)
+        x = b->ext;
+    if (hb)
+        *hb = b;
+    return x;
 }
 
 static const char *api_setting(const void *h, const char *name)
@@ -1009,12 +1072,7 @@ static const char *api_setting(const void *h, const char *name)
 
 static void *api_global(const void *h)
 {
-    loaded_ext *x = ext_of(h);
-    if (!x) { /* a call */
-        for (struct fnh_binding *b = g.bindings; b; b = b->next)
-            if (h && ((const struct fnh_call *)h)->hb == b)
-                return b->ext->global;
-    }
+    loaded_ext *x = ext_of(h, NULL);
     return x ? x->global : NULL;
 }
 
@@ -1049,7 +1107,7 @@ static const char *api_call_meta(fnh_call *call, const char *key)
 
 static void api_log(const void *h, fnh_log_level level, const char *fmt, va_list ap)
 {
-    loaded_ext *x = ext_of(h);
+    loaded_ext *x = ext_of(h, NULL);
     char cat[160];
     snprintf(cat, sizeof cat, "Host.Extensions.%s", x ? x->def.name : "extension");
     if ((int)level < 0 || level > FNH_LOG_CRITICAL || !fmt)
@@ -1070,10 +1128,9 @@ static const char *api_app_root(const void *h)
 
 static const char *api_function_name(const void *h)
 {
-    for (struct fnh_binding *b = g.bindings; b; b = b->next)
-        if ((const void *)b == h)
-            return b->fn->name;
-    return NULL;
+    struct fnh_binding *b = NULL;
+    ext_of(h, &b);
+    return b ? b->fn->name : NULL;
 }
 
 static const fnh_api g_api = {

@@ -190,7 +190,8 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     if (o)
         return o;
     fnh__binding *b = fnh__function_binding(inv->fn, name);
-    if (!b || !(b->direction & FNH__DIR_OUT))
+    int ret = strcmp(name, "$return") == 0; /* the return value needs no declaration */
+    if (!ret && (!b || !(b->direction & FNH__DIR_OUT)))
         return NULL;
     fnh__output *outs = realloc(inv->outputs, (inv->noutputs + 1) * sizeof *outs);
     if (!outs)
@@ -198,7 +199,7 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     inv->outputs = outs;
     o = &outs[inv->noutputs];
     memset(o, 0, sizeof *o);
-    o->name = fnh__strdup(b->name);
+    o->name = fnh__strdup(b ? b->name : name);
     if (!o->name)
         return NULL;
     inv->noutputs++;
