@@ -146,6 +146,28 @@ def test_connection_close_closes(ctx):
     s.close()
 
 
+def test_half_close_still_gets_answers(ctx):
+    """A client that shuts down its sending side after its requests still
+    gets every answer, then the host closes; an unfinished request it left
+    behind is dropped without losing the answers before it."""
+    h = ctx.start(app(ctx))
+    s = h.connect()
+    s.sendall(req("GET", "/api/echo/slow?sleep_ms=300&n=0") + req("GET", "/api/inline/x?n=1") +
+              req("POST", "/api/echo/y?n=2", body=b"abc"))
+    s.shutdown(socket.SHUT_WR)
+    got, rest = read_all(s, 3)
+    assert [echo_json(r)["query"]["n"] for r in got] == ["0", "1", "2"]
+    assert rest == b"" and is_closed(s, 2)
+    s.close()
+    s = h.connect()
+    s.sendall(req("GET", "/api/echo/slow?sleep_ms=300") + b"POST /api/echo/z HTTP/1.1\r\nHo")
+    s.shutdown(socket.SHUT_WR)
+    r, rest = read_response(s)
+    assert r.status == 200 and echo_json(r)["path"] == "/api/echo/slow"
+    assert rest == b"" and is_closed(s, 2)
+    s.close()
+
+
 # ---- pipelining -----------------------------------------------------------
 
 def test_pipelining_in_order(ctx):
@@ -654,7 +676,10 @@ def test_graceful_shutdown_finishes_in_flight(ctx):
     r, _ = read_response(idle)
     assert r.status == 200
     busy.sendall(req("GET", "/api/echo/slow?sleep_ms=800"))
-    h.wait_log("Executing 'Functions.echo'", timeout=5)
+    deadline = time.time() + 5  # the slow invocation (the second) has started
+    while h.output.count("Executing 'Functions.echo'") < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert h.output.count("Executing 'Functions.echo'") == 2, h.output
     t0 = time.time()
     h.proc.send_signal(signal.SIGTERM)
     r, rest = read_response(busy)
