@@ -622,6 +622,7 @@ static fnh__function *load_function(fnh__app *app, const char *name, int load_co
     fn->name = fnh__strdup(name);
     fn->dir = fnh__asprintf("%s/%s", app->root, name);
     fn->config_file = fnh__asprintf("%s/function.json", name);
+    fn->log_category = fnh__asprintf("Function.%s", name);
     if (!valid_function_name(name)) {
         FERR(fn, "%s: '%s' is not a valid function name; rename the folder to start with a "
                  "letter and use only letters, digits, '-' and '_' (and not 'host')",
@@ -844,6 +845,7 @@ static void function_free(fnh__function *fn)
     free(fn->name);
     free(fn->dir);
     free(fn->config_file);
+    free(fn->log_category);
     free(fn->route);
     free(fn->route_full);
     free(fn->script_path);

@@ -44,6 +44,7 @@ typedef struct fnh__function {
     char *name;
     char *dir;            /* folder path */
     char *config_file;    /* "<name>/function.json", for messages */
+    char *log_category;   /* "Function.<name>" */
     struct cJSON *config; /* function.json as written */
     fnh__binding *bindings;
     size_t nbindings;

@@ -31,6 +31,8 @@ static struct {
     int nthreads;
     /* invocations dispatched this iteration, handed over in the check phase */
     fnh__invocation *bhead, *btail;
+    uv_timer_t stall_timer;  /* wakes another worker when the queue stops moving */
+    int stall_armed;
     uv_check_t batcher;      /* hands over after the poll phase (I/O, completions) */
     uv_prepare_t batcher2;   /* and before the loop blocks (timers, idle work) */
     /* workers -> loop */
@@ -48,6 +50,8 @@ static struct {
 
 static const char *category(const fnh__function *fn, char *buf, size_t n)
 {
+    if (fn->log_category)
+        return fn->log_category;
     snprintf(buf, n, "Function.%s", fn->name);
     return buf;
 }
@@ -137,8 +141,6 @@ static void *worker_main(void *arg)
         if (!g.qhead)
             g.qtail = NULL;
         g.qlen--;
-        if (g.qhead && g.idle) /* more waiting: let another worker help */
-            pthread_cond_signal(&g.cond);
         pthread_mutex_unlock(&g.lock);
 
         inv->next = NULL;
@@ -180,7 +182,12 @@ static void done_cb(uv_async_t *h)
     }
 }
 
-/* Hands this iteration's invocations to the workers at once. */
+static void stall_cb(uv_timer_t *t);
+
+/* Hands this iteration's invocations to the workers at once. One worker is
+ * woken when none is running; while some run, a short timer checks that the
+ * queue keeps moving and wakes another worker only if it does not (a
+ * function that blocks), so a burst of short functions costs one wake-up. */
 static void hand_over(void)
 {
     if (!g.bhead)
@@ -191,10 +198,30 @@ static void hand_over(void)
     else
         g.qhead = g.bhead;
     g.qtail = g.btail;
-    if (g.idle)
+    int all_idle = g.idle == g.nthreads;
+    if (all_idle)
         pthread_cond_signal(&g.cond);
     pthread_mutex_unlock(&g.lock);
     g.bhead = g.btail = NULL;
+    if (!all_idle && !g.stall_armed) {
+        g.stall_armed = 1;
+        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
+    }
+}
+
+static void stall_cb(uv_timer_t *t)
+{
+    (void)t;
+    pthread_mutex_lock(&g.lock);
+    if (g.qhead && g.idle)
+        pthread_cond_signal(&g.cond);
+    int more = g.qhead != NULL;
+    pthread_mutex_unlock(&g.lock);
+    g.stall_armed = 0;
+    if (more) {
+        g.stall_armed = 1;
+        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
+    }
 }
 
 static void batcher_cb(uv_check_t *h)
@@ -250,6 +277,8 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
     uv_prepare_init(loop, &g.batcher2);
     uv_prepare_start(&g.batcher2, batcher2_cb);
     uv_unref((uv_handle_t *)&g.batcher2);
+    uv_timer_init(loop, &g.stall_timer);
+    uv_unref((uv_handle_t *)&g.stall_timer);
     uv_timer_init(loop, &g.timeout_timer);
     if (timeout_ms > 0) {
         uint64_t tick = (uint64_t)timeout_ms / 10;
@@ -338,4 +367,5 @@ void fnh__dispatch_shutdown(uint64_t wait_ms)
     uv_close((uv_handle_t *)&g.batcher, close_noop);
     uv_close((uv_handle_t *)&g.batcher2, close_noop);
     uv_close((uv_handle_t *)&g.timeout_timer, close_noop);
+    uv_close((uv_handle_t *)&g.stall_timer, close_noop);
 }

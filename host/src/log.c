@@ -113,7 +113,12 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     const char *color = NULL;
     if (g_log.tty)
         color = level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
-    fnh__buf_printf(&g_log.out, "[%s] %s", ts, color ? color : "");
+    /* plain appends: this runs twice per invocation */
+    fnh__buf_append(&g_log.out, "[", 1);
+    fnh__buf_puts(&g_log.out, ts);
+    fnh__buf_append(&g_log.out, "] ", 2);
+    if (color)
+        fnh__buf_puts(&g_log.out, color);
     fnh__buf_append(&g_log.out, msg, len);
     fnh__buf_puts(&g_log.out, color ? "\033[0m\n" : "\n");
 }
