@@ -55,7 +55,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan unit bench install clean functions extensions
+.PHONY: all deps run test check check-asan unit bench install install-headers clean functions extensions
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
 extensions: $(EXT_SO) $(TEST_EXT_SO)
@@ -141,15 +141,21 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/fnhost \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/fnhost
-	install -m 755 $(BUILD)/fnhost $(DESTDIR)$(PREFIX)/bin/fnhost
+# install-headers: what building a function or an extension out of tree needs.
+install-headers:
+	install -d $(DESTDIR)$(PREFIX)/include/fnhost $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 host/include/fnhost/*.h $(DESTDIR)$(PREFIX)/include/fnhost/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' config/fnhost.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fnhost.pc
+
+install: all install-headers
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fnhost/config \
+	  $(DESTDIR)$(PREFIX)/lib/fnhost/extensions $(DESTDIR)$(PREFIX)/share/fnhost/extensions
+	install -m 755 $(BUILD)/fnhost $(DESTDIR)$(PREFIX)/bin/fnhost
+	$(if $(EXT_SO),install -m 755 $(EXT_SO) $(DESTDIR)$(PREFIX)/lib/fnhost/extensions/)
+	install -m 644 config/extensions.json $(DESTDIR)$(PREFIX)/share/fnhost/config/
 	cp -r samples $(DESTDIR)$(PREFIX)/share/fnhost/
-	cp -r config $(DESTDIR)$(PREFIX)/share/fnhost/
+	cp -r extensions/template $(DESTDIR)$(PREFIX)/share/fnhost/extensions/
 
 clean:
 	rm -rf build build-asan $(FN_SO)

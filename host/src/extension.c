@@ -93,6 +93,7 @@ struct fnh_call {
     fnh__invocation *inv;
     struct fnh_binding *hb;
     struct fnh_config cfg;
+    char *where;    /* cfg's location, "<file>: bindings[i] (<type>)" */
     fnh__input *in; /* the input slot for read() */
 };
 
@@ -252,7 +253,8 @@ static void read_manifest(const char *path, fnh__strlist *errors)
 int fnh__ext_registry_load(const char *root, fnh__strlist *errors)
 {
     fnh__ext_registry_free();
-    g.root = fnh__strdup(root ? root : ".");
+    char real[PATH_MAX];
+    g.root = fnh__strdup(realpath(root ? root : ".", real) ? real : (root ? root : "."));
     const char *env = getenv("FNHOST_EXTENSIONS_PATH");
     if (env && *env) {
         char *copy = fnh__strdup(env), *save = NULL;
@@ -373,6 +375,26 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
     if (!x->def.name || !*x->def.name) {
         *err = fnh__asprintf("%s: its fnh_extension has no name; set the name member", who);
+        free(who);
+        dlclose(dl);
+        free(x);
+        return NULL;
+    }
+    /* every struct the extension hands in must cover the 1.0 layout */
+    const char *small = NULL;
+    for (const fnh_trigger_type *const *t = x->def.triggers; t && *t && !small; t++)
+        if ((*t)->size < sizeof(fnh_trigger_type) || !(*t)->type)
+            small = "fnh_trigger_type";
+    for (const fnh_binding_type *const *t = x->def.bindings; t && *t && !small; t++)
+        if ((*t)->size < sizeof(fnh_binding_type) || !(*t)->type)
+            small = "fnh_binding_type";
+    for (const fnh_command *const *c = x->def.commands; c && *c && !small; c++)
+        if ((*c)->size < sizeof(fnh_command) || !(*c)->name)
+            small = "fnh_command";
+    if (small) {
+        *err = fnh__asprintf("%s: one of its %s structs has a size smaller than this host's "
+                             "ABI 1.0 layout or no name; set .size = sizeof(%s) and the name",
+                             who, small, small);
         free(who);
         dlclose(dl);
         free(x);
@@ -501,8 +523,8 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
             return NULL;
         }
         fnh__strlist_free(&errs);
-        x->inited = 1;
     }
+    x->inited = 1; /* fini runs at unload, with or without an init */
     x->next = g.loaded;
     g.loaded = x;
     fnh__log("Host.Extensions", FNH_LOG_INFO, "Loaded extension '%s' %s (%s)", x->def.name,
@@ -670,8 +692,15 @@ static void close_noop(uv_handle_t *h)
     (void)h;
 }
 
-void fnh__ext_unload(void)
+void fnh__ext_unload(int busy)
 {
+    if (busy) {
+        /* invocations still run on abandoned workers and may be inside an
+         * extension's read/write: never unbind or unload under them */
+        fnh__log("Host.Extensions", FNH_LOG_WARN, "Invocations are still running; extensions "
+                                                  "are not unloaded");
+        return;
+    }
     while (g.bindings) {
         struct fnh_binding *hb = g.bindings;
         g.bindings = hb->next;
@@ -908,7 +937,10 @@ static int make_call(fnh__invocation *inv, struct fnh_binding *hb, struct fnh_ca
     call->cfg.ext = hb->ext;
     call->cfg.hb = hb;
     call->cfg.json = j;
-    call->cfg.where = inv->fn->config_file;
+    call->cfg.text = NULL;
+    call->where = fnh__asprintf("%s: bindings[%d] (%s)", inv->fn->config_file, hb->b->index,
+                                hb->b->type);
+    call->cfg.where = call->where ? call->where : inv->fn->config_file;
     return 0;
 }
 
@@ -916,6 +948,7 @@ static void free_call(struct fnh_call *call)
 {
     cJSON_Delete(call->cfg.json);
     free(call->cfg.text);
+    free(call->where);
 }
 
 int fnh__ext_read_inputs(fnh__invocation *inv)
@@ -1171,10 +1204,8 @@ static void print_ext(const char *name, const char *version, const char *file,
                                                       : "out");
     printf("\n");
     if (d->size >= sizeof *d && d->commands && d->commands[0]) {
-        printf("  commands:");
         for (const fnh_command *const *c = d->commands; *c; c++)
-            printf(" fnhost %s", (*c)->name);
-        printf("\n");
+            printf("  command: fnhost %s  %s\n", (*c)->name, (*c)->summary ? (*c)->summary : "");
     }
 }
 
@@ -1270,8 +1301,10 @@ int fnh__ext_command(int argc, char **argv)
                             "provide it\n",
                     argv[0], found->name);
         else {
+            char real[PATH_MAX];
+            const char *r = root_from_args(argc, argv);
             free(g.root);
-            g.root = fnh__strdup(root_from_args(argc, argv));
+            g.root = fnh__strdup(realpath(r, real) ? real : r);
             x->next = g.loaded;
             g.loaded = x;
             rc = cmd->run((fnh_ext *)x, argc, argv);

@@ -30,8 +30,9 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop);
 void fnh__ext_start(void);
 /* Stops every trigger binding: no fnh_fire succeeds after this returns. */
 void fnh__ext_stop(void);
-/* Unbinds, finis and unloads (after in-flight invocations finished). */
-void fnh__ext_unload(void);
+/* Unbinds, finis and unloads (after in-flight invocations finished). With
+ * busy set (invocations abandoned at shutdown) it leaves everything loaded. */
+void fnh__ext_unload(int busy);
 /* Appends a JSON array of loaded extensions ([{"name","version","file"}]). */
 void fnh__ext_status_json(fnh__buf *b);
 

@@ -247,7 +247,7 @@ static int cmd_start(const start_opts *o)
             fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
                      bind, port, uv_strerror(rc));
         fnh__ext_stop();
-        fnh__ext_unload();
+        fnh__ext_unload(0);
         fnh__ext_registry_free();
         fnh__log_shutdown();
         fnh__app_free(app);
@@ -298,7 +298,7 @@ static int cmd_start(const start_opts *o)
     uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     /* the loop ends once the drain timer closed every handle */
-    fnh__ext_unload();
+    fnh__ext_unload(fnh__dispatch_inflight() > 0);
     uv_run(loop, UV_RUN_NOWAIT);
     int crc = uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");

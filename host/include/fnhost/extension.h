@@ -49,7 +49,9 @@ typedef struct fnh_call fnh_call;       /* one invocation, as one binding sees i
 #define FNH_IN 1u
 #define FNH_OUT 2u
 
-/* A trigger type. Every callback runs on the loop thread. */
+/* A trigger type. Every callback runs on the loop thread. As in Azure, a
+ * function.json binding is a trigger when its type name ends in "Trigger",
+ * so name trigger types that way ("queueTrigger"). */
 typedef struct fnh_trigger_type {
     uint32_t size;    /* sizeof(fnh_trigger_type) */
     const char *type; /* function.json "type", e.g. "queueTrigger" (case-insensitive) */
@@ -86,7 +88,9 @@ typedef struct fnh_binding_type {
     void (*unbind)(void *state);
 } fnh_binding_type;
 
-/* A CLI subcommand contributed by an extension: `fnhost <name> ...`.
+/* A CLI subcommand contributed by an extension: `fnhost <name> ...`; the
+ * manifest lists it under "commands" and `fnhost extensions list` prints its
+ * summary.
  * run gets argv[0] = name and returns the process exit status. It runs
  * without a host loop; fnh_ext_setting and fnh_ext_log work on the ext handle. */
 typedef struct fnh_command {
@@ -202,7 +206,8 @@ static inline struct uv_loop_s *fnh_loop(const void *handle)
     return FNH__API(handle)->loop(handle);
 }
 
-/* The function app's root folder (absolute). Borrowed. */
+/* The function app's root folder as an absolute path (in CLI commands: the
+ * --script-root argument, default the current folder). Borrowed. */
 static inline const char *fnh_app_root(const void *handle)
 {
     return FNH__API(handle)->app_root(handle);

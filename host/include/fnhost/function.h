@@ -30,10 +30,17 @@
  *   "params.<name>"   route parameter; NULL when absent
  * fnh_input_meta_at iterates the groups "query", "headers" and "params".
  *
+ * Other triggers: the payload is the trigger's input (a timer gets its
+ * TimerInfo JSON); an extension trigger's metadata (e.g. "DequeueCount") is
+ * read with fnh_input_meta(ctx, name, key) and iterated as the group "meta".
+ * Extension input bindings are read with fnh_input; one without a value
+ * (e.g. a missing blob) gives -ENODATA.
+ *
  * HTTP output (binding of type "http", or "$return"): fnh_output sets the body
  * (its content_type becomes Content-Type unless a header sets one);
  * fnh_output_meta(ctx, "res", "status", "201") sets the status;
- * fnh_output_meta(ctx, "res", "headers.X-Name", "v") adds a header. A function
+ * fnh_output_meta(ctx, "res", "headers.X-Name", "v") sets a header (a second
+ * call for the same name replaces the value). A function
  * that sets no HTTP output answers 204 No Content. */
 #ifndef FNHOST_FUNCTION_H
 #define FNHOST_FUNCTION_H
@@ -80,7 +87,8 @@ typedef struct fnh_function_api {
 /* Reads the value of input binding `name` (the trigger or an input binding)
  * into *out. out->data stays valid until the entry point returns and is
  * followed by a NUL byte (not counted in len). Returns 0, -ENOENT when no
- * binding has that name, -EINVAL for NULL arguments. */
+ * binding has that name, -ENODATA when an input binding has no value (null),
+ * -EINVAL for NULL arguments. */
 static inline int fnh_input(fnh_ctx *c, const char *name, fnh_value *out)
 {
     return FNH__FAPI(c)->input(c, name, out);
