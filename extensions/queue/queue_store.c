@@ -48,9 +48,10 @@ static const char *const SQL[ST_COUNT] = {
                         "WHERE queue = ?1 AND visible <= ?2 AND expires > ?2 "
                         "ORDER BY visible, seq LIMIT ?3",
     [ST_UPDATE_CLAIM] = "UPDATE messages SET visible = ?2, dequeue_count = dequeue_count + 1, "
-                        "receipt = ?3, owner = ?4 WHERE seq = ?1",
+                        "receipt = ?3, owner = ?4, owner_start = ?5 WHERE seq = ?1",
     [ST_DELETE] = "DELETE FROM messages WHERE seq = ?1 AND receipt = ?2",
-    [ST_RELEASE] = "UPDATE messages SET visible = ?3, receipt = NULL, owner = NULL "
+    [ST_RELEASE] = "UPDATE messages SET visible = ?3, receipt = NULL, owner = NULL, "
+                   "owner_start = NULL "
                    "WHERE seq = ?1 AND receipt = ?2",
     [ST_RENEW] = "UPDATE messages SET visible = ?3 WHERE seq = ?1 AND receipt = ?2",
     [ST_COPY_POISON] = "INSERT INTO messages(queue, id, body, inserted, expires, visible, "
@@ -73,14 +74,38 @@ static const char SCHEMA[] =
     " visible INTEGER NOT NULL,"
     " dequeue_count INTEGER NOT NULL DEFAULT 0,"
     " receipt TEXT,"
-    " owner INTEGER);"
-    "CREATE INDEX IF NOT EXISTS messages_by_visible ON messages(queue, visible, seq);";
+    " owner INTEGER,"        /* pid of the process holding the lease */
+    " owner_start INTEGER);" /* and its start time (/proc/<pid>/stat), against pid reuse */
+    "CREATE INDEX IF NOT EXISTS messages_by_visible ON messages(queue, visible, seq);"
+    "PRAGMA user_version = 1;"; /* schema version, for future migrations */
 
 struct qstore {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    int64_t pid;
+    int64_t pid, start; /* this process, as lease owner */
 };
+
+/* The start time (clock ticks since boot) of process pid, or -1. */
+static int64_t proc_start(int64_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* field 2 (comm) may hold spaces and parentheses: count from the last ')' */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    int field = 2;
+    for (; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return field == 22 ? strtoll(p, NULL, 10) : -1;
+}
 
 int64_t qstore_now_ms(void)
 {
@@ -210,6 +235,7 @@ int qstore_open(const char *path, qstore **out, char *err, size_t errlen)
     if (!s)
         return -ENOMEM;
     s->pid = (int64_t)getpid();
+    s->start = proc_start(s->pid);
     int src = sqlite3_open_v2(path, &s->db,
                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                   SQLITE_OPEN_NOMUTEX,
@@ -396,6 +422,7 @@ int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore
         sqlite3_bind_int64(up, 2, m->visible);
         sqlite3_bind_text(up, 3, m->receipt, -1, SQLITE_STATIC);
         sqlite3_bind_int64(up, 4, s->pid);
+        sqlite3_bind_int64(up, 5, s->start);
         rc = step_done(up);
     }
     rc = finish(s, rc);
@@ -460,21 +487,33 @@ int qstore_release_dead_owners(qstore *s, const char *queue)
 {
     sqlite3_stmt *st;
     int src = sqlite3_prepare_v2(s->db,
-                                 "SELECT DISTINCT owner FROM messages WHERE queue = ?1 AND "
-                                 "owner IS NOT NULL AND owner != ?2",
+                                 "SELECT DISTINCT owner, owner_start FROM messages WHERE "
+                                 "queue = ?1 AND owner IS NOT NULL AND visible > ?4 AND "
+                                 "NOT (owner = ?2 AND owner_start IS ?3)",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return sql_err(src);
     sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, s->pid);
-    int64_t dead[64];
+    sqlite3_bind_int64(st, 3, s->start);
+    sqlite3_bind_int64(st, 4, qstore_now_ms());
+    int64_t dead[64][2];
     int ndead = 0;
     while ((src = sqlite3_step(st)) == SQLITE_ROW && ndead < 64) {
         int64_t pid = sqlite3_column_int64(st, 0);
+        int64_t start = sqlite3_column_int64(st, 1);
         if (pid <= 0 || pid > INT32_MAX)
             continue;
-        if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-            dead[ndead++] = pid;
+        int gone = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (!gone) { /* the pid lives: the same process, or a new one with a reused pid? */
+            int64_t now_start = proc_start(pid);
+            gone = now_start >= 0 && start >= 0 && now_start != start;
+        }
+        if (gone) {
+            dead[ndead][0] = pid;
+            dead[ndead][1] = start;
+            ndead++;
+        }
     }
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
@@ -485,16 +524,18 @@ int qstore_release_dead_owners(qstore *s, const char *queue)
     if (rc)
         return rc;
     src = sqlite3_prepare_v2(s->db,
-                             "UPDATE messages SET visible = ?3, receipt = NULL, owner = NULL "
-                             "WHERE queue = ?1 AND owner = ?2",
+                             "UPDATE messages SET visible = ?4, receipt = NULL, owner = NULL, "
+                             "owner_start = NULL WHERE queue = ?1 AND owner = ?2 AND "
+                             "owner_start IS ?3",
                              -1, &st, NULL);
     int total = 0;
     if (src != SQLITE_OK)
         rc = sql_err(src);
     for (int i = 0; i < ndead && rc == 0; i++) {
         sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, dead[i]);
-        sqlite3_bind_int64(st, 3, qstore_now_ms());
+        sqlite3_bind_int64(st, 2, dead[i][0]);
+        sqlite3_bind_int64(st, 3, dead[i][1]);
+        sqlite3_bind_int64(st, 4, qstore_now_ms());
         rc = step_done(st);
         total += sqlite3_changes(s->db);
     }

@@ -75,8 +75,11 @@ int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore
 int qstore_apply(qstore *s, const qstore_ack *acks, size_t n, size_t *applied);
 
 /* Makes visible now the messages of queue leased by fnhost processes that no
- * longer exist (kill -9): they are delivered again without waiting for the
- * lease to run out. Returns the number released. */
+ * longer exist (kill -9; a lease owner is a pid plus that process's start
+ * time, so a reused pid is not mistaken for the owner): they are delivered
+ * again without waiting for the lease to run out. Returns the number
+ * released. Assumes one pid namespace (one machine, no containers sharing
+ * the file). */
 int qstore_release_dead_owners(qstore *s, const char *queue);
 
 /* Deletes expired messages of every queue; returns how many. */

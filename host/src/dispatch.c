@@ -80,8 +80,8 @@ static void live_remove(fnh__invocation *inv)
 
 static void log_executed(fnh__invocation *inv, int ok)
 {
-    char cat[160];
-    category(inv->fn, cat, sizeof cat);
+    char buf[160];
+    const char *cat = category(inv->fn, buf, sizeof buf);
     uint64_t ms = (fnh__now_ns() - inv->start_ns) / 1000000u;
     if (ok) {
         fnh__log(cat, FNH_LOG_INFO, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%llums)",
@@ -301,9 +301,10 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
 
 void fnh__dispatch(fnh__invocation *inv)
 {
-    char cat[160];
+    char buf[160];
+    const char *cat = category(inv->fn, buf, sizeof buf);
     inv->start_ns = fnh__now_ns();
-    fnh__log(category(inv->fn, cat, sizeof cat), FNH_LOG_INFO,
+    fnh__log(cat, FNH_LOG_INFO,
              "Executing 'Functions.%s' (Reason='%s', Id=%s)", inv->fn->name, inv->reason, inv->id);
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);

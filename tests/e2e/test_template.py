@@ -121,7 +121,7 @@ def test_template_passes_extensions_check_and_adds_a_command(ctx):
     p = ctx.run("extensions", "check", so)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "types: templateTrigger (trigger) templateOut (out)" in p.stdout
-    assert "commands: fnhost template" in p.stdout
+    assert "command: fnhost template" in p.stdout
     assert f"ok: {so} is a usable fnhost extension" in p.stdout
     env = {"FNHOST_EXTENSIONS_PATH": d}
     p = ctx.run("extensions", "list", env=env)

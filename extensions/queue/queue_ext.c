@@ -1,0 +1,877 @@
+/* queue_ext.c: the queue extension's descriptor and its two binding types:
+ *  - queueTrigger: one poller thread per binding claims batches of messages
+ *    from the local store (queue_store.c), fires the function for each,
+ *    renews leases while they run and applies completions in batches
+ *    (delete, retry after visibilityTimeout, or move to <queue>-poison);
+ *  - queue (out): enqueues one message, or one per element of a JSON array.
+ * Options come from host.json extensions.queues (read once in init).
+ *
+ * Threads: init/fini, bind/start/stop/unbind and complete() run on the loop
+ * thread; the poller owns its SQLite connection and its in-flight list;
+ * complete() only hands the token over (a mutex-protected list) and wakes
+ * the poller. Output writes run on worker threads and share one connection
+ * per binding under a mutex. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "queue_ext.h"
+#include "queue_store.h"
+#include "queue_util.h"
+
+#define LEASE_MS (10 * 60 * 1000)   /* Azure's visibility timeout for a claimed message */
+#define RETRY_FIRE_MS 2             /* host queue full: retry the fire this soon */
+#define BUSY_FLUSH_MS 20            /* at most this long between ack flushes */
+#define DEAD_OWNER_CHECK_MS 10000   /* look for leases of killed processes */
+#define PURGE_MS (60 * 1000)        /* delete expired messages */
+#define MAX_BATCH 32
+
+/* host.json extensions.queues */
+typedef struct qopts {
+    int batch_size;
+    int new_batch_threshold;
+    int max_dequeue;
+    int64_t max_poll_ms;
+    int64_t visibility_ms;
+    int base64; /* messageEncoding "base64": decode messages that are valid base64 */
+} qopts;
+
+typedef struct qtrig qtrig;
+
+/* The extension's global state (init -> fini). */
+typedef struct qglobal {
+    fnh_ext *ext;
+    qopts opts;
+    pthread_mutex_t lock; /* guards triggers */
+    qtrig *triggers;      /* started triggers, for in-process wake-ups */
+} qglobal;
+
+/* One claimed message: the token of its invocation. */
+typedef struct qmsg {
+    struct qmsg *next, *prev; /* in-flight list (poller thread only) */
+    struct qmsg *ack_next;    /* ack list (under qtrig.lock) */
+    int status;               /* set by complete() */
+    int64_t renew_at;
+    qstore_msg m; /* body freed once fired */
+} qmsg;
+
+struct qtrig {
+    fnh_binding *b;
+    qglobal *g;
+    qopts opts;
+    char *queue, *poison, *db_path;
+    qstore *store; /* poller's connection (loop thread before start / after join) */
+    pthread_t thread;
+    int running;
+    qtrig *reg_next; /* in qglobal.triggers */
+
+    pthread_mutex_t lock; /* guards the members below */
+    pthread_cond_t cond;
+    int stopping, wake;
+    qmsg *acks;
+    size_t nacks, acks_wanted;
+
+    /* poller thread only */
+    qmsg inflight; /* sentinel of a circular list: fired or waiting to be fired */
+    qmsg *unfired; /* claimed, fnh_fire said -EAGAIN: retried in order */
+    int ninflight;
+};
+
+typedef struct qout {
+    fnh_binding *b;
+    qglobal *g;
+    char *db_path;
+    pthread_mutex_t lock;
+    qstore *store;
+} qout;
+
+/* ---------------------------------------------------------------- init */
+
+static int read_span(const fnh_config *c, const char *key, int64_t *ms)
+{
+    const char *s = fnh_config_string(c, key);
+    if (s) {
+        if (qtimespan_ms(s, ms))
+            return fnh_config_fail(c, key, "'%s' is not a TimeSpan; use \"hh:mm:ss\" such as "
+                                           "\"00:00:10\"", s);
+        return 0;
+    }
+    int64_t v;
+    int rc = fnh_config_int(c, key, &v);
+    if (rc == 0) { /* 1.x style: milliseconds */
+        if (v < 0)
+            return fnh_config_fail(c, key, "must not be negative");
+        *ms = v;
+        return 0;
+    }
+    if (rc == -EINVAL)
+        return fnh_config_fail(c, key, "must be a TimeSpan such as \"00:00:10\"");
+    return 0;
+}
+
+static int read_int(const fnh_config *c, const char *key, int lo, int hi, int *out)
+{
+    int64_t v;
+    int rc = fnh_config_int(c, key, &v);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc || v < lo || v > hi)
+        return fnh_config_fail(c, key, "must be a whole number from %d to %d", lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+static int q_init(fnh_ext *ext, const fnh_config *section, void **global)
+{
+    qglobal *g = calloc(1, sizeof *g);
+    if (!g)
+        return -ENOMEM;
+    g->ext = ext;
+    qopts *o = &g->opts;
+    o->batch_size = 16;
+    o->new_batch_threshold = -1;
+    o->max_dequeue = 5;
+    o->max_poll_ms = 100; /* Azure: 1 minute; locally new messages should show up at once */
+    o->visibility_ms = 0;
+    int rc = 0;
+    if (section) {
+        rc = read_int(section, "batchSize", 1, MAX_BATCH, &o->batch_size);
+        if (!rc)
+            rc = read_int(section, "newBatchThreshold", 0, 1000000, &o->new_batch_threshold);
+        if (!rc)
+            rc = read_int(section, "maxDequeueCount", 1, 1000000, &o->max_dequeue);
+        if (!rc)
+            rc = read_span(section, "maxPollingInterval", &o->max_poll_ms);
+        if (!rc)
+            rc = read_span(section, "visibilityTimeout", &o->visibility_ms);
+        const char *enc = fnh_config_string(section, "messageEncoding");
+        if (!rc && enc) {
+            if (strcasecmp(enc, "base64") == 0)
+                o->base64 = 1;
+            else if (strcasecmp(enc, "none") != 0)
+                rc = fnh_config_fail(section, "messageEncoding",
+                                     "'%s' is not an encoding; use \"base64\" or \"none\"", enc);
+        }
+    }
+    if (rc) {
+        free(g);
+        return rc;
+    }
+    if (o->new_batch_threshold < 0)
+        o->new_batch_threshold = o->batch_size / 2;
+    if (o->max_poll_ms < 1)
+        o->max_poll_ms = 1;
+    pthread_mutex_init(&g->lock, NULL);
+    *global = g;
+    return 0;
+}
+
+static void q_fini(void *global)
+{
+    qglobal *g = global;
+    if (!g)
+        return;
+    pthread_mutex_destroy(&g->lock);
+    free(g);
+}
+
+/* ------------------------------------------------------- shared binding */
+
+/* Validates the binding's connection and returns the database path
+ * (malloc'd), or NULL with *rc set (fnh_config_fail already reported it). */
+static char *resolve_db(fnh_binding *b, const fnh_config *cfg, int *rc)
+{
+    const char *conn = fnh_config_string(cfg, "connection");
+    const char *name = conn && *conn ? conn : QUEUE_DEFAULT_SETTING;
+    const char *v = fnh_ext_setting(b, name);
+    char prefixed[256];
+    if ((!v || !*v) && conn && *conn) { /* Azure also tries AzureWebJobs<name> */
+        snprintf(prefixed, sizeof prefixed, "AzureWebJobs%s", conn);
+        v = fnh_ext_setting(b, prefixed);
+    }
+    if (!v || !*v) {
+        *rc = fnh_config_fail(cfg, "connection",
+                              "the app setting '%s' is not set. fnhost emulates Azure Storage "
+                              "queues locally in .fnhost/storage: add \"%s\": "
+                              "\"UseDevelopmentStorage=true\" to \"Values\" in "
+                              "local.settings.json",
+                              name, name);
+        return NULL;
+    }
+    switch (qconn_classify(v)) {
+    case QCONN_CLOUD:
+        *rc = fnh_config_fail(cfg, "connection",
+                              "the app setting '%s' is an Azure Storage connection string, "
+                              "but fnhost does not connect to Azure: it emulates Azure Storage "
+                              "queues locally in .fnhost/storage. Set \"%s\": "
+                              "\"UseDevelopmentStorage=true\" in local.settings.json",
+                              name, name);
+        return NULL;
+    case QCONN_OTHER:
+        *rc = fnh_config_fail(cfg, "connection",
+                              "the app setting '%s' ('%s') is neither "
+                              "\"UseDevelopmentStorage=true\" nor a database file path "
+                              "(absolute or starting with ./). Set \"%s\": "
+                              "\"UseDevelopmentStorage=true\" in local.settings.json",
+                              name, v, name);
+        return NULL;
+    default: break;
+    }
+    char *path = qconn_db_path(v, fnh_app_root(b));
+    if (!path)
+        *rc = -ENOMEM;
+    return path;
+}
+
+static int check_queue_name(const fnh_config *cfg, const char *q)
+{
+    if (!q || !*q)
+        return fnh_config_fail(cfg, "queueName", "is required (the queue's name, e.g. "
+                                                 "\"myqueue-items\")");
+    const char *problem = qstore_name_problem(q);
+    if (problem)
+        return fnh_config_fail(cfg, "queueName",
+                               "'%s' is not a valid queue name: %s (use 3-63 lower-case "
+                               "letters, digits and single '-', starting and ending with a "
+                               "letter or digit)",
+                               q, problem);
+    return 0;
+}
+
+static int open_store(fnh_binding *b, const fnh_config *cfg, const char *path, qstore **s)
+{
+    char err[512];
+    int rc = qstore_open(path, s, err, sizeof err);
+    if (rc) {
+        if (cfg)
+            return fnh_config_fail(cfg, "connection", "%s", err);
+        fnh_ext_log(b, FNH_LOG_ERROR, "%s", err);
+    }
+    return rc;
+}
+
+/* Wakes the started triggers of queue in the database path (an output
+ * binding of this host just wrote there). Any thread. */
+static void wake_triggers(qglobal *g, const char *path, const char *queue)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    for (qtrig *t = g->triggers; t; t = t->reg_next) {
+        if (strcmp(t->queue, queue) == 0 && strcmp(t->db_path, path) == 0) {
+            pthread_mutex_lock(&t->lock);
+            t->wake = 1;
+            pthread_cond_signal(&t->cond);
+            pthread_mutex_unlock(&t->lock);
+        }
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* ------------------------------------------------------------- trigger */
+
+static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
+{
+    qglobal *g = fnh_global(b);
+    const char *q = fnh_config_string(cfg, "queueName");
+    int rc = check_queue_name(cfg, q);
+    if (rc)
+        return rc;
+    char *path = resolve_db(b, cfg, &rc);
+    if (!path)
+        return rc;
+    qtrig *t = calloc(1, sizeof *t);
+    if (!t) {
+        free(path);
+        return -ENOMEM;
+    }
+    t->b = b;
+    t->g = g;
+    t->db_path = path;
+    t->queue = strdup(q);
+    size_t qn = strlen(q);
+    /* Azure: a poison queue exists only when its name stays valid and the
+     * queue is not itself a poison queue */
+    if (qn + 7 <= 63 && !(qn > 7 && strcmp(q + qn - 7, "-poison") == 0)) {
+        t->poison = malloc(qn + 8);
+        if (t->poison)
+            memcpy(t->poison, q, qn), memcpy(t->poison + qn, "-poison", 8);
+    }
+    if (g) {
+        t->opts = g->opts;
+    } else {
+        t->opts = (qopts){16, 8, 5, 100, 0, 0};
+    }
+    t->inflight.next = t->inflight.prev = &t->inflight;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!t->queue) {
+        rc = -ENOMEM;
+    } else {
+        rc = open_store(b, cfg, path, &t->store);
+    }
+    if (rc) {
+        pthread_cond_destroy(&t->cond);
+        pthread_mutex_destroy(&t->lock);
+        free(t->queue);
+        free(t->poison);
+        free(t->db_path);
+        free(t);
+        return rc;
+    }
+    *state = t;
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void list_remove(qmsg *m)
+{
+    m->prev->next = m->next;
+    m->next->prev = m->prev;
+    m->next = m->prev = m;
+}
+
+static void list_append(qtrig *t, qmsg *m)
+{
+    m->prev = t->inflight.prev;
+    m->next = &t->inflight;
+    t->inflight.prev->next = m;
+    t->inflight.prev = m;
+}
+
+static void free_msg(qmsg *m)
+{
+    qstore_msg_clear(&m->m);
+    free(m);
+}
+
+/* Fires the function for m. Returns 0, -EAGAIN (keep it and retry) or
+ * another error (the message must be released). Poller thread. */
+static int fire_one(qtrig *t, qmsg *m)
+{
+    char inserted[32], expires[32], visible[32], dq[24], details[160], reason[128];
+    qstore_format_time(m->m.inserted, inserted);
+    qstore_format_time(m->m.expires, expires);
+    qstore_format_time(m->m.visible, visible);
+    snprintf(dq, sizeof dq, "%lld", (long long)m->m.dequeue_count);
+    snprintf(reason, sizeof reason, "New queue message detected on '%s'.", t->queue);
+    snprintf(details, sizeof details, "MessageId: %s, DequeueCount: %s, InsertionTime: %s",
+             m->m.id, dq, inserted);
+    const char *body = m->m.body;
+    size_t len = m->m.len;
+    char *decoded = NULL;
+    if (t->opts.base64) {
+        size_t dlen;
+        if (qbase64_decode(body, len, &decoded, &dlen) == 0) {
+            body = decoded;
+            len = dlen;
+        }
+    }
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    const char *ctype = i < len && (body[i] == '{' || body[i] == '[') ? "application/json"
+                                                                      : "text/plain";
+    fnh_value payload = {body, len, ctype};
+    fnh_kv meta[] = {
+        {"QueueTrigger", body},      {"Id", m->m.id},           {"DequeueCount", dq},
+        {"InsertionTime", inserted}, {"ExpirationTime", expires}, {"NextVisibleTime", visible},
+        {"PopReceipt", m->m.receipt}, {"$reason", reason},       {"$details", details},
+    };
+    int rc = fnh_fire(t->b, &payload, meta, sizeof meta / sizeof meta[0], m);
+    free(decoded);
+    return rc;
+}
+
+/* Applies acks (completed messages, and messages to release or poison
+ * right away) in one transaction. Poller thread, or the loop thread after
+ * the poller was joined. Frees the messages. */
+static void apply_acks(qtrig *t, qmsg *acks)
+{
+    qstore_ack buf[64];
+    qmsg *done[64];
+    char poisoned[64];
+    while (acks) {
+        size_t n = 0;
+        while (acks && n < 64) {
+            qmsg *m = acks;
+            acks = m->ack_next;
+            qstore_ack *a = &buf[n];
+            a->seq = m->m.seq;
+            a->receipt = m->m.receipt;
+            a->delay_ms = 0;
+            a->poison = NULL;
+            poisoned[n] = 0;
+            if (m->status == 0) {
+                a->op = QSTORE_DELETE;
+            } else if (m->m.dequeue_count >= t->opts.max_dequeue) {
+                /* logged once the transaction committed */
+                a->op = t->poison ? QSTORE_POISON : QSTORE_DELETE;
+                a->poison = t->poison;
+                poisoned[n] = 1;
+            } else if (m->status == -ESHUTDOWN) { /* never ran: visible again at once */
+                a->op = QSTORE_RELEASE;
+            } else {
+                a->op = QSTORE_RELEASE;
+                a->delay_ms = t->opts.visibility_ms;
+            }
+            done[n++] = m;
+        }
+        int rc = -EBUSY;
+        for (int attempt = 0; attempt < 5 && rc == -EBUSY; attempt++)
+            rc = qstore_apply(t->store, buf, n, NULL);
+        if (rc)
+            fnh_ext_log(t->b, FNH_LOG_ERROR,
+                        "queue '%s': could not record %zu completed message(s): %s (they will "
+                        "be delivered again when their lease expires)",
+                        t->queue, n, qstore_errmsg(t->store));
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0 && poisoned[i] && t->poison)
+                fnh_ext_log(t->b, FNH_LOG_WARN,
+                            "Message has reached MaxDequeueCount of %d. Moving message to "
+                            "queue '%s'.",
+                            t->opts.max_dequeue, t->poison);
+            else if (rc == 0 && poisoned[i])
+                fnh_ext_log(t->b, FNH_LOG_WARN,
+                            "Message has reached MaxDequeueCount of %d. Queue '%s' has no "
+                            "poison queue; deleting message '%s'.",
+                            t->opts.max_dequeue, t->queue, done[i]->m.id);
+            list_remove(done[i]);
+            free_msg(done[i]);
+        }
+    }
+}
+
+/* Fires unfired messages in order until the host pushes back. Returns 1
+ * when some remain. Poller thread. */
+static int fire_unfired(qtrig *t, qmsg **release)
+{
+    while (t->unfired) {
+        qmsg *m = t->unfired;
+        qmsg *next = m->ack_next;
+        /* once fired, complete() may link m into the ack list at any time */
+        m->ack_next = NULL;
+        int rc = fire_one(t, m);
+        if (rc == -EAGAIN) {
+            m->ack_next = next;
+            return 1;
+        }
+        t->unfired = next;
+        if (rc == 0) {
+            /* the body is no longer needed (the host copied it) */
+            free(m->m.body);
+            m->m.body = NULL;
+            continue;
+        }
+        if (rc != -ESHUTDOWN)
+            fnh_ext_log(t->b, FNH_LOG_ERROR, "queue '%s': could not start the function for "
+                                             "message '%s': %s",
+                        t->queue, m->m.id, fnh_ext_strerror(t->b, rc));
+        m->status = -ESHUTDOWN;
+        m->m.dequeue_count--; /* not a delivery: never poison it for this */
+        m->ack_next = *release;
+        *release = m;
+    }
+    return 0;
+}
+
+/* Extends the leases that are half used up. Poller thread. */
+static void renew_leases(qtrig *t, int64_t now)
+{
+    qstore_ack buf[64];
+    size_t n = 0;
+    for (qmsg *m = t->inflight.next; m != &t->inflight; m = m->next) {
+        if (m->renew_at > now)
+            continue;
+        buf[n++] = (qstore_ack){m->m.seq, m->m.receipt, QSTORE_RENEW, LEASE_MS, NULL};
+        m->renew_at = now + LEASE_MS / 2;
+        if (n == 64) {
+            qstore_apply(t->store, buf, n, NULL);
+            n = 0;
+        }
+    }
+    if (n)
+        qstore_apply(t->store, buf, n, NULL);
+}
+
+/* Claims one batch and fires it. Returns how many were claimed. */
+static int claim_batch(qtrig *t, qmsg **immediate)
+{
+    int has = qstore_has_visible(t->store, t->queue);
+    if (has <= 0)
+        return 0;
+    qstore_msg got[MAX_BATCH];
+    int n = 0;
+    int rc = qstore_claim(t->store, t->queue, t->opts.batch_size, LEASE_MS, got, &n);
+    if (rc) {
+        if (rc != -EBUSY)
+            fnh_ext_log(t->b, FNH_LOG_ERROR, "queue '%s': could not read messages: %s",
+                        t->queue, qstore_errmsg(t->store));
+        return 0;
+    }
+    int64_t now = mono_ms();
+    qmsg **tail = &t->unfired;
+    while (*tail)
+        tail = &(*tail)->ack_next;
+    for (int i = 0; i < n; i++) {
+        qmsg *m = calloc(1, sizeof *m);
+        if (!m) { /* leave it leased; it comes back when the lease expires */
+            qstore_msg_clear(&got[i]);
+            continue;
+        }
+        m->m = got[i];
+        m->renew_at = now + LEASE_MS / 2;
+        list_append(t, m);
+        t->ninflight++;
+        if (m->m.dequeue_count > t->opts.max_dequeue) { /* already over: poison it */
+            m->status = -EIO;
+            m->ack_next = *immediate;
+            *immediate = m;
+            continue;
+        }
+        *tail = m;
+        tail = &m->ack_next;
+    }
+    return n;
+}
+
+static void *poller(void *arg)
+{
+    qtrig *t = arg;
+    int64_t backoff = 0, next_dead_check = 0, next_purge = 0, next_renew_check = 0;
+    for (;;) {
+        pthread_mutex_lock(&t->lock);
+        qmsg *acks = t->acks;
+        size_t nacks = t->nacks;
+        t->acks = NULL;
+        t->nacks = 0;
+        int stopping = t->stopping;
+        t->wake = 0;
+        pthread_mutex_unlock(&t->lock);
+
+        int64_t now = mono_ms();
+        qmsg *immediate = NULL;
+        if (now >= next_dead_check) {
+            int released = qstore_release_dead_owners(t->store, t->queue);
+            if (released > 0)
+                fnh_ext_log(t->b, FNH_LOG_INFO,
+                            "queue '%s': %d message(s) leased by a process that ended are "
+                            "visible again.",
+                            t->queue, released);
+            next_dead_check = now + DEAD_OWNER_CHECK_MS;
+        }
+        if (now >= next_purge) {
+            qstore_purge_expired(t->store);
+            next_purge = now + PURGE_MS;
+        }
+        t->ninflight -= (int)nacks;
+        int released_some = 0;
+        for (qmsg *m = acks; m; m = m->ack_next)
+            if (m->status)
+                released_some = 1;
+        apply_acks(t, acks);
+        if (stopping)
+            break;
+        if (now >= next_renew_check) {
+            renew_leases(t, now);
+            next_renew_check = now + 1000;
+        }
+        int blocked = fire_unfired(t, &immediate);
+        int claimed = 0;
+        if (!blocked && t->ninflight <= t->opts.new_batch_threshold) {
+            claimed = claim_batch(t, &immediate);
+            if (claimed)
+                blocked = fire_unfired(t, &immediate);
+        }
+        if (immediate) {
+            for (qmsg *m = immediate; m; m = m->ack_next)
+                t->ninflight--;
+            apply_acks(t, immediate);
+            released_some = 1;
+        }
+        if (claimed || released_some) {
+            backoff = 0;
+            if (!blocked && t->ninflight <= t->opts.new_batch_threshold)
+                continue; /* more may be waiting: claim again at once */
+        }
+        /* how long to wait */
+        int64_t wait;
+        size_t wanted = 1;
+        if (blocked) {
+            wait = RETRY_FIRE_MS;
+        } else if (t->ninflight <= t->opts.new_batch_threshold) {
+            /* queue empty: exponential back-off (1 ms doubling) up to maxPollingInterval */
+            backoff = backoff ? backoff * 2 : 1;
+            if (backoff > t->opts.max_poll_ms)
+                backoff = t->opts.max_poll_ms;
+            wait = backoff;
+        } else {
+            /* busy: wake when enough finished to fetch the next batch */
+            wait = BUSY_FLUSH_MS;
+            wanted = (size_t)(t->ninflight - t->opts.new_batch_threshold);
+        }
+        struct timespec dl;
+        clock_gettime(CLOCK_MONOTONIC, &dl);
+        dl.tv_sec += wait / 1000;
+        dl.tv_nsec += (wait % 1000) * 1000000L;
+        if (dl.tv_nsec >= 1000000000L) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&t->lock);
+        t->acks_wanted = wanted;
+        while (!t->stopping && !t->wake && t->nacks < wanted) {
+            if (pthread_cond_timedwait(&t->cond, &t->lock, &dl) == ETIMEDOUT)
+                break;
+        }
+        t->acks_wanted = 0;
+        if (t->wake)
+            backoff = 0;
+        pthread_mutex_unlock(&t->lock);
+    }
+    /* stopping: claimed messages never fired are released at once */
+    qmsg *release = NULL;
+    while (t->unfired) {
+        qmsg *m = t->unfired;
+        t->unfired = m->ack_next;
+        m->status = -ESHUTDOWN;
+        m->m.dequeue_count--;
+        m->ack_next = release;
+        release = m;
+        t->ninflight--;
+    }
+    apply_acks(t, release);
+    return NULL;
+}
+
+static int trig_start(void *state)
+{
+    qtrig *t = state;
+    pthread_mutex_lock(&t->lock);
+    t->stopping = 0;
+    pthread_mutex_unlock(&t->lock);
+    int rc = pthread_create(&t->thread, NULL, poller, t);
+    if (rc)
+        return -rc;
+    t->running = 1;
+    if (t->g) {
+        pthread_mutex_lock(&t->g->lock);
+        t->reg_next = t->g->triggers;
+        t->g->triggers = t;
+        pthread_mutex_unlock(&t->g->lock);
+    }
+    return 0;
+}
+
+/* Loop thread: hands the token to the poller (no I/O here). */
+static void trig_complete(void *state, void *token, int status, const fnh_value *result)
+{
+    (void)result;
+    qtrig *t = state;
+    qmsg *m = token;
+    m->status = status;
+    pthread_mutex_lock(&t->lock);
+    m->ack_next = t->acks;
+    t->acks = m;
+    t->nacks++;
+    if (t->running && (t->nacks >= t->acks_wanted || status != 0))
+        pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void trig_stop(void *state)
+{
+    qtrig *t = state;
+    if (t->g) {
+        pthread_mutex_lock(&t->g->lock);
+        for (qtrig **p = &t->g->triggers; *p; p = &(*p)->reg_next)
+            if (*p == t) {
+                *p = t->reg_next;
+                break;
+            }
+        pthread_mutex_unlock(&t->g->lock);
+    }
+    if (!t->running)
+        return;
+    pthread_mutex_lock(&t->lock);
+    t->stopping = 1;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    pthread_mutex_lock(&t->lock);
+    t->running = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void trig_unbind(void *state)
+{
+    qtrig *t = state;
+    if (t->running)
+        trig_stop(t);
+    /* completions that arrived after the poller ended */
+    pthread_mutex_lock(&t->lock);
+    qmsg *acks = t->acks;
+    t->acks = NULL;
+    pthread_mutex_unlock(&t->lock);
+    apply_acks(t, acks);
+    /* invocations that never completed: visible again for the next start */
+    qmsg *release = NULL;
+    for (qmsg *m = t->inflight.next; m != &t->inflight; m = m->next) {
+        m->status = -ESHUTDOWN;
+        m->m.dequeue_count = 0;
+        m->ack_next = release;
+        release = m;
+    }
+    apply_acks(t, release);
+    qstore_close(t->store);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->lock);
+    free(t->queue);
+    free(t->poison);
+    free(t->db_path);
+    free(t);
+}
+
+/* -------------------------------------------------------------- output */
+
+static int out_bind(fnh_binding *b, const fnh_config *cfg, void **state)
+{
+    const char *q = fnh_config_string(cfg, "queueName");
+    int rc;
+    /* a name with {expressions} is checked once resolved, in out_write */
+    if (!(q && strchr(q, '{')) && (rc = check_queue_name(cfg, q)) != 0)
+        return rc;
+    char *path = resolve_db(b, cfg, &rc);
+    if (!path)
+        return rc;
+    qout *o = calloc(1, sizeof *o);
+    if (!o) {
+        free(path);
+        return -ENOMEM;
+    }
+    o->b = b;
+    o->g = fnh_global(b);
+    o->db_path = path;
+    pthread_mutex_init(&o->lock, NULL);
+    rc = open_store(b, cfg, path, &o->store);
+    if (rc) {
+        pthread_mutex_destroy(&o->lock);
+        free(path);
+        free(o);
+        return rc;
+    }
+    *state = o;
+    return 0;
+}
+
+/* Worker thread, concurrent: enqueues v (one message per element of a JSON
+ * array) on the queue named by the resolved config. */
+static int out_write(void *state, fnh_call *call, const fnh_value *v)
+{
+    qout *o = state;
+    const fnh_config *cfg = fnh_call_config(call);
+    const char *q = cfg ? fnh_config_string(cfg, "queueName") : NULL;
+    const char *problem = q ? qstore_name_problem(q) : "a queue name is required";
+    if (problem) {
+        fnh_ext_log(o->b, FNH_LOG_ERROR,
+                    "queue output: '%s' is not a valid queue name: %s (use 3-63 lower-case "
+                    "letters, digits and single '-')",
+                    q ? q : "", problem);
+        return -EINVAL;
+    }
+    const char *data = v->data ? (const char *)v->data : "";
+    qjson_item *items = NULL;
+    size_t count = 0;
+    int split = qjson_split_array(data, v->len, &items, &count);
+    if (split < 0)
+        return split;
+    const char *one = data;
+    size_t one_len = v->len;
+    const char **bodies = &one;
+    size_t *lens = &one_len;
+    size_t n = 1;
+    if (split == 1) {
+        n = count;
+        bodies = calloc(n ? n : 1, sizeof *bodies);
+        lens = calloc(n ? n : 1, sizeof *lens);
+        if (!bodies || !lens) {
+            free(bodies);
+            free(lens);
+            qjson_items_free(items, count);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+            bodies[i] = items[i].text;
+            lens[i] = items[i].len;
+        }
+    }
+    int rc = 0;
+    if (n > 0) {
+        pthread_mutex_lock(&o->lock);
+        for (int attempt = 0; attempt < 5; attempt++) {
+            rc = qstore_put(o->store, q, (const char *const *)bodies, lens, n, NULL);
+            if (rc != -EBUSY)
+                break;
+        }
+        if (rc)
+            fnh_ext_log(o->b, FNH_LOG_ERROR, "queue output: could not add to queue '%s': %s",
+                        q, qstore_errmsg(o->store));
+        pthread_mutex_unlock(&o->lock);
+    }
+    if (split == 1) {
+        free(bodies);
+        free(lens);
+        qjson_items_free(items, count);
+    }
+    if (rc == 0 && n > 0)
+        wake_triggers(o->g, o->db_path, q);
+    return rc;
+}
+
+static void out_unbind(void *state)
+{
+    qout *o = state;
+    qstore_close(o->store);
+    pthread_mutex_destroy(&o->lock);
+    free(o->db_path);
+    free(o);
+}
+
+/* ---------------------------------------------------------- descriptor */
+
+static const fnh_trigger_type queue_trigger = {
+    sizeof(fnh_trigger_type), "queueTrigger", trig_bind,   trig_start,
+    trig_complete,            trig_stop,      trig_unbind,
+};
+
+static const fnh_binding_type queue_output = {
+    sizeof(fnh_binding_type), "queue", FNH_OUT, out_bind, NULL, out_write, out_unbind,
+};
+
+static const fnh_command queue_command = {
+    sizeof(fnh_command), "queue",
+    "put, peek and list messages of the local storage queues (.fnhost/storage)",
+    fnh_queue_cli,
+};
+
+static const fnh_trigger_type *const triggers[] = {&queue_trigger, NULL};
+static const fnh_binding_type *const bindings[] = {&queue_output, NULL};
+static const fnh_command *const commands[] = {&queue_command, NULL};
+
+FNH_EXPORT const fnh_extension_def fnh_extension = {
+    FNH_EXTENSION_HEAD, "queue", "0.1.0", q_init, q_fini, triggers, bindings, commands,
+};
