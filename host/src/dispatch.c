@@ -78,14 +78,40 @@ static void live_remove(fnh__invocation *inv)
     g.inflight--;
 }
 
+/* Appends s to the line buffer at *at (bounded by end). */
+static void put(char **at, const char *end, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > (size_t)(end - *at))
+        n = (size_t)(end - *at);
+    memcpy(*at, s, n);
+    *at += n;
+}
+
 static void log_executed(fnh__invocation *inv, int ok)
 {
     char buf[160];
     const char *cat = category(inv->fn, buf, sizeof buf);
     uint64_t ms = (fnh__now_ns() - inv->start_ns) / 1000000u;
     if (ok) {
-        fnh__log(cat, FNH_LOG_INFO, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%llums)",
-                 inv->fn->name, inv->id, (unsigned long long)ms);
+        /* runs once per invocation: assembled without printf */
+        if (!fnh__log_enabled(cat, FNH_LOG_INFO))
+            return;
+        char line[512], num[24], *at = line, *end = line + sizeof line;
+        int d = (int)sizeof num - 1;
+        num[d] = '\0';
+        do {
+            num[--d] = (char)('0' + ms % 10);
+            ms /= 10;
+        } while (ms && d > 0);
+        put(&at, end, "Executed 'Functions.");
+        put(&at, end, inv->fn->name);
+        put(&at, end, "' (Succeeded, Id=");
+        put(&at, end, inv->id);
+        put(&at, end, ", Duration=");
+        put(&at, end, num + d);
+        put(&at, end, "ms)");
+        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
     } else {
         fnh__log(cat, FNH_LOG_ERROR,
                  "Executed 'Functions.%s' (Failed, Id=%s, Duration=%llums)\n"
@@ -304,8 +330,17 @@ void fnh__dispatch(fnh__invocation *inv)
     char buf[160];
     const char *cat = category(inv->fn, buf, sizeof buf);
     inv->start_ns = fnh__now_ns();
-    fnh__log(cat, FNH_LOG_INFO,
-             "Executing 'Functions.%s' (Reason='%s', Id=%s)", inv->fn->name, inv->reason, inv->id);
+    if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
+        char line[1024], *at = line, *end = line + sizeof line;
+        put(&at, end, "Executing 'Functions.");
+        put(&at, end, inv->fn->name);
+        put(&at, end, "' (Reason='");
+        put(&at, end, inv->reason);
+        put(&at, end, "', Id=");
+        put(&at, end, inv->id);
+        put(&at, end, ")");
+        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
+    }
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
     live_add(inv);

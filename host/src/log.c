@@ -123,6 +123,27 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     fnh__buf_puts(&g_log.out, color ? "\033[0m\n" : "\n");
 }
 
+void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
+{
+    char ts[32];
+    fnh__iso_utc(fnh__wall_ms(), ts);
+    pthread_mutex_lock(&g_log.lock);
+    if (g_log.json) {
+        append_line(ts, category, level, msg, n);
+    } else {
+        const char *p = msg, *end = msg + n;
+        do {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            const char *stop = nl ? nl : end;
+            append_line(ts, category, level, p, (size_t)(stop - p));
+            p = nl ? nl + 1 : end;
+        } while (p < end);
+    }
+    if (g_log.tty || g_log.out.len > 32768 || fnh__now_ns() - g_log.last_flush_ns > 100000000u)
+        flush_locked();
+    pthread_mutex_unlock(&g_log.lock);
+}
+
 void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap)
 {
     if (!fnh__log_enabled(category, level))
@@ -145,23 +166,7 @@ void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_li
         vsnprintf(msg, (size_t)n + 1, fmt, ap2);
     }
     va_end(ap2);
-    char ts[32];
-    fnh__iso_utc(fnh__wall_ms(), ts);
-    pthread_mutex_lock(&g_log.lock);
-    if (g_log.json) {
-        append_line(ts, category, level, msg, (size_t)n);
-    } else {
-        const char *p = msg, *end = msg + n;
-        do {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *stop = nl ? nl : end;
-            append_line(ts, category, level, p, (size_t)(stop - p));
-            p = nl ? nl + 1 : end;
-        } while (p < end);
-    }
-    if (g_log.tty || g_log.out.len > 32768 || fnh__now_ns() - g_log.last_flush_ns > 100000000u)
-        flush_locked();
-    pthread_mutex_unlock(&g_log.lock);
+    fnh__log_line(category, level, msg, (size_t)n);
     if (msg != stackbuf)
         free(msg);
 }

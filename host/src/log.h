@@ -26,6 +26,9 @@ int fnh__log_enabled(const char *category, fnh_log_level level);
 void fnh__log(const char *category, fnh_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap);
+/* Writes an already formatted message of n bytes (no level check: callers
+ * on hot paths check fnh__log_enabled first). Any thread. */
+void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n);
 /* Writes raw text (no prefix) to the console, e.g. the function list. */
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */
