@@ -131,6 +131,9 @@ int blob_write_atomic(const char *dir, const char *base, const void *data, size_
  * was read. -ENOENT when missing. */
 int blob_read_file(int dirfd, const char *path, char **data, size_t *len, struct stat *st);
 
+/* The same on an open file descriptor (read with pread from offset 0). */
+int blob_read_fd(int fd, char **data, size_t *len, struct stat *st);
+
 /* The version of a blob: "0x" + mtime in ns (16 hex digits) + size (12 hex
  * digits), like an Azure ETag. out must hold 48 bytes. */
 void blob_etag(const struct stat *st, char out[48]);
@@ -139,10 +142,10 @@ void blob_etag(const struct stat *st, char out[48]);
 int blob_mkdirs(const char *path, mode_t mode);
 
 /* ISO-8601 UTC with milliseconds and "+00:00" from a time in ns. */
-void blob_iso_time(int64_t ns, char out[40]);
+void blob_iso_time(int64_t ns, char out[96]);
 
 /* Azure's RFC 1123 form, "Tue, 02 Jan 2024 10:00:00 GMT". */
-void blob_http_time(int64_t ns, char out[40]);
+void blob_http_time(int64_t ns, char out[96]);
 
 int64_t blob_now_ns(void);      /* CLOCK_REALTIME */
 int64_t blob_mono_ns(void);     /* CLOCK_MONOTONIC */

@@ -268,13 +268,37 @@ static void serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response
     for (size_t i = 0; i < r->nheaders; i++)
         if (strcasecmp(r->headers[i].key, "Content-Type") == 0)
             ctype = r->headers[i].value;
+    /* every response goes through here: plain appends, no printf */
     fnh__buf_reserve(b, 160 + r->len);
-    fnh__buf_printf(b, "HTTP/1.1 %d %s\r\n", r->status, fnh__http_reason(r->status));
-    if (ctype && r->status != 204 && r->status != 304)
-        fnh__buf_printf(b, "Content-Type: %s\r\n", ctype);
-    fnh__buf_printf(b, "Date: %s\r\n", date_header(s));
-    if (r->status != 204 && r->status != 304 && r->status >= 200)
-        fnh__buf_printf(b, "Content-Length: %zu\r\n", r->len);
+    char num[24];
+    int d = (int)sizeof num;
+    unsigned st = r->status >= 100 && r->status <= 999 ? (unsigned)r->status : 500;
+    fnh__buf_append(b, "HTTP/1.1 ", 9);
+    num[0] = (char)('0' + st / 100);
+    num[1] = (char)('0' + st / 10 % 10);
+    num[2] = (char)('0' + st % 10);
+    num[3] = ' ';
+    fnh__buf_append(b, num, 4);
+    fnh__buf_puts(b, fnh__http_reason(r->status));
+    fnh__buf_append(b, "\r\n", 2);
+    if (ctype && r->status != 204 && r->status != 304) {
+        fnh__buf_append(b, "Content-Type: ", 14);
+        fnh__buf_puts(b, ctype);
+        fnh__buf_append(b, "\r\n", 2);
+    }
+    fnh__buf_append(b, "Date: ", 6);
+    fnh__buf_puts(b, date_header(s));
+    fnh__buf_append(b, "\r\n", 2);
+    if (r->status != 204 && r->status != 304 && r->status >= 200) {
+        size_t len = r->len;
+        do {
+            num[--d] = (char)('0' + len % 10);
+            len /= 10;
+        } while (len && d > 0);
+        fnh__buf_append(b, "Content-Length: ", 16);
+        fnh__buf_append(b, num + d, sizeof num - (size_t)d);
+        fnh__buf_append(b, "\r\n", 2);
+    }
     for (size_t i = 0; i < r->nheaders; i++) {
         const char *k = r->headers[i].key;
         if (strcasecmp(k, "Content-Type") == 0 || strcasecmp(k, "Content-Length") == 0 ||

@@ -151,10 +151,18 @@ static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, si
     if (!is_trigger(inv, name))
         return -ENOENT;
     if (!inv->req) {
-        if (strcmp(group, "meta") != 0 || i >= inv->nmeta)
+        if (strcmp(group, "meta") != 0)
             return -ENOENT;
-        *out = inv->meta[i];
-        return 0;
+        /* the host's own keys ($reason, $details) are not the function's */
+        for (size_t k = 0, seen = 0; k < inv->nmeta; k++) {
+            if (inv->meta[k].key[0] == '$')
+                continue;
+            if (seen++ == i) {
+                *out = inv->meta[k];
+                return 0;
+            }
+        }
+        return -ENOENT;
     }
     fnh__http_req *r = inv->req;
     if (strcmp(group, "headers") == 0) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -85,6 +86,15 @@ int fnh__log_enabled(const char *category, fnh_log_level level)
     return (int)level >= min && min != FNH__LOG_NONE;
 }
 
+/* A cheap clock (a few ms of resolution) for the "flush at least every
+ * 100 ms" rule, checked on every line. */
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void flush_locked(void)
 {
     size_t off = 0;
@@ -95,7 +105,7 @@ static void flush_locked(void)
         off += (size_t)n;
     }
     g_log.out.len = 0;
-    g_log.last_flush_ns = fnh__now_ns();
+    g_log.last_flush_ns = coarse_ns();
 }
 
 static void append_line(const char *ts, const char *category, fnh_log_level level,
@@ -139,7 +149,7 @@ void fnh__log_line(const char *category, fnh_log_level level, const char *msg, s
             p = nl ? nl + 1 : end;
         } while (p < end);
     }
-    if (g_log.tty || g_log.out.len > 32768 || fnh__now_ns() - g_log.last_flush_ns > 100000000u)
+    if (g_log.tty || g_log.out.len > 32768 || coarse_ns() - g_log.last_flush_ns > 100000000u)
         flush_locked();
     pthread_mutex_unlock(&g_log.lock);
 }
