@@ -140,6 +140,7 @@ bench: deps
 	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD)
+	python3 bench/timers.py --build $(BUILD)
 
 # install-headers: what building a function or an extension out of tree needs.
 install-headers:

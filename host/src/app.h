@@ -60,6 +60,7 @@ typedef struct fnh__function {
     char *script_path;
     char *entry_name;
     void *dl;
+    int dl_shared;         /* dl belongs to another function using the same .so */
     fnh__entry_fn entry;
     uint32_t module_flags; /* FNH_FN_* */
     int has_ext_io;        /* has extension input/output bindings: runs on workers */

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,15 @@
 #include "util.h"
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
+
+/* .so files opened so far (start-up, main thread), by real path. */
+static struct {
+    struct {
+        char *path;
+        void *dl;
+    } *items;
+    size_t len;
+} g_cache;
 
 void fnh__native_resolve(fnh__function *fn, int load_code)
 {
@@ -53,8 +63,19 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
              fn->config_file, file);
         return;
     }
+    /* many functions may share one .so (generated apps): open each file once,
+     * since every dlopen of a new path string costs a walk of all loaded names */
+    char real[PATH_MAX];
+    const char *key = realpath(fn->script_path, real) ? real : fn->script_path;
+    for (size_t i = 0; i < g_cache.len; i++)
+        if (strcmp(g_cache.items[i].path, key) == 0) {
+            fn->dl = g_cache.items[i].dl;
+            fn->dl_shared = 1;
+            break;
+        }
     dlerror();
-    fn->dl = dlopen(fn->script_path, RTLD_NOW | RTLD_LOCAL);
+    if (!fn->dl)
+        fn->dl = dlopen(fn->script_path, RTLD_NOW | RTLD_LOCAL);
     if (!fn->dl) {
         const char *e = dlerror();
         FERR(fn, "%s: scriptFile: cannot load '%s': %s", fn->config_file, file,
@@ -91,12 +112,33 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
     }
     /* POSIX guarantees object and function pointers convert through dlsym */
     memcpy(&fn->entry, &sym, sizeof sym);
+    if (!fn->dl_shared) {
+        void *grown = realloc(g_cache.items, (g_cache.len + 1) * sizeof *g_cache.items);
+        if (grown) {
+            g_cache.items = grown;
+            g_cache.items[g_cache.len].path = fnh__strdup(key);
+            g_cache.items[g_cache.len].dl = fn->dl;
+            g_cache.len++;
+        }
+    }
 }
 
 void fnh__native_unload(fnh__function *fn)
 {
-    if (fn->dl)
+    if (fn->dl && !fn->dl_shared) {
+        for (size_t i = 0; i < g_cache.len; i++)
+            if (g_cache.items[i].dl == fn->dl) {
+                free(g_cache.items[i].path);
+                g_cache.items[i] = g_cache.items[--g_cache.len];
+                break;
+            }
+        if (!g_cache.len) {
+            free(g_cache.items);
+            g_cache.items = NULL;
+        }
         dlclose(fn->dl);
+    }
     fn->dl = NULL;
+    fn->dl_shared = 0;
     fn->entry = NULL;
 }

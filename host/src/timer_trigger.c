@@ -161,7 +161,24 @@ static void status_json(const timer_fn *t, fnh__buf *b)
                     upd);
 }
 
-/* Writes the status atomically: temp file, fsync, rename. */
+/* Writes the status atomically: temp file, then rename over the old one, so
+ * a killed host never leaves a torn file. (No fsync: that guards against
+ * power loss only, and would cost a disk flush per timer and per run.) */
+/* Writes text to path through path<suffix> + rename. Any thread. */
+static int write_atomic(const char *path, const char *suffix, const char *text, size_t len)
+{
+    char *tmp = fnh__asprintf("%s%s", path, suffix);
+    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+    if (fd >= 0)
+        close(fd);
+    int rc = ok && rename(tmp, path) == 0 ? 0 : -errno;
+    if (rc && tmp)
+        unlink(tmp);
+    free(tmp);
+    return rc ? rc : 0;
+}
+
 static void status_write(timer_fn *t)
 {
     if (!t->status_path)
@@ -169,17 +186,54 @@ static void status_write(timer_fn *t)
     fnh__buf b = {0};
     status_json(t, &b);
     fnh__buf_puts(&b, "\n");
-    char *tmp = fnh__asprintf("%s.tmp", t->status_path);
-    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-    int ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    if (!ok || rename(tmp, t->status_path) != 0)
+    int rc = write_atomic(t->status_path, ".tmp", b.data, b.len);
+    if (rc)
         fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot write the schedule status "
                                      "%s: %s",
-                 t->fn->name, t->status_path, strerror(errno));
-    free(tmp);
+                 t->fn->name, t->status_path, strerror(-rc));
     fnh__buf_free(&b);
+}
+
+/* Status files written at start-up go out on a libuv worker, so a large
+ * app does not wait for thousands of file creations before it serves. */
+typedef struct initial_write {
+    uv_work_t req;
+    fnh__strlist paths;
+    fnh__strlist texts;
+} initial_write;
+
+static initial_write *g_initial;
+
+static void status_write_later(timer_fn *t)
+{
+    if (!t->status_path)
+        return;
+    if (!g_initial && !(g_initial = calloc(1, sizeof *g_initial)))
+        return status_write(t);
+    fnh__buf b = {0};
+    status_json(t, &b);
+    fnh__buf_puts(&b, "\n");
+    fnh__strlist_addf(&g_initial->paths, "%s", t->status_path);
+    fnh__strlist_take(&g_initial->texts, fnh__buf_take(&b));
+}
+
+static void initial_work(uv_work_t *req)
+{
+    initial_write *w = req->data;
+    for (size_t i = 0; i < w->paths.len && i < w->texts.len; i++)
+        if (write_atomic(w->paths.items[i], ".tmp-start", w->texts.items[i],
+                         strlen(w->texts.items[i])))
+            fnh__log(CAT, FNH_LOG_ERROR, "cannot write the schedule status %s: %s",
+                     w->paths.items[i], strerror(errno));
+}
+
+static void initial_done(uv_work_t *req, int status)
+{
+    (void)status;
+    initial_write *w = req->data;
+    fnh__strlist_free(&w->paths);
+    fnh__strlist_free(&w->texts);
+    free(w);
 }
 
 static int mkdirs(const char *path)
@@ -326,6 +380,8 @@ static void arm(timer_fn *t)
 
 static void log_occurrences(timer_fn *t, int64_t now)
 {
+    if (!fnh__log_enabled(CAT, FNH_LOG_INFO))
+        return;
     fnh__buf b = {0};
     fnh__buf_printf(&b, "The next 5 occurrences of the 'Functions.%s' schedule (%s) will be:",
                     t->fn->name, t->display);
@@ -403,13 +459,13 @@ static void start_one(fnh__host *h, timer_fn *t)
         }
         if (changed) { /* a changed schedule never counts as missed */
             t->updated_ms = now;
-            status_write(t);
+            status_write_later(t);
         } else {
             t->next_ms = recorded > now ? recorded : next;
         }
     } else if (t->status_path) {
         t->updated_ms = now;
-        status_write(t);
+        status_write_later(t);
     }
     if (t->run_on_startup) {
         fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' is configured to run on startup. "
@@ -475,6 +531,12 @@ int fnh__timers_start(fnh__host *h)
         t->next = g.list;
         g.list = t;
         start_one(h, t);
+    }
+    if (g_initial) {
+        g_initial->req.data = g_initial;
+        if (uv_queue_work(h->loop, &g_initial->req, initial_work, initial_done))
+            initial_done(&g_initial->req, 0);
+        g_initial = NULL;
     }
     return 0;
 }
