@@ -55,7 +55,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan unit bench install install-headers clean functions extensions
+.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
 extensions: $(EXT_SO) $(TEST_EXT_SO)
@@ -115,11 +115,13 @@ run: deps
 	./$(BUILD)/fnhost start --script-root samples/hello
 
 # make test: every test against the optimised build, then all again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the tests that drive
+# threads (worker pool, fnh_fire from extension threads) under ThreadSanitizer.
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-tsan
 
 check:
 	python3 tests/run.py --build $(BUILD)
@@ -130,6 +132,12 @@ check-asan:
 	  build-asan/fnhost $(UNIT_BIN:$(BUILD)/%=build-asan/%) functions extensions
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/run.py --build build-asan
+
+TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	  SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/fnhost functions extensions
+	TSAN_OPTIONS=halt_on_error=0 python3 tests/run.py --build build-tsan -k $(TSAN_TESTS)
 
 $(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
 	@mkdir -p $(@D)
@@ -159,6 +167,6 @@ install: all install-headers
 	cp -r extensions/template $(DESTDIR)$(PREFIX)/share/fnhost/extensions/
 
 clean:
-	rm -rf build build-asan $(FN_SO)
+	rm -rf build build-asan build-tsan $(FN_SO)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

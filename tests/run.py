@@ -4,7 +4,7 @@ every end-to-end test (tests/e2e/test_*.py, functions named test_*), each
 against the real build/fnhost. Prints PASS/FAIL per test and ends with the
 line "N passed, N failed"; exits non-zero on any failure.
 
-Usage: python3 tests/run.py [--build DIR] [-k SUBSTRING] [-j JOBS]"""
+Usage: python3 tests/run.py [--build DIR] [-k SUBSTRING[,SUBSTRING...]] [-j JOBS]"""
 import argparse
 import concurrent.futures
 import importlib.util
@@ -56,7 +56,7 @@ def load_e2e(filter_):
         for attr in sorted(dir(mod)):
             if attr.startswith("test_") and callable(getattr(mod, attr)):
                 full = f"{fn[:-3]}.{attr}"
-                if not filter_ or filter_ in full:
+                if not filter_ or any(f in full for f in filter_.split(",")):
                     tests.append((full, getattr(mod, attr)))
     return tests
 
@@ -110,7 +110,7 @@ def main():
         for fn in sorted(os.listdir(unit_dir)):
             path = os.path.join(unit_dir, fn)
             if fn.startswith("test-") and os.access(path, os.X_OK) and "." not in fn:
-                if args.k and args.k not in fn:
+                if args.k and not any(f in fn for f in args.k.split(",")):
                     continue
                 for r in run_unit(path):
                     report(*r)

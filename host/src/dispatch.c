@@ -117,15 +117,15 @@ static void log_executed(fnh__invocation *inv, int ok)
                  "Executed 'Functions.%s' (Failed, Id=%s, Duration=%llums)\n"
                  "Exception while executing function: Functions.%s. %s",
                  inv->fn->name, inv->id, (unsigned long long)ms, inv->fn->name,
-                 inv->rc == -ETIMEDOUT ? "The function timed out."
-                                       : strerror(inv->rc < 0 ? -inv->rc : EIO));
+                 inv->timed_out ? "The function timed out."
+                                : strerror(inv->rc < 0 ? -inv->rc : EIO));
     }
 }
 
 /* Completion on the loop thread: log, notify the trigger, free. */
 static void finish(fnh__invocation *inv)
 {
-    if (inv->timed_out) { /* already answered; the worker just came back */
+    if (inv->abandoned) { /* already answered; the worker just came back */
         fnh__invocation_free(inv);
         return;
     }
@@ -278,12 +278,14 @@ static void timeout_cb(uv_timer_t *t)
                  "Initiating cancellation.",
                  ts, inv->fn->name, inv->id);
         live_remove(inv);
-        inv->rc = -ETIMEDOUT;
+        /* the worker still owns rc and the outputs: completion must only
+         * look at timed_out (loop thread) and never at what it writes */
+        inv->timed_out = 1;
         log_executed(inv, 0);
         if (inv->complete)
             inv->complete(inv);
         inv->complete = NULL;
-        inv->timed_out = 1; /* the worker frees it when it returns */
+        inv->abandoned = 1; /* the worker frees it when it returns */
     }
 }
 

@@ -754,7 +754,8 @@ void fnh__ext_status_json(fnh__buf *b)
 static void ext_complete(fnh__invocation *inv)
 {
     struct fnh_binding *hb = inv->owner;
-    fnh__output *ret = fnh__invocation_output(inv, "$return");
+    int status = fnh__invocation_status(inv);
+    fnh__output *ret = status == 0 ? fnh__invocation_output(inv, "$return") : NULL;
     fnh_value v = {0};
     if (ret && ret->set) {
         v.data = ret->body.data;
@@ -762,7 +763,7 @@ static void ext_complete(fnh__invocation *inv)
         v.content_type = ret->content_type;
     }
     if (hb->trig->complete)
-        hb->trig->complete(hb->state, inv->token, inv->rc, ret && ret->set ? &v : NULL);
+        hb->trig->complete(hb->state, inv->token, status, ret && ret->set ? &v : NULL);
 }
 
 static void run_event(fire_ev *e)

@@ -77,7 +77,7 @@ static void complete_http(fnh__invocation *inv)
     fnh__http_exchange *x = inv->owner;
     fnh__function *fn = inv->fn;
     hdrs h = {.n = 0};
-    if (inv->rc != 0) {
+    if (fnh__invocation_status(inv) != 0) {
         add_host_headers(inv->app, inv->req, &h);
         fnh__http_response r = {.status = 500, .headers = h.kv, .nheaders = h.n};
         fnh__http_respond(x, &r);

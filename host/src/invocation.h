@@ -5,6 +5,7 @@
 #ifndef FNH_INVOCATION_H
 #define FNH_INVOCATION_H
 
+#include <errno.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -55,7 +56,8 @@ struct fnh__invocation {
     fnh__output *outputs;
     size_t noutputs;
     int rc;                  /* the function's return value */
-    int timed_out;           /* completed early by the timeout */
+    int timed_out;           /* functionTimeout passed: completed as failed (loop thread) */
+    int abandoned;           /* completed; the worker frees it when it returns */
     fnh__complete_fn complete; /* loop thread, once */
     void *owner;             /* e.g. the HTTP exchange */
     fnh__invocation *next;   /* queue links (dispatch) */
@@ -66,6 +68,14 @@ struct fnh__invocation {
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
 void fnh__invocation_free(fnh__invocation *inv);
+/* The invocation's result for its trigger's completion: 0, the function's
+ * negative errno, or -ETIMEDOUT (then outputs must not be read: the
+ * function may still be running). Loop thread. */
+static inline int fnh__invocation_status(const fnh__invocation *inv)
+{
+    return inv->timed_out ? -ETIMEDOUT : inv->rc;
+}
+
 /* The output a function set for binding name, or NULL. */
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name);
 
