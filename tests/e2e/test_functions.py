@@ -224,3 +224,24 @@ def test_return_binding_and_custom_headers(ctx):
     # with -ENOENT, the function returns it, and the caller gets a 500
     assert r.status == 500
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_cors_from_local_settings(ctx):
+    app = echo_app(ctx, {"local.settings.json": {"Values": {},
+                                                 "Host": {"CORS": "http://a.example,http://b.example"}}})
+    h = ctx.start(app)
+    r = h.get("/api/echo/x", headers={"Origin": "http://b.example"})
+    assert r.headers["access-control-allow-origin"] == "http://b.example"
+    r = h.get("/api/echo/x", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    r = h.request("OPTIONS", "/api/echo/x", headers={
+        "Origin": "http://a.example", "Access-Control-Request-Method": "PUT"})
+    assert r.status == 204
+    assert r.headers["access-control-allow-methods"] == "PUT"
+    assert r.headers["access-control-allow-origin"] == "http://a.example"
+
+
+def test_no_cors_headers_when_not_configured(ctx):
+    h = ctx.start(echo_app(ctx))
+    r = h.get("/api/echo/x", headers={"Origin": "http://a.example"})
+    assert "access-control-allow-origin" not in r.headers
