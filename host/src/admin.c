@@ -16,8 +16,6 @@
 #include "json.h"
 #include "util.h"
 
-#define REASON_HOST_API "This function was programmatically called via the host APIs."
-
 static void respond_json(fnh__http_exchange *x, int status, cJSON *doc)
 {
     char *s = cJSON_PrintUnformatted(doc);
@@ -150,7 +148,7 @@ static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__
         payload = text ? text : "";
         ctype = "application/json";
     }
-    fnh__invoke_with_payload(h, fn, payload, strlen(payload), ctype, REASON_HOST_API);
+    fnh__invoke_with_payload(h, fn, payload, strlen(payload), ctype, FNH__REASON_HOST_API);
     free(text);
     cJSON_Delete(doc);
     fnh__respond_simple(x, 202, NULL, NULL, 0);

@@ -48,12 +48,10 @@ static struct {
        .cond = PTHREAD_COND_INITIALIZER,
        .done_lock = PTHREAD_MUTEX_INITIALIZER};
 
-static const char *category(const fnh__function *fn, char *buf, size_t n)
+/* "Function.<name>", made once at load (app.c). */
+static const char *category(const fnh__function *fn)
 {
-    if (fn->log_category)
-        return fn->log_category;
-    snprintf(buf, n, "Function.%s", fn->name);
-    return buf;
+    return fn->log_category ? fn->log_category : "Function";
 }
 
 static void live_add(fnh__invocation *inv)
@@ -90,8 +88,7 @@ static void put(char **at, const char *end, const char *s)
 
 static void log_executed(fnh__invocation *inv, int ok)
 {
-    char buf[160];
-    const char *cat = category(inv->fn, buf, sizeof buf);
+    const char *cat = category(inv->fn);
     uint64_t ms = (fnh__now_ns() - inv->start_ns) / 1000000u;
     if (ok) {
         /* runs once per invocation: assembled without printf */
@@ -271,9 +268,9 @@ static void timeout_cb(uv_timer_t *t)
         next = inv->next_live;
         if (!inv->deadline_ns || now < inv->deadline_ns)
             continue;
-        char cat[160], ts[32];
+        char ts[32];
         fnh__timespan_fmt(g.timeout_ms, ts);
-        fnh__log(category(inv->fn, cat, sizeof cat), FNH_LOG_ERROR,
+        fnh__log(category(inv->fn), FNH_LOG_ERROR,
                  "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). "
                  "Initiating cancellation.",
                  ts, inv->fn->name, inv->id);
@@ -329,8 +326,7 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
 
 void fnh__dispatch(fnh__invocation *inv)
 {
-    char buf[160];
-    const char *cat = category(inv->fn, buf, sizeof buf);
+    const char *cat = category(inv->fn);
     inv->start_ns = fnh__now_ns();
     if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
         char line[1024], *at = line, *end = line + sizeof line;

@@ -110,6 +110,15 @@ typedef struct fire_ev {
 
 static const fnh_api g_api;
 
+static void fire_ev_free(fire_ev *e)
+{
+    fnh__buf_free(&e->payload);
+    free(e->ctype);
+    free(e->meta);
+    free(e->metastore);
+    free(e);
+}
+
 static struct {
     manifest_ext *manifests;
     fnh__strlist dup_types; /* types claimed twice */
@@ -534,6 +543,74 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
 
 static void drain_cb(uv_async_t *h);
 
+/* Creates the handle for binding b of fn and calls the extension's bind.
+ * A refusal becomes an error of fn; returns -ENOMEM only. */
+static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
+{
+    struct fnh_binding *hb = calloc(1, sizeof *hb);
+    if (!hb)
+        return -ENOMEM;
+    hb->api = &g_api;
+    hb->kind = K_BINDING;
+    hb->ext = x;
+    hb->fn = fn;
+    hb->b = b;
+    char where[256];
+    snprintf(where, sizeof where, "%s: bindings[%d] (%s)", fn->config_file, b->index,
+             b->type);
+    const fnh_trigger_type *t = find_trigger(x, b->type);
+    const fnh_binding_type *bt = find_binding(x, b->type);
+    if (b->is_trigger && !t) {
+        fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
+                                       "input or output binding",
+                          where, b->type);
+        free(hb);
+        return 0;
+    }
+    if (!b->is_trigger && (!bt || !(bt->directions & (unsigned)b->direction))) {
+        fnh__strlist_addf(&fn->errors, "%s: direction: extension \"%s\" does not "
+                                       "provide '%s' as an %s binding",
+                          where, x->def.name, b->type,
+                          b->direction == FNH__DIR_IN ? "input" : "output");
+        free(hb);
+        return 0;
+    }
+    if (t) {
+        memcpy(&hb->trig_copy, t, t->size < sizeof hb->trig_copy ? t->size
+                                                                 : sizeof hb->trig_copy);
+        hb->trig = &hb->trig_copy;
+    } else {
+        memcpy(&hb->bt_copy, bt, bt->size < sizeof hb->bt_copy ? bt->size
+                                                               : sizeof hb->bt_copy);
+        hb->bt = &hb->bt_copy;
+    }
+    fnh__strlist errs = {0};
+    struct fnh_config cfg = {.api = &g_api, .kind = K_CONFIG, .ext = x, .hb = hb,
+                             .json = b->json, .where = where, .errors = &errs};
+    int (*bind)(fnh_binding *, const fnh_config *, void **) =
+        hb->trig ? hb->trig->bind : hb->bt->bind;
+    int rc = bind ? bind(hb, &cfg, &hb->state) : 0;
+    free(cfg.text);
+    if (rc) {
+        if (!errs.len)
+            fnh__strlist_addf(&errs, "%s: the extension refused the binding: %s", where,
+                              strerror(rc < 0 ? -rc : EIO));
+        for (size_t e = 0; e < errs.len; e++)
+            fnh__strlist_addf(&fn->errors, "%s", errs.items[e]);
+        fnh__strlist_free(&errs);
+        free(hb);
+        return 0;
+    }
+    fnh__strlist_free(&errs);
+    hb->bound = 1;
+    b->ext_handle = hb;
+    if (!b->is_trigger)
+        fn->has_ext_io = 1;
+    hb->next = g.bindings;
+    g.bindings = hb;
+    return 0;
+}
+
 int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
 {
     g.loop = loop;
@@ -578,67 +655,9 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
                     x = l;
             if (!x)
                 continue;
-            struct fnh_binding *hb = calloc(1, sizeof *hb);
-            if (!hb)
-                return -ENOMEM;
-            hb->api = &g_api;
-            hb->kind = K_BINDING;
-            hb->ext = x;
-            hb->fn = fn;
-            hb->b = b;
-            char where[256];
-            snprintf(where, sizeof where, "%s: bindings[%d] (%s)", fn->config_file, b->index,
-                     b->type);
-            const fnh_trigger_type *t = find_trigger(x, b->type);
-            const fnh_binding_type *bt = find_binding(x, b->type);
-            if (b->is_trigger && !t) {
-                fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
-                                               "input or output binding",
-                                  where, b->type);
-                free(hb);
-                continue;
-            }
-            if (!b->is_trigger && (!bt || !(bt->directions & (unsigned)b->direction))) {
-                fnh__strlist_addf(&fn->errors, "%s: direction: extension \"%s\" does not "
-                                               "provide '%s' as an %s binding",
-                                  where, x->def.name, b->type,
-                                  b->direction == FNH__DIR_IN ? "input" : "output");
-                free(hb);
-                continue;
-            }
-            if (t) {
-                memcpy(&hb->trig_copy, t, t->size < sizeof hb->trig_copy ? t->size
-                                                                         : sizeof hb->trig_copy);
-                hb->trig = &hb->trig_copy;
-            } else {
-                memcpy(&hb->bt_copy, bt, bt->size < sizeof hb->bt_copy ? bt->size
-                                                                       : sizeof hb->bt_copy);
-                hb->bt = &hb->bt_copy;
-            }
-            fnh__strlist errs = {0};
-            struct fnh_config cfg = {.api = &g_api, .kind = K_CONFIG, .ext = x, .hb = hb,
-                                     .json = b->json, .where = where, .errors = &errs};
-            int (*bind)(fnh_binding *, const fnh_config *, void **) =
-                hb->trig ? hb->trig->bind : hb->bt->bind;
-            int rc = bind ? bind(hb, &cfg, &hb->state) : 0;
-            free(cfg.text);
-            if (rc) {
-                if (!errs.len)
-                    fnh__strlist_addf(&errs, "%s: the extension refused the binding: %s", where,
-                                      strerror(rc < 0 ? -rc : EIO));
-                for (size_t e = 0; e < errs.len; e++)
-                    fnh__strlist_addf(&fn->errors, "%s", errs.items[e]);
-                fnh__strlist_free(&errs);
-                free(hb);
-                continue;
-            }
-            fnh__strlist_free(&errs);
-            hb->bound = 1;
-            b->ext_handle = hb;
-            if (!b->is_trigger)
-                fn->has_ext_io = 1;
-            hb->next = g.bindings;
-            g.bindings = hb;
+            int rc = bind_one(fn, b, x);
+            if (rc)
+                return rc;
         }
     }
     /* a function that went into error above must not keep bound bindings */
@@ -720,11 +739,7 @@ void fnh__ext_unload(int busy)
     while (g.qhead) { /* cannot happen after stop + drain, but never leak */
         fire_ev *e = g.qhead;
         g.qhead = e->next;
-        fnh__buf_free(&e->payload);
-        free(e->ctype);
-        free(e->meta);
-        free(e->metastore);
-        free(e);
+        fire_ev_free(e);
     }
     g.qtail = NULL;
     g.qlen = 0;
@@ -808,11 +823,7 @@ static void drain_cb(uv_async_t *h)
         fire_ev *e = list;
         list = e->next;
         run_event(e);
-        fnh__buf_free(&e->payload);
-        free(e->ctype);
-        free(e->meta);
-        free(e->metastore);
-        free(e);
+        fire_ev_free(e);
     }
 }
 
@@ -871,11 +882,7 @@ static int api_fire(fnh_binding *b, const fnh_value *payload, const fnh_kv *meta
     }
     pthread_mutex_unlock(&g.lock);
     if (rc) {
-        fnh__buf_free(&e->payload);
-        free(e->ctype);
-        free(e->meta);
-        free(e->metastore);
-        free(e);
+        fire_ev_free(e);
         return rc;
     }
     uv_async_send(&g.async);

@@ -9,6 +9,9 @@
 #include "app.h"
 #include "http_server.h"
 
+/* The Executing line's reason for HTTP and admin-API invocations (Azure's). */
+#define FNH__REASON_HOST_API "This function was programmatically called via the host APIs."
+
 typedef struct fnh__host {
     fnh__app *app;
     uv_loop_t *loop;

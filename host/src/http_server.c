@@ -465,12 +465,30 @@ static void conn_flush(conn *c)
 
 #define CONN(p) ((conn *)(p)->data)
 
+/* Room in c->hoff for the (name, value) offsets of header nheaders and the
+ * start of the next name. 0 or -1 (out of memory). */
+static int reserve_offsets(conn *c)
+{
+    if (2 * c->nheaders + 2 <= c->hoff_cap)
+        return 0;
+    size_t cap = c->hoff_cap ? c->hoff_cap * 2 : 32;
+    size_t *h = realloc(c->hoff, cap * sizeof *h);
+    if (!h)
+        return -1;
+    c->hoff = h;
+    c->hoff_cap = cap;
+    return 0;
+}
+
 static int on_message_begin(llhttp_t *p)
 {
     conn *c = CONN(p);
     c->url.len = 0;
     c->hdrs.len = 0;
     c->nheaders = 0;
+    if (reserve_offsets(c))
+        return -1;
+    c->hoff[0] = 0; /* the first name starts the buffer */
     c->header_bytes = 0;
     c->in_value = 0;
     c->expect_continue = 0;
@@ -525,14 +543,8 @@ static int on_header_field_complete(llhttp_t *p)
         c->reject = 431;
         return -1;
     }
-    if (2 * c->nheaders + 2 > c->hoff_cap) {
-        size_t cap = c->hoff_cap ? c->hoff_cap * 2 : 32;
-        size_t *h = realloc(c->hoff, cap * sizeof *h);
-        if (!h)
-            return -1;
-        c->hoff = h;
-        c->hoff_cap = cap;
-    }
+    if (reserve_offsets(c))
+        return -1;
     fnh__buf_append(&c->hdrs, "", 1); /* NUL ends the name */
     c->in_value = 1;
     c->hoff[2 * c->nheaders + 1] = c->hdrs.len;
@@ -556,14 +568,8 @@ static int on_header_value_complete(llhttp_t *p)
     fnh__buf_append(&c->hdrs, "", 1);
     c->nheaders++;
     c->in_value = 0;
-    if (2 * c->nheaders + 2 > c->hoff_cap) {
-        size_t cap = c->hoff_cap ? c->hoff_cap * 2 : 32;
-        size_t *h = realloc(c->hoff, cap * sizeof *h);
-        if (!h)
-            return -1;
-        c->hoff = h;
-        c->hoff_cap = cap;
-    }
+    if (reserve_offsets(c))
+        return -1;
     c->hoff[2 * c->nheaders] = c->hdrs.len; /* where the next name starts */
     return 0;
 }
@@ -620,11 +626,8 @@ static int on_headers_complete(llhttp_t *p)
     if (!r->headers)
         return -1;
     r->hstore = fnh__buf_take(&c->hdrs);
-    size_t name_off = 0;
     for (size_t i = 0; i < c->nheaders; i++) {
-        if (i > 0)
-            name_off = c->hoff[2 * i];
-        r->headers[i].key = r->hstore + name_off;
+        r->headers[i].key = r->hstore + c->hoff[2 * i];
         r->headers[i].value = r->hstore + c->hoff[2 * i + 1];
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s->limits.max_body) {

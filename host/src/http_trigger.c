@@ -15,8 +15,6 @@
 #include "settings.h"
 #include "timer_trigger.h"
 
-#define REASON_HOST_API "This function was programmatically called via the host APIs."
-
 void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_type,
                          const char *body, size_t len)
 {
@@ -173,7 +171,7 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         fnh__respond_simple(x, 404, NULL, NULL, 0);
         return;
     }
-    fnh__invocation *inv = fnh__invocation_new(app, fn, REASON_HOST_API);
+    fnh__invocation *inv = fnh__invocation_new(app, fn, FNH__REASON_HOST_API);
     if (!inv) {
         fnh__route_match_clear(&m);
         fnh__http_req_free(req);

@@ -70,6 +70,23 @@ static int parse_port(const char *s, int *out)
     return 0;
 }
 
+/* "GET,POST" (or "get,post" with lower) for a set of FNH__M_* bits, written
+ * into out[96] and returned. */
+static const char *methods_text(unsigned methods, int lower, char out[96])
+{
+    size_t at = 0;
+    for (unsigned bit = 1; bit <= FNH__M_TRACE; bit <<= 1) {
+        if (!(methods & bit))
+            continue;
+        if (at)
+            out[at++] = ',';
+        for (const char *p = fnh__method_name(bit); *p; p++)
+            out[at++] = lower ? (char)(*p | 0x20) : *p;
+    }
+    out[at] = '\0';
+    return out;
+}
+
 /* ---- start ------------------------------------------------------------ */
 
 static fnh__host g_host;
@@ -136,14 +153,8 @@ static void print_functions(const fnh__app *app, const char *base)
         if (fn->route) {
             fnh__buf_printf(&b, "\t%s:", fn->name);
             if (fn->methods != FNH__M_ALL) {
-                fnh__buf_puts(&b, " [");
-                int first = 1;
-                for (unsigned bit = 1; bit <= FNH__M_TRACE; bit <<= 1)
-                    if (fn->methods & bit) {
-                        fnh__buf_printf(&b, "%s%s", first ? "" : ",", fnh__method_name(bit));
-                        first = 0;
-                    }
-                fnh__buf_puts(&b, "]");
+                char ms[96];
+                fnh__buf_printf(&b, " [%s]", methods_text(fn->methods, 0, ms));
             }
             fnh__buf_printf(&b, " %s/%s\n\n", base, fn->route_full);
         } else {
@@ -270,18 +281,10 @@ static int cmd_start(const start_opts *o)
         const fnh__function *fn = app->functions[i];
         if (!fn->route_full || fn->disabled || !fnh__function_ok(fn))
             continue;
-        char ms[96] = "";
-        for (unsigned bit = 1; bit <= FNH__M_TRACE; bit <<= 1)
-            if (fn->methods != FNH__M_ALL && (fn->methods & bit)) {
-                if (*ms)
-                    strcat(ms, ",");
-                size_t at = strlen(ms);
-                for (const char *p = fnh__method_name(bit); *p; p++)
-                    ms[at++] = (char)(*p | 0x20);
-                ms[at] = '\0';
-            }
+        char ms[96];
         fnh__log("Host.Startup", FNH_LOG_DEBUG, "Mapped function route '%s' [%s] to '%s'",
-                 fn->route_full, *ms ? ms : "all", fn->name);
+                 fn->route_full, fn->methods == FNH__M_ALL ? "all" : methods_text(fn->methods, 1, ms),
+                 fn->name);
     }
     print_functions(app, g_host.base_url);
     fnh__timers_start(&g_host);
@@ -361,16 +364,9 @@ static int cmd_routes(const char *root, const char *method, const char *path)
         void *target;
         printf("%-24s %-40s %s\n", "METHODS", "ROUTE", "FUNCTION");
         for (size_t i = 0; fnh__router_at(app->router, i, &r, &methods, &target); i++) {
-            char ms[128] = "";
-            if (methods == FNH__M_ALL)
-                strcpy(ms, "ALL");
-            for (unsigned bit = 1; methods != FNH__M_ALL && bit <= FNH__M_TRACE; bit <<= 1)
-                if (methods & bit) {
-                    if (*ms)
-                        strcat(ms, ",");
-                    strcat(ms, fnh__method_name(bit));
-                }
-            printf("%-24s %-40s %s\n", ms, fnh__route_template(r),
+            char ms[96];
+            printf("%-24s %-40s %s\n", methods == FNH__M_ALL ? "ALL" : methods_text(methods, 0, ms),
+                   fnh__route_template(r),
                    ((fnh__function *)target)->name);
         }
     }

@@ -52,7 +52,6 @@ int fnh__settings_load(const char *root, fnh__strlist *errors, fnh__strlist *not
         {
             const char *key = v->string;
             const char *val = NULL;
-            char numbuf[64];
             if (cJSON_IsString(v)) {
                 val = v->valuestring;
             } else if (cJSON_IsNull(v)) {
@@ -73,7 +72,6 @@ int fnh__settings_load(const char *root, fnh__strlist *errors, fnh__strlist *not
                                       key, fnh__json_type_name(v), key);
                 }
                 free(brief);
-                (void)numbuf;
                 continue;
             }
             if (!*key || strchr(key, '=')) {

@@ -45,6 +45,8 @@ static struct {
     timer_fn *list;
     fnh__tz *tz;
     int open_handles;
+    char *status_dir;     /* <root>/.fnhost/timers, created on first need */
+    int status_dir_ready;
 } g;
 
 /* ---- time formatting ------------------------------------------------- */
@@ -300,7 +302,7 @@ static void complete(fnh__invocation *inv)
     int64_t now = fnh__wall_ms();
     t->running = 0;
     /* Last = the invocation time, bumped up to the occurrence if it fired early */
-    int64_t fired = (int64_t)(inv->start_ns ? now - (int64_t)((fnh__now_ns() - inv->start_ns) / 1000000u) : now);
+    int64_t fired = now - (int64_t)((fnh__now_ns() - inv->start_ns) / 1000000u);
     if (t->sched.cron) {
         int64_t when = fired > t->next_ms ? fired : t->next_ms;
         t->last_ms = t->updated_ms = when;
@@ -402,7 +404,7 @@ static const cJSON *binding_item(const fnh__function *fn, const char *key)
     return cJSON_GetObjectItem(fn->trigger->json, key);
 }
 
-static void start_one(fnh__host *h, timer_fn *t)
+static void start_one(timer_fn *t)
 {
     fnh__function *fn = t->fn;
     int64_t now = fnh__wall_ms();
@@ -426,14 +428,15 @@ static void start_one(fnh__host *h, timer_fn *t)
     }
     t->next_ms = next;
     if (use_monitor) {
-        char *dir = fnh__asprintf("%s/.fnhost/timers", h->app->root);
-        if (dir && mkdirs(dir) == 0)
-            t->status_path = fnh__asprintf("%s/Host.Functions.%s.status.json", dir, fn->name);
+        if (!g.status_dir_ready && g.status_dir && mkdirs(g.status_dir) == 0)
+            g.status_dir_ready = 1;
+        if (g.status_dir_ready)
+            t->status_path = fnh__asprintf("%s/Host.Functions.%s.status.json", g.status_dir,
+                                           fn->name);
         else
             fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot create %s; the "
                                          "schedule monitor is off",
-                     fn->name, dir ? dir : ".fnhost/timers");
-        free(dir);
+                     fn->name, g.status_dir ? g.status_dir : ".fnhost/timers");
     }
     int64_t last = 0, recorded = 0, updated = 0;
     if (t->status_path && status_read(t, &last, &recorded, &updated) == 0) {
@@ -487,6 +490,9 @@ int fnh__timers_start(fnh__host *h)
     }
     if (!any)
         return 0;
+    free(g.status_dir);
+    g.status_dir = fnh__asprintf("%s/.fnhost/timers", app->root);
+    g.status_dir_ready = 0;
     const char *zone = fnh__tz_env_name();
     char *err = NULL;
     if (fnh__tz_load(zone, &g.tz, &err)) {
@@ -530,7 +536,7 @@ int fnh__timers_start(fnh__host *h)
         g.open_handles++;
         t->next = g.list;
         g.list = t;
-        start_one(h, t);
+        start_one(t);
     }
     if (g_initial) {
         g_initial->req.data = g_initial;
@@ -576,6 +582,8 @@ void fnh__timers_stop(void)
             uv_close((uv_handle_t *)&t->timer, timer_closed);
         t = n;
     }
+    free(g.status_dir);
+    g.status_dir = NULL;
     if (!g.open_handles && g.tz) {
         fnh__tz_free(g.tz);
         g.tz = NULL;

@@ -17,6 +17,10 @@ IGNORE = shutil.ignore_patterns("*.so", "out", ".fnhost")  # in-repo build lefto
 def make(args, cwd, env=None, timeout=60):
     full = dict(os.environ)
     full.pop("FNHOST_CFLAGS", None)
+    # a make that runs these tests (make -s check-asan) must not pass its
+    # flags and variables (silence, BUILD, SAN) down to the template's make
+    for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"):
+        full.pop(k, None)
     full.update(env or {})
     p = subprocess.run(["make"] + args, cwd=cwd, env=full, capture_output=True, text=True,
                        timeout=timeout)
