@@ -64,6 +64,7 @@ typedef struct fnh__function {
     fnh__entry_fn entry;
     uint32_t module_flags; /* FNH_FN_* */
     int has_ext_io;        /* has extension input/output bindings: runs on workers */
+    struct fnh__lane *lane; /* dispatch's queue of this function's work (dispatch.c owns it) */
 } fnh__function;
 
 typedef struct fnh__app {

@@ -1,37 +1,57 @@
-/* dispatch.c: invocation dispatch and the worker pool. The loop hands work
- * over in batches: invocations dispatched during one loop iteration are
- * queued under one lock and wake one worker; a worker that finds more work
- * queued wakes the next, so blocking functions still run in parallel while
- * a burst of short ones costs few thread switches. Completions come back
- * through one list and one uv_async_send, drained whole by the loop. */
+/* dispatch.c: invocation dispatch and the worker pool. Work waits in one
+ * queue per function ("lane"); workers take from the lanes in turn, so one
+ * function's backlog delays another function by at most one run. The loop
+ * hands work over in batches: invocations dispatched during one loop
+ * iteration are queued under one lock and wake one worker; while work stays
+ * queued a short timer wakes one more idle worker per tick, so blocking
+ * functions fan out over the pool while a burst of short ones costs few
+ * thread switches. functionTimeout counts from the moment a worker starts
+ * the function, never the time spent queued. A timed-out invocation is
+ * answered at once but stays counted until its worker returns, and the
+ * stuck worker is replaced so the pool keeps its size. Completions come
+ * back through one list and one uv_async_send, drained whole by the loop. */
 #include "dispatch.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "extension.h"
 #include "log.h"
 #include "util.h"
 
+/* Threads the pool may add to replace workers stuck in timed-out functions. */
+#define MAX_REPLACEMENTS 64
+
+struct fnh__lane {
+    fnh__invocation *head, *tail;
+    struct fnh__lane *next_ready; /* in the ready ring while it holds work */
+    int ready;
+    struct fnh__lane *next_all;
+};
+
 static struct {
     uv_loop_t *loop;
     int64_t timeout_ms;
-    /* loop -> workers */
+    /* loop -> workers, under lock */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
-    fnh__invocation *qhead, *qtail;
-    size_t qlen;
+    pthread_cond_t cond;       /* work queued or stopping */
+    pthread_cond_t exited;     /* a worker thread ended */
+    struct fnh__lane *ready_head, *ready_tail;
+    struct fnh__lane *lanes;   /* every lane, freed at shutdown */
+    size_t queued;
     int idle;
     int stopping;
-    pthread_t *threads;
-    int nthreads;
+    int nthreads;              /* the pool's size */
+    int alive;                 /* worker threads running */
+    int stuck;                 /* of them, running a timed-out function */
+    int replacement_warned;
     /* invocations dispatched this iteration, handed over in the check phase */
     fnh__invocation *bhead, *btail;
-    uv_timer_t stall_timer;  /* wakes another worker when the queue stops moving */
+    uv_timer_t stall_timer;  /* wakes another worker while work stays queued */
     int stall_armed;
     uv_check_t batcher;      /* hands over after the poll phase (I/O, completions) */
     uv_prepare_t batcher2;   /* and before the loop blocks (timers, idle work) */
@@ -39,13 +59,14 @@ static struct {
     pthread_mutex_t done_lock;
     fnh__invocation *done;
     uv_async_t done_async;
-    /* live (dispatched, not completed) invocations, for timeouts */
+    /* live (dispatched, not yet returned) invocations, loop thread */
     fnh__invocation *live;
     size_t inflight;
     uv_timer_t timeout_timer;
     int initialized;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .cond = PTHREAD_COND_INITIALIZER,
+       .exited = PTHREAD_COND_INITIALIZER,
        .done_lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* "Function.<name>", made once at load (app.c). */
@@ -76,6 +97,71 @@ static void live_remove(fnh__invocation *inv)
     g.inflight--;
 }
 
+/* ---- lanes (under g.lock) ------------------------------------------------ */
+
+static struct fnh__lane *lane_of(fnh__function *fn)
+{
+    if (!fn->lane) {
+        struct fnh__lane *l = calloc(1, sizeof *l);
+        if (!l)
+            return NULL;
+        l->next_all = g.lanes;
+        g.lanes = l;
+        fn->lane = l;
+    }
+    return fn->lane;
+}
+
+static void lane_push(struct fnh__lane *l, fnh__invocation *inv)
+{
+    inv->next = NULL;
+    if (l->tail)
+        l->tail->next = inv;
+    else
+        l->head = inv;
+    l->tail = inv;
+    g.queued++;
+    if (!l->ready) {
+        l->ready = 1;
+        l->next_ready = NULL;
+        if (g.ready_tail)
+            g.ready_tail->next_ready = l;
+        else
+            g.ready_head = l;
+        g.ready_tail = l;
+    }
+}
+
+/* The next invocation, taking the lanes in turn. NULL when none waits. */
+static fnh__invocation *lanes_pop(void)
+{
+    struct fnh__lane *l = g.ready_head;
+    if (!l)
+        return NULL;
+    fnh__invocation *inv = l->head;
+    l->head = inv->next;
+    if (!l->head)
+        l->tail = NULL;
+    inv->next = NULL;
+    g.queued--;
+    g.ready_head = l->next_ready;
+    if (!g.ready_head)
+        g.ready_tail = NULL;
+    l->next_ready = NULL;
+    l->ready = 0;
+    if (l->head) { /* still has work: back of the ring */
+        l->ready = 1;
+        if (g.ready_tail)
+            g.ready_tail->next_ready = l;
+        else
+            g.ready_head = l;
+        g.ready_tail = l;
+    }
+    return inv;
+}
+
+/* ---- logging ------------------------------------------------------------- */
+
 /* Appends s to the line buffer at *at (bounded by end). */
 static void put(char **at, const char *end, const char *s)
 {
@@ -86,10 +172,18 @@ static void put(char **at, const char *end, const char *s)
     *at += n;
 }
 
+/* Milliseconds the function has run (queue time excluded). */
+static uint64_t run_ms(const fnh__invocation *inv)
+{
+    uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE);
+    uint64_t now = fnh__now_ns();
+    return began && now > began ? (now - began) / 1000000u : 0;
+}
+
 static void log_executed(fnh__invocation *inv, int ok)
 {
     const char *cat = category(inv->fn);
-    uint64_t ms = (fnh__now_ns() - inv->start_ns) / 1000000u;
+    uint64_t ms = run_ms(inv);
     if (ok) {
         /* runs once per invocation: assembled without printf */
         if (!fnh__log_enabled(cat, FNH_LOG_INFO))
@@ -110,26 +204,31 @@ static void log_executed(fnh__invocation *inv, int ok)
         put(&at, end, "ms)");
         fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
     } else {
+        const char *why = inv->timed_out          ? "The function timed out."
+                          : inv->rc == -ECANCELED ? "The host is shutting down; the "
+                                                    "invocation was cancelled before it started."
+                                                  : strerror(inv->rc < 0 ? -inv->rc : EIO);
         fnh__log(cat, FNH_LOG_ERROR,
                  "Executed 'Functions.%s' (Failed, Id=%s, Duration=%llums)\n"
                  "Exception while executing function: Functions.%s. %s",
-                 inv->fn->name, inv->id, (unsigned long long)ms, inv->fn->name,
-                 inv->timed_out ? "The function timed out."
-                                : strerror(inv->rc < 0 ? -inv->rc : EIO));
+                 inv->fn->name, inv->id, (unsigned long long)ms, inv->fn->name, why);
     }
 }
 
-/* Completion on the loop thread: log, notify the trigger, free. */
+/* ---- completion ------------------------------------------------------------ */
+
+/* The work has returned (loop thread): complete unless a timeout already
+ * did, release, free. */
 static void finish(fnh__invocation *inv)
 {
-    if (inv->abandoned) { /* already answered; the worker just came back */
-        fnh__invocation_free(inv);
-        return;
-    }
     live_remove(inv);
-    log_executed(inv, inv->rc == 0);
-    if (inv->complete)
-        inv->complete(inv);
+    if (!inv->abandoned) {
+        log_executed(inv, inv->rc == 0);
+        if (inv->complete)
+            inv->complete(inv);
+    }
+    if (inv->release)
+        inv->release(inv);
     fnh__invocation_free(inv);
 }
 
@@ -147,27 +246,50 @@ static void run(fnh__invocation *inv)
     inv->rc = rc;
 }
 
+static void *worker_main(void *arg);
+
+/* Starts one detached worker thread; under g.lock. Returns 0 or -errno. */
+static int spawn_worker(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1u << 20);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, worker_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc)
+        return -rc;
+    g.alive++;
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&g.lock);
     for (;;) {
-        while (!g.qhead && !g.stopping) {
+        while (!g.ready_head && !g.stopping) {
             g.idle++;
             pthread_cond_wait(&g.cond, &g.lock);
             g.idle--;
         }
-        if (!g.qhead && g.stopping)
-            break;
-        fnh__invocation *inv = g.qhead;
-        g.qhead = inv->next;
-        if (!g.qhead)
-            g.qtail = NULL;
-        g.qlen--;
+        if (!g.ready_head || g.stopping)
+            break; /* what is still queued is cancelled by the shutdown */
+        fnh__invocation *inv = lanes_pop();
+        uint64_t now = fnh__now_ns();
+        __atomic_store_n(&inv->run_ns, now, __ATOMIC_RELEASE);
+        if (g.timeout_ms > 0)
+            __atomic_store_n(&inv->deadline_ns, now + (uint64_t)g.timeout_ms * 1000000u,
+                             __ATOMIC_RELEASE);
         pthread_mutex_unlock(&g.lock);
 
-        inv->next = NULL;
         run(inv);
+
+        pthread_mutex_lock(&g.lock);
+        inv->returned = 1;
+        int was_stuck = inv->overdue;
+        pthread_mutex_unlock(&g.lock);
 
         pthread_mutex_lock(&g.done_lock);
         int was_empty = g.done == NULL;
@@ -176,8 +298,16 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&g.done_lock);
         if (was_empty)
             uv_async_send(&g.done_async);
+
         pthread_mutex_lock(&g.lock);
+        if (was_stuck) {
+            g.stuck--;
+            if (g.alive - g.stuck > g.nthreads)
+                break; /* a replacement took this worker's place */
+        }
     }
+    g.alive--;
+    pthread_cond_broadcast(&g.exited);
     pthread_mutex_unlock(&g.lock);
     return NULL;
 }
@@ -207,44 +337,61 @@ static void done_cb(uv_async_t *h)
 
 static void stall_cb(uv_timer_t *t);
 
-/* Hands this iteration's invocations to the workers at once. One worker is
- * woken when none is running; while some run, a short timer checks that the
- * queue keeps moving and wakes another worker only if it does not (a
- * function that blocks), so a burst of short functions costs one wake-up. */
+static void arm_stall_timer(void)
+{
+    if (!g.stall_armed) {
+        g.stall_armed = 1;
+        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
+    }
+}
+
+/* Hands this iteration's invocations to the workers at once: each into its
+ * function's lane. One worker is woken when none is running; while work
+ * stays queued a short timer wakes one more idle worker per tick. */
 static void hand_over(void)
 {
     if (!g.bhead)
         return;
     pthread_mutex_lock(&g.lock);
-    if (g.qtail)
-        g.qtail->next = g.bhead;
-    else
-        g.qhead = g.bhead;
-    g.qtail = g.btail;
-    int all_idle = g.idle == g.nthreads;
-    if (all_idle)
+    int was_empty = g.ready_head == NULL;
+    for (fnh__invocation *inv = g.bhead, *n; inv; inv = n) {
+        n = inv->next;
+        struct fnh__lane *l = lane_of(inv->fn);
+        if (!l) { /* out of memory: fail it on the loop */
+            inv->rc = -ENOMEM;
+            inv->returned = 1;
+            pthread_mutex_lock(&g.done_lock);
+            inv->next = g.done;
+            g.done = inv;
+            pthread_mutex_unlock(&g.done_lock);
+            uv_async_send(&g.done_async);
+            continue;
+        }
+        lane_push(l, inv);
+    }
+    int signaled = 0;
+    if (g.idle && (was_empty || g.idle == g.alive - g.stuck)) {
         pthread_cond_signal(&g.cond);
+        signaled = 1;
+    }
+    int wake_more = g.ready_head && g.idle > signaled;
     pthread_mutex_unlock(&g.lock);
     g.bhead = g.btail = NULL;
-    if (!all_idle && !g.stall_armed) {
-        g.stall_armed = 1;
-        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
-    }
+    if (wake_more)
+        arm_stall_timer();
 }
 
 static void stall_cb(uv_timer_t *t)
 {
     (void)t;
     pthread_mutex_lock(&g.lock);
-    if (g.qhead && g.idle)
+    if (g.ready_head && g.idle)
         pthread_cond_signal(&g.cond);
-    int more = g.qhead != NULL;
+    int more = g.ready_head && g.idle > 1;
     pthread_mutex_unlock(&g.lock);
     g.stall_armed = 0;
-    if (more) {
-        g.stall_armed = 1;
-        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
-    }
+    if (more)
+        arm_stall_timer();
 }
 
 static void batcher_cb(uv_check_t *h)
@@ -259,22 +406,49 @@ static void batcher2_cb(uv_prepare_t *h)
     hand_over();
 }
 
+/* A worker runs a timed-out function: count it stuck and, while the pool
+ * has room, start a replacement so other functions keep their workers.
+ * Under g.lock. */
+static void replace_stuck_worker(fnh__invocation *inv)
+{
+    inv->overdue = 1;
+    g.stuck++;
+    if (g.alive - g.stuck >= g.nthreads || g.stopping)
+        return;
+    if (g.alive < g.nthreads + MAX_REPLACEMENTS && spawn_worker() == 0)
+        return;
+    if (!g.replacement_warned) {
+        g.replacement_warned = 1;
+        fnh__log("Host", FNH_LOG_ERROR,
+                 "%d worker threads are stuck in functions that outlived functionTimeout; "
+                 "other functions wait for a free worker until they return",
+                 g.stuck);
+    }
+}
+
 static void timeout_cb(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = fnh__now_ns();
-    fnh__invocation *next;
-    for (fnh__invocation *inv = g.live; inv; inv = next) {
-        next = inv->next_live;
-        if (!inv->deadline_ns || now < inv->deadline_ns)
+    for (fnh__invocation *inv = g.live; inv; inv = inv->next_live) {
+        if (inv->abandoned)
             continue;
+        uint64_t deadline = __atomic_load_n(&inv->deadline_ns, __ATOMIC_ACQUIRE);
+        if (!deadline || now < deadline)
+            continue;
+        pthread_mutex_lock(&g.lock);
+        int returned = inv->returned;
+        if (!returned)
+            replace_stuck_worker(inv);
+        pthread_mutex_unlock(&g.lock);
+        if (returned)
+            continue; /* its completion is on the way */
         char ts[32];
         fnh__timespan_fmt(g.timeout_ms, ts);
         fnh__log(category(inv->fn), FNH_LOG_ERROR,
                  "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). "
                  "Initiating cancellation.",
                  ts, inv->fn->name, inv->id);
-        live_remove(inv);
         /* the worker still owns rc and the outputs: completion must only
          * look at timed_out (loop thread) and never at what it writes */
         inv->timed_out = 1;
@@ -282,7 +456,7 @@ static void timeout_cb(uv_timer_t *t)
         if (inv->complete)
             inv->complete(inv);
         inv->complete = NULL;
-        inv->abandoned = 1; /* the worker frees it when it returns */
+        inv->abandoned = 1; /* answered; stays live until the worker returns */
     }
 }
 
@@ -291,9 +465,6 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
     g.loop = loop;
     g.timeout_ms = timeout_ms;
     g.nthreads = nthreads;
-    g.threads = calloc((size_t)nthreads, sizeof *g.threads);
-    if (!g.threads)
-        return -ENOMEM;
     uv_async_init(loop, &g.done_async, done_cb);
     uv_unref((uv_handle_t *)&g.done_async);
     uv_check_init(loop, &g.batcher);
@@ -311,17 +482,13 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
         uv_timer_start(&g.timeout_timer, timeout_cb, tick, tick);
     }
     uv_unref((uv_handle_t *)&g.timeout_timer);
-    for (int i = 0; i < nthreads; i++) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 1u << 20);
-        int rc = pthread_create(&g.threads[i], &attr, worker_main, NULL);
-        pthread_attr_destroy(&attr);
-        if (rc)
-            return -rc;
-    }
     g.initialized = 1;
-    return 0;
+    int rc = 0;
+    pthread_mutex_lock(&g.lock);
+    for (int i = 0; i < nthreads && !rc; i++)
+        rc = spawn_worker();
+    pthread_mutex_unlock(&g.lock);
+    return rc;
 }
 
 void fnh__dispatch(fnh__invocation *inv)
@@ -343,12 +510,11 @@ void fnh__dispatch(fnh__invocation *inv)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
     live_add(inv);
     if (!g.initialized || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
+        inv->run_ns = inv->start_ns;
         run(inv);
         finish(inv);
         return;
     }
-    if (g.timeout_ms > 0)
-        inv->deadline_ns = inv->start_ns + (uint64_t)g.timeout_ms * 1000000u;
     inv->next = NULL;
     if (g.btail)
         g.btail->next = inv;
@@ -367,10 +533,28 @@ static void close_noop(uv_handle_t *h)
     (void)h;
 }
 
-void fnh__dispatch_shutdown(uint64_t wait_ms)
+/* Fails every invocation still queued (loop thread, after stopping). */
+static void cancel_queued(void)
+{
+    fnh__invocation *list = NULL;
+    pthread_mutex_lock(&g.lock);
+    for (fnh__invocation *inv; (inv = lanes_pop());) {
+        inv->next = list;
+        list = inv;
+    }
+    pthread_mutex_unlock(&g.lock);
+    while (list) {
+        fnh__invocation *n = list->next;
+        list->rc = -ECANCELED;
+        finish(list);
+        list = n;
+    }
+}
+
+int fnh__dispatch_shutdown(uint64_t wait_ms)
 {
     if (!g.initialized)
-        return;
+        return 0;
     hand_over();
     uint64_t deadline = fnh__now_ns() + wait_ms * 1000000u;
     /* let queued and running invocations finish, up to the bound */
@@ -382,24 +566,38 @@ void fnh__dispatch_shutdown(uint64_t wait_ms)
         if (!pending)
             uv_sleep(2);
     }
-    done_cb(NULL);
     pthread_mutex_lock(&g.lock);
     g.stopping = 1;
-    int busy = g.inflight > 0;
     pthread_cond_broadcast(&g.cond);
     pthread_mutex_unlock(&g.lock);
-    for (int i = 0; i < g.nthreads; i++) {
-        if (busy)
-            pthread_detach(g.threads[i]);
-        else
-            pthread_join(g.threads[i], NULL);
+    done_cb(NULL);
+    cancel_queued();
+    /* idle workers exit at once; give the busy ones a moment, no more */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
     }
-    free(g.threads);
-    g.threads = NULL;
+    pthread_mutex_lock(&g.lock);
+    while (g.alive > 0 && pthread_cond_timedwait(&g.exited, &g.lock, &until) == 0)
+        ;
+    int still_running = g.alive;
+    pthread_mutex_unlock(&g.lock);
+    done_cb(NULL);
+    if (still_running)
+        return (int)g.inflight > 0 ? (int)g.inflight : still_running;
     g.initialized = 0;
+    while (g.lanes) {
+        struct fnh__lane *l = g.lanes;
+        g.lanes = l->next_all;
+        free(l);
+    }
     uv_close((uv_handle_t *)&g.done_async, close_noop);
     uv_close((uv_handle_t *)&g.batcher, close_noop);
     uv_close((uv_handle_t *)&g.batcher2, close_noop);
     uv_close((uv_handle_t *)&g.timeout_timer, close_noop);
     uv_close((uv_handle_t *)&g.stall_timer, close_noop);
+    return 0;
 }

@@ -1,7 +1,8 @@
 /* dispatch.h: the one path every invocation takes, whatever its trigger:
  * log "Executing", run the function (inline on the loop when its module is
- * non-blocking, otherwise on a worker thread), enforce functionTimeout, log
- * "Executed", and call the trigger's completion on the loop thread. */
+ * non-blocking, otherwise on a worker thread, one queue per function taken
+ * in turn), enforce functionTimeout from the moment the function starts,
+ * log "Executed", and call the trigger's completion on the loop thread. */
 #ifndef FNH_DISPATCH_H
 #define FNH_DISPATCH_H
 
@@ -13,13 +14,18 @@
  * Returns 0 or a negative errno. */
 int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms);
 /* Runs inv. Takes ownership; inv->complete is called exactly once on the
- * loop thread (with inv->rc = -ETIMEDOUT on timeout), then inv is freed.
- * Loop thread only. */
+ * loop thread (fnh__invocation_status() is -ETIMEDOUT on timeout, when the
+ * function may still be running), then inv->release (if set) once the
+ * function has really returned, then inv is freed. Loop thread only. */
 void fnh__dispatch(fnh__invocation *inv);
-/* Invocations started and not yet completed. */
+/* Invocations dispatched whose work has not returned (timed-out ones that
+ * still run included). */
 size_t fnh__dispatch_inflight(void);
-/* Stops the workers once the queue is empty. Invocations still running
- * after wait_ms are abandoned (their threads are detached). */
-void fnh__dispatch_shutdown(uint64_t wait_ms);
+/* Stops the workers: waits up to wait_ms for queued and running work, then
+ * fails what is still queued (-ECANCELED) and stops the pool. Returns 0
+ * when every worker has ended, or the number of invocations still running
+ * in functions that did not return: the caller must then exit the process
+ * without unloading any code (those threads may still be inside it). */
+int fnh__dispatch_shutdown(uint64_t wait_ms);
 
 #endif

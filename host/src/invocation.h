@@ -41,8 +41,9 @@ struct fnh__invocation {
     const char *reason;      /* the Executing line's reason (borrowed, or reason_owned) */
     char *reason_owned;      /* malloc'd reason, freed with the invocation */
     char *trigger_details;   /* optional "Trigger Details: ..." line, owned */
-    uint64_t start_ns;
-    uint64_t deadline_ns;    /* 0 = none */
+    uint64_t start_ns;       /* dispatched (loop thread) */
+    uint64_t run_ns;         /* the function started; 0 while queued (atomic: worker writes) */
+    uint64_t deadline_ns;    /* 0 = none; set when the function starts (atomic) */
     fnh__http_req *req;      /* owned; NULL for non-HTTP triggers */
     fnh__route_match match;  /* route values */
     fnh__buf payload;        /* non-HTTP trigger input */
@@ -58,7 +59,11 @@ struct fnh__invocation {
     int rc;                  /* the function's return value */
     int timed_out;           /* functionTimeout passed: completed as failed (loop thread) */
     int abandoned;           /* completed; the worker frees it when it returns */
-    fnh__complete_fn complete; /* loop thread, once */
+    int overdue;             /* dispatch lock: timed out while its worker runs it */
+    int returned;            /* dispatch lock: the worker is done with it */
+    fnh__complete_fn complete; /* loop thread, once: answers the trigger */
+    fnh__complete_fn release;  /* loop thread, once, optional: the work has really
+                                * returned (after complete; later when timed out) */
     void *owner;             /* e.g. the HTTP exchange */
     fnh__invocation *next;   /* queue links (dispatch) */
     fnh__invocation *prev_live, *next_live;

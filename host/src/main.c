@@ -93,6 +93,7 @@ static fnh__host g_host;
 static uv_signal_t g_sigint, g_sigterm;
 static uv_timer_t g_drain_timer;
 static uint64_t g_drain_deadline;
+static int g_still_running; /* invocations stuck in functions after the drain */
 
 static uv_prepare_t g_log_flusher;
 
@@ -116,7 +117,7 @@ static void drain_cb(uv_timer_t *t)
         return;
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, close_noop);
-    fnh__dispatch_shutdown(done ? 1000 : 0);
+    g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     if (g_host.http)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
@@ -128,8 +129,13 @@ static void drain_cb(uv_timer_t *t)
 static void signal_cb(uv_signal_t *s, int signum)
 {
     (void)s;
-    if (strcmp(g_host.state, "Stopping") == 0)
-        return;
+    if (strcmp(g_host.state, "Stopping") == 0) { /* a second signal: no more waiting */
+        fnh__log("Host", FNH_LOG_WARN, "Received %s again; exiting now without waiting for "
+                                       "%zu in-flight invocations",
+                 signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
+        fnh__log_shutdown();
+        _exit(128 + signum);
+    }
     g_host.state = "Stopping";
     fnh__log("Host", FNH_LOG_INFO, "Received %s; stopping the host (finishing %zu in-flight "
                                    "invocations)",
@@ -301,7 +307,16 @@ static int cmd_start(const start_opts *o)
     uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     /* the loop ends once the drain timer closed every handle */
-    fnh__ext_unload(fnh__dispatch_inflight() > 0);
+    if (g_still_running) {
+        /* threads are still inside function code: unloading it, or even
+         * returning from main, could pull it from under them */
+        fnh__log("Host", FNH_LOG_WARN, "Host stopped; %d invocations were still running after "
+                                       "the %d s shutdown bound and were abandoned",
+                 g_still_running, SHUTDOWN_GRACE_MS / 1000);
+        fnh__log_shutdown();
+        _exit(0);
+    }
+    fnh__ext_unload(0);
     uv_run(loop, UV_RUN_NOWAIT);
     int crc = uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");

@@ -352,7 +352,9 @@ static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int6
     free(payload);
     inv->payload_type = fnh__strdup("application/json");
     inv->owner = t;
-    inv->complete = complete;
+    /* re-armed once the run has really returned, so a run that outlives
+     * functionTimeout never overlaps the next */
+    inv->release = complete;
     t->running = 1;
     fnh__dispatch(inv);
 }

@@ -1,5 +1,6 @@
 /* ticker.c: a timer test function. Logs "TimerInfo: <json>" and, when the
- * app setting TICKER_SLEEP_MS is set, sleeps that long (to test overlap). */
+ * app setting TICKER_SLEEP_MS is set, sleeps that long, then logs "TickerDone"
+ * (to test overlap). */
 #include <stdlib.h>
 #include <time.h>
 
@@ -19,6 +20,7 @@ FNH_EXPORT int run(fnh_ctx *ctx)
         long ms = atol(sleep_ms);
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
+        fnh_log(ctx, FNH_LOG_INFO, "TickerDone");
     }
     return 0;
 }

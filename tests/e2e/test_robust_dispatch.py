@@ -1,0 +1,124 @@
+"""End-to-end tests of the worker pool under pressure: queued work fans out
+over idle workers, queue time is not function time, one function's backlog
+cannot starve another, hung functions neither block the pool nor get the
+blame of healthy ones, and shutdown is bounded whatever functions do."""
+import re
+import signal
+import socket
+import threading
+import time
+
+from harness import http_function, read_response
+
+
+def pool_app(ctx, timeout=None, names=("slow", "fast")):
+    files = {}
+    for name in names:
+        files[f"{name}/function.json"] = http_function(route=name, so="gauge.so", methods=None)
+        files[f"{name}/gauge.so"] = ("copy", ctx.so("pool", "gauge"))
+    host_json = {"version": "2.0"}
+    if timeout:
+        host_json["functionTimeout"] = timeout
+    return ctx.make_app(files, host_json)
+
+
+def quietly(fn, *args, **kw):
+    """Calls fn, ignoring its failure (for callers left hanging on purpose)."""
+    try:
+        fn(*args, **kw)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def pipeline(h, path, count, timeout=30):
+    """Sends count pipelined GETs of path on one connection; returns the responses."""
+    s = h.connect(timeout)
+    try:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * count)
+        out, buf = [], b""
+        for _ in range(count):
+            r, buf = read_response(s, buf=buf)
+            out.append(r)
+        return out
+    finally:
+        s.close()
+
+
+def test_pipelined_work_fans_out_to_idle_workers(ctx):
+    # 20 calls of 300 ms arriving together must run side by side, and with a
+    # 1 s functionTimeout none may time out: time spent queued is not
+    # function time (serially they would take 6 s and the last ones fail)
+    h = ctx.start(pool_app(ctx, timeout="00:00:01"))
+    rs = pipeline(h, "/api/slow?ms=300", 20)
+    assert [r.status for r in rs] == [200] * 20, [(r.status, r.body) for r in rs]
+    assert max(r.json()["peak"] for r in rs) >= 3, [r.body for r in rs]
+    assert "Timeout value" not in h.output
+
+
+def test_one_functions_backlog_does_not_starve_another(ctx):
+    h = ctx.start(pool_app(ctx))
+    backlog = threading.Thread(target=quietly, args=(pipeline, h, "/api/slow?ms=1000", 40, 60),
+                               daemon=True)
+    backlog.start()
+    h.wait_log("Executing 'Functions.slow'")
+    time.sleep(0.3)  # the backlog is queued: 40 runs of 1 s on a pool of 4
+    t0 = time.time()
+    r = h.get("/api/fast")
+    waited = time.time() - t0
+    assert r.status == 200, r
+    # at most one run of the slow function (1 s), where a first-come pool
+    # would make it wait for the whole 10 s backlog
+    assert waited < 4, f"fast waited {waited:.1f} s behind the slow backlog"
+
+
+def test_hung_functions_neither_block_the_pool_nor_blame_others(ctx):
+    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang", "fast")))
+    threads = [threading.Thread(target=quietly, args=(h.get, "/api/hang?hang=1"), daemon=True)
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.hang'")
+    for _ in range(5):
+        r = h.get("/api/fast")
+        assert r.status == 200, r
+    assert "exceeded by function 'Functions.fast'" not in h.output
+    assert "Executed 'Functions.fast' (Failed" not in h.output
+    # the stuck calls are still running: a second signal exits at once
+    h.proc.send_signal(signal.SIGTERM)
+    h.wait_log("stopping the host")
+    t0 = time.time()
+    h.proc.send_signal(signal.SIGINT)
+    rc = h.wait_exit(timeout=5)
+    assert rc == 128 + signal.SIGINT, rc
+    assert time.time() - t0 < 5
+    assert "Received SIGINT again; exiting now" in h.output
+
+
+def test_shutdown_is_bounded_after_a_function_outlived_its_timeout(ctx):
+    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang",)))
+    caller = threading.Thread(target=quietly, args=(h.get, "/api/hang?hang=1"), daemon=True)
+    caller.start()
+    h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.hang'")
+    t0 = time.time()
+    rc = h.stop()  # checks exit status 0 and no sanitizer report
+    assert rc == 0
+    took = time.time() - t0
+    assert took < 14, f"shutdown took {took:.1f} s"
+    assert "were still running after the 10 s shutdown bound" in h.output
+
+
+def test_timer_that_outlives_its_timeout_never_overlaps_the_next_run(ctx):
+    files = {"tick/function.json": {"bindings": [{"type": "timerTrigger", "direction": "in",
+                                                  "name": "myTimer",
+                                                  "schedule": "*/1 * * * * *"}],
+                                    "scriptFile": "ticker.so"},
+             "tick/ticker.so": ("copy", ctx.so("native", "ticker")),
+             "local.settings.json": {"Values": {"TICKER_SLEEP_MS": "1800"}}}
+    h = ctx.start(ctx.make_app(files, {"version": "2.0", "functionTimeout": "00:00:01"}))
+    h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.tick'")
+    time.sleep(3.5)
+    events = re.findall(r"Executing 'Functions.tick'|TickerDone", h.output)
+    assert events.count("TickerDone") >= 1, h.output
+    # a run starts only after the previous one really returned
+    for i, e in enumerate(events[:-1]):
+        assert ("Executing" in e) == (i % 2 == 0), events
