@@ -64,7 +64,8 @@ typedef struct fnh__function {
     fnh__entry_fn entry;
     uint32_t module_flags; /* FNH_FN_* */
     int has_ext_io;        /* has extension input/output bindings: runs on workers */
-    struct fnh__lane *lane; /* dispatch's queue of this function's work (dispatch.c owns it) */
+    const struct fnh__runner *runner; /* what runs it; NULL: in-process native */
+    struct fnh__lane *lane; /* the worker pool's queue of its jobs (pool.c owns it) */
 } fnh__function;
 
 typedef struct fnh__app {

@@ -1,78 +1,44 @@
-/* dispatch.c: invocation dispatch and the worker pool. Work waits in one
- * queue per function ("lane"); workers take from the lanes in turn, so one
- * function's backlog delays another function by at most one run. The loop
- * hands work over in batches: invocations dispatched during one loop
- * iteration are queued under one lock and wake one worker; while work stays
- * queued a short timer wakes one more idle worker per tick, so blocking
- * functions fan out over the pool while a burst of short ones costs few
- * thread switches. functionTimeout counts from the moment a worker starts
- * the function, never the time spent queued. A timed-out invocation is
- * answered at once but stays counted until its worker returns, and the
- * stuck worker is replaced so the pool keeps its size. Completions come
- * back through one list and one uv_async_send, drained whole by the loop. */
+/* dispatch.c: the one path every invocation takes: log "Executing", read
+ * the input bindings, run the function through its runner, write the output
+ * bindings, log "Executed" and complete the trigger. In-process runners run
+ * on the loop (non-blocking functions without bindings to read or write) or,
+ * with the bindings, as one job on the worker pool; out-of-process runners
+ * start on the loop and report back through fnh__dispatch_ran. Dispatch owns
+ * functionTimeout (counted from the moment the function starts): the caller
+ * is answered at once, the runner is asked to stop the work, and the
+ * invocation stays counted until the work has really returned. */
 #include "dispatch.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "extension.h"
 #include "log.h"
+#include "pool.h"
+#include "runner.h"
 #include "util.h"
-
-/* Threads the pool may add to replace workers stuck in timed-out functions. */
-#define MAX_REPLACEMENTS 64
-
-struct fnh__lane {
-    fnh__invocation *head, *tail;
-    struct fnh__lane *next_ready; /* in the ready ring while it holds work */
-    int ready;
-    struct fnh__lane *next_all;
-};
 
 static struct {
     uv_loop_t *loop;
     int64_t timeout_ms;
-    /* loop -> workers, under lock */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;       /* work queued or stopping */
-    pthread_cond_t exited;     /* a worker thread ended */
-    struct fnh__lane *ready_head, *ready_tail;
-    struct fnh__lane *lanes;   /* every lane, freed at shutdown */
-    size_t queued;
-    int idle;
-    int stopping;
-    int nthreads;              /* the pool's size */
-    int alive;                 /* worker threads running */
-    int stuck;                 /* of them, running a timed-out function */
-    int replacement_warned;
-    /* invocations dispatched this iteration, handed over in the check phase */
-    fnh__invocation *bhead, *btail;
-    uv_timer_t stall_timer;  /* wakes another worker while work stays queued */
-    int stall_armed;
-    uv_check_t batcher;      /* hands over after the poll phase (I/O, completions) */
-    uv_prepare_t batcher2;   /* and before the loop blocks (timers, idle work) */
-    /* workers -> loop */
-    pthread_mutex_t done_lock;
-    fnh__invocation *done;
-    uv_async_t done_async;
+    int pooled; /* the worker pool runs */
     /* live (dispatched, not yet returned) invocations, loop thread */
     fnh__invocation *live;
     size_t inflight;
     uv_timer_t timeout_timer;
     int initialized;
-} g = {.lock = PTHREAD_MUTEX_INITIALIZER,
-       .cond = PTHREAD_COND_INITIALIZER,
-       .exited = PTHREAD_COND_INITIALIZER,
-       .done_lock = PTHREAD_MUTEX_INITIALIZER};
+} g;
 
 /* "Function.<name>", made once at load (app.c). */
 static const char *category(const fnh__function *fn)
 {
     return fn->log_category ? fn->log_category : "Function";
+}
+
+static const fnh__runner *runner_of(const fnh__function *fn)
+{
+    return fn->runner ? fn->runner : &fnh__runner_native;
 }
 
 static void live_add(fnh__invocation *inv)
@@ -97,69 +63,6 @@ static void live_remove(fnh__invocation *inv)
     g.inflight--;
 }
 
-/* ---- lanes (under g.lock) ------------------------------------------------ */
-
-static struct fnh__lane *lane_of(fnh__function *fn)
-{
-    if (!fn->lane) {
-        struct fnh__lane *l = calloc(1, sizeof *l);
-        if (!l)
-            return NULL;
-        l->next_all = g.lanes;
-        g.lanes = l;
-        fn->lane = l;
-    }
-    return fn->lane;
-}
-
-static void lane_push(struct fnh__lane *l, fnh__invocation *inv)
-{
-    inv->next = NULL;
-    if (l->tail)
-        l->tail->next = inv;
-    else
-        l->head = inv;
-    l->tail = inv;
-    g.queued++;
-    if (!l->ready) {
-        l->ready = 1;
-        l->next_ready = NULL;
-        if (g.ready_tail)
-            g.ready_tail->next_ready = l;
-        else
-            g.ready_head = l;
-        g.ready_tail = l;
-    }
-}
-
-/* The next invocation, taking the lanes in turn. NULL when none waits. */
-static fnh__invocation *lanes_pop(void)
-{
-    struct fnh__lane *l = g.ready_head;
-    if (!l)
-        return NULL;
-    fnh__invocation *inv = l->head;
-    l->head = inv->next;
-    if (!l->head)
-        l->tail = NULL;
-    inv->next = NULL;
-    g.queued--;
-    g.ready_head = l->next_ready;
-    if (!g.ready_head)
-        g.ready_tail = NULL;
-    l->next_ready = NULL;
-    l->ready = 0;
-    if (l->head) { /* still has work: back of the ring */
-        l->ready = 1;
-        if (g.ready_tail)
-            g.ready_tail->next_ready = l;
-        else
-            g.ready_head = l;
-        g.ready_tail = l;
-    }
-    return inv;
-}
-
 /* ---- logging ------------------------------------------------------------- */
 
 /* Appends s to the line buffer at *at (bounded by end). */
@@ -178,6 +81,24 @@ static uint64_t run_ms(const fnh__invocation *inv)
     uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE);
     uint64_t now = fnh__now_ns();
     return began && now > began ? (now - began) / 1000000u : 0;
+}
+
+static void log_executing(fnh__invocation *inv)
+{
+    const char *cat = category(inv->fn);
+    if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
+        char line[1024], *at = line, *end = line + sizeof line;
+        put(&at, end, "Executing 'Functions.");
+        put(&at, end, inv->fn->name);
+        put(&at, end, "' (Reason='");
+        put(&at, end, inv->reason);
+        put(&at, end, "', Id=");
+        put(&at, end, inv->id);
+        put(&at, end, ")");
+        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
+    }
+    if (inv->trigger_details)
+        fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
 }
 
 static void log_executed(fnh__invocation *inv, int ok)
@@ -215,7 +136,7 @@ static void log_executed(fnh__invocation *inv, int ok)
     }
 }
 
-/* ---- completion ------------------------------------------------------------ */
+/* ---- the pipeline ---------------------------------------------------------- */
 
 /* The work has returned (loop thread): complete unless a timeout already
  * did, release, free. */
@@ -232,249 +153,137 @@ static void finish(fnh__invocation *inv)
     fnh__invocation_free(inv);
 }
 
-static void run(fnh__invocation *inv)
+static int timed_out(fnh__invocation *inv)
 {
-    int rc = 0;
-    if (inv->fn->has_ext_io)
-        rc = fnh__ext_read_inputs(inv);
-    if (!rc)
-        rc = inv->fn->entry ? inv->fn->entry((fnh_ctx *)(void *)inv) : -ENOEXEC;
-    if (rc > 0)
-        rc = 0;
-    if (!rc && inv->fn->has_ext_io)
+    return __atomic_load_n(&inv->timed_out, __ATOMIC_ACQUIRE);
+}
+
+/* Reads the input bindings, runs an in-process function, writes the output
+ * bindings (unless the caller was already told it failed). The calling
+ * thread: the loop or a pool worker. */
+static void run_in_process(fnh__invocation *inv)
+{
+    int rc = inv->fn->has_ext_io ? fnh__ext_read_inputs(inv) : 0;
+    if (!rc) {
+        runner_of(inv->fn)->run(inv);
+        rc = inv->rc;
+    }
+    if (!rc && inv->fn->has_ext_io && !timed_out(inv))
         rc = fnh__ext_write_outputs(inv);
     inv->rc = rc;
 }
 
-static void *worker_main(void *arg);
-
-/* Starts one detached worker thread; under g.lock. Returns 0 or -errno. */
-static int spawn_worker(void)
+static void read_inputs_job(fnh__invocation *inv)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1u << 20);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    int rc = pthread_create(&t, &attr, worker_main, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc)
-        return -rc;
-    g.alive++;
-    return 0;
+    inv->rc = fnh__ext_read_inputs(inv);
 }
 
-static void *worker_main(void *arg)
+static void write_outputs_job(fnh__invocation *inv)
 {
-    (void)arg;
-    pthread_mutex_lock(&g.lock);
-    for (;;) {
-        while (!g.ready_head && !g.stopping) {
-            g.idle++;
-            pthread_cond_wait(&g.cond, &g.lock);
-            g.idle--;
-        }
-        if (!g.ready_head || g.stopping)
-            break; /* what is still queued is cancelled by the shutdown */
-        fnh__invocation *inv = lanes_pop();
-        uint64_t now = fnh__now_ns();
-        __atomic_store_n(&inv->run_ns, now, __ATOMIC_RELEASE);
-        if (g.timeout_ms > 0)
-            __atomic_store_n(&inv->deadline_ns, now + (uint64_t)g.timeout_ms * 1000000u,
-                             __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&g.lock);
-
-        run(inv);
-
-        pthread_mutex_lock(&g.lock);
-        inv->returned = 1;
-        int was_stuck = inv->overdue;
-        pthread_mutex_unlock(&g.lock);
-
-        pthread_mutex_lock(&g.done_lock);
-        int was_empty = g.done == NULL;
-        inv->next = g.done;
-        g.done = inv;
-        pthread_mutex_unlock(&g.done_lock);
-        if (was_empty)
-            uv_async_send(&g.done_async);
-
-        pthread_mutex_lock(&g.lock);
-        if (was_stuck) {
-            g.stuck--;
-            if (g.alive - g.stuck > g.nthreads)
-                break; /* a replacement took this worker's place */
-        }
-    }
-    g.alive--;
-    pthread_cond_broadcast(&g.exited);
-    pthread_mutex_unlock(&g.lock);
-    return NULL;
+    if (!timed_out(inv))
+        inv->rc = fnh__ext_write_outputs(inv);
 }
 
-static void done_cb(uv_async_t *h)
+/* A pool job of inv came back (loop thread). */
+static void pool_finished(fnh__invocation *inv)
 {
-    (void)h;
-    pthread_mutex_lock(&g.done_lock);
-    fnh__invocation *list = g.done;
-    g.done = NULL;
-    pthread_mutex_unlock(&g.done_lock);
-    /* the list is newest-first; complete in the order they finished */
-    fnh__invocation *rev = NULL;
-    while (list) {
-        fnh__invocation *n = list->next;
-        list->next = rev;
-        rev = list;
-        list = n;
-    }
-    while (rev) {
-        fnh__invocation *n = rev->next;
-        rev->next = NULL;
-        finish(rev);
-        rev = n;
-    }
+    inv->in_pool = 0;
+    finish(inv);
 }
 
-static void stall_cb(uv_timer_t *t);
-
-static void arm_stall_timer(void)
+static void inputs_read(fnh__invocation *inv)
 {
-    if (!g.stall_armed) {
-        g.stall_armed = 1;
-        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
-    }
-}
-
-/* Hands this iteration's invocations to the workers at once: each into its
- * function's lane. One worker is woken when none is running; while work
- * stays queued a short timer wakes one more idle worker per tick. */
-static void hand_over(void)
-{
-    if (!g.bhead)
+    inv->in_pool = 0;
+    if (inv->rc || timed_out(inv)) {
+        finish(inv);
         return;
-    pthread_mutex_lock(&g.lock);
-    int was_empty = g.ready_head == NULL;
-    for (fnh__invocation *inv = g.bhead, *n; inv; inv = n) {
-        n = inv->next;
-        struct fnh__lane *l = lane_of(inv->fn);
-        if (!l) { /* out of memory: fail it on the loop */
-            inv->rc = -ENOMEM;
-            inv->returned = 1;
-            pthread_mutex_lock(&g.done_lock);
-            inv->next = g.done;
-            g.done = inv;
-            pthread_mutex_unlock(&g.done_lock);
-            uv_async_send(&g.done_async);
-            continue;
+    }
+    runner_of(inv->fn)->start(inv);
+}
+
+/* Queues a pool job of inv; without a pool, runs it here. */
+static void submit(fnh__invocation *inv, fnh__pool_fn job, fnh__pool_fn then)
+{
+    inv->in_pool = 1;
+    if (g.pooled && fnh__pool_submit(inv, job, then) == 0)
+        return;
+    __atomic_store_n(&inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
+    job(inv);
+    then(inv);
+}
+
+void fnh__dispatch_ran(fnh__invocation *inv)
+{
+    if (!inv->rc && inv->fn->has_ext_io && !inv->timed_out)
+        submit(inv, write_outputs_job, pool_finished);
+    else
+        finish(inv);
+}
+
+void fnh__dispatch(fnh__invocation *inv)
+{
+    inv->start_ns = fnh__now_ns();
+    log_executing(inv);
+    live_add(inv);
+    const fnh__runner *r = runner_of(inv->fn);
+    if (r->run) {
+        if (!g.pooled || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
+            inv->run_ns = inv->start_ns;
+            run_in_process(inv);
+            finish(inv);
+            return;
         }
-        lane_push(l, inv);
-    }
-    int signaled = 0;
-    if (g.idle && (was_empty || g.idle == g.alive - g.stuck)) {
-        pthread_cond_signal(&g.cond);
-        signaled = 1;
-    }
-    int wake_more = g.ready_head && g.idle > signaled;
-    pthread_mutex_unlock(&g.lock);
-    g.bhead = g.btail = NULL;
-    if (wake_more)
-        arm_stall_timer();
-}
-
-static void stall_cb(uv_timer_t *t)
-{
-    (void)t;
-    pthread_mutex_lock(&g.lock);
-    if (g.ready_head && g.idle)
-        pthread_cond_signal(&g.cond);
-    int more = g.ready_head && g.idle > 1;
-    pthread_mutex_unlock(&g.lock);
-    g.stall_armed = 0;
-    if (more)
-        arm_stall_timer();
-}
-
-static void batcher_cb(uv_check_t *h)
-{
-    (void)h;
-    hand_over();
-}
-
-static void batcher2_cb(uv_prepare_t *h)
-{
-    (void)h;
-    hand_over();
-}
-
-/* A worker runs a timed-out function: count it stuck and, while the pool
- * has room, start a replacement so other functions keep their workers.
- * Under g.lock. */
-static void replace_stuck_worker(fnh__invocation *inv)
-{
-    inv->overdue = 1;
-    g.stuck++;
-    if (g.alive - g.stuck >= g.nthreads || g.stopping)
-        return;
-    if (g.alive < g.nthreads + MAX_REPLACEMENTS && spawn_worker() == 0)
-        return;
-    if (!g.replacement_warned) {
-        g.replacement_warned = 1;
-        fnh__log("Host", FNH_LOG_ERROR,
-                 "%d worker threads are stuck in functions that outlived functionTimeout; "
-                 "other functions wait for a free worker until they return",
-                 g.stuck);
+        submit(inv, run_in_process, pool_finished);
+    } else if (inv->fn->has_ext_io) {
+        submit(inv, read_inputs_job, inputs_read);
+    } else {
+        r->start(inv);
     }
 }
+
+/* ---- functionTimeout --------------------------------------------------------- */
 
 static void timeout_cb(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = fnh__now_ns();
+    uint64_t limit = (uint64_t)g.timeout_ms * 1000000u;
     for (fnh__invocation *inv = g.live; inv; inv = inv->next_live) {
         if (inv->abandoned)
             continue;
-        uint64_t deadline = __atomic_load_n(&inv->deadline_ns, __ATOMIC_ACQUIRE);
-        if (!deadline || now < deadline)
+        uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE);
+        if (!began || now < began + limit)
             continue;
-        pthread_mutex_lock(&g.lock);
-        int returned = inv->returned;
-        if (!returned)
-            replace_stuck_worker(inv);
-        pthread_mutex_unlock(&g.lock);
-        if (returned)
-            continue; /* its completion is on the way */
+        const fnh__runner *r = runner_of(inv->fn);
+        if (inv->in_pool) {
+            if (!fnh__pool_abandon(inv))
+                continue; /* it has returned: its completion is on the way */
+        } else if (r->cancel) {
+            r->cancel(inv);
+        }
         char ts[32];
         fnh__timespan_fmt(g.timeout_ms, ts);
         fnh__log(category(inv->fn), FNH_LOG_ERROR,
                  "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). "
                  "Initiating cancellation.",
                  ts, inv->fn->name, inv->id);
-        /* the worker still owns rc and the outputs: completion must only
-         * look at timed_out (loop thread) and never at what it writes */
-        inv->timed_out = 1;
+        /* the runner still owns rc and the outputs: completion must only
+         * look at timed_out and never at what the function writes */
+        __atomic_store_n(&inv->timed_out, 1, __ATOMIC_RELEASE);
         log_executed(inv, 0);
         if (inv->complete)
             inv->complete(inv);
         inv->complete = NULL;
-        inv->abandoned = 1; /* answered; stays live until the worker returns */
+        inv->abandoned = 1; /* answered; stays live until the work returns */
     }
 }
+
+/* ---- lifetime ------------------------------------------------------------------ */
 
 int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
 {
     g.loop = loop;
     g.timeout_ms = timeout_ms;
-    g.nthreads = nthreads;
-    uv_async_init(loop, &g.done_async, done_cb);
-    uv_unref((uv_handle_t *)&g.done_async);
-    uv_check_init(loop, &g.batcher);
-    uv_check_start(&g.batcher, batcher_cb);
-    uv_unref((uv_handle_t *)&g.batcher);
-    uv_prepare_init(loop, &g.batcher2);
-    uv_prepare_start(&g.batcher2, batcher2_cb);
-    uv_unref((uv_handle_t *)&g.batcher2);
-    uv_timer_init(loop, &g.stall_timer);
-    uv_unref((uv_handle_t *)&g.stall_timer);
     uv_timer_init(loop, &g.timeout_timer);
     if (timeout_ms > 0) {
         uint64_t tick = (uint64_t)timeout_ms / 10;
@@ -483,44 +292,9 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
     }
     uv_unref((uv_handle_t *)&g.timeout_timer);
     g.initialized = 1;
-    int rc = 0;
-    pthread_mutex_lock(&g.lock);
-    for (int i = 0; i < nthreads && !rc; i++)
-        rc = spawn_worker();
-    pthread_mutex_unlock(&g.lock);
+    int rc = fnh__pool_init(loop, nthreads);
+    g.pooled = rc == 0;
     return rc;
-}
-
-void fnh__dispatch(fnh__invocation *inv)
-{
-    const char *cat = category(inv->fn);
-    inv->start_ns = fnh__now_ns();
-    if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
-        char line[1024], *at = line, *end = line + sizeof line;
-        put(&at, end, "Executing 'Functions.");
-        put(&at, end, inv->fn->name);
-        put(&at, end, "' (Reason='");
-        put(&at, end, inv->reason);
-        put(&at, end, "', Id=");
-        put(&at, end, inv->id);
-        put(&at, end, ")");
-        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
-    }
-    if (inv->trigger_details)
-        fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
-    live_add(inv);
-    if (!g.initialized || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
-        inv->run_ns = inv->start_ns;
-        run(inv);
-        finish(inv);
-        return;
-    }
-    inv->next = NULL;
-    if (g.btail)
-        g.btail->next = inv;
-    else
-        g.bhead = inv;
-    g.btail = inv;
 }
 
 size_t fnh__dispatch_inflight(void)
@@ -533,71 +307,30 @@ static void close_noop(uv_handle_t *h)
     (void)h;
 }
 
-/* Fails every invocation still queued (loop thread, after stopping). */
-static void cancel_queued(void)
+static void cancelled(fnh__invocation *inv)
 {
-    fnh__invocation *list = NULL;
-    pthread_mutex_lock(&g.lock);
-    for (fnh__invocation *inv; (inv = lanes_pop());) {
-        inv->next = list;
-        list = inv;
-    }
-    pthread_mutex_unlock(&g.lock);
-    while (list) {
-        fnh__invocation *n = list->next;
-        list->rc = -ECANCELED;
-        finish(list);
-        list = n;
-    }
+    inv->in_pool = 0;
+    inv->rc = -ECANCELED;
+    finish(inv);
 }
 
 int fnh__dispatch_shutdown(uint64_t wait_ms)
 {
     if (!g.initialized)
         return 0;
-    hand_over();
     uint64_t deadline = fnh__now_ns() + wait_ms * 1000000u;
     /* let queued and running invocations finish, up to the bound */
     while (g.inflight && fnh__now_ns() < deadline) {
-        uv_run(g.loop, UV_RUN_NOWAIT);
-        pthread_mutex_lock(&g.done_lock);
-        int pending = g.done != NULL;
-        pthread_mutex_unlock(&g.done_lock);
-        if (!pending)
+        if (!uv_run(g.loop, UV_RUN_NOWAIT))
             uv_sleep(2);
+        else
+            uv_sleep(1);
     }
-    pthread_mutex_lock(&g.lock);
-    g.stopping = 1;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.lock);
-    done_cb(NULL);
-    cancel_queued();
-    /* idle workers exit at once; give the busy ones a moment, no more */
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_nsec += 200 * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&g.lock);
-    while (g.alive > 0 && pthread_cond_timedwait(&g.exited, &g.lock, &until) == 0)
-        ;
-    int still_running = g.alive;
-    pthread_mutex_unlock(&g.lock);
-    done_cb(NULL);
+    int still_running = fnh__pool_shutdown(cancelled);
+    g.pooled = 0;
     if (still_running)
         return (int)g.inflight > 0 ? (int)g.inflight : still_running;
     g.initialized = 0;
-    while (g.lanes) {
-        struct fnh__lane *l = g.lanes;
-        g.lanes = l->next_all;
-        free(l);
-    }
-    uv_close((uv_handle_t *)&g.done_async, close_noop);
-    uv_close((uv_handle_t *)&g.batcher, close_noop);
-    uv_close((uv_handle_t *)&g.batcher2, close_noop);
     uv_close((uv_handle_t *)&g.timeout_timer, close_noop);
-    uv_close((uv_handle_t *)&g.stall_timer, close_noop);
     return 0;
 }

@@ -1,8 +1,8 @@
-/* dispatch.h: the one path every invocation takes, whatever its trigger:
- * log "Executing", run the function (inline on the loop when its module is
- * non-blocking, otherwise on a worker thread, one queue per function taken
- * in turn), enforce functionTimeout from the moment the function starts,
- * log "Executed", and call the trigger's completion on the loop thread. */
+/* dispatch.h: the one path every invocation takes, whatever its trigger and
+ * runner: log "Executing", read input bindings, run the function through its
+ * runner (runner.h), write output bindings, enforce functionTimeout from the
+ * moment the function starts, log "Executed", and call the trigger's
+ * completion on the loop thread. */
 #ifndef FNH_DISPATCH_H
 #define FNH_DISPATCH_H
 
@@ -10,7 +10,7 @@
 
 #include "invocation.h"
 
-/* Starts nthreads workers. timeout_ms < 0: no functionTimeout. Loop thread.
+/* Starts the worker pool (nthreads). timeout_ms < 0: no functionTimeout. Loop thread.
  * Returns 0 or a negative errno. */
 int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms);
 /* Runs inv. Takes ownership; inv->complete is called exactly once on the
@@ -18,6 +18,9 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms);
  * function may still be running), then inv->release (if set) once the
  * function has really returned, then inv is freed. Loop thread only. */
 void fnh__dispatch(fnh__invocation *inv);
+/* An out-of-process runner's invocation has returned (runner.h). Loop
+ * thread; inv->rc and the outputs are set. */
+void fnh__dispatch_ran(fnh__invocation *inv);
 /* Invocations dispatched whose work has not returned (timed-out ones that
  * still run included). */
 size_t fnh__dispatch_inflight(void);

@@ -42,8 +42,7 @@ struct fnh__invocation {
     char *reason_owned;      /* malloc'd reason, freed with the invocation */
     char *trigger_details;   /* optional "Trigger Details: ..." line, owned */
     uint64_t start_ns;       /* dispatched (loop thread) */
-    uint64_t run_ns;         /* the function started; 0 while queued (atomic: worker writes) */
-    uint64_t deadline_ns;    /* 0 = none; set when the function starts (atomic) */
+    uint64_t run_ns;         /* the function started; 0 while queued (atomic: workers write) */
     fnh__http_req *req;      /* owned; NULL for non-HTTP triggers */
     fnh__route_match match;  /* route values */
     fnh__buf payload;        /* non-HTTP trigger input */
@@ -59,13 +58,16 @@ struct fnh__invocation {
     int rc;                  /* the function's return value */
     int timed_out;           /* functionTimeout passed: completed as failed (loop thread) */
     int abandoned;           /* completed; the worker frees it when it returns */
-    int overdue;             /* dispatch lock: timed out while its worker runs it */
-    int returned;            /* dispatch lock: the worker is done with it */
+    int overdue;             /* pool lock: timed out while a worker runs it */
+    int returned;            /* pool lock: the worker is done with it */
+    void (*pool_job)(fnh__invocation *);  /* pool: what a worker runs */
+    void (*pool_done)(fnh__invocation *); /* pool: then, on the loop thread */
+    int in_pool;             /* dispatch: a pool job of it is queued or running */
     fnh__complete_fn complete; /* loop thread, once: answers the trigger */
     fnh__complete_fn release;  /* loop thread, once, optional: the work has really
                                 * returned (after complete; later when timed out) */
     void *owner;             /* e.g. the HTTP exchange */
-    fnh__invocation *next;   /* queue links (dispatch) */
+    fnh__invocation *next;   /* queue links (dispatch, pool) */
     fnh__invocation *prev_live, *next_live;
 };
 

@@ -122,3 +122,31 @@ def test_timer_that_outlives_its_timeout_never_overlaps_the_next_run(ctx):
     # a run starts only after the previous one really returned
     for i, e in enumerate(events[:-1]):
         assert ("Executing" in e) == (i % 2 == 0), events
+
+
+def test_queue_backlog_does_not_delay_http_functions(ctx):
+    # queue messages of a 1 s function ahead of an HTTP call: the call waits
+    # for at most one run (under 1 s), not behind the queue's batch (3.5 s
+    # in a first-come pool of 4)
+    files = {"rec/function.json": {"bindings": [{"type": "queueTrigger", "direction": "in",
+                                                 "name": "msg", "queueName": "work"}],
+                                   "scriptFile": "qrec.so"},
+             "rec/qrec.so": ("copy", ctx.so("queue", "qrec")),
+             "fast/function.json": http_function(route="fast", so="gauge.so", methods=None),
+             "fast/gauge.so": ("copy", ctx.so("pool", "gauge")),
+             "local.settings.json": {"Values": {"AzureWebJobsStorage":
+                                                "UseDevelopmentStorage=true"}}}
+    app = ctx.make_app(files)
+    for i in range(60):
+        p = ctx.run("queue", "put", "work", f"sleep:1000 m{i}", "--script-root", app)
+        assert p.returncode == 0, p.stderr
+    h = ctx.start(app)
+    h.wait_log("QSTART")
+    time.sleep(0.5)
+    t0 = time.time()
+    r = h.get("/api/fast")
+    waited = time.time() - t0
+    assert r.status == 200, r
+    assert waited < 2.5, f"the HTTP call waited {waited:.1f} s behind the queue backlog"
+    h.proc.send_signal(signal.SIGKILL)
+    h.wait_exit()

@@ -1,0 +1,390 @@
+/* pool.c: the worker pool. Jobs wait in one queue per function ("lane");
+ * workers take from the lanes in turn. The loop hands jobs over in batches:
+ * jobs submitted during one loop iteration are queued under one lock and
+ * wake one worker; while work stays queued a short timer wakes one more idle
+ * worker per tick, so blocking jobs fan out over the pool while a burst of
+ * short ones costs few thread switches. A worker stuck in an abandoned job
+ * is replaced (up to a bound) and leaves the pool when its job returns.
+ * Completions come back through one list and one uv_async_send. */
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Threads the pool may add to replace workers stuck in abandoned jobs. */
+#define MAX_REPLACEMENTS 64
+
+struct fnh__lane {
+    fnh__invocation *head, *tail;
+    struct fnh__lane *next_ready; /* in the ready ring while it holds work */
+    int ready;
+    struct fnh__lane *next_all;
+};
+
+static struct {
+    uv_loop_t *loop;
+    /* loop -> workers, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;   /* work queued or stopping */
+    pthread_cond_t exited; /* a worker thread ended */
+    struct fnh__lane *ready_head, *ready_tail;
+    struct fnh__lane *lanes; /* every lane, freed at shutdown */
+    int idle;
+    int stopping;
+    int nthreads; /* the pool's size */
+    int alive;    /* worker threads running */
+    int stuck;    /* of them, inside an abandoned job */
+    int replacement_warned;
+    /* jobs submitted this iteration, handed over in the check phase */
+    fnh__invocation *bhead, *btail;
+    uv_timer_t stall_timer; /* wakes another worker while work stays queued */
+    int stall_armed;
+    uv_check_t batcher;    /* hands over after the poll phase (I/O, completions) */
+    uv_prepare_t batcher2; /* and before the loop blocks (timers, idle work) */
+    /* workers -> loop */
+    pthread_mutex_t done_lock;
+    fnh__invocation *done;
+    uv_async_t done_async;
+    int initialized;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .cond = PTHREAD_COND_INITIALIZER,
+       .exited = PTHREAD_COND_INITIALIZER,
+       .done_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* ---- lanes (under g.lock) ------------------------------------------------ */
+
+static struct fnh__lane *lane_of(fnh__function *fn)
+{
+    if (!fn->lane) {
+        struct fnh__lane *l = calloc(1, sizeof *l);
+        if (!l)
+            return NULL;
+        l->next_all = g.lanes;
+        g.lanes = l;
+        fn->lane = l;
+    }
+    return fn->lane;
+}
+
+static void ready_append(struct fnh__lane *l)
+{
+    l->ready = 1;
+    l->next_ready = NULL;
+    if (g.ready_tail)
+        g.ready_tail->next_ready = l;
+    else
+        g.ready_head = l;
+    g.ready_tail = l;
+}
+
+static void lane_push(struct fnh__lane *l, fnh__invocation *inv)
+{
+    inv->next = NULL;
+    if (l->tail)
+        l->tail->next = inv;
+    else
+        l->head = inv;
+    l->tail = inv;
+    if (!l->ready)
+        ready_append(l);
+}
+
+/* The next job, taking the lanes in turn. NULL when none waits. */
+static fnh__invocation *lanes_pop(void)
+{
+    struct fnh__lane *l = g.ready_head;
+    if (!l)
+        return NULL;
+    fnh__invocation *inv = l->head;
+    l->head = inv->next;
+    if (!l->head)
+        l->tail = NULL;
+    inv->next = NULL;
+    g.ready_head = l->next_ready;
+    if (!g.ready_head)
+        g.ready_tail = NULL;
+    l->ready = 0;
+    if (l->head) /* still has work: back of the ring */
+        ready_append(l);
+    return inv;
+}
+
+/* ---- workers --------------------------------------------------------------- */
+
+static void post_done(fnh__invocation *inv)
+{
+    pthread_mutex_lock(&g.done_lock);
+    int was_empty = g.done == NULL;
+    inv->next = g.done;
+    g.done = inv;
+    pthread_mutex_unlock(&g.done_lock);
+    if (was_empty)
+        uv_async_send(&g.done_async);
+}
+
+static void *worker_main(void *arg);
+
+/* Starts one detached worker thread; under g.lock. Returns 0 or -errno. */
+static int spawn_worker(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1u << 20);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, worker_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc)
+        return -rc;
+    g.alive++;
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g.lock);
+    for (;;) {
+        while (!g.ready_head && !g.stopping) {
+            g.idle++;
+            pthread_cond_wait(&g.cond, &g.lock);
+            g.idle--;
+        }
+        if (g.stopping)
+            break; /* what is still queued is handed back by the shutdown */
+        fnh__invocation *inv = lanes_pop();
+        __atomic_store_n(&inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&g.lock);
+
+        inv->pool_job(inv);
+
+        pthread_mutex_lock(&g.lock);
+        inv->returned = 1;
+        int was_stuck = inv->overdue;
+        pthread_mutex_unlock(&g.lock);
+        post_done(inv); /* inv belongs to the loop again */
+
+        pthread_mutex_lock(&g.lock);
+        if (was_stuck) {
+            g.stuck--;
+            if (g.alive - g.stuck > g.nthreads)
+                break; /* a replacement took this worker's place */
+        }
+    }
+    g.alive--;
+    pthread_cond_broadcast(&g.exited);
+    pthread_mutex_unlock(&g.lock);
+    return NULL;
+}
+
+static void done_cb(uv_async_t *h)
+{
+    (void)h;
+    pthread_mutex_lock(&g.done_lock);
+    fnh__invocation *list = g.done;
+    g.done = NULL;
+    pthread_mutex_unlock(&g.done_lock);
+    /* the list is newest-first; complete in the order they finished */
+    fnh__invocation *rev = NULL;
+    while (list) {
+        fnh__invocation *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        fnh__invocation *n = rev->next;
+        rev->next = NULL;
+        rev->overdue = rev->returned = 0;
+        rev->pool_done(rev);
+        rev = n;
+    }
+}
+
+/* ---- hand-over --------------------------------------------------------------- */
+
+static void stall_cb(uv_timer_t *t);
+
+static void arm_stall_timer(void)
+{
+    if (!g.stall_armed) {
+        g.stall_armed = 1;
+        uv_timer_start(&g.stall_timer, stall_cb, 2, 0);
+    }
+}
+
+/* Hands this iteration's jobs to the workers at once, each into its
+ * function's lane. One worker is woken when none is running; while work
+ * stays queued a short timer wakes one more idle worker per tick. */
+static void hand_over(void)
+{
+    if (!g.bhead)
+        return;
+    pthread_mutex_lock(&g.lock);
+    int was_empty = g.ready_head == NULL;
+    for (fnh__invocation *inv = g.bhead, *n; inv; inv = n) {
+        n = inv->next;
+        struct fnh__lane *l = lane_of(inv->fn);
+        if (!l) { /* out of memory: fail it without running */
+            inv->rc = -ENOMEM;
+            post_done(inv);
+            continue;
+        }
+        lane_push(l, inv);
+    }
+    int signaled = 0;
+    if (g.idle && (was_empty || g.idle == g.alive - g.stuck)) {
+        pthread_cond_signal(&g.cond);
+        signaled = 1;
+    }
+    int wake_more = g.ready_head && g.idle > signaled;
+    pthread_mutex_unlock(&g.lock);
+    g.bhead = g.btail = NULL;
+    if (wake_more)
+        arm_stall_timer();
+}
+
+static void stall_cb(uv_timer_t *t)
+{
+    (void)t;
+    pthread_mutex_lock(&g.lock);
+    if (g.ready_head && g.idle)
+        pthread_cond_signal(&g.cond);
+    int more = g.ready_head && g.idle > 1;
+    pthread_mutex_unlock(&g.lock);
+    g.stall_armed = 0;
+    if (more)
+        arm_stall_timer();
+}
+
+static void batcher_cb(uv_check_t *h)
+{
+    (void)h;
+    hand_over();
+}
+
+static void batcher2_cb(uv_prepare_t *h)
+{
+    (void)h;
+    hand_over();
+}
+
+/* ---- API --------------------------------------------------------------------- */
+
+int fnh__pool_init(uv_loop_t *loop, int nthreads)
+{
+    g.loop = loop;
+    g.nthreads = nthreads;
+    uv_async_init(loop, &g.done_async, done_cb);
+    uv_unref((uv_handle_t *)&g.done_async);
+    uv_check_init(loop, &g.batcher);
+    uv_check_start(&g.batcher, batcher_cb);
+    uv_unref((uv_handle_t *)&g.batcher);
+    uv_prepare_init(loop, &g.batcher2);
+    uv_prepare_start(&g.batcher2, batcher2_cb);
+    uv_unref((uv_handle_t *)&g.batcher2);
+    uv_timer_init(loop, &g.stall_timer);
+    uv_unref((uv_handle_t *)&g.stall_timer);
+    g.initialized = 1;
+    int rc = 0;
+    pthread_mutex_lock(&g.lock);
+    for (int i = 0; i < nthreads && !rc; i++)
+        rc = spawn_worker();
+    pthread_mutex_unlock(&g.lock);
+    return rc;
+}
+
+int fnh__pool_submit(fnh__invocation *inv, fnh__pool_fn job, fnh__pool_fn done)
+{
+    if (!g.initialized || g.stopping)
+        return -ESHUTDOWN;
+    inv->pool_job = job;
+    inv->pool_done = done;
+    inv->next = NULL;
+    if (g.btail)
+        g.btail->next = inv;
+    else
+        g.bhead = inv;
+    g.btail = inv;
+    return 0;
+}
+
+int fnh__pool_abandon(fnh__invocation *inv)
+{
+    pthread_mutex_lock(&g.lock);
+    int running = !inv->returned && !inv->overdue;
+    if (running) {
+        inv->overdue = 1;
+        g.stuck++;
+        if (g.alive - g.stuck < g.nthreads && !g.stopping &&
+            (g.alive >= g.nthreads + MAX_REPLACEMENTS || spawn_worker() != 0) &&
+            !g.replacement_warned) {
+            g.replacement_warned = 1;
+            fnh__log("Host", FNH_LOG_ERROR,
+                     "%d worker threads are stuck in functions that outlived functionTimeout; "
+                     "other functions wait for a free worker until they return",
+                     g.stuck);
+        }
+    }
+    pthread_mutex_unlock(&g.lock);
+    return running;
+}
+
+static void close_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+int fnh__pool_shutdown(fnh__pool_fn cancelled)
+{
+    if (!g.initialized)
+        return 0;
+    hand_over();
+    fnh__invocation *queued = NULL;
+    pthread_mutex_lock(&g.lock);
+    g.stopping = 1;
+    pthread_cond_broadcast(&g.cond);
+    for (fnh__invocation *inv; (inv = lanes_pop());) {
+        inv->next = queued;
+        queued = inv;
+    }
+    pthread_mutex_unlock(&g.lock);
+    while (queued) {
+        fnh__invocation *n = queued->next;
+        queued->next = NULL;
+        cancelled(queued);
+        queued = n;
+    }
+    /* idle workers exit at once; give the busy ones a moment, no more */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g.lock);
+    while (g.alive > 0 && pthread_cond_timedwait(&g.exited, &g.lock, &until) == 0)
+        ;
+    int still_running = g.alive;
+    pthread_mutex_unlock(&g.lock);
+    done_cb(NULL);
+    if (still_running)
+        return still_running;
+    g.initialized = 0;
+    while (g.lanes) {
+        struct fnh__lane *l = g.lanes;
+        g.lanes = l->next_all;
+        free(l);
+    }
+    uv_close((uv_handle_t *)&g.done_async, close_noop);
+    uv_close((uv_handle_t *)&g.batcher, close_noop);
+    uv_close((uv_handle_t *)&g.batcher2, close_noop);
+    uv_close((uv_handle_t *)&g.stall_timer, close_noop);
+    return 0;
+}
