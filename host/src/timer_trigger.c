@@ -332,9 +332,15 @@ static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int6
     int64_t now = fnh__wall_ms();
     fnh__invocation *inv = fnh__invocation_new(t->host->app, t->fn, NULL);
     char *payload = timer_info(t, past_due);
-    if (!inv || !payload) {
+    if (!inv || !payload) { /* out of memory: skip this occurrence, keep the schedule */
         fnh__invocation_free(inv);
         free(payload);
+        fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': out of memory; this occurrence "
+                                     "is skipped",
+                 t->fn->name);
+        if (next_after(t, now, &t->next_ms))
+            t->next_ms = 0;
+        arm(t);
         return;
     }
     char when[40];
