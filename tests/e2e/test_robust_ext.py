@@ -16,16 +16,18 @@ import subprocess
 
 from harness import http_function
 
-_ASAN = {}
+_SANITIZED = {}
 
 
-def asan_build(ctx):
-    """True when fnhost is built with AddressSanitizer, whose own SIGSEGV
-    handler ends the process (exit status 1) after fnhost's line."""
-    if ctx.fnhost not in _ASAN:
+def sanitizer_build(ctx):
+    """True when fnhost is built with AddressSanitizer or ThreadSanitizer,
+    whose own SIGSEGV handler ends the process (with its own exit status)
+    after fnhost's line."""
+    if ctx.fnhost not in _SANITIZED:
         with open(ctx.fnhost, "rb") as f:
-            _ASAN[ctx.fnhost] = b"__asan_init" in f.read()
-    return _ASAN[ctx.fnhost]
+            data = f.read()
+        _SANITIZED[ctx.fnhost] = b"__asan_init" in data or b"__tsan_init" in data
+    return _SANITIZED[ctx.fnhost]
 
 
 def ext_so(ctx, name):
@@ -82,12 +84,13 @@ def run_until_exit(ctx, args, env=None):
 
 
 def assert_died_of(ctx, status, out, sig, line):
-    """The process printed line and died of sig (under ASan, whose handler
-    runs after fnhost's line, of ASan's report unless the signal is SIGABRT)."""
+    """The process printed line and died of sig (under a sanitizer, whose
+    handler runs after fnhost's line, of its report unless the signal is
+    SIGABRT, which the sanitizers leave alone)."""
     assert line in out, f"no {line!r} in:\n{out[-3000:]}"
     assert "runtime error:" not in out, out[-3000:]
-    if asan_build(ctx) and sig != signal.SIGABRT:
-        assert status != 0 and "AddressSanitizer" in out, (status, out[-3000:])
+    if sanitizer_build(ctx) and sig != signal.SIGABRT:
+        assert status != 0 and "Sanitizer" in out, (status, out[-3000:])
     else:
         assert status == -sig, f"exit status {status}, want -{sig}:\n{out[-3000:]}"
 
