@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@
 
 #include "fnhost/extension.h"
 
+#include "crash.h"
 #include "dispatch.h"
+#include "elf_probe.h"
 #include "json.h"
 #include "log.h"
 #include "settings.h"
@@ -337,80 +340,149 @@ const char *fnh__ext_installed_types(const char *builtin)
 
 /* ---- loading -------------------------------------------------------------- */
 
+/* The smallest descriptor this host accepts: ABI 1.0 without commands. */
+#define DESC_MIN offsetof(fnh_extension_def, commands)
+#define DESC_FIX "define the descriptor as FNH_EXPORT const fnh_extension_def fnh_extension = " \
+                 "{FNH_EXTENSION_HEAD, ...} (#include <fnhost/extension.h>)"
+
+/* The refusal for a descriptor header this host cannot use, or NULL. */
+static char *head_refusal(const char *who, const fnh__abi_head *h)
+{
+    if (h->abi_major != FNH_ABI_MAJOR || h->abi_minor > FNH_ABI_MINOR)
+        return fnh__asprintf("%s was built for fnhost ABI %u.%u, this host provides %d.%d; "
+                             "rebuild it against this host's include/fnhost headers",
+                             who, h->abi_major, h->abi_minor, FNH_ABI_MAJOR, FNH_ABI_MINOR);
+    if (h->size < DESC_MIN)
+        return fnh__asprintf("%s: its fnh_extension says its size is %u bytes, smaller than "
+                             "the ABI %d.0 descriptor (%zu bytes); %s",
+                             who, h->size, FNH_ABI_MAJOR, (size_t)DESC_MIN, DESC_FIX);
+    return NULL;
+}
+
+static int ends_in_trigger(const char *type)
+{
+    size_t n = strlen(type);
+    return n >= 7 && strcasecmp(type + n - 7, "Trigger") == 0;
+}
+
+/* The refusal for a loaded descriptor's type tables, or NULL. */
+static char *types_refusal(const char *who, const fnh_extension_def *d)
+{
+    /* every struct the extension hands in must cover the 1.0 layout */
+    const char *small = NULL;
+    for (const fnh_trigger_type *const *t = d->triggers; t && *t && !small; t++)
+        if ((*t)->size < sizeof(fnh_trigger_type) || !(*t)->type)
+            small = "fnh_trigger_type";
+    for (const fnh_binding_type *const *t = d->bindings; t && *t && !small; t++)
+        if ((*t)->size < sizeof(fnh_binding_type) || !(*t)->type)
+            small = "fnh_binding_type";
+    for (const fnh_command *const *c = d->commands; c && *c && !small; c++)
+        if ((*c)->size < sizeof(fnh_command) || !(*c)->name)
+            small = "fnh_command";
+    if (small)
+        return fnh__asprintf("%s: one of its %s structs has a size smaller than this host's "
+                             "ABI 1.0 layout or no name; set .size = sizeof(%s) and the name",
+                             who, small, small);
+    /* function.json tells triggers from other bindings by the name alone */
+    for (const fnh_trigger_type *const *t = d->triggers; t && *t; t++)
+        if (!ends_in_trigger((*t)->type))
+            return fnh__asprintf("%s: its trigger type '%s' does not end in \"Trigger\", so "
+                                 "function.json would take it for an input or output binding; "
+                                 "name it '%sTrigger'",
+                                 who, (*t)->type, (*t)->type);
+    for (const fnh_binding_type *const *t = d->bindings; t && *t; t++)
+        if (ends_in_trigger((*t)->type))
+            return fnh__asprintf("%s: its binding type '%s' ends in \"Trigger\", so "
+                                 "function.json would take it for a trigger; rename it without "
+                                 "the suffix",
+                                 who, (*t)->type);
+    return NULL;
+}
+
 /* Loads and validates one extension .so; on failure returns NULL with *err
- * (malloc'd sentence). No extension code runs here. */
+ * (malloc'd sentence). The descriptor is read from the file and checked
+ * before dlopen runs the extension's constructors, and checked again once
+ * loaded; none of the extension's functions is called here. */
 static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
 {
     /* "config/extensions.json: extension \"queue\" (fnh_queue.so)" or just the path */
     char *who = m ? fnh__asprintf("%s: extension \"%s\" (%s)", m->manifest, m->name, path)
                   : fnh__strdup(path);
-    dlerror();
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        const char *e = dlerror();
-        *err = fnh__asprintf("%s: cannot load: %s", who, e ? e : "unknown error");
-        free(who);
-        return NULL;
-    }
-    const fnh_extension_def *d = dlsym(dl, "fnh_extension");
-    if (!d) {
+    void *dl = NULL;
+    loaded_ext *x = NULL;
+    char why[256];
+    fnh__abi_head head;
+    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
+                                      _Alignof(fnh_extension_def), &head, why, sizeof why);
+    if (rc == -ENOEXEC)
+        *err = fnh__asprintf("%s: cannot load: %s; rebuild it", who, why);
+    else if (rc == -ENOENT)
         *err = fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
                              "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
                              who);
-        free(who);
-        dlclose(dl);
-        return NULL;
+    else if (rc == -EINVAL)
+        *err = fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
+    else if (rc == 0)
+        *err = head_refusal(who, &head);
+    if (*err)
+        goto fail;
+    /* otherwise the file passed, or could not be probed (no section headers):
+     * dlopen, which runs the extension's constructors */
+    {
+        fnh__crash_scope cs = {.what = "loading extension", .name = m ? m->name : NULL,
+                               .detail = path};
+        fnh__crash_enter(&cs);
+        dlerror();
+        dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        fnh__crash_leave(&cs);
     }
-    if (d->abi_major != FNH_ABI_MAJOR || d->abi_minor > FNH_ABI_MINOR ||
-        d->size < offsetof(fnh_extension_def, commands)) {
-        *err = fnh__asprintf("%s was built for fnhost ABI %u.%u, this host provides %d.%d; "
-                             "rebuild it against this host's include/fnhost headers",
-                             who, d->abi_major, d->abi_minor, FNH_ABI_MAJOR, FNH_ABI_MINOR);
-        free(who);
-        dlclose(dl);
-        return NULL;
+    if (!dl) {
+        const char *e = dlerror();
+        *err = fnh__asprintf("%s: cannot load: %s", who, e ? e : "unknown error");
+        goto fail;
     }
-    loaded_ext *x = calloc(1, sizeof *x);
+    const fnh_extension_def *d = dlsym(dl, "fnh_extension");
+    size_t dsize = SIZE_MAX;
+    if (!d)
+        *err = fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
+                             "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
+                             who);
+    else if (fnh__elf_loaded_check(d, DESC_MIN, _Alignof(fnh_extension_def), &dsize, why,
+                                   sizeof why))
+        *err = fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
+    else {
+        memcpy(&head, d, sizeof head); /* again: relocations may have changed it */
+        *err = head_refusal(who, &head);
+    }
+    if (*err)
+        goto fail;
+    x = calloc(1, sizeof *x);
     if (!x) {
-        dlclose(dl);
-        free(who);
         *err = fnh__strdup("out of memory");
-        return NULL;
+        goto fail;
     }
     x->api = &g_api;
     x->kind = K_EXT;
     x->m = m;
     x->dl = dl;
-    memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
-    if (!x->def.name || !*x->def.name) {
+    size_t n = head.size < dsize ? head.size : dsize;
+    memcpy(&x->def, d, n < sizeof x->def ? n : sizeof x->def);
+    if (!x->def.name || !*x->def.name)
         *err = fnh__asprintf("%s: its fnh_extension has no name; set the name member", who);
-        free(who);
-        dlclose(dl);
-        free(x);
-        return NULL;
-    }
-    /* every struct the extension hands in must cover the 1.0 layout */
-    const char *small = NULL;
-    for (const fnh_trigger_type *const *t = x->def.triggers; t && *t && !small; t++)
-        if ((*t)->size < sizeof(fnh_trigger_type) || !(*t)->type)
-            small = "fnh_trigger_type";
-    for (const fnh_binding_type *const *t = x->def.bindings; t && *t && !small; t++)
-        if ((*t)->size < sizeof(fnh_binding_type) || !(*t)->type)
-            small = "fnh_binding_type";
-    for (const fnh_command *const *c = x->def.commands; c && *c && !small; c++)
-        if ((*c)->size < sizeof(fnh_command) || !(*c)->name)
-            small = "fnh_command";
-    if (small) {
-        *err = fnh__asprintf("%s: one of its %s structs has a size smaller than this host's "
-                             "ABI 1.0 layout or no name; set .size = sizeof(%s) and the name",
-                             who, small, small);
-        free(who);
-        dlclose(dl);
-        free(x);
-        return NULL;
-    }
+    else
+        *err = types_refusal(who, &x->def);
+    if (*err)
+        goto fail;
     free(who);
     return x;
+fail:
+    if (!*err)
+        *err = fnh__strdup("out of memory");
+    free(who);
+    free(x);
+    if (dl)
+        dlclose(dl);
+    return NULL;
 }
 
 static const fnh_trigger_type *find_trigger(const loaded_ext *x, const char *type)
@@ -429,11 +501,31 @@ static const fnh_binding_type *find_binding(const loaded_ext *x, const char *typ
     return NULL;
 }
 
+/* 1 when a callback's result follows the ABI: 0 or a negative errno. */
+static int rc_ok(int rc)
+{
+    return rc <= 0 && rc > -4096;
+}
+
+static const char *ext_name(const loaded_ext *x)
+{
+    return x->m ? x->m->name : x->def.name;
+}
+
+/* The crash scope of one call into extension x: "while running <step> of
+ * extension '<name>' (<detail>)". */
+#define EXT_SCOPE(step, x, d)                                                              \
+    {.what = "running " step " of extension", .name = ext_name(x), .detail = (d)}
+
 static void unload(loaded_ext *x)
 {
     fnh__log_flush(); /* fini may print on its own */
-    if (x->inited && x->def.fini)
+    if (x->inited && x->def.fini) {
+        fnh__crash_scope cs = EXT_SCOPE("fini", x, x->m ? x->m->path : NULL);
+        fnh__crash_enter(&cs);
         x->def.fini(x->global);
+        fnh__crash_leave(&cs);
+    }
     dlclose(x->dl);
     free(x);
 }
@@ -518,13 +610,20 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
                                  .where = where,
                                  .dotted = 1,
                                  .errors = &errs};
+        fnh__crash_scope cs = EXT_SCOPE("init", x, m->path);
+        fnh__crash_enter(&cs);
         int rc = x->def.init((fnh_ext *)x, &cfg, &x->global);
+        fnh__crash_leave(&cs);
         free(cfg.text);
         cJSON_Delete(empty);
         if (rc) {
-            if (!errs.len)
+            if (!rc_ok(rc))
+                fnh__strlist_addf(&errs, "%s: extension \"%s\": init returned %d, which is not "
+                                         "0 or a negative errno; fix the extension",
+                                  m->manifest, m->name, rc);
+            else if (!errs.len)
                 fnh__strlist_addf(&errs, "%s: extension \"%s\": init failed: %s", m->manifest,
-                                  m->name, strerror(rc < 0 ? -rc : EIO));
+                                  m->name, strerror(-rc));
             for (size_t i = 0; i < errs.len; i++)
                 fail_users(app, m, errs.items[i]);
             fnh__strlist_free(&errs);
@@ -589,12 +688,22 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
                              .json = b->json, .where = where, .errors = &errs};
     int (*bind)(fnh_binding *, const fnh_config *, void **) =
         hb->trig ? hb->trig->bind : hb->bt->bind;
-    int rc = bind ? bind(hb, &cfg, &hb->state) : 0;
+    int rc = 0;
+    if (bind) {
+        fnh__crash_scope cs = EXT_SCOPE("bind", x, where);
+        fnh__crash_enter(&cs);
+        rc = bind(hb, &cfg, &hb->state);
+        fnh__crash_leave(&cs);
+    }
     free(cfg.text);
     if (rc) {
-        if (!errs.len)
+        if (!rc_ok(rc))
+            fnh__strlist_addf(&errs, "%s: extension \"%s\": bind returned %d, which is not 0 or "
+                                     "a negative errno; fix the extension",
+                              where, ext_name(x), rc);
+        else if (!errs.len)
             fnh__strlist_addf(&errs, "%s: the extension refused the binding: %s", where,
-                              strerror(rc < 0 ? -rc : EIO));
+                              strerror(-rc));
         for (size_t e = 0; e < errs.len; e++)
             fnh__strlist_addf(&fn->errors, "%s", errs.items[e]);
         fnh__strlist_free(&errs);
@@ -680,11 +789,20 @@ void fnh__ext_start(void)
     for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
         if (!hb->trig || hb->stopped || hb->fn->disabled || !hb->trig->start)
             continue;
+        fnh__crash_scope cs = EXT_SCOPE("start", hb->ext, hb->fn->config_file);
+        fnh__crash_enter(&cs);
         int rc = hb->trig->start(hb->state);
-        if (rc)
+        fnh__crash_leave(&cs);
+        if (!rc_ok(rc))
+            fnh__log("Host.Extensions", FNH_LOG_ERROR,
+                     "The listener for function 'Functions.%s' was unable to start: extension "
+                     "\"%s\": start returned %d, which is not 0 or a negative errno; fix the "
+                     "extension",
+                     hb->fn->name, ext_name(hb->ext), rc);
+        else if (rc)
             fnh__log("Host.Extensions", FNH_LOG_ERROR,
                      "The listener for function 'Functions.%s' was unable to start: %s",
-                     hb->fn->name, strerror(rc < 0 ? -rc : EIO));
+                     hb->fn->name, strerror(-rc));
         else
             hb->started = 1;
     }
@@ -696,8 +814,12 @@ void fnh__ext_stop(void)
     g.accepting = 0;
     pthread_mutex_unlock(&g.lock);
     for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
-        if (hb->started && hb->trig->stop)
+        if (hb->started && hb->trig->stop) {
+            fnh__crash_scope cs = EXT_SCOPE("stop", hb->ext, hb->fn->config_file);
+            fnh__crash_enter(&cs);
             hb->trig->stop(hb->state);
+            fnh__crash_leave(&cs);
+        }
         hb->started = 0;
         hb->stopped = 1;
     }
@@ -724,8 +846,12 @@ void fnh__ext_unload(int busy)
         struct fnh_binding *hb = g.bindings;
         g.bindings = hb->next;
         void (*unbind)(void *) = hb->trig ? hb->trig->unbind : hb->bt->unbind;
-        if (hb->bound && unbind)
+        if (hb->bound && unbind) {
+            fnh__crash_scope cs = EXT_SCOPE("unbind", hb->ext, hb->fn->config_file);
+            fnh__crash_enter(&cs);
             unbind(hb->state);
+            fnh__crash_leave(&cs);
+        }
         if (hb->b)
             hb->b->ext_handle = NULL;
         free(hb);
@@ -766,6 +892,16 @@ void fnh__ext_status_json(fnh__buf *b)
 
 /* ---- firing ------------------------------------------------------------- */
 
+static void call_complete(struct fnh_binding *hb, void *token, int status, const fnh_value *v)
+{
+    if (!hb->trig->complete)
+        return;
+    fnh__crash_scope cs = EXT_SCOPE("complete", hb->ext, hb->fn->config_file);
+    fnh__crash_enter(&cs);
+    hb->trig->complete(hb->state, token, status, v);
+    fnh__crash_leave(&cs);
+}
+
 static void ext_complete(fnh__invocation *inv)
 {
     struct fnh_binding *hb = inv->owner;
@@ -777,8 +913,7 @@ static void ext_complete(fnh__invocation *inv)
         v.len = ret->body.len;
         v.content_type = ret->content_type;
     }
-    if (hb->trig->complete)
-        hb->trig->complete(hb->state, inv->token, status, ret && ret->set ? &v : NULL);
+    call_complete(hb, inv->token, status, ret && ret->set ? &v : NULL);
 }
 
 static void run_event(fire_ev *e)
@@ -786,8 +921,7 @@ static void run_event(fire_ev *e)
     struct fnh_binding *hb = e->hb;
     fnh__invocation *inv = fnh__invocation_new(g.app, hb->fn, "New event detected.");
     if (!inv) { /* cannot run it: fail it so the extension retries */
-        if (hb->trig->complete)
-            hb->trig->complete(hb->state, e->token, -ENOMEM, NULL);
+        call_complete(hb, e->token, -ENOMEM, NULL);
         return;
     }
     inv->payload = e->payload;
@@ -959,6 +1093,17 @@ static void free_call(struct fnh_call *call)
     free(call->where);
 }
 
+/* read/write's result, a value outside the ABI logged and made -EIO. */
+static int checked_io_rc(const struct fnh_call *call, const char *step, int rc)
+{
+    if (rc_ok(rc))
+        return rc;
+    fnh__log("Host.Extensions", FNH_LOG_ERROR, "%s: extension \"%s\": %s returned %d, which is "
+                                               "not 0 or a negative errno; fix the extension",
+             call->cfg.where, ext_name(call->hb->ext), step, rc);
+    return -EIO;
+}
+
 int fnh__ext_read_inputs(fnh__invocation *inv)
 {
     fnh__function *fn = inv->fn;
@@ -981,7 +1126,11 @@ int fnh__ext_read_inputs(fnh__invocation *inv)
         if (rc)
             return rc;
         call.in = in;
+        fnh__crash_scope cs = EXT_SCOPE("read", hb->ext, call.where);
+        fnh__crash_enter(&cs);
         rc = hb->bt->read(hb->state, &call);
+        fnh__crash_leave(&cs);
+        rc = checked_io_rc(&call, "read", rc);
         free_call(&call);
         if (rc)
             return rc;
@@ -1005,7 +1154,11 @@ int fnh__ext_write_outputs(fnh__invocation *inv)
         if (rc)
             return rc;
         fnh_value v = {o->body.data ? o->body.data : "", o->body.len, o->content_type};
+        fnh__crash_scope cs = EXT_SCOPE("write", hb->ext, call.where);
+        fnh__crash_enter(&cs);
         rc = hb->bt->write(hb->state, &call, &v);
+        fnh__crash_leave(&cs);
+        rc = checked_io_rc(&call, "write", rc);
         free_call(&call);
         if (rc)
             return rc;
@@ -1256,8 +1409,9 @@ int fnh__ext_cli(int argc, char **argv)
         char *path = strchr(argv[2], '/') ? fnh__strdup(argv[2]) : fnh__asprintf("./%s", argv[2]);
         loaded_ext *x = file_exists(path) ? load_so(NULL, path, &err) : NULL;
         if (!x) {
-            fprintf(stderr, "%s\n", err ? err : "file not found");
-            if (!err)
+            if (err)
+                fprintf(stderr, "%s\n", err);
+            else
                 fprintf(stderr, "%s: no such file\n", argv[2]);
             rc = 1;
         } else {
@@ -1315,7 +1469,10 @@ int fnh__ext_command(int argc, char **argv)
             g.root = fnh__strdup(realpath(r, real) ? real : r);
             x->next = g.loaded;
             g.loaded = x;
+            fnh__crash_scope cs = EXT_SCOPE("command", x, argv[0]);
+            fnh__crash_enter(&cs);
             rc = cmd->run((fnh_ext *)x, argc, argv);
+            fnh__crash_leave(&cs);
             g.loaded = x->next;
         }
         dlclose(x->dl);

@@ -1,15 +1,20 @@
-/* function_native.c: loads native function modules. dlopen with RTLD_NOW so
- * a missing symbol fails at start-up, not mid-request, and RTLD_LOCAL so one
+/* function_native.c: loads native function modules: fnh_function_abi
+ * checked in the file first (elf_probe.c), then dlopen with RTLD_NOW so a
+ * missing symbol fails at start-up, not mid-request, and RTLD_LOCAL so one
  * function's symbols never interpose on another's. */
 #include "function_native.h"
 
 #include <cjson/cJSON.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "crash.h"
+#include "elf_probe.h"
 #include "util.h"
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
@@ -22,6 +27,37 @@ static struct {
     } *items;
     size_t len;
 } g_cache;
+
+#define MODULE_MIN (3 * sizeof(uint32_t)) /* abi_major, abi_minor, size */
+#define MODULE_FIX "declare it only with the line FNH_FUNCTION_MODULE(0); (#include " \
+                   "<fnhost/function.h>)"
+
+/* Adds the refusal for a descriptor check (rc, why: fnh__elf_descriptor's
+ * results; head read when rc is 0) to fn->errors and returns -1, or returns
+ * 0 when the descriptor is usable. */
+static int module_refusal(fnh__function *fn, const char *file, int rc, const char *why,
+                          const fnh__abi_head *head)
+{
+    if (rc == -ENOEXEC)
+        FERR(fn, "%s: scriptFile: cannot load '%s': %s; rebuild it", fn->config_file, file, why);
+    else if (rc == -ENOENT)
+        FERR(fn, "%s: scriptFile: '%s' is not an fnhost function module: it exports no "
+                 "fnh_function_abi; add the line FNH_FUNCTION_MODULE(0); to its source "
+                 "(#include <fnhost/function.h>)",
+             fn->config_file, file);
+    else if (rc)
+        FERR(fn, "%s: scriptFile: '%s': fnh_function_abi %s; " MODULE_FIX, fn->config_file, file,
+             why);
+    else if (head->abi_major != FNH_ABI_MAJOR || head->abi_minor > FNH_ABI_MINOR ||
+             head->size < MODULE_MIN)
+        FERR(fn, "%s: scriptFile: '%s' was built for fnhost function ABI %u.%u, this host "
+                 "provides %d.%d; rebuild it against this host's include/fnhost headers",
+             fn->config_file, file, head->abi_major, head->abi_minor, FNH_ABI_MAJOR,
+             FNH_ABI_MINOR);
+    else
+        return 0;
+    return -1;
+}
 
 void fnh__native_resolve(fnh__function *fn, int load_code)
 {
@@ -73,9 +109,22 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
             fn->dl_shared = 1;
             break;
         }
-    dlerror();
-    if (!fn->dl)
+    char why[256];
+    fnh__abi_head head;
+    if (!fn->dl) {
+        /* the descriptor is checked in the file before dlopen runs any code;
+         * a file that cannot be probed is left to dlopen and the check below */
+        int rc = fnh__elf_descriptor_file(fn->script_path, "fnh_function_abi", MODULE_MIN,
+                                          _Alignof(fnh_function_module), &head, why, sizeof why);
+        if (rc != -ENOTSUP && rc != -EIO && module_refusal(fn, file, rc, why, &head))
+            return;
+        fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
+                               .detail = fn->script_path};
+        fnh__crash_enter(&cs);
+        dlerror();
         fn->dl = dlopen(fn->script_path, RTLD_NOW | RTLD_LOCAL);
+        fnh__crash_leave(&cs);
+    }
     if (!fn->dl) {
         const char *e = dlerror();
         FERR(fn, "%s: scriptFile: cannot load '%s': %s", fn->config_file, file,
@@ -83,23 +132,20 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
         return;
     }
     const fnh_function_module *mod = dlsym(fn->dl, "fnh_function_abi");
-    if (!mod) {
-        FERR(fn, "%s: scriptFile: '%s' is not an fnhost function module: it exports no "
-                 "fnh_function_abi; add the line FNH_FUNCTION_MODULE(0); to its source "
-                 "(#include <fnhost/function.h>)",
-             fn->config_file, file);
+    size_t size = SIZE_MAX;
+    int rc = mod ? fnh__elf_loaded_check(mod, MODULE_MIN, _Alignof(fnh_function_module), &size,
+                                         why, sizeof why)
+                 : -ENOENT;
+    if (!rc)
+        memcpy(&head, mod, sizeof head);
+    if (module_refusal(fn, file, rc, why, &head)) {
         fnh__native_unload(fn);
         return;
     }
-    if (mod->abi_major != FNH_ABI_MAJOR || mod->abi_minor > FNH_ABI_MINOR ||
-        mod->size < 3 * sizeof(uint32_t)) {
-        FERR(fn, "%s: scriptFile: '%s' was built for fnhost function ABI %u.%u, this host "
-                 "provides %d.%d; rebuild it against this host's include/fnhost headers",
-             fn->config_file, file, mod->abi_major, mod->abi_minor, FNH_ABI_MAJOR, FNH_ABI_MINOR);
-        fnh__native_unload(fn);
-        return;
-    }
-    fn->module_flags = mod->size >= sizeof(fnh_function_module) ? mod->flags : 0;
+    fnh_function_module m = {0};
+    size_t have = head.size < size ? head.size : size;
+    memcpy(&m, mod, have < sizeof m ? have : sizeof m);
+    fn->module_flags = m.size >= sizeof m ? m.flags : 0;
     dlerror();
     void *sym = dlsym(fn->dl, fn->entry_name);
     if (!sym) {

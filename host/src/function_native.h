@@ -1,6 +1,7 @@
 /* function_native.h: native C functions: resolving function.json
- * "scriptFile"/"entryPoint", loading the .so, checking its ABI descriptor
- * before any of its code runs. Main thread, at start-up and shutdown. */
+ * "scriptFile"/"entryPoint", checking the .so's ABI descriptor in the file
+ * before dlopen runs any of its code, loading it. Main thread, at start-up
+ * and shutdown. */
 #ifndef FNH_FUNCTION_NATIVE_H
 #define FNH_FUNCTION_NATIVE_H
 

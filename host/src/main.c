@@ -12,6 +12,8 @@
 #include <uv.h>
 
 #include "app.h"
+#include "crash.h"
+#include "fdlimit.h"
 #if __has_include("cli_cron.h")
 #include "cli_cron.h"
 #define HAVE_CRON 1
@@ -394,6 +396,8 @@ static int cmd_routes(const char *root, const char *method, const char *path)
 
 int main(int argc, char **argv)
 {
+    fnh__crash_install(); /* a crash in a plugin names the plugin */
+    fnh__fdlimit_raise(); /* every connection is a file descriptor */
     if (argc < 2) {
         usage(stderr);
         return 2;

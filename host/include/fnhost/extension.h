@@ -4,14 +4,19 @@
  *
  *     FNH_EXPORT const fnh_extension_def fnh_extension = { FNH_EXTENSION_HEAD, ... };
  *
- * The host reads and checks it (ABI major equal, minor not newer, size) before
- * it runs any of the extension's code, then calls init, bind (once per
+ * The host reads and checks it in the file (a data object at least the size
+ * of the descriptor; ABI major equal, minor not newer, size) before dlopen
+ * runs any of the extension's code; dlopen then runs only the library's ELF
+ * constructors (keep them trivial). Then it calls init, bind (once per
  * binding in a function.json), start, and at shutdown stop, unbind, fini.
  * The host loads an extension only when some function.json uses one of its
  * binding types (see config/extensions.json).
  *
  * Rules, one each:
- *  - Errors: every int-returning call returns 0 or a negative errno.
+ *  - Errors: every int-returning call returns 0 or a negative errno; a
+ *    callback that returns anything else fails and is reported as a bug.
+ *  - Crashes: a crash in extension code ends the host after one line on
+ *    stderr naming the extension and the callback.
  *  - Ownership: borrow across the boundary, copy to keep. Pointers passed
  *    either way are valid for the call, or until the end a comment states.
  *    Only state, global and token cross as owned values: they belong to the
@@ -51,7 +56,8 @@ typedef struct fnh_call fnh_call;       /* one invocation, as one binding sees i
 
 /* A trigger type. Every callback runs on the loop thread. As in Azure, a
  * function.json binding is a trigger when its type name ends in "Trigger",
- * so name trigger types that way ("queueTrigger"). */
+ * so trigger types must be named that way ("queueTrigger") and binding types
+ * must not; the host refuses an extension that breaks either rule. */
 typedef struct fnh_trigger_type {
     uint32_t size;    /* sizeof(fnh_trigger_type) */
     const char *type; /* function.json "type", e.g. "queueTrigger" (case-insensitive) */
