@@ -5,6 +5,7 @@
 #include "crash.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -36,6 +37,54 @@ static void put(char *line, size_t *n, size_t cap, const char *s)
         line[(*n)++] = *s++;
 }
 
+/* Appends " while <what> '<name>' (<key>=<detail>)" for scope s. */
+static void put_scope(char *line, size_t *n, size_t cap, const fnh__crash_scope *s)
+{
+    if (!s || !s->what)
+        return;
+    put(line, n, cap, " while ");
+    put(line, n, cap, s->what);
+    if (s->name) {
+        put(line, n, cap, " '");
+        put(line, n, cap, s->name);
+        put(line, n, cap, "'");
+    }
+    if (s->detail) {
+        put(line, n, cap, " (");
+        if (s->key) {
+            put(line, n, cap, s->key);
+            put(line, n, cap, "=");
+        }
+        put(line, n, cap, s->detail);
+        put(line, n, cap, ")");
+    }
+}
+
+static void write_all(const char *line, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(2, line + off, n - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+}
+
+/* exit() called from inside a scope (a function calling exit): say so. */
+static void on_exit_call(void)
+{
+    const fnh__crash_scope *s = fnh__crash_top;
+    if (!s || !s->what)
+        return;
+    char line[1024];
+    size_t n = 0;
+    put(line, &n, sizeof line, "fnhost: exit() was called");
+    put_scope(line, &n, sizeof line, s);
+    put(line, &n, sizeof line, "; the host stops");
+    line[n++] = '\n';
+    write_all(line, n);
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
     size_t i = 0;
@@ -50,32 +99,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     put(line, &n, sizeof line, " (");
     put(line, &n, sizeof line, k_fatal[i].text);
     put(line, &n, sizeof line, ")");
-    const fnh__crash_scope *s = fnh__crash_top;
-    if (s && s->what) {
-        put(line, &n, sizeof line, " while ");
-        put(line, &n, sizeof line, s->what);
-        if (s->name) {
-            put(line, &n, sizeof line, " '");
-            put(line, &n, sizeof line, s->name);
-            put(line, &n, sizeof line, "'");
-        }
-        if (s->detail) {
-            put(line, &n, sizeof line, " (");
-            if (s->key) {
-                put(line, &n, sizeof line, s->key);
-                put(line, &n, sizeof line, "=");
-            }
-            put(line, &n, sizeof line, s->detail);
-            put(line, &n, sizeof line, ")");
-        }
-    }
+    put_scope(line, &n, sizeof line, fnh__crash_top);
     line[n++] = '\n';
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(2, line + off, n - off);
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
+    write_all(line, n);
     const struct sigaction *prev = &g_prev[i];
     if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction)
         prev->sa_sigaction(sig, si, uc);
@@ -124,4 +150,5 @@ void fnh__crash_install(void)
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < NFATAL; i++)
         sigaction(k_fatal[i].sig, &sa, &g_prev[i]);
+    atexit(on_exit_call);
 }

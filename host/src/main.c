@@ -35,7 +35,7 @@ static void usage(FILE *f)
           "\n"
           "Usage:\n"
           "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
-          "               [--verbose] [--json-logs]\n"
+          "               [--verbose] [--json-logs] [--in-process]\n"
           "      Serve the function app in DIR (default: the current folder) on\n"
           "      http://127.0.0.1:7071 until SIGINT or SIGTERM.\n"
           "  fnhost routes [--script-root DIR] [--match METHOD PATH]\n"
@@ -60,6 +60,7 @@ typedef struct start_opts {
     int port;
     int verbose;
     int json_logs;
+    int in_process; /* native functions run in the host process */
 } start_opts;
 
 static int parse_port(const char *s, int *out)
@@ -438,6 +439,8 @@ int main(int argc, char **argv)
                 o.verbose = 1;
             else if (!routes && strcmp(a, "--json-logs") == 0)
                 o.json_logs = 1;
+            else if (!routes && strcmp(a, "--in-process") == 0)
+                o.in_process = 1;
             else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
                 match_method = argv[++i];
                 match_path = argv[++i];

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "crash.h"
 #include "log.h"
 #include "util.h"
 
@@ -148,6 +149,7 @@ static int spawn_worker(void)
 static void *worker_main(void *arg)
 {
     (void)arg;
+    fnh__crash_thread_init(); /* a stack overflow in a function is reported too */
     pthread_mutex_lock(&g.lock);
     for (;;) {
         while (!g.ready_head && !g.stopping) {

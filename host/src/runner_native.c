@@ -4,11 +4,21 @@
  * otherwise. */
 #include <errno.h>
 
+#include "crash.h"
 #include "runner.h"
 
 static void native_run(fnh__invocation *inv)
 {
-    int rc = inv->fn->entry ? inv->fn->entry((fnh_ctx *)(void *)inv) : -ENOEXEC;
+    if (!inv->fn->entry) {
+        inv->rc = -ENOEXEC;
+        return;
+    }
+    /* a crash or exit() inside the function names it and the invocation */
+    fnh__crash_scope cs = {.what = "running function", .name = inv->fn->name, .key = "Id",
+                           .detail = inv->id};
+    fnh__crash_enter(&cs);
+    int rc = inv->fn->entry((fnh_ctx *)(void *)inv);
+    fnh__crash_leave(&cs);
     inv->rc = rc > 0 ? 0 : rc;
 }
 

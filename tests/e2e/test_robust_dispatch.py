@@ -150,3 +150,16 @@ def test_queue_backlog_does_not_delay_http_functions(ctx):
     assert waited < 2.5, f"the HTTP call waited {waited:.1f} s behind the queue backlog"
     h.proc.send_signal(signal.SIGKILL)
     h.wait_exit()
+
+
+def test_in_process_crash_names_the_function_and_signal(ctx):
+    for how, needle in (("segv", "fatal signal SIGSEGV (Segmentation fault) while running "
+                                 "function 'crash' (Id="),
+                        ("abort", "fatal signal SIGABRT (Aborted) while running function "
+                                  "'crash' (Id="),
+                        ("exit", "exit() was called while running function 'crash' (Id=")):
+        h = ctx.start(pool_app(ctx, names=("crash",)), "--in-process")
+        quietly(h.get, f"/api/crash?crash={how}", timeout=10)
+        rc = h.crashed()
+        assert rc != 0, rc
+        assert needle in h.output, (how, h.output[-2000:])
