@@ -312,3 +312,33 @@ def test_request_smuggling_shapes_are_refused(ctx):
 
 # ---- admin API -----------------------------------------------------------------
 
+def test_admin_matched_on_the_raw_path(ctx):
+    """Routes match the path as sent, so the admin API does too: an encoded
+    '/%61dmin' is not the admin API (as '/api/%65cho' is not the echo route)."""
+    h = start(ctx)
+    assert h.get("/admin/host/status").status == 200
+    assert h.get("/%61dmin/host/status").status == 404
+    assert h.get("/admin/host/%73tatus").status == 404
+    assert h.post("/%61dmin/functions/inputlen", "{}").status == 404
+    assert h.get("/ADMIN/host/ping").status == 200
+
+
+def test_admin_invoke_keeps_nul_in_input(ctx):
+    h = start(ctx)
+    body = json.dumps({"input": "ab\u0000cd\u00e9"})
+    assert "\\u0000" in body
+    r = h.post("/admin/functions/inputlen", body, headers={"Content-Type": "application/json"})
+    assert r.status == 202, r
+    h.wait_log("input length 7, first NUL at 2")
+    # other escapes, the first "input" key and a non-string input
+    r = h.post("/admin/functions/inputlen",
+               '{"x": {"input": "no"}, "input": "\\ud83d\\ude00\\n\\u0000", "input": "z"}')
+    assert r.status == 202, r
+    h.wait_log("input length 6, first NUL at 5")
+    r = h.post("/admin/functions/inputlen", '{"input": {"k": "v\\u0000"}}')
+    assert r.status == 202, r
+    h.wait_log("input length 16, first NUL at -1")
+
+
+# ---- statuses a function may set -----------------------------------------------
+
