@@ -86,9 +86,10 @@ static void complete_http(fnh__invocation *inv)
         o = fnh__invocation_output(inv, fn->http_out->name);
     if (!o || !o->set)
         o = fnh__invocation_output(inv, "$return");
-    if (!o || !o->set) {
+    if (!o || !o->set || o->status < 0) { /* nothing set, or a status refused */
         add_host_headers(inv->app, inv->req, &h);
-        fnh__http_response r = {.status = 204, .headers = h.kv, .nheaders = h.n};
+        fnh__http_response r = {.status = o && o->set ? 500 : 204, .headers = h.kv,
+                                .nheaders = h.n};
         fnh__http_respond(x, &r);
         return;
     }

@@ -342,3 +342,24 @@ def test_admin_invoke_keeps_nul_in_input(ctx):
 
 # ---- statuses a function may set -----------------------------------------------
 
+def test_function_cannot_answer_with_1xx(ctx):
+    h = start(ctx)
+    for st in ("100", "101", "199", "99", "1000", "-200", "20x", ""):
+        s = h.connect(5)
+        s.sendall(req("GET", f"/api/status?status={st}") + req("GET", "/api/inline/next"))
+        r1, buf = read_response(s)
+        assert r1.status == 500, (st, r1)
+        r2, buf = read_response(s, buf=buf)
+        assert r2.status == 200 and buf == b""
+        s.close()
+        h.wait_log(f"status {st}: output_meta returned -22")
+    out = h.wait_log("'status'")
+    assert "Function 'status'" in out and "101" in out, out[-2000:]
+    for st in ("200", "201", "299", "404", "599", "999"):
+        r = h.get(f"/api/status?status={st}")
+        assert r.status == int(st), (st, r)
+        h.wait_log(f"status {st}: output_meta returned 0")
+
+
+# ---- regex route constraints ---------------------------------------------------
+
