@@ -363,3 +363,28 @@ def test_function_cannot_answer_with_1xx(ctx):
 
 # ---- regex route constraints ---------------------------------------------------
 
+def test_backtracking_regex_constraint_does_not_stall_the_host(ctx):
+    """A regex constraint that backtracks for ever on a crafted value is cut
+    off by PCRE2's match limit: the request gets a 500 and a log line naming
+    the route and the parameter, and other connections are served on time."""
+    h = start(ctx)
+    assert h.get("/api/slow/hello").status == 200
+    evil = "a" * 1000 + "!"
+    s = h.connect(30)
+    n = 60
+    t0 = time.time()
+    s.sendall(req("GET", f"/api/slow/{evil}") * n)
+    other = h.get("/api/inline/other", timeout=30)
+    t_other = time.time() - t0
+    got, buf = [], b""
+    for _ in range(n):
+        r, buf = read_response(s, buf=buf)
+        got.append(r.status)
+    t_all = time.time() - t0
+    s.close()
+    assert other.status == 200
+    assert set(got) == {500}, got
+    assert t_all < 2.0 and t_other < 2.0, (t_all, t_other)
+    out = h.wait_log("regex constraint")
+    line = next(x for x in out.splitlines() if "regex constraint" in x)
+    assert "'slow'" in line and "{v:regex(" in line and "'v'" in line, line
