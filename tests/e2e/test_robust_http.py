@@ -249,6 +249,7 @@ def test_unsupported_versions_are_400(ctx):
     h = start(ctx)
     expect_reject(h, req("GET", "/api/echo/x", version="HTTP/2.0"), 400)
     expect_reject(h, req("GET", "/api/echo/x", version="HTTP/0.9"), 400)
+    expect_reject(h, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400)  # the HTTP/2 preface
     # an HTTP/0.9 request line has no version and no headers: answered at once
     expect_reject(h, b"GET /api/echo/x\r\n", 400)
     expect_reject(h, b"GET /api/echo/x\r\n\r\n", 400)
