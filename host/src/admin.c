@@ -3,6 +3,7 @@
  * function" endpoint POST /admin/functions/{name} (202, runs in background). */
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,89 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
     respond_json(x, 200, o);
 }
 
+/* Appends the decoded JSON string literal [p, end) (quotes included) to b,
+ * every byte of it: cJSON ends its strings at a "\u0000". The literal is
+ * valid JSON (cJSON accepted it). 0 or -ENOMEM. */
+static int json_unquote(const char *p, const char *end, fnh__buf *b)
+{
+    for (p++, end--; p < end; p++) {
+        char ch = *p;
+        if (ch == '\\' && p + 1 < end) {
+            ch = *++p;
+            if (ch == 'u' && p + 4 < end) {
+                char hex[5] = {p[1], p[2], p[3], p[4], 0};
+                unsigned long cp = strtoul(hex, NULL, 16);
+                p += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && p + 6 < end && p[1] == '\\' && p[2] == 'u') {
+                    char lo[5] = {p[3], p[4], p[5], p[6], 0};
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (strtoul(lo, NULL, 16) - 0xDC00);
+                    p += 6;
+                }
+                char u[4];
+                size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+                static const unsigned char lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+                for (size_t i = n - 1; i > 0; i--, cp >>= 6)
+                    u[i] = (char)(0x80 | (cp & 0x3F));
+                u[0] = (char)(lead[n] | cp);
+                if (fnh__buf_append(b, u, n))
+                    return -ENOMEM;
+                continue;
+            }
+            ch = ch == 'b' ? '\b' : ch == 'f' ? '\f' : ch == 'n' ? '\n' : ch == 'r' ? '\r'
+                 : ch == 't' ? '\t' : ch;
+        }
+        if (fnh__buf_append(b, &ch, 1))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Past what cJSON takes for whitespace (any byte up to ' '). */
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (unsigned char)*p <= ' ')
+        p++;
+    return p;
+}
+
+/* The invocation input of an admin invoke body (a JSON object cJSON
+ * accepted): the first top-level member named "input" (any case, as
+ * cJSON_GetObjectItem finds it). A string gives its bytes, "\u0000"
+ * included; another value its JSON text as sent; null or no member nothing.
+ * Sets *json for a non-string value. 0 or -ENOMEM. */
+static int invoke_input(const fnh__buf *body, fnh__buf *out, int *json)
+{
+    const char *end = body->data + body->len, *vend;
+    const char *p = skip_ws(body->data, end) + 1; /* past '{' */
+    *json = 0;
+    while (p < end) {
+        cJSON *key = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &vend, 0);
+        int is_key = cJSON_IsString(key); /* not at the '}' of an empty object */
+        int found = is_key && strcasecmp(key->valuestring, "input") == 0;
+        cJSON_Delete(key);
+        if (!is_key)
+            return 0;
+        p = skip_ws(vend, end);
+        if (p == end || *p != ':')
+            return 0;
+        p = skip_ws(p + 1, end);
+        cJSON *v = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &vend, 0);
+        int ok = v != NULL, str = cJSON_IsString(v), null = cJSON_IsNull(v);
+        cJSON_Delete(v);
+        if (!ok || (found && null))
+            return 0;
+        if (found) {
+            *json = !str;
+            return str ? json_unquote(p, vend, out) : fnh__buf_append(out, p, (size_t)(vend - p));
+        }
+        p = skip_ws(vend, end);
+        if (p == end || *p != ',')
+            return 0;
+        p++;
+    }
+    return 0;
+}
+
 /* POST /admin/functions/{name} with {"input": ...}: 202, runs in background. */
 static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__http_req *req)
 {
@@ -137,26 +221,25 @@ static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__
         respond_json(x, 409, o);
         return;
     }
-    const cJSON *input = cJSON_GetObjectItem(doc, "input");
-    char *text = NULL;
-    const char *payload = "";
-    const char *ctype = "text/plain; charset=utf-8";
-    if (cJSON_IsString(input)) {
-        payload = input->valuestring;
-    } else if (input && !cJSON_IsNull(input)) {
-        text = cJSON_PrintUnformatted(input);
-        payload = text ? text : "";
-        ctype = "application/json";
-    }
-    fnh__invoke_with_payload(h, fn, payload, strlen(payload), ctype, FNH__REASON_HOST_API);
-    free(text);
     cJSON_Delete(doc);
+    fnh__buf input = {0};
+    int json;
+    if (invoke_input(&req->body, &input, &json) < 0) {
+        fnh__buf_free(&input);
+        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        return;
+    }
+    fnh__invoke_with_payload(h, fn, input.data ? input.data : "", input.len,
+                             json ? "application/json" : "text/plain; charset=utf-8",
+                             FNH__REASON_HOST_API);
+    fnh__buf_free(&input);
     fnh__respond_simple(x, 202, NULL, NULL, 0);
 }
 
 int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
 {
-    const char *p = req->path;
+    /* the path as sent, as function routes match it: "/%61dmin" is not here */
+    const char *p = req->path_raw;
     if (strncasecmp(p, "/admin", 6) != 0 || (p[6] != '/' && p[6] != '\0'))
         return 0;
     size_t n = strlen(p);

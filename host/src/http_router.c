@@ -69,10 +69,21 @@ static const struct {
     "int, long, bool, datetime, decimal, double, float, guid, alpha, min, max, range, " \
     "length, minlength, maxlength, regex, required"
 
+/* Regex constraints run on the event loop, on values a client chooses: one
+ * match may take at most REGEX_MATCH_LIMIT steps of PCRE2 (about 2 ms
+ * interpreted, far less with the JIT) and REGEX_DEPTH_LIMIT nested
+ * backtracking frames in at most REGEX_HEAP_KIB of memory. The JIT runs on a
+ * 32 KiB stack on the machine stack; a match too deep for it is retried by
+ * the interpreter. A match that gives up answers -ERANGE. */
+#define REGEX_MATCH_LIMIT 100000
+#define REGEX_DEPTH_LIMIT 10000
+#define REGEX_HEAP_KIB 4096
+
 struct cons {
     enum ckind kind;
     long long a, b;
     pcre2_code *re;
+    pcre2_match_context *mc; /* the limits above */
 };
 
 struct param {
@@ -493,7 +504,8 @@ static size_t utf16_len(const char *s, size_t n)
     return k;
 }
 
-/* Runs one constraint on a present value. Returns 1/0, -ENOMEM. */
+/* Runs one constraint on a present value. Returns 1/0, -ENOMEM, or -ERANGE
+ * when a regex gave up (see REGEX_MATCH_LIMIT). */
 static int cons_check(const struct cons *c, const char *s, size_t n)
 {
     long long v;
@@ -538,9 +550,13 @@ static int cons_check(const struct cons *c, const char *s, size_t n)
         pcre2_match_data *md = pcre2_match_data_create(1, NULL);
         if (!md)
             return -ENOMEM;
-        int rc = pcre2_match(c->re, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
+        int rc = pcre2_match(c->re, (PCRE2_SPTR)s, n, 0, 0, md, c->mc);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+            rc = pcre2_match(c->re, (PCRE2_SPTR)s, n, 0, PCRE2_NO_JIT, md, c->mc);
         pcre2_match_data_free(md);
-        return rc >= 0;
+        if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH)
+            return rc >= 0;
+        return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : -ERANGE;
     }
     }
     return 0;
@@ -573,8 +589,10 @@ void fnh__route_free(fnh__route *r)
     for (size_t i = 0; i < r->nparams; i++) {
         struct param *p = &r->params[i];
         for (size_t j = 0; j < p->ncons; j++)
-            if (p->cons[j].re)
+            if (p->cons[j].re) {
                 pcre2_code_free(p->cons[j].re);
+                pcre2_match_context_free(p->cons[j].mc);
+            }
         free(p->cons);
         free(p->name);
         free(p->def);
@@ -756,6 +774,15 @@ static int resolve_constraint(struct pctx *c, const char *ptext, const char *tex
                         "pattern (inside a template write '{' and '}' as '{{' and '}}')",
                         (int)alen, args, ptext, (const char *)msg, (size_t)eoff);
         }
+        pcre2_jit_compile(out->re, PCRE2_JIT_COMPLETE); /* the interpreter if it fails */
+        out->mc = pcre2_match_context_create(NULL);
+        if (!out->mc) {
+            pcre2_code_free(out->re);
+            return -ENOMEM;
+        }
+        pcre2_set_match_limit(out->mc, REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(out->mc, REGEX_DEPTH_LIMIT);
+        pcre2_set_heap_limit(out->mc, REGEX_HEAP_KIB);
         return 0;
     }
     /* integer arguments, split on ',' and trimmed */
@@ -1254,6 +1281,13 @@ int fnh__route_parse(const char *tmpl, fnh__route **out, char **err)
         struct param *p = &r->params[i];
         if (p->def) {
             int ok = param_check(p, p->def, strlen(p->def));
+            if (ok == -ERANGE) {
+                rc = fail(err,
+                          "the regex constraint of '{%s}' in '%s' gives up on the parameter's "
+                          "default value (too much backtracking); simplify the pattern",
+                          p->name, tmpl);
+                goto bad;
+            }
             if (ok < 0) {
                 rc = ok;
                 goto bad;
@@ -1339,8 +1373,10 @@ static bool complex_match(const struct segment *sg, const char *s, size_t slen, 
 }
 
 /* Tries route r on request q, filling vals (one per route parameter).
- * Returns 1 on a match, 0 if not, -ENOMEM. */
-static int route_try(const fnh__route *r, const struct req *q, struct span *vals)
+ * Returns 1 on a match, 0 if not, -ENOMEM, or -ERANGE when the constraint of
+ * parameter *gave_up gave up. */
+static int route_try(const fnh__route *r, const struct req *q, struct span *vals,
+                     size_t *gave_up)
 {
     if (q->nseg < r->min_segs || (!r->catchall && q->nseg > r->nseg))
         return 0;
@@ -1374,6 +1410,8 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
         const struct param *p = &r->params[k];
         if (vals[k].st == V_PRESENT) {
             int rc = param_check(p, q->dec + vals[k].off, vals[k].len);
+            if (rc == -ERANGE)
+                *gave_up = k;
             if (rc <= 0)
                 return rc;
         } else if (p->def) {
@@ -1689,6 +1727,7 @@ struct search {
     unsigned method;
     size_t best;
     struct span *vals;
+    size_t gave_up_rank, gave_up_param; /* after -ERANGE */
 };
 
 static int try_list(struct search *s, const size_t *list, size_t n)
@@ -1700,7 +1739,9 @@ static int try_list(struct search *s, const size_t *list, size_t n)
         const struct entry *e = &s->rt->e[rank];
         if (!(e->methods & s->method))
             continue;
-        int rc = route_try(e->route, s->q, s->vals);
+        int rc = route_try(e->route, s->q, s->vals, &s->gave_up_param);
+        if (rc == -ERANGE)
+            s->gave_up_rank = rank;
         if (rc < 0)
             return rc;
         if (rc) {
@@ -1730,6 +1771,14 @@ static int dfs(struct search *s, const struct node *nd, size_t i)
     if (nd->ntail)
         return try_list(s, nd->tail, nd->ntail);
     return 0;
+}
+
+/* After -ERANGE: the route and parameter whose constraint gave up. */
+static void fill_gave_up(const struct entry *e, size_t param, fnh__route_match *m)
+{
+    m->target = e->target;
+    m->route = e->route;
+    m->gave_up = e->route->params[param].name;
 }
 
 void fnh__route_match_clear(fnh__route_match *m)
@@ -1813,7 +1862,7 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
         rc = 0;
         goto out;
     }
-    struct search s = {rt, &q, method, SIZE_MAX, vals};
+    struct search s = {rt, &q, method, SIZE_MAX, vals, 0, 0};
     if (rt->finalized && rt->root) {
         rc = dfs(&s, rt->root, 0);
         if (rc < 0)
@@ -1825,7 +1874,9 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
                 continue;
             if (s.best != SIZE_MAX && entry_cmp(&rt->e[i], &rt->e[s.best]) >= 0)
                 continue;
-            rc = route_try(rt->e[i].route, &q, vals);
+            rc = route_try(rt->e[i].route, &q, vals, &s.gave_up_param);
+            if (rc == -ERANGE)
+                s.gave_up_rank = i;
             if (rc < 0)
                 goto out;
             if (rc)
@@ -1835,11 +1886,16 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
     rc = 0;
     if (s.best != SIZE_MAX) {
         const struct entry *e = &rt->e[s.best];
-        rc = route_try(e->route, &q, vals); /* refill the winner's values */
+        /* refill the winner's values (the same checks: they pass again) */
+        rc = route_try(e->route, &q, vals, &s.gave_up_param);
+        if (rc == -ERANGE)
+            s.gave_up_rank = s.best;
         if (rc > 0)
             rc = fill_match(e, &q, vals, m);
     }
 out:
+    if (rc == -ERANGE)
+        fill_gave_up(&rt->e[s.gave_up_rank], s.gave_up_param, m);
     if (buf != sbuf)
         free(buf);
     if (off != soff)
@@ -2119,7 +2175,7 @@ static bool route_matches_path(const fnh__route *r, const char *path, struct spa
     bool ok = false;
     struct req q;
     if (buf && off && lens && req_fill(&q, path, len, buf, off, lens, cap) == 1)
-        ok = route_try(r, &q, vals) == 1;
+        ok = route_try(r, &q, vals, &(size_t){0}) == 1;
     free(buf);
     free(off);
     free(lens);

@@ -68,12 +68,15 @@ typedef struct fnh__route_match {
     const fnh__route *route;
     size_t nparams;
     fnh__route_param *params; /* malloc'd array, one per route parameter */
+    const char *gave_up;      /* after -ERANGE: the parameter (borrowed) */
 } fnh__route_match;
 
 /* Matches `method` (one FNH__M_* bit) and the raw (still percent-encoded)
  * request path (starting with '/', no query string). Returns 1 and fills *m
  * (release with fnh__route_match_clear) on a match, 0 when nothing matches,
- * -ENOMEM. Literals match case-insensitively; parameter values keep their
+ * -ENOMEM, or -ERANGE when a regex constraint gave up on the value (PCRE2's
+ * match, depth or heap limit: the pattern backtracks too much on it); *m then
+ * names the route, its target and the parameter (m->gave_up). Literals match case-insensitively; parameter values keep their
  * case, are percent-decoded per segment (an encoded "%2F" never splits a
  * segment) and absent optional parameters have value NULL (a default gives
  * its default). */

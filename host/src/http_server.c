@@ -1,9 +1,9 @@
 /* http_server.c: HTTP/1.1 over libuv with llhttp. Owns connections, the
  * per-connection FIFO of exchanges (pipelined requests answered in order),
  * output batching (all responses ready in one loop iteration leave in one
- * write), Kestrel's size limits and the header, keep-alive and body-rate
- * timeouts (checked by one sweep timer, not a timer per connection), and the
- * lingering close after the last response. */
+ * write) and backpressure, Kestrel's size limits and the header, keep-alive,
+ * body-rate and response-rate timeouts (checked by one sweep timer, not a
+ * timer per connection), and the lingering close after the last response. */
 #include "http_server.h"
 
 #include <errno.h>
@@ -17,8 +17,12 @@
 #include "http_router.h"
 #include "log.h"
 
-#define MAX_OUTSTANDING 64       /* pipelined requests in flight per connection */
-#define MAX_UNSENT (4u << 20)    /* stop reading while this much output waits */
+/* A connection is read only while it has room: fewer than MAX_OUTSTANDING
+ * requests in flight and less than MAX_UNSENT bytes of answers its client has
+ * not taken. Reading stops when either is reached and starts again below half
+ * of both, so a client that pipelines and never reads costs a bounded amount. */
+#define MAX_OUTSTANDING 64
+#define MAX_UNSENT (4u << 20)
 #define LINGER_MS 1000           /* how long a half-closed connection drains input */
 #define LINGER_MAX (1u << 20)    /* ... and how much of it, at most */
 
@@ -69,6 +73,7 @@ struct conn {
     fnh__buf wbuf;
     uv_write_t wreq;
     int writing;
+    uint64_t write_since; /* when the write of wbuf started */
     /* unparsed input kept while the parser is paused for backpressure */
     fnh__buf pending;
     int paused;
@@ -158,6 +163,21 @@ static const char *date_header(fnh__http_server *s)
         s->date_sec = now;
     }
     return s->date;
+}
+
+static size_t unsent(const conn *c)
+{
+    return c->out.len + c->wbuf.len;
+}
+
+static int conn_full(const conn *c)
+{
+    return c->outstanding >= MAX_OUTSTANDING || unsent(c) >= MAX_UNSENT;
+}
+
+static int conn_has_room(const conn *c)
+{
+    return c->outstanding < MAX_OUTSTANDING / 2 && unsent(c) < MAX_UNSENT / 2;
 }
 
 static void mark_dirty(conn *c)
@@ -257,7 +277,7 @@ static void drain_ready(conn *c)
     }
     send_continue(c);
     mark_dirty(c);
-    if (c->paused && c->outstanding < MAX_OUTSTANDING / 2 && !c->no_more_requests)
+    if (c->paused || !c->reading)
         conn_resume(c);
 }
 
@@ -443,6 +463,7 @@ static void conn_flush(conn *c)
             uv_buf_t wb = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
             c->wreq.data = c;
             c->writing = 1;
+            c->write_since = uv_now(c->srv->loop);
             if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &wb, 1, write_cb) < 0) {
                 c->writing = 0;
                 conn_close(c);
@@ -456,8 +477,7 @@ static void conn_flush(conn *c)
     }
     if (c->out.len == 0 && c->state == ST_WAITING && !c->head && !c->paused)
         c->state = ST_IDLE, c->since = uv_now(c->srv->loop);
-    if (!c->reading && !c->paused && !c->no_more_requests && !c->closing &&
-        c->wbuf.len + c->out.len < MAX_UNSENT && c->srv->listening)
+    if (c->paused || !c->reading)
         conn_resume(c);
 }
 
@@ -507,6 +527,24 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
     return fnh__buf_append(&c->url, at, len) ? -1 : 0;
 }
 
+/* A request line without a version (HTTP/0.9, "GET /x") is refused as soon
+ * as it ends: llhttp reports it as version 0.9 before the URL completes, and
+ * otherwise the version is parsed after the URL. */
+static int on_url_complete(llhttp_t *p)
+{
+    if (p->http_major == 0 && p->http_minor == 9)
+        return -1; /* 400 */
+    return 0;
+}
+
+/* Only HTTP/1.0 and HTTP/1.1 are spoken here (Kestrel answers others too). */
+static int on_version_complete(llhttp_t *p)
+{
+    if (p->http_major != 1 || p->http_minor > 1)
+        return -1; /* 400 */
+    return 0;
+}
+
 static int header_bytes(conn *c, size_t len)
 {
     c->header_bytes += len;
@@ -539,6 +577,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_field_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
+    if (c->hdrs.len == c->hoff[2 * c->nheaders])
+        return -1; /* an empty name (": value"): 400 */
     if (c->nheaders >= c->srv->limits.max_headers) {
         c->reject = 431;
         return -1;
@@ -562,9 +602,12 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
-    if (!c->in_value) { /* a value with an empty name cannot happen in llhttp */
+    if (!c->in_value) /* a value with an empty name cannot happen in llhttp */
         return -1;
-    }
+    /* llhttp skips the whitespace before a value but keeps what follows it */
+    while (c->hdrs.len > c->hoff[2 * c->nheaders + 1] &&
+           (c->hdrs.data[c->hdrs.len - 1] == ' ' || c->hdrs.data[c->hdrs.len - 1] == '\t'))
+        c->hdrs.len--;
     fnh__buf_append(&c->hdrs, "", 1);
     c->nheaders++;
     c->in_value = 0;
@@ -598,28 +641,35 @@ static int on_headers_complete(llhttp_t *p)
             r->method_name = method_names[i].name;
         }
     r->http_minor = p->http_minor;
-    /* target: origin-form "/p?q" or absolute-form "http://host/p?q" */
+    /* target: origin-form "/p?q", absolute-form "http://host/p?q", "*" (for
+     * OPTIONS) or the authority-form of CONNECT (no method bit: never routed) */
     const char *t = c->url.data ? c->url.data : "/";
     r->target = fnh__strdup(t);
     const char *path = t;
-    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
-        const char *slash = strchr(strstr(t, "//") + 2, '/');
-        path = slash ? slash : "/";
+    if (*t != '/' && strcmp(t, "*") != 0 && p->method != HTTP_CONNECT) {
+        size_t scheme = strncasecmp(t, "http://", 7) == 0    ? 7
+                        : strncasecmp(t, "https://", 8) == 0 ? 8
+                                                             : 0;
+        if (!scheme)
+            return -1; /* 400, as Kestrel answers any other scheme */
+        path = t + scheme + strcspn(t + scheme, "/?#");
     }
     const char *q = strchr(path, '?');
     size_t plen = q ? (size_t)(q - path) : strlen(path);
     const char *hash = memchr(path, '#', plen);
     if (hash)
         plen = (size_t)(hash - path);
-    r->path_raw = fnh__strndup(path, plen);
+    r->path_raw = plen ? fnh__strndup(path, plen) : fnh__strdup("/");
     r->query = fnh__strdup(q ? q + 1 : "");
     char *hq = r->query ? strchr(r->query, '#') : NULL;
     if (hq)
         *hq = '\0';
-    r->path = malloc(plen + 1);
+    r->path = malloc(plen + 2);
     if (!r->target || !r->path_raw || !r->query || !r->path)
         return -1;
-    fnh__url_decode(r->path_raw, plen, r->path, 0);
+    plen = strlen(r->path_raw);
+    if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0)))
+        return -1; /* "%00": 400, as Kestrel answers; the path would be cut there */
     /* headers: take the buffer, point pairs into it */
     r->nheaders = c->nheaders;
     r->headers = calloc(c->nheaders ? c->nheaders : 1, sizeof *r->headers);
@@ -630,6 +680,7 @@ static int on_headers_complete(llhttp_t *p)
         r->headers[i].key = r->hstore + c->hoff[2 * i];
         r->headers[i].value = r->hstore + c->hoff[2 * i + 1];
     }
+    c->hoff[2 * c->nheaders] = 0; /* trailers, if any, go to the emptied buffer */
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s->limits.max_body) {
         c->reject = 413;
         return -1;
@@ -660,6 +711,18 @@ static void send_continue(conn *c)
     mark_dirty(c);
 }
 
+/* A chunk that cannot fit under the body limit is refused before it comes
+ * (p->content_length is the chunk's size here). */
+static int on_chunk_header(llhttp_t *p)
+{
+    conn *c = CONN(p);
+    if (p->content_length > c->srv->limits.max_body - c->body_bytes) {
+        c->reject = 413;
+        return -1;
+    }
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     conn *c = CONN(p);
@@ -686,7 +749,7 @@ static int on_message_complete(llhttp_t *p)
     }
     c->state = ST_WAITING;
     c->expect_continue = 0;
-    if (!r->keep_alive) {
+    if (!r->keep_alive || p->upgrade) { /* no protocol switch here: answer, close */
         x->close = 1;
         c->no_more_requests = 1;
     } else if (p->http_major == 1 && p->http_minor == 0) {
@@ -695,7 +758,7 @@ static int on_message_complete(llhttp_t *p)
     c->srv->handler(c->srv->arg, x, r);
     if (c->closing || c->no_more_requests)
         return HPE_PAUSED;
-    if (c->outstanding >= MAX_OUTSTANDING) {
+    if (conn_full(c)) {
         c->paused = 1;
         return HPE_PAUSED;
     }
@@ -708,7 +771,7 @@ static void conn_parse(conn *c, const char *data, size_t len)
     llhttp_errno_t err = llhttp_execute(&c->parser, data, len);
     if (err == HPE_OK)
         return;
-    if (err == HPE_PAUSED) {
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         const char *pos = llhttp_get_error_pos(&c->parser);
         llhttp_resume(&c->parser);
         if (c->no_more_requests || c->closing) {
@@ -780,9 +843,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         mark_dirty(c);
 }
 
+/* Parses what was kept while paused and reads on, if the connection has
+ * room (see MAX_OUTSTANDING). When an inline answer calls it from inside a
+ * parser callback the parser is not paused, so it only starts reading. */
 static void conn_resume(conn *c)
 {
-    if (c->closing || c->no_more_requests)
+    if (c->closing || c->no_more_requests || !c->srv->listening || !conn_has_room(c))
         return;
     if (c->paused) {
         c->paused = 0;
@@ -795,11 +861,8 @@ static void conn_resume(conn *c)
                 return;
         }
     }
-    if (!c->reading && c->outstanding < MAX_OUTSTANDING &&
-        c->wbuf.len + c->out.len < MAX_UNSENT) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
-            c->reading = 1;
-    }
+    if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
 }
 
 /* ---- connection lifetime ------------------------------------------- */
@@ -881,6 +944,20 @@ static void on_connection(uv_stream_t *server, int status)
         c->reading = 1;
 }
 
+/* Kestrel's MinResponseDataRate, with the request body's rate and grace
+ * period (240 bytes/s after 5 s by default, as Kestrel's): a client that
+ * stops reading its answers is dropped instead of holding its unsent output
+ * for ever. */
+static int write_too_slow(conn *c, uint64_t now, const fnh__http_limits *l)
+{
+    uint64_t age = now - c->write_since;
+    if (!c->writing || !l->min_body_rate || age <= l->body_grace_ms)
+        return 0;
+    size_t left = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    uint64_t done = c->wbuf.len > left ? c->wbuf.len - left : 0;
+    return done * 1000 / age < l->min_body_rate;
+}
+
 /* One timer checks every connection's deadline (Kestrel's timeouts). */
 static void sweep_cb(uv_timer_t *t)
 {
@@ -891,6 +968,10 @@ static void sweep_cb(uv_timer_t *t)
     for (conn *c = s->conns; c; c = next) {
         next = c->next;
         uint64_t age = now - c->since;
+        if (write_too_slow(c, now, l)) {
+            conn_close(c);
+            continue;
+        }
         switch (c->state) {
         case ST_IDLE:
             if (!c->head && !c->out.len && !c->writing && age >= l->keepalive_timeout_ms)
@@ -934,11 +1015,14 @@ int fnh__http_server_start(uv_loop_t *loop, const char *host, int port,
     llhttp_settings_init(&s->settings);
     s->settings.on_message_begin = on_message_begin;
     s->settings.on_url = on_url;
+    s->settings.on_url_complete = on_url_complete;
+    s->settings.on_version_complete = on_version_complete;
     s->settings.on_header_field = on_header_field;
     s->settings.on_header_field_complete = on_header_field_complete;
     s->settings.on_header_value = on_header_value;
     s->settings.on_header_value_complete = on_header_value_complete;
     s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_chunk_header = on_chunk_header;
     s->settings.on_body = on_body;
     s->settings.on_message_complete = on_message_complete;
 

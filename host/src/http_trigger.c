@@ -86,9 +86,10 @@ static void complete_http(fnh__invocation *inv)
         o = fnh__invocation_output(inv, fn->http_out->name);
     if (!o || !o->set)
         o = fnh__invocation_output(inv, "$return");
-    if (!o || !o->set) {
+    if (!o || !o->set || o->status < 0) { /* nothing set, or a status refused */
         add_host_headers(inv->app, inv->req, &h);
-        fnh__http_response r = {.status = 204, .headers = h.kv, .nheaders = h.n};
+        fnh__http_response r = {.status = o && o->set ? 500 : 204, .headers = h.kv,
+                                .nheaders = h.n};
         fnh__http_respond(x, &r);
         return;
     }
@@ -156,6 +157,20 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     int found = req->method ? fnh__router_match(app->router, req->method, req->path_raw,
                                                 strlen(req->path_raw), &m)
                             : 0;
+    if (found == -ERANGE) { /* as ASP.NET answers a regex constraint's timeout */
+        const fnh__function *gf = m.target;
+        fnh__log(gf->log_category ? gf->log_category : "Function", FNH_LOG_ERROR,
+                 "Function '%s': the regex constraint of parameter '%s' in route '%s' gave up "
+                 "on a %zu-byte path (it backtracks past PCRE2's limits); answering 500. "
+                 "Simplify the pattern: avoid nested repetition such as (\\w+\\s?)+",
+                 gf->name, m.gave_up, fnh__route_template(m.route), strlen(req->path_raw));
+        hdrs hh = {.n = 0};
+        add_host_headers(app, req, &hh);
+        fnh__http_response r = {.status = 500, .headers = hh.kv, .nheaders = hh.n};
+        fnh__http_respond(x, &r);
+        fnh__http_req_free(req);
+        return;
+    }
     if (found != 1) {
         hdrs hh = {.n = 0};
         add_host_headers(app, req, &hh);

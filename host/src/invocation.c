@@ -240,12 +240,20 @@ static int api_output_meta(fnh_ctx *c, const char *name, const char *key, const 
     if (!o)
         return -ENOENT;
     if (strcmp(key, "status") == 0) {
+        /* a final answer: not a 1xx (the client would wait for another, or
+         * switch protocols), and three digits */
         char *end;
         long st = strtol(value, &end, 10);
-        if (*end || st < 100 || st > 599)
-            return -EINVAL;
-        o->status = (int)st;
         o->set = 1;
+        if (end == value || *end || st < 200 || st > 999) {
+            fnh__log(inv->fn->log_category ? inv->fn->log_category : "Function", FNH_LOG_ERROR,
+                     "Function '%s' set the status of its output '%s' to '%s'; a response "
+                     "status must be a number from 200 to 999, so the request gets 500",
+                     inv->fn->name, o->name, value);
+            o->status = -1; /* answered with 500 unless a valid status follows */
+            return -EINVAL;
+        }
+        o->status = (int)st;
         return 0;
     }
     if (strncmp(key, "headers.", 8) == 0 && key[8]) {

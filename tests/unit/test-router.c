@@ -650,6 +650,43 @@ static double now_ns(void)
 }
 
 /* Informational only: prints ns/match for 1 vs 1000 routes. */
+/* A regex constraint that backtracks for ever on a crafted value gives up
+ * within PCRE2's limits (-ERANGE naming the route and the parameter) instead
+ * of holding the event loop; a deep but linear pattern still matches a long
+ * value (past the JIT's stack, the interpreter takes over). */
+static void test_regex_limits(void)
+{
+    static char path[4096], tmpl[2048], want[4096];
+    memset(path, 0, sizeof path);
+    memcpy(path, "/c/", 3);
+    memset(path + 3, 'a', 1000);
+    path[1003] = '!';
+    for (int finalize = 0; finalize < 2; finalize++) {
+        fnh__router *rt = fnh__router_new();
+        fnh__router_add(rt, parse_ok("c/{v:regex((\\w+\\s?)+$)}"), FNH__M_ALL, (void *)"evil");
+        fnh__router_add(rt, parse_ok("{*any}"), FNH__M_ALL, (void *)"any");
+        if (finalize)
+            fnh__router_finalize(rt);
+        fnh__route_match m;
+        double t0 = now_ns();
+        CHECK(fnh__router_match(rt, FNH__M_GET, path, strlen(path), &m) == -ERANGE);
+        CHECK((now_ns() - t0) / 1e6 < 100); /* 0.2 s with PCRE2's default limits */
+        CHECK(m.target && strcmp(m.target, "evil") == 0);
+        CHECK(m.gave_up && strcmp(m.gave_up, "v") == 0);
+        CHECK_STR(fnh__route_template(m.route), "c/{v:regex((\\w+\\s?)+$)}");
+        fnh__route_match_clear(&m);
+        CHECK(fnh__router_match(rt, FNH__M_GET, "/c/hello", 8, &m) == 1);
+        CHECK(m.target && strcmp(m.target, "evil") == 0);
+        fnh__route_match_clear(&m);
+        fnh__router_free(rt);
+    }
+    memset(path + 3, 'a', 3000);
+    snprintf(want, sizeof want, "v=%s", path + 3);
+    CHECK_STR(m1("c/{v:regex(^(a|b)*$)}", path), want);
+    snprintf(tmpl, sizeof tmpl, "c/{v:regex((\\w+\\s?)+$)=%.40s!}", path + 3);
+    CHECK(strstr(parse_err(tmpl), "gives up on the parameter's default value") != NULL);
+}
+
 static void test_bench(void)
 {
     static char tmpl[1000][96];
@@ -731,6 +768,7 @@ int main(void)
     UNIT_RUN(test_unfinalized_and_empty);
     UNIT_RUN(test_long_paths);
     UNIT_RUN(test_overlaps);
+    UNIT_RUN(test_regex_limits);
     UNIT_RUN(test_bench);
     UNIT_END();
 }
