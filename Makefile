@@ -157,14 +157,18 @@ install-headers:
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' config/fnhost.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fnhost.pc
 
+# install: the samples and the extension template are copied with their built
+# .so files but without the runtime state a run leaves in them (.fnhost/,
+# the template example's out/).
 install: all install-headers
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fnhost/config \
 	  $(DESTDIR)$(PREFIX)/lib/fnhost/extensions $(DESTDIR)$(PREFIX)/share/fnhost/extensions
 	install -m 755 $(BUILD)/fnhost $(DESTDIR)$(PREFIX)/bin/fnhost
 	$(if $(EXT_SO),install -m 755 $(EXT_SO) $(DESTDIR)$(PREFIX)/lib/fnhost/extensions/)
 	install -m 644 config/extensions.json $(DESTDIR)$(PREFIX)/share/fnhost/config/
-	cp -r samples $(DESTDIR)$(PREFIX)/share/fnhost/
-	cp -r extensions/template $(DESTDIR)$(PREFIX)/share/fnhost/extensions/
+	tar -cf - --exclude=.fnhost samples | tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost
+	tar -cf - --exclude=.fnhost --exclude=template/example/out -C extensions template | \
+	  tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost/extensions
 
 clean:
 	rm -rf build build-asan build-tsan $(FN_SO)

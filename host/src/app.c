@@ -27,18 +27,32 @@
 
 #define HOST_JSON "host.json"
 
-/* Built-in binding types. Extensions add more (see extension.h). */
+/* Built-in binding types and their properties (Azure's, compared
+ * case-insensitively). Extensions add more (see extension.h). */
 typedef struct builtin_type {
     const char *type;
     int trigger;
     int directions;
+    const char *const *keys; /* NULL-terminated */
 } builtin_type;
 
+#define COMMON_KEYS "type", "direction", "name", "dataType"
+static const char *const http_trigger_keys[] = {COMMON_KEYS, "authLevel", "methods", "route",
+                                                "webHookType", NULL};
+static const char *const http_out_keys[] = {COMMON_KEYS, NULL};
+static const char *const timer_keys[] = {COMMON_KEYS, "schedule", "runOnStartup", "useMonitor",
+                                         NULL};
+
 static const builtin_type builtin_types[] = {
-    {"httpTrigger", 1, FNH__DIR_IN},
-    {"http", 0, FNH__DIR_OUT},
-    {"timerTrigger", 1, FNH__DIR_IN},
+    {"httpTrigger", 1, FNH__DIR_IN, http_trigger_keys},
+    {"http", 0, FNH__DIR_OUT, http_out_keys},
+    {"timerTrigger", 1, FNH__DIR_IN, timer_keys},
 };
+
+/* function.json's own properties (tools write the last ones). */
+static const char *const function_keys[] = {"bindings", "scriptFile", "entryPoint", "disabled",
+                                             "configurationSource", "generatedBy", "excluded",
+                                             "retry", NULL};
 
 static const builtin_type *find_builtin(const char *type)
 {
@@ -97,33 +111,124 @@ static void apply_env_overrides(cJSON *host)
     }
 }
 
-/* A .NET TimeSpan ("00:05:00") in ms; "-1" means unlimited. 0 or -EINVAL. */
-static int timespan_ms(const char *s, int64_t *ms)
+/* The longest TimeSpan accepted for a timeout or limit: 10,000 days. Longer
+ * spans would overflow the host's nanosecond deadlines. */
+#define MAX_SPAN_MS 864000000000LL
+
+/* Why a TimeSpan setting is refused, after "<file>: <path>: <value> ". */
+#define SPAN_RANGE_FIX                                                                       \
+    "is out of range; hours go up to 23 and minutes and seconds up to 59 (write days as "      \
+    "d.hh:mm:ss), and the longest span accepted is 10000.00:00:00"
+
+/* A .NET TimeSpan ("00:05:00") in ms, from min_ms to MAX_SPAN_MS; with
+ * unlimited, "-1" gives -1. 0, -EINVAL (not a TimeSpan, or below min_ms) or
+ * -ERANGE (a component or the whole out of range). */
+static int timespan_ms(const cJSON *v, int unlimited, int64_t min_ms, int64_t *ms)
 {
-    if (strcmp(s, "-1") == 0) {
+    if (!cJSON_IsString(v))
+        return -EINVAL;
+    if (unlimited && strcmp(v->valuestring, "-1") == 0) {
         *ms = -1;
         return 0;
     }
-    return fnh__timespan_parse(s, ms) == 0 && *ms >= 0 ? 0 : -EINVAL;
+    int64_t t;
+    int rc = fnh__timespan_parse(v->valuestring, &t);
+    if (rc)
+        return rc;
+    if (t > MAX_SPAN_MS)
+        return -ERANGE;
+    if (t < min_ms)
+        return -EINVAL;
+    *ms = t;
+    return 0;
 }
 
-/* Reads a TimeSpan setting (string "hh:mm:ss" or a number of seconds). */
-static int read_timespan(fnh__app *app, const cJSON *v, const char *jpath, int64_t *ms)
+/* Reads a TimeSpan setting of host.json: with positive, more than zero or
+ * "-1" for no limit (UINT64_MAX); else zero or more. Leaves *ms (the
+ * default) alone when v is missing or bad. */
+static void read_timespan(fnh__app *app, const cJSON *v, const char *jpath, int positive,
+                          uint64_t *ms)
 {
     if (!v)
-        return 0;
-    if (cJSON_IsString(v) && timespan_ms(v->valuestring, ms) == 0)
-        return 0;
+        return;
+    int64_t t;
+    int rc = timespan_ms(v, positive, positive, &t);
+    if (rc == 0) {
+        *ms = t < 0 ? UINT64_MAX : (uint64_t)t;
+        return;
+    }
     char *brief = fnh__json_brief(v);
-    fnh__strlist_addf(&app->host_errors,
-                      HOST_JSON ": %s: %s is not a TimeSpan; write \"hh:mm:ss\", e.g. \"00:05:00\"",
-                      jpath, brief ? brief : "value");
+    if (rc == -ERANGE)
+        fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s: %s " SPAN_RANGE_FIX, jpath,
+                          brief ? brief : "value");
+    else
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": %s: %s is not a TimeSpan%s; write \"hh:mm:ss\", e.g. %s",
+                          jpath, brief ? brief : "value", positive ? " of more than zero" : "",
+                          positive ? "\"00:05:00\" (or \"-1\" for no limit)" : "\"00:00:05\"");
     free(brief);
-    return -EINVAL;
 }
 
-static void load_log_levels(fnh__app *app, const cJSON *logging)
+/* Reads a whole number of host.json from min to max into *out (left alone
+ * when v is missing or bad). */
+static void read_count(fnh__app *app, const cJSON *v, const char *jpath, uint64_t min,
+                       uint64_t max, const char *example, uint64_t *out)
 {
+    if (!v || fnh__json_whole_number(v, min, max, out) == 0)
+        return;
+    char *brief = fnh__json_brief(v);
+    fnh__strlist_addf(&app->host_errors,
+                      HOST_JSON ": %s: %s is not a whole number from %llu to %llu; write e.g. %s",
+                      jpath, brief ? brief : "value", (unsigned long long)min,
+                      (unsigned long long)max, example);
+    free(brief);
+}
+
+/* An error for a known key whose value has the wrong JSON type. */
+static void wrong_type(fnh__app *app, const char *jpath, const cJSON *v, const char *want)
+{
+    fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s: must be %s, not %s", jpath, want,
+                      fnh__json_type_name(v));
+}
+
+/* Warns about keys of obj that look like typos of known ones. Azure ignores
+ * unknown host.json keys, so only near misses are worth a line. */
+static void typo_warnings(fnh__app *app, const cJSON *obj, const char *at,
+                          const char *const *known)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, obj)
+    {
+        int found = 0;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcasecmp(*k, c->string) == 0;
+        const char *hint = found ? NULL : fnh__closest_word(c->string, known);
+        if (hint)
+            fnh__strlist_addf(&app->warnings,
+                              HOST_JSON ": %s%.60s: not a known setting, so it is ignored; did "
+                                        "you mean '%s'?",
+                              at, c->string, hint);
+    }
+}
+
+static const char *const host_keys[] = {
+    "version", "functionTimeout", "retry", "functions", "http", "watchDirectories", "watchFiles",
+    "queues", "serviceBus", "eventHub", "singleton", "logging", "aggregator", "healthMonitor",
+    "extensionBundle", "managedDependency", "customHandler", "httpWorker", "extensions",
+    "concurrency", "id", NULL};
+static const char *const http_keys[] = {
+    "routePrefix", "maxOutstandingRequests", "maxConcurrentRequests", "dynamicThrottlesEnabled",
+    "hsts", "customHeaders", "enableChunkedRequestBinding", "maxRequestBodySize",
+    "requestHeadersTimeout", "keepAliveTimeout", "minRequestBodyDataRate", NULL};
+
+/* Validates logging.logLevel; the levels are set by apply_log_levels. */
+static void check_log_levels(fnh__app *app, const cJSON *logging)
+{
+    if (logging && !cJSON_IsObject(logging)) {
+        wrong_type(app, "logging", logging,
+                   "an object like {\"logLevel\": {\"default\": \"Information\"}}");
+        return;
+    }
     const cJSON *levels = get_ci(logging, "logLevel");
     if (!levels)
         return;
@@ -136,29 +241,100 @@ static void load_log_levels(fnh__app *app, const cJSON *logging)
     const cJSON *l;
     cJSON_ArrayForEach(l, levels)
     {
-        int lvl = cJSON_IsString(l) ? fnh__log_parse_level(l->valuestring) : -EINVAL;
-        if (lvl < 0) {
-            char *brief = fnh__json_brief(l);
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": logging.logLevel.%s: %s is not a log level; use one of "
-                                        "Trace, Debug, Information, Warning, Error, Critical, None",
-                              l->string, brief ? brief : "value");
-            free(brief);
+        if (cJSON_IsString(l) && fnh__log_parse_level(l->valuestring) >= 0)
             continue;
-        }
-        fnh__log_set_level(l->string, lvl);
+        char *brief = fnh__json_brief(l);
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": logging.logLevel.%s: %s is not a log level; use one of "
+                                    "Trace, Debug, Information, Warning, Error, Critical, None",
+                          l->string, brief ? brief : "value");
+        free(brief);
     }
+}
+
+/* Sets the log levels of host.json's logging.logLevel (process-wide). */
+static void apply_log_levels(const fnh__app *app)
+{
+    const cJSON *levels = get_ci(get_ci(app->host_json, "logging"), "logLevel");
+    const cJSON *l;
+    if (!cJSON_IsObject(levels))
+        return;
+    cJSON_ArrayForEach(l, levels)
+    {
+        int lvl = cJSON_IsString(l) ? fnh__log_parse_level(l->valuestring) : -EINVAL;
+        if (lvl >= 0)
+            fnh__log_set_level(l->string, lvl);
+    }
+}
+
+/* A header field name (RFC 9110 token). */
+static int header_name_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    return 1;
+}
+
+/* A header value: no line breaks or other control characters (tab is fine). */
+static int header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
+            return 0;
+    return 1;
+}
+
+static void load_custom_headers(fnh__app *app, const cJSON *headers)
+{
+    if (!headers)
+        return;
+    if (!cJSON_IsObject(headers)) {
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": extensions.http.customHeaders: must be an object of "
+                                    "header names to string values");
+        return;
+    }
+    int ok = 1;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, headers)
+    {
+        if (!header_name_ok(h->string)) {
+            fnh__strlist_addf(&app->host_errors,
+                              HOST_JSON ": extensions.http.customHeaders: '%.60s' is not a valid "
+                                        "header name; use letters, digits and !#$%%&'*+-.^_`|~",
+                              h->string);
+            ok = 0;
+        } else if (!cJSON_IsString(h)) {
+            fnh__strlist_addf(&app->host_errors,
+                              HOST_JSON ": extensions.http.customHeaders.%s: must be a string, "
+                                        "not %s",
+                              h->string, fnh__json_type_name(h));
+            ok = 0;
+        } else if (!header_value_ok(h->valuestring)) {
+            fnh__strlist_addf(&app->host_errors,
+                              HOST_JSON ": extensions.http.customHeaders.%s: a header value "
+                                        "cannot hold line breaks or other control characters; "
+                                        "remove them",
+                              h->string);
+            ok = 0;
+        }
+    }
+    if (ok)
+        app->custom_headers = cJSON_Duplicate(headers, 1);
 }
 
 static void load_http_options(fnh__app *app, const cJSON *http)
 {
-    app->route_prefix = fnh__strdup("api");
     if (!http)
         return;
     if (!cJSON_IsObject(http)) {
         fnh__strlist_addf(&app->host_errors, HOST_JSON ": extensions.http: must be an object");
         return;
     }
+    typo_warnings(app, http, "extensions.http.", http_keys);
     const cJSON *prefix = get_ci(http, "routePrefix");
     if (prefix && !cJSON_IsString(prefix)) {
         fnh__strlist_addf(&app->host_errors,
@@ -169,86 +345,109 @@ static void load_http_options(fnh__app *app, const cJSON *http)
         const char *s = prefix->valuestring;
         while (*s == '/')
             s++;
-        free(app->route_prefix);
-        app->route_prefix = fnh__strdup(s);
-        size_t n = strlen(app->route_prefix);
-        while (n && app->route_prefix[n - 1] == '/')
-            app->route_prefix[--n] = '\0';
-    }
-    const cJSON *headers = get_ci(http, "customHeaders");
-    if (headers) {
-        int ok = cJSON_IsObject(headers);
-        const cJSON *h;
-        cJSON_ArrayForEach(h, headers) ok = ok && cJSON_IsString(h);
-        if (!ok)
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.customHeaders: must be an object of "
-                                        "header names to string values");
-        else
-            app->custom_headers = cJSON_Duplicate(headers, 1);
-    }
-    const cJSON *body = get_ci(http, "maxRequestBodySize");
-    if (body) {
-        double d = cJSON_IsNumber(body) ? body->valuedouble
-                   : cJSON_IsString(body) ? strtod(body->valuestring, NULL)
-                                          : -1;
-        if (d < 1)
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.maxRequestBodySize: must be a "
-                                        "positive number of bytes, e.g. 104857600");
-        else
-            app->limits.max_body = (uint64_t)d;
-    }
-    int64_t ms;
-    if (get_ci(http, "requestHeadersTimeout") &&
-        read_timespan(app, get_ci(http, "requestHeadersTimeout"),
-                      "extensions.http.requestHeadersTimeout", &ms) == 0)
-        app->limits.headers_timeout_ms = (uint64_t)ms;
-    if (get_ci(http, "keepAliveTimeout") &&
-        read_timespan(app, get_ci(http, "keepAliveTimeout"), "extensions.http.keepAliveTimeout",
-                      &ms) == 0)
-        app->limits.keepalive_timeout_ms = (uint64_t)ms;
-    const cJSON *rate = get_ci(http, "minRequestBodyDataRate");
-    if (rate) {
-        const cJSON *bps = get_ci(rate, "bytesPerSecond");
-        if (!cJSON_IsObject(rate) || (bps && !cJSON_IsNumber(bps)))
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.minRequestBodyDataRate: must be an "
-                                        "object like {\"bytesPerSecond\": 240, \"gracePeriod\": "
-                                        "\"00:00:05\"}");
-        else {
-            if (bps)
-                app->limits.min_body_rate = (uint64_t)(bps->valuedouble < 0 ? 0 : bps->valuedouble);
-            if (get_ci(rate, "gracePeriod") &&
-                read_timespan(app, get_ci(rate, "gracePeriod"),
-                              "extensions.http.minRequestBodyDataRate.gracePeriod", &ms) == 0)
-                app->limits.body_grace_ms = (uint64_t)ms;
+        size_t n = strlen(s);
+        while (n && s[n - 1] == '/')
+            n--;
+        char *p = fnh__strndup(s, n);
+        if (p) {
+            free(app->route_prefix);
+            app->route_prefix = p;
         }
+    }
+    load_custom_headers(app, get_ci(http, "customHeaders"));
+    read_count(app, get_ci(http, "maxRequestBodySize"), "extensions.http.maxRequestBodySize", 1,
+               FNH__JSON_MAX_WHOLE, "104857600 (100 MB)", &app->limits.max_body);
+    read_timespan(app, get_ci(http, "requestHeadersTimeout"),
+                  "extensions.http.requestHeadersTimeout", 1, &app->limits.headers_timeout_ms);
+    read_timespan(app, get_ci(http, "keepAliveTimeout"), "extensions.http.keepAliveTimeout", 1,
+                  &app->limits.keepalive_timeout_ms);
+    const cJSON *rate = get_ci(http, "minRequestBodyDataRate");
+    if (rate && !cJSON_IsObject(rate)) {
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": extensions.http.minRequestBodyDataRate: must be an "
+                                    "object like {\"bytesPerSecond\": 240, \"gracePeriod\": "
+                                    "\"00:00:05\"}");
+    } else if (rate) {
+        read_count(app, get_ci(rate, "bytesPerSecond"),
+                   "extensions.http.minRequestBodyDataRate.bytesPerSecond", 0, FNH__JSON_MAX_WHOLE,
+                   "240 (0 turns the check off)", &app->limits.min_body_rate);
+        read_timespan(app, get_ci(rate, "gracePeriod"),
+                      "extensions.http.minRequestBodyDataRate.gracePeriod", 0,
+                      &app->limits.body_grace_ms);
     }
 }
 
-static void load_host_json(fnh__app *app)
+static void load_function_timeout(fnh__app *app, const cJSON *timeout)
 {
-    char *path = fnh__asprintf("%s/" HOST_JSON, app->root);
-    char *err = NULL;
-    int rc = fnh__json_parse_file(path, &app->host_json, &err);
-    free(path);
-    if (rc == -ENOENT) {
-        fnh__strlist_addf(&app->notes, "No host.json found in %s; using {\"version\": \"2.0\"}",
-                          app->root);
-        app->host_json = cJSON_Parse("{\"version\":\"2.0\"}");
-    } else if (rc) {
-        fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s", err ? err : strerror(-rc));
-        free(err);
-        app->host_json = cJSON_CreateObject();
+    int64_t ms;
+    int rc = timeout ? timespan_ms(timeout, 1, 1000, &ms) : 0;
+    if (!timeout)
         return;
-    } else if (!cJSON_IsObject(app->host_json)) {
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": the file must hold a JSON object like {\"version\": \"2.0\"}");
+    if (rc == 0) {
+        app->function_timeout_ms = ms;
         return;
     }
-    apply_env_overrides(app->host_json);
-    cJSON *h = app->host_json;
+    char *brief = fnh__json_brief(timeout);
+    if (rc == -ERANGE)
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": functionTimeout: %s " SPAN_RANGE_FIX
+                                    "; write \"-1\" for no limit",
+                          brief ? brief : "value");
+    else
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": functionTimeout: %s is not a valid timeout; write a "
+                                    "TimeSpan of at least one second such as \"00:05:00\", or "
+                                    "\"-1\" for no limit",
+                          brief ? brief : "value");
+    free(brief);
+}
+
+static void check_allow_list(fnh__app *app, const cJSON *allow)
+{
+    if (!allow)
+        return;
+    if (!cJSON_IsArray(allow)) {
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": functions: must be an array of function names such as "
+                                    "[\"hello\"]");
+        return;
+    }
+    int i = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, allow)
+    {
+        if (!cJSON_IsString(a))
+            fnh__strlist_addf(&app->host_errors,
+                              HOST_JSON ": functions[%d]: must be a function name (a string), "
+                                        "not %s",
+                              i, fnh__json_type_name(a));
+        i++;
+    }
+}
+
+void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len)
+{
+    cJSON *h = NULL;
+    char *err = NULL;
+    int rc = fnh__json_parse(text, len, &h, &err);
+    if (rc) {
+        fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s",
+                          err ? err : "out of memory while reading the file");
+        free(err);
+        return;
+    }
+    if (!cJSON_IsObject(h)) {
+        fnh__strlist_addf(&app->host_errors,
+                          HOST_JSON ": the file must hold a JSON object like {\"version\": "
+                                    "\"2.0\"}, not %s",
+                          fnh__json_type_name(h));
+        cJSON_Delete(h);
+        return;
+    }
+    cJSON_Delete(app->host_json);
+    app->host_json = h;
+    apply_env_overrides(h);
+    typo_warnings(app, h, "", host_keys);
     const cJSON *version = get_ci(h, "version");
     if (!version) {
         fnh__strlist_addf(&app->host_errors,
@@ -266,24 +465,19 @@ static void load_host_json(fnh__app *app)
                                 : "");
         free(brief);
     }
-    const cJSON *timeout = get_ci(h, "functionTimeout");
-    if (timeout) {
-        int64_t ms;
-        if (cJSON_IsString(timeout) && timespan_ms(timeout->valuestring, &ms) == 0 &&
-            (ms == -1 || ms >= 1000)) {
-            app->function_timeout_ms = ms;
-        } else {
-            char *brief = fnh__json_brief(timeout);
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": functionTimeout: %s is not a valid timeout; write a "
-                                        "TimeSpan of at least one second such as \"00:05:00\", or "
-                                        "\"-1\" for no limit",
-                              brief ? brief : "value");
-            free(brief);
-        }
-    }
-    load_log_levels(app, get_ci(h, "logging"));
-    load_http_options(app, get_ci(get_ci(h, "extensions"), "http"));
+    load_function_timeout(app, get_ci(h, "functionTimeout"));
+    check_log_levels(app, get_ci(h, "logging"));
+    check_allow_list(app, get_ci(h, "functions"));
+    const cJSON *ext = get_ci(h, "extensions");
+    if (ext && !cJSON_IsObject(ext))
+        wrong_type(app, "extensions", ext,
+                   "an object of per-binding settings such as {\"http\": {\"routePrefix\": "
+                   "\"api\"}}");
+    else
+        load_http_options(app, get_ci(ext, "http"));
+    const cJSON *id = get_ci(h, "id");
+    if (id && !cJSON_IsString(id))
+        wrong_type(app, "id", id, "a string (or leave it out to derive one)");
 }
 
 /* ---- function discovery -------------------------------------------- */
@@ -351,6 +545,8 @@ static int in_csv(const char *csv, const char *name)
 /* ---- function.json ------------------------------------------------- */
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
+
+static void function_free(fnh__function *fn);
 
 /* Replaces %Setting% in every string of v (recursively). */
 static int resolve_settings(fnh__function *fn, cJSON *v, const char *jpath)
@@ -475,7 +671,47 @@ static void validate_timer_trigger(fnh__function *fn, fnh__binding *b, const cha
         FERR(fn, "%s: %s.useMonitor: must be true or false", fn->config_file, at);
 }
 
-static void load_bindings(fnh__function *fn)
+static int known_key(const char *const *keys, const char *k)
+{
+    for (; *keys; keys++)
+        if (strcasecmp(*keys, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Warns about each property of a built-in binding that is not one of its
+ * type's: a typo such as "methds" would otherwise be silently ignored. */
+static void unknown_binding_keys(fnh__app *app, const fnh__function *fn, const cJSON *bj,
+                                 const builtin_type *bt, const char *at)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, bj)
+    {
+        if (known_key(bt->keys, c->string)) {
+            const cJSON *first = get_ci(bj, c->string);
+            if (first != c)
+                fnh__strlist_addf(&app->warnings,
+                                  "%s: %s.%s: repeats '%s' (property names are "
+                                  "case-insensitive), so it is ignored; keep only one",
+                                  fn->config_file, at, c->string, first->string);
+            continue;
+        }
+        const char *hint = fnh__closest_word(c->string, bt->keys);
+        fnh__buf list = {0};
+        for (size_t i = 0; !hint && bt->keys[i]; i++)
+            fnh__buf_printf(&list, "%s%s", i ? (bt->keys[i + 1] ? ", " : " and ") : "",
+                            bt->keys[i]);
+        fnh__strlist_addf(&app->warnings,
+                          "%s: %s.%.60s: not a property of a '%s' binding, so it is ignored; "
+                          "%s%s%s",
+                          fn->config_file, at, c->string, bt->type,
+                          hint ? "did you mean '" : "its properties are ",
+                          hint ? hint : list.data ? list.data : "", hint ? "'?" : "");
+        fnh__buf_free(&list);
+    }
+}
+
+static void load_bindings(fnh__app *app, fnh__function *fn)
 {
     const cJSON *bindings = get_ci(fn->config, "bindings");
     if (!cJSON_IsArray(bindings) || cJSON_GetArraySize(bindings) == 0) {
@@ -519,6 +755,8 @@ static void load_bindings(fnh__function *fn)
                             : (strlen(b->type) > 7 &&
                                strcasecmp(b->type + strlen(b->type) - 7, "Trigger") == 0);
         b->is_trigger = is_trigger;
+        if (bt)
+            unknown_binding_keys(app, fn, bj, bt, at);
         if (!bt && !fnh__ext_provides(b->type))
             FERR(fn,
                  "%s: %s.type: '%s' is not an installed binding type; installed types are %s. "
@@ -614,8 +852,14 @@ static int setting_disables(const char *name)
     return off;
 }
 
-static fnh__function *load_function(fnh__app *app, const char *name, int load_code)
+/* A function named name with its folder and message names, not yet read;
+ * appended to app->functions. NULL when out of memory. */
+static fnh__function *function_new(fnh__app *app, const char *name)
 {
+    fnh__function **grown = realloc(app->functions, (app->nfunctions + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    app->functions = grown;
     fnh__function *fn = calloc(1, sizeof *fn);
     if (!fn)
         return NULL;
@@ -623,26 +867,48 @@ static fnh__function *load_function(fnh__app *app, const char *name, int load_co
     fn->dir = fnh__asprintf("%s/%s", app->root, name);
     fn->config_file = fnh__asprintf("%s/function.json", name);
     fn->log_category = fnh__asprintf("Function.%s", name);
+    if (!fn->name || !fn->dir || !fn->config_file || !fn->log_category) {
+        function_free(fn);
+        return NULL;
+    }
+    app->functions[app->nfunctions++] = fn;
     if (!valid_function_name(name)) {
         FERR(fn, "%s: '%s' is not a valid function name; rename the folder to start with a "
                  "letter and use only letters, digits, '-' and '_' (and not 'host')",
              fn->config_file, name);
     }
-    char *path = fnh__asprintf("%s/function.json", fn->dir);
+    return fn;
+}
+
+/* Reads function.json text into fn. */
+static void function_read(fnh__app *app, fnh__function *fn, const char *text, size_t len,
+                          int load_code)
+{
     char *err = NULL;
-    int rc = fnh__json_parse_file(path, &fn->config, &err);
-    free(path);
+    int rc = fnh__json_parse(text, len, &fn->config, &err);
     if (rc) {
-        FERR(fn, "%s: %s", fn->config_file, err ? err : strerror(-rc));
+        FERR(fn, "%s: %s", fn->config_file, err ? err : "out of memory while reading the file");
         free(err);
-        return fn;
+        return;
     }
     if (!cJSON_IsObject(fn->config)) {
-        FERR(fn, "%s: the file must hold a JSON object with a \"bindings\" array",
-             fn->config_file);
-        return fn;
+        FERR(fn, "%s: the file must hold a JSON object with a \"bindings\" array, not %s",
+             fn->config_file, fnh__json_type_name(fn->config));
+        return;
     }
-    load_bindings(fn);
+    const cJSON *c;
+    cJSON_ArrayForEach(c, fn->config)
+    {
+        const char *hint = known_key(function_keys, c->string)
+                               ? NULL
+                               : fnh__closest_word(c->string, function_keys);
+        if (hint)
+            fnh__strlist_addf(&app->warnings,
+                              "%s: %.60s: not a property of function.json, so it is ignored; did "
+                              "you mean '%s'?",
+                              fn->config_file, c->string, hint);
+    }
+    load_bindings(app, fn);
     const cJSON *disabled = get_ci(fn->config, "disabled");
     if (cJSON_IsTrue(disabled) ||
         (cJSON_IsString(disabled) && fnh__truthy(fnh__setting(disabled->valuestring)))) {
@@ -650,13 +916,38 @@ static fnh__function *load_function(fnh__app *app, const char *name, int load_co
         fnh__strlist_addf(&app->notes,
                           "%s: disabled: this 1.x property is deprecated; set the app setting "
                           "\"AzureWebJobs.%s.Disabled\": \"true\" instead",
-                          fn->config_file, name);
+                          fn->config_file, fn->name);
     }
-    if (setting_disables(name))
+    if (setting_disables(fn->name))
         fn->disabled = 1;
     if (!fn->errors.len)
         fnh__native_resolve(fn, load_code);
+}
+
+fnh__function *fnh__app_read_function_json(fnh__app *app, const char *name, const char *text,
+                                           size_t len, int load_code)
+{
+    fnh__function *fn = function_new(app, name);
+    if (fn)
+        function_read(app, fn, text, len, load_code);
     return fn;
+}
+
+static void load_function(fnh__app *app, const char *name, int load_code)
+{
+    fnh__function *fn = function_new(app, name);
+    if (!fn)
+        return;
+    char *path = fnh__asprintf("%s/function.json", fn->dir);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? fnh__read_file(path, &text, &len) : -ENOMEM;
+    free(path);
+    if (rc)
+        FERR(fn, "%s: cannot read the file: %s", fn->config_file, strerror(-rc));
+    else
+        function_read(app, fn, text, len, load_code);
+    free(text);
 }
 
 /* ---- routes -------------------------------------------------------- */
@@ -676,6 +967,8 @@ static void overlap_cb(void *a, void *b, const char *example, void *arg)
 
 static void build_routes(fnh__app *app)
 {
+    if (app->router)
+        return;
     app->router = fnh__router_new();
     if (!app->router)
         return;
@@ -751,12 +1044,59 @@ static char *make_host_id(const char *root, const cJSON *host_json)
     return s;
 }
 
-int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
+/* Rewrites a message so it stays on one line: a config value may carry
+ * line breaks or other control characters (escaped in JSON, raw here). */
+static void one_line(fnh__strlist *l)
+{
+    for (size_t i = 0; i < l->len; i++) {
+        const char *m = l->items[i];
+        size_t n = 0;
+        while (m[n] && (unsigned char)m[n] >= 0x20 && m[n] != 0x7F)
+            n++;
+        if (!m[n])
+            continue;
+        fnh__buf b = {0};
+        for (const char *p = m; *p; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '\n')
+                fnh__buf_puts(&b, "\\n");
+            else if (c == '\r')
+                fnh__buf_puts(&b, "\\r");
+            else if (c < 0x20 || c == 0x7F)
+                fnh__buf_printf(&b, "\\u%04x", c);
+            else
+                fnh__buf_append(&b, p, 1);
+        }
+        if (b.data) {
+            free(l->items[i]);
+            l->items[i] = fnh__buf_take(&b);
+        }
+    }
+}
+
+void fnh__app_finish(fnh__app *app)
+{
+    build_routes(app);
+    one_line(&app->host_errors);
+    one_line(&app->errors);
+    one_line(&app->notes);
+    one_line(&app->warnings);
+    for (size_t i = 0; i < app->nfunctions; i++)
+        one_line(&app->functions[i]->errors);
+}
+
+fnh__app *fnh__app_new(const char *root)
 {
     fnh__app *app = calloc(1, sizeof *app);
     if (!app)
-        return -ENOMEM;
-    app->root = fnh__strdup(opts->root ? opts->root : ".");
+        return NULL;
+    app->root = fnh__strdup(root);
+    app->route_prefix = fnh__strdup("api");
+    app->host_json = cJSON_CreateObject();
+    if (!app->root || !app->route_prefix || !app->host_json) {
+        fnh__app_free(app);
+        return NULL;
+    }
     size_t rl = strlen(app->root);
     while (rl > 1 && app->root[rl - 1] == '/')
         app->root[--rl] = '\0';
@@ -771,47 +1111,92 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
         .min_body_rate = 240,
         .body_grace_ms = 5000,
     };
+    return app;
+}
+
+static void take_all(fnh__strlist *to, fnh__strlist *from)
+{
+    for (size_t i = 0; i < from->len; i++) {
+        fnh__strlist_take(to, from->items[i]);
+        from->items[i] = NULL;
+    }
+    fnh__strlist_free(from);
+}
+
+static void load_settings(fnh__app *app)
+{
+    fnh__local_settings ls = {0};
+    if (fnh__settings_load(app->root, &ls) == 0) {
+        app->local_port = ls.local_port;
+        app->cors = ls.cors;
+        ls.cors = NULL;
+        app->cors_credentials = ls.cors_credentials;
+    } else {
+        fnh__strlist_addf(&ls.fatal, "local.settings.json: out of memory while reading the file");
+    }
+    take_all(&app->host_errors, &ls.fatal);
+    take_all(&app->errors, &ls.errors);
+    take_all(&app->warnings, &ls.warnings);
+    take_all(&app->notes, &ls.notes);
+    fnh__settings_free(&ls);
+    const char *limit = fnh__setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
+    if (limit) {
+        cJSON v = {.type = cJSON_String, .valuestring = (char *)limit};
+        if (fnh__json_whole_number(&v, 1, FNH__JSON_MAX_WHOLE, &app->limits.max_body))
+            fnh__strlist_addf(&app->host_errors,
+                              "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '%.60s' is not a whole number "
+                              "of bytes from 1 to %llu; fix the app setting (local.settings.json "
+                              "or the environment), e.g. 104857600",
+                              limit, (unsigned long long)FNH__JSON_MAX_WHOLE);
+    }
+}
+
+static void load_host_json(fnh__app *app)
+{
+    char *path = fnh__asprintf("%s/" HOST_JSON, app->root);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = path ? fnh__read_file(path, &text, &len) : -ENOMEM;
+    free(path);
+    if (rc == -ENOENT) {
+        fnh__strlist_addf(&app->notes, "No host.json found in %s; using {\"version\": \"2.0\"}",
+                          app->root);
+        static const char dflt[] = "{\"version\": \"2.0\"}";
+        fnh__app_read_host_json(app, dflt, sizeof dflt - 1);
+    } else if (rc) {
+        fnh__strlist_addf(&app->host_errors, HOST_JSON ": cannot read the file: %s",
+                          strerror(-rc));
+    } else {
+        fnh__app_read_host_json(app, text, len);
+    }
+    free(text);
+    apply_log_levels(app);
+}
+
+int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
+{
+    fnh__app *app = fnh__app_new(opts->root ? opts->root : ".");
     *out = app;
+    if (!app)
+        return -ENOMEM;
     struct stat st;
     if (stat(app->root, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fnh__strlist_addf(&app->host_errors,
                           "%s: the script root is not a folder; pass the function app's folder "
                           "with --script-root DIR",
                           app->root);
-        app->route_prefix = fnh__strdup("api");
+        fnh__app_finish(app);
         return 0;
     }
-    cJSON *host_section = NULL;
-    fnh__settings_load(app->root, &app->errors, &app->notes, &host_section);
-    if (host_section) {
-        const cJSON *port = get_ci(host_section, "LocalHttpPort");
-        if (port && !(cJSON_IsNumber(port) && port->valueint > 0 && port->valueint < 65536))
-            fnh__strlist_addf(&app->host_errors, "local.settings.json: Host.LocalHttpPort: must "
-                                                 "be a port number from 1 to 65535");
-        else if (port)
-            app->local_port = port->valueint;
-        const cJSON *cors = get_ci(host_section, "CORS");
-        if (cJSON_IsString(cors) && *cors->valuestring)
-            app->cors = fnh__strdup(cors->valuestring);
-        app->cors_credentials = cJSON_IsTrue(get_ci(host_section, "CORSCredentials"));
-        cJSON_Delete(host_section);
-    }
-    const char *body_limit = fnh__setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
-    if (body_limit && strtoull(body_limit, NULL, 10) > 0)
-        app->limits.max_body = strtoull(body_limit, NULL, 10);
+    load_settings(app);
     load_host_json(app);
     app->host_id = make_host_id(app->root, app->host_json);
 
     const cJSON *allow = get_ci(app->host_json, "functions");
-    if (allow && !cJSON_IsArray(allow))
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": functions: must be an array of function names such as "
-                                    "[\"hello\"]");
     fnh__strlist names = {0};
     if (list_function_dirs(app->root, &names))
         fnh__strlist_addf(&app->host_errors, "%s: cannot read the script root folder", app->root);
-    app->functions = calloc(names.len ? names.len : 1, sizeof *app->functions);
-    for (size_t i = 0; i < names.len && app->functions; i++) {
+    for (size_t i = 0; i < names.len; i++) {
         const char *name = names.items[i];
         if (opts->functions_csv && !in_csv(opts->functions_csv, name))
             continue;
@@ -822,12 +1207,10 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
             if (!found)
                 continue;
         }
-        fnh__function *fn = load_function(app, name, opts->load_code);
-        if (fn)
-            app->functions[app->nfunctions++] = fn;
+        load_function(app, name, opts->load_code);
     }
     fnh__strlist_free(&names);
-    build_routes(app);
+    fnh__app_finish(app);
     return 0;
 }
 

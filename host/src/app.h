@@ -96,8 +96,35 @@ typedef struct fnh__app_options {
 
 /* Loads and validates the app. Always returns a new app in *out unless out
  * of memory (caller frees with fnh__app_free); check app->host_errors for
- * fatal problems and each function's errors. Returns 0 or -ENOMEM. */
+ * fatal problems and each function's errors. Whatever the files hold, every
+ * field of the app has a usable value. Returns 0 or -ENOMEM. Main thread,
+ * start-up (reads and sets environment variables and log levels). */
 int fnh__app_load(const fnh__app_options *opts, fnh__app **out);
+
+/* The steps of fnh__app_load, for tests and fuzzers that feed the loaders
+ * bytes from memory. None of them writes files, environment variables or
+ * log levels; they read the environment (AzureFunctionsJobHost__* overrides,
+ * %Setting% references). One app per thread.
+ *
+ * fnh__app_new: an app with every setting at its default (route prefix
+ * "api", 30-minute timeout, Kestrel's limits), no functions; root is copied
+ * (function folders are <root>/<name>). NULL when out of memory.
+ * fnh__app_read_host_json: validates host.json text (len bytes, any bytes)
+ * into app; each problem is one sentence in app->host_errors (line and
+ * column for a syntax error), warnings in app->warnings; settings that are
+ * missing or bad keep their defaults. Call at most once, before functions.
+ * fnh__app_read_function_json: validates one function.json text into a new
+ * function called name, appended to app->functions (add them in name
+ * order); problems go to its errors, warnings to app->warnings. load_code
+ * as in fnh__app_options. Returns the function (owned by app), or NULL when
+ * out of memory.
+ * fnh__app_finish: builds app->router from the functions (route conflicts
+ * become function errors) and makes every message one line. Call once, last. */
+fnh__app *fnh__app_new(const char *root);
+void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len);
+fnh__function *fnh__app_read_function_json(fnh__app *app, const char *name, const char *text,
+                                           size_t len, int load_code);
+void fnh__app_finish(fnh__app *app);
 void fnh__app_free(fnh__app *app);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
 fnh__function *fnh__app_find(const fnh__app *app, const char *name);

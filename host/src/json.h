@@ -1,21 +1,42 @@
-/* json.h: JSON helpers on top of cJSON: parsing a file with an error that
- * names line and column, escaping strings into a buffer, and JSON-path
- * strings for config error messages. Any thread. */
+/* json.h: JSON helpers on top of cJSON: a strict syntax check whose error
+ * names line, column and the mistake, parsing files and buffers with it,
+ * escaping strings into a buffer, and short renderings of values for config
+ * error messages. Any thread. */
 #ifndef FNH_JSON_H
 #define FNH_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 struct cJSON;
 
-/* Parses text (len bytes). On success returns 0 and *out (caller frees with
- * cJSON_Delete). On a syntax error returns -EINVAL and *err = malloc'd
- * "line L, column C: <what>" (caller frees). */
+/* Objects and arrays nest at most this deep (config files need a handful;
+ * the bound keeps cJSON's recursive walks shallow). */
+#define FNH__JSON_MAX_DEPTH 100
+
+/* Checks that text (len bytes, any bytes, no NUL terminator needed) is one
+ * strict RFC 8259 JSON value, nested at most FNH__JSON_MAX_DEPTH deep, with
+ * no \u0000 in any string (C strings cannot hold it). Returns 0, -ENOMEM, or
+ * -EINVAL with *err = malloc'd one-line "line L, column C: <what is wrong
+ * there and the fix>" (caller frees), the position being that of the
+ * offending character. */
+int fnh__json_check(const char *text, size_t len, char **err);
+/* Checks (as above, after skipping a UTF-8 byte order mark) and parses text.
+ * On success returns 0 and *out (caller frees with cJSON_Delete); else
+ * *out = NULL and -EINVAL with *err as above, or -ENOMEM. */
 int fnh__json_parse(const char *text, size_t len, struct cJSON **out, char **err);
 /* Reads and parses a file; errors as above, -ENOENT for a missing file
  * (then *err is NULL). */
 int fnh__json_parse_file(const char *path, struct cJSON **out, char **err);
+/* The largest whole number a JSON number holds exactly: 2^53 - 1. */
+#define FNH__JSON_MAX_WHOLE 9007199254740991ull
+
+/* Reads a whole number from min to max (max <= FNH__JSON_MAX_WHOLE) from a
+ * JSON number, or from a string of decimal digits (environment overrides of
+ * host.json give strings). Fractions, exponents that leave a fraction, signs,
+ * NaN and infinities are refused. 0, or -EINVAL (*out untouched). */
+int fnh__json_whole_number(const struct cJSON *v, uint64_t min, uint64_t max, uint64_t *out);
 /* Appends s (n bytes) as a quoted, escaped JSON string. 0 or -ENOMEM. */
 int fnh__json_escape(fnh__buf *b, const char *s, size_t n);
 /* Appends a JSON string or null when s is NULL. */

@@ -345,7 +345,7 @@ static int cmd_routes(const char *root, const char *method, const char *path)
     int fatal = report_app(app, 1);
     int rc = 0;
     if (fatal) {
-        rc = 2;
+        rc = 1; /* as start: the errors are on stderr */
     } else if (method) {
         unsigned bit = fnh__method_bit(method, strlen(method));
         fnh__buf p = {0};

@@ -667,7 +667,10 @@ static int ts_fraction(ts_num *f)
     return 1;
 }
 
-/* TryTimeToTicks */
+/* TryTimeToTicks. .NET lets ms * 10000 + fraction wrap and checks the sign;
+ * here the magnitude is summed unsigned (it cannot wrap) and checked against
+ * the int64 range: at most TimeSpan.MaxValue, or -TimeSpan.MinValue (one
+ * tick more) when negative. */
 static int ts_ticks(int positive, ts_num d, ts_num h, ts_num m, ts_num s, ts_num f, int64_t *out)
 {
     if (d.num > 10675199 || h.num > 23 || m.num > 59 || s.num > 59 || !ts_fraction(&f))
@@ -676,10 +679,10 @@ static int ts_ticks(int positive, ts_num d, ts_num h, ts_num m, ts_num s, ts_num
                  1000;
     if (ms > 922337203685477LL)
         return 0;
-    int64_t ticks = ms * 10000 + f.num;
-    if (positive && ticks < 0)
+    uint64_t mag = (uint64_t)ms * 10000u + (uint64_t)f.num;
+    if (mag > (uint64_t)INT64_MAX + (positive ? 0u : 1u))
         return 0;
-    *out = positive ? ticks : -ticks;
+    *out = positive ? (int64_t)mag : mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag;
     return 1;
 }
 
@@ -709,9 +712,11 @@ int fnh__timespan_parse(const char *s, int64_t *ms)
             while (i < e && s[i] == '0')
                 t.zeroes++, i++;
             while (i < e && s[i] >= '0' && s[i] <= '9') {
-                t.num = t.num * 10 + (s[i] - '0');
-                if (t.num & 0xF0000000)
+                /* .NET's (num & 0xF0000000) test, without its int wrap-around */
+                int64_t v = (int64_t)t.num * 10 + (s[i] - '0');
+                if (v >= 0x10000000)
                     return -ERANGE;
+                t.num = (int)v;
                 i++;
             }
             if (nn >= 5 || ntok >= 11)

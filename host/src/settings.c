@@ -1,105 +1,206 @@
 /* settings.c: local.settings.json loading and %Setting% expansion. Unlike
  * the Azure CLI, a bad value never silently discards the whole file: each bad
- * key is reported and the good ones still apply. */
+ * key is reported and the good ones still apply; a file that cannot be read
+ * as a JSON object stops the host with its line and column. */
 #include "settings.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json.h"
 #include "util.h"
 
 #define LS "local.settings.json"
 
-int fnh__settings_load(const char *root, fnh__strlist *errors, fnh__strlist *notes,
-                       cJSON **host_section)
+static const char *const top_keys[] = {"IsEncrypted", "Values", "Host", "ConnectionStrings", NULL};
+static const char *const host_keys[] = {"LocalHttpPort", "LocalHttpAddress", "CORS",
+                                        "CORSCredentials", NULL};
+
+/* Notes unknown keys of obj that look like typos of known ones (Azure
+ * ignores unknown keys, so only likely typos are worth a line). */
+static void typo_warnings(fnh__local_settings *out, const cJSON *obj, const char *at,
+                          const char *const *known)
 {
-    *host_section = NULL;
-    char *path = fnh__asprintf("%s/" LS, root);
-    if (!path)
-        return -ENOMEM;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, obj)
+    {
+        int found = 0;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcasecmp(*k, c->string) == 0;
+        const char *hint = found ? NULL : fnh__closest_word(c->string, known);
+        if (hint)
+            fnh__strlist_addf(&out->warnings,
+                              LS ": %s%.60s: not a known setting, so it is ignored; did you mean "
+                                 "'%s'?",
+                              at, c->string, hint);
+    }
+}
+
+static void read_values(fnh__local_settings *out, const cJSON *values)
+{
+    const cJSON *v;
+    cJSON_ArrayForEach(v, values)
+    {
+        const char *key = v->string;
+        if (cJSON_IsNull(v)) {
+            fnh__strlist_addf(&out->notes, "Skipping '%s' because value is null", key);
+            continue;
+        }
+        if (!cJSON_IsString(v)) {
+            char *brief = fnh__json_brief(v);
+            if (cJSON_IsNumber(v) || cJSON_IsBool(v))
+                fnh__strlist_addf(&out->errors,
+                                  LS ": Values.%s: must be a string, not %s; write it in quotes: "
+                                     "\"%s\": \"%s\"",
+                                  key, fnh__json_type_name(v), key, brief ? brief : "");
+            else
+                fnh__strlist_addf(&out->errors,
+                                  LS ": Values.%s: must be a string, not %s; app settings are "
+                                     "flat strings (nested settings use '__' in the name, e.g. "
+                                     "\"%s__Name\")",
+                                  key, fnh__json_type_name(v), key);
+            free(brief);
+            continue;
+        }
+        if (!*key || strchr(key, '=')) {
+            fnh__strlist_addf(&out->errors, LS ": Values: '%s' is not a valid setting name; "
+                                              "names must be non-empty and contain no '='",
+                              key);
+            continue;
+        }
+        fnh__strlist_addf(&out->values, "%s=%s", key, v->valuestring);
+    }
+}
+
+static void read_host(fnh__local_settings *out, const cJSON *host)
+{
+    typo_warnings(out, host, "Host.", host_keys);
+    const cJSON *port = cJSON_GetObjectItem(host, "LocalHttpPort");
+    uint64_t n;
+    if (port && fnh__json_whole_number(port, 1, 65535, &n) != 0) {
+        char *brief = fnh__json_brief(port);
+        fnh__strlist_addf(&out->fatal, LS ": Host.LocalHttpPort: %s is not a port number; use "
+                                          "a whole number from 1 to 65535, e.g. 7071",
+                          brief ? brief : "value");
+        free(brief);
+    } else if (port) {
+        out->local_port = (int)n;
+    }
+    const cJSON *cors = cJSON_GetObjectItem(host, "CORS");
+    if (cors && !cJSON_IsString(cors) && !cJSON_IsNull(cors))
+        fnh__strlist_addf(&out->errors, LS ": Host.CORS: must be a string of comma-separated "
+                                           "origins such as \"http://localhost:3000\" or \"*\", "
+                                           "not %s",
+                          fnh__json_type_name(cors));
+    else if (cJSON_IsString(cors) && *cors->valuestring)
+        out->cors = fnh__strdup(cors->valuestring);
+    const cJSON *cred = cJSON_GetObjectItem(host, "CORSCredentials");
+    if (cred && !cJSON_IsBool(cred) && !cJSON_IsNull(cred))
+        fnh__strlist_addf(&out->errors, LS ": Host.CORSCredentials: must be true or false, not %s",
+                          fnh__json_type_name(cred));
+    out->cors_credentials = cJSON_IsTrue(cred);
+}
+
+int fnh__settings_parse(const char *text, size_t len, fnh__local_settings *out)
+{
     cJSON *doc = NULL;
     char *err = NULL;
-    int rc = fnh__json_parse_file(path, &doc, &err);
-    free(path);
-    if (rc == -ENOENT)
-        return 0;
+    int rc = fnh__json_parse(text, len, &doc, &err);
+    if (rc == -ENOMEM)
+        return rc;
     if (rc) {
-        fnh__strlist_addf(errors, LS ": %s", err ? err : strerror(-rc));
+        fnh__strlist_addf(&out->fatal, LS ": %s", err ? err : "not valid JSON");
         free(err);
         return 0;
     }
     if (!cJSON_IsObject(doc)) {
-        fnh__strlist_addf(errors, LS ": the file must hold a JSON object like "
-                                  "{\"IsEncrypted\": false, \"Values\": {}}");
+        fnh__strlist_addf(&out->fatal, LS ": the file must hold a JSON object like "
+                                          "{\"IsEncrypted\": false, \"Values\": {}}, not %s",
+                          fnh__json_type_name(doc));
         cJSON_Delete(doc);
         return 0;
     }
-    cJSON *enc = cJSON_GetObjectItemCaseSensitive(doc, "IsEncrypted");
+    /* keys are case-insensitive, as for the .NET tools that read this file */
+    typo_warnings(out, doc, "", top_keys);
+    cJSON *enc = cJSON_GetObjectItem(doc, "IsEncrypted");
     if (cJSON_IsTrue(enc))
-        fnh__strlist_addf(errors, LS ": IsEncrypted: encrypted settings are not supported; "
-                                  "decrypt them (func settings decrypt) and set \"IsEncrypted\": false");
-    cJSON *values = cJSON_GetObjectItemCaseSensitive(doc, "Values");
-    if (values && !cJSON_IsObject(values)) {
-        fnh__strlist_addf(errors, LS ": Values: must be an object of string values, not %s",
+        fnh__strlist_addf(&out->errors, LS ": IsEncrypted: encrypted settings are not supported; "
+                                           "decrypt them (func settings decrypt) and set "
+                                           "\"IsEncrypted\": false");
+    else if (enc && !cJSON_IsBool(enc) && !cJSON_IsNull(enc))
+        fnh__strlist_addf(&out->errors, LS ": IsEncrypted: must be true or false, not %s",
+                          fnh__json_type_name(enc));
+    cJSON *values = cJSON_GetObjectItem(doc, "Values");
+    if (values && !cJSON_IsObject(values) && !cJSON_IsNull(values))
+        fnh__strlist_addf(&out->errors, LS ": Values: must be an object of string values, not %s",
                           fnh__json_type_name(values));
-    } else if (values && !cJSON_IsTrue(enc)) {
-        const cJSON *v;
-        cJSON_ArrayForEach(v, values)
-        {
-            const char *key = v->string;
-            const char *val = NULL;
-            if (cJSON_IsString(v)) {
-                val = v->valuestring;
-            } else if (cJSON_IsNull(v)) {
-                fnh__strlist_addf(notes, "Skipping '%s' because value is null", key);
-                continue;
-            } else {
-                char *brief = fnh__json_brief(v);
-                if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
-                    fnh__strlist_addf(errors,
-                                      LS ": Values.%s: must be a string, not %s; write it in "
-                                         "quotes: \"%s\": \"%s\"",
-                                      key, fnh__json_type_name(v), key, brief ? brief : "");
-                } else {
-                    fnh__strlist_addf(errors,
-                                      LS ": Values.%s: must be a string, not %s; app settings are "
-                                         "flat strings (nested settings use '__' in the name, "
-                                         "e.g. \"%s__Name\")",
-                                      key, fnh__json_type_name(v), key);
-                }
-                free(brief);
-                continue;
-            }
-            if (!*key || strchr(key, '=')) {
-                fnh__strlist_addf(errors, LS ": Values: '%s' is not a valid setting name; "
-                                          "names must be non-empty and contain no '='", key);
-                continue;
-            }
-            if (getenv(key)) {
-                fnh__strlist_addf(notes,
-                                  "Skipping '%s' from local settings as it's already defined in "
-                                  "current environment variables.",
-                                  key);
-                continue;
-            }
-            setenv(key, val, 0);
-        }
-    }
-    cJSON *conn = cJSON_GetObjectItemCaseSensitive(doc, "ConnectionStrings");
-    if (conn && !cJSON_IsObject(conn))
-        fnh__strlist_addf(errors, LS ": ConnectionStrings: must be an object of strings, not %s",
+    else if (values && !cJSON_IsTrue(enc))
+        read_values(out, values);
+    cJSON *conn = cJSON_GetObjectItem(doc, "ConnectionStrings");
+    if (conn && !cJSON_IsObject(conn) && !cJSON_IsNull(conn))
+        fnh__strlist_addf(&out->errors, LS ": ConnectionStrings: must be an object of strings, "
+                                           "not %s",
                           fnh__json_type_name(conn));
-    cJSON *host = cJSON_GetObjectItemCaseSensitive(doc, "Host");
-    if (host && !cJSON_IsObject(host))
-        fnh__strlist_addf(errors, LS ": Host: must be an object like {\"LocalHttpPort\": 7071}");
+    cJSON *host = cJSON_GetObjectItem(doc, "Host");
+    if (host && !cJSON_IsObject(host) && !cJSON_IsNull(host))
+        fnh__strlist_addf(&out->errors, LS ": Host: must be an object like {\"LocalHttpPort\": "
+                                           "7071}, not %s",
+                          fnh__json_type_name(host));
     else if (host)
-        *host_section = cJSON_Duplicate(host, 1);
+        read_host(out, host);
     cJSON_Delete(doc);
     return 0;
+}
+
+int fnh__settings_load(const char *root, fnh__local_settings *out)
+{
+    char *path = fnh__asprintf("%s/" LS, root);
+    if (!path)
+        return -ENOMEM;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = fnh__read_file(path, &text, &len);
+    free(path);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc) {
+        fnh__strlist_addf(&out->fatal, LS ": cannot read the file: %s", strerror(-rc));
+        return 0;
+    }
+    rc = fnh__settings_parse(text, len, out);
+    free(text);
+    if (rc || out->fatal.len)
+        return rc;
+    for (size_t i = 0; i < out->values.len; i++) {
+        char *name = out->values.items[i];
+        char *eq = strchr(name, '=');
+        *eq = '\0';
+        if (getenv(name))
+            fnh__strlist_addf(&out->notes,
+                              "Skipping '%s' from local settings as it's already defined in "
+                              "current environment variables.",
+                              name);
+        else
+            setenv(name, eq + 1, 0);
+        *eq = '=';
+    }
+    return 0;
+}
+
+void fnh__settings_free(fnh__local_settings *s)
+{
+    fnh__strlist_free(&s->values);
+    free(s->cors);
+    s->cors = NULL;
+    fnh__strlist_free(&s->fatal);
+    fnh__strlist_free(&s->errors);
+    fnh__strlist_free(&s->warnings);
+    fnh__strlist_free(&s->notes);
 }
 
 const char *fnh__setting(const char *name)

@@ -1,20 +1,39 @@
 /* settings.h: app settings. local.settings.json "Values" are validated and
  * exported into the process environment (real environment variables win),
- * so functions, handlers and the host all read one source: getenv. */
+ * so functions, handlers and the host all read one source: getenv. Its
+ * "Host" section gives the local port and CORS. */
 #ifndef FNH_SETTINGS_H
 #define FNH_SETTINGS_H
 
 #include "strlist.h"
 
-struct cJSON;
+/* What local.settings.json says, and every problem with it. Each message is
+ * one sentence naming the file, the key (or line and column) and the fix. */
+typedef struct fnh__local_settings {
+    fnh__strlist values;  /* "NAME=value" for each valid Values entry, in file order */
+    int local_port;       /* Host.LocalHttpPort, 0 when unset */
+    char *cors;           /* Host.CORS, NULL when unset or empty */
+    int cors_credentials; /* Host.CORSCredentials */
+    fnh__strlist fatal;    /* the file cannot be used (syntax, not an object, bad
+                            * port): the host must not start */
+    fnh__strlist errors;   /* one bad key, skipped; the rest applies */
+    fnh__strlist warnings; /* keys that look like typos */
+    fnh__strlist notes;    /* informational lines */
+} fnh__local_settings;
 
-/* Reads <root>/local.settings.json if present. Each problem is appended to
- * errors as a sentence naming the file, the key and the fix; valid keys are
- * still applied. *host_section receives a copy of its "Host" object (or NULL;
- * caller frees with cJSON_Delete). Start-up only (calls setenv). Returns 0,
- * or -ENOMEM. */
-int fnh__settings_load(const char *root, fnh__strlist *errors, fnh__strlist *notes,
-                       struct cJSON **host_section);
+/* Validates local.settings.json text (len bytes, as read from the file) into
+ * out, which must be zeroed ({0}); touches no global state (the entry point
+ * for tests and fuzzers). Returns 0, or -ENOMEM. Free out with
+ * fnh__settings_free. Any thread. */
+int fnh__settings_parse(const char *text, size_t len, fnh__local_settings *out);
+
+/* Reads <root>/local.settings.json if present (a missing file is no
+ * problem), validates it into out (zeroed) and exports its valid Values into
+ * the environment unless already set there (noted in out->notes). Start-up
+ * only (calls setenv). Returns 0, or -ENOMEM. */
+int fnh__settings_load(const char *root, fnh__local_settings *out);
+
+void fnh__settings_free(fnh__local_settings *s);
 
 /* An app setting (environment after load); borrowed from the environment;
  * NULL when unset. Any thread once start-up is over. */

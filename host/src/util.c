@@ -128,6 +128,51 @@ int fnh__truthy(const char *s)
     return s && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0);
 }
 
+/* Edit distance of a and b counting a swap of two neighbours as one edit
+ * (optimal string alignment), case-insensitive; both at most 63 long. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    unsigned char d[64][64];
+    for (size_t i = 0; i <= na; i++)
+        d[i][0] = (unsigned char)i;
+    for (size_t j = 0; j <= nb; j++)
+        d[0][j] = (unsigned char)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            unsigned v = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1u < v)
+                v = d[i - 1][j] + 1u;
+            if (d[i][j - 1] + 1u < v)
+                v = d[i][j - 1] + 1u;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1u < v)
+                v = d[i - 2][j - 2] + 1u;
+            d[i][j] = (unsigned char)v;
+        }
+    return d[na][nb];
+}
+
+const char *fnh__closest_word(const char *word, const char *const *known)
+{
+    size_t nw = strlen(word), best = (size_t)-1;
+    const char *hit = NULL;
+    if (nw > 63)
+        return NULL;
+    for (; *known; known++) {
+        size_t nk = strlen(*known);
+        if (nk > 63)
+            continue;
+        size_t d = edit_distance(word, nw, *known, nk);
+        size_t limit = nk / 3 ? nk / 3 : 1;
+        if (d <= limit && d < best) {
+            best = d;
+            hit = *known;
+        }
+    }
+    return hit;
+}
+
 /* Per-thread xorshift128+ seeded from getrandom: UUIDs need uniqueness, not
  * cryptographic strength, and this keeps them off the syscall path. */
 static __thread uint64_t rng_state[2];

@@ -35,6 +35,10 @@ int fnh__strcaseeq(const char *a, const char *b);
 int fnh__strncaseeq(const char *a, const char *b, size_t n);
 /* "true"/"1" case-insensitively. */
 int fnh__truthy(const char *s);
+/* The entry of the NULL-terminated list known that word most likely is a
+ * typo of (case-insensitive edit distance of at most a third of its length,
+ * and at least 1), or NULL. For "did you mean ...?" hints. */
+const char *fnh__closest_word(const char *word, const char *const *known);
 
 /* Writes a random (v4) UUID, 36 chars + NUL, into out[37]. */
 void fnh__uuid(char out[37]);

@@ -1,6 +1,10 @@
 /* test-config.c: unit tests of the function app loader (host/src/app.c,
- * settings.c): every config problem gives its exact sentence, and good
- * config loads into the expected model. Apps are written to temp folders. */
+ * settings.c, json.c): every config problem gives its exact sentence, good
+ * config loads into the expected model, and no content of the three config
+ * files (broken JSON, wrong types, huge numbers, NUL characters) crashes the
+ * loader or leaves a field unset. Apps are written to temp folders. */
+#include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +13,9 @@
 
 #include "app.h"
 #include "http_router.h"
+#include "json.h"
+#include "ncrontab.h"
+#include "settings.h"
 #include "unit.h"
 
 static char g_root[256];
@@ -324,6 +331,511 @@ static void test_missing_script_file(void)
     cleanup(app);
 }
 
+
+/* ---- robustness ------------------------------------------------------ */
+
+/* Every field the host reads later holds a usable value. */
+static void check_defaults_usable(const fnh__app *app)
+{
+    CHECK(app->route_prefix != NULL);
+    CHECK(app->host_json != NULL);
+    CHECK(app->router != NULL);
+    CHECK(app->limits.max_body == 104857600);
+    CHECK(app->limits.headers_timeout_ms == 30000);
+    CHECK(app->limits.keepalive_timeout_ms == 130000);
+    CHECK(app->limits.min_body_rate == 240);
+    CHECK(app->limits.body_grace_ms == 5000);
+    CHECK(app->function_timeout_ms == 30 * 60 * 1000);
+    for (size_t i = 0; i < app->host_errors.len; i++)
+        CHECK(strchr(app->host_errors.items[i], '\n') == NULL);
+}
+
+static void test_broken_host_json_keeps_defaults(void)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        {"", "host.json: line 1, column 1: the file is empty; it must hold a JSON value such as "
+             "{}"},
+        {"{", "host.json: line 1, column 2: the file ends before the object opened at line 1, "
+              "column 1 is closed; add '}'"},
+        {"[]", "host.json: the file must hold a JSON object like {\"version\": \"2.0\"}, not an "
+               "array"},
+        {"\"x\"", "host.json: the file must hold a JSON object like {\"version\": \"2.0\"}, not "
+                  "a string"},
+        {"{\"version\":\"2.0\",}", "host.json: line 1, column 18: '}' follows a trailing comma; "
+                                   "remove the comma at line 1, column 17"},
+        {"\"\\ud800\"", "host.json: line 1, column 2: \\ud800 is the first half of a UTF-16 "
+                        "surrogate pair but no second half (\\udc00-\\udfff) follows; write the "
+                        "character itself or a complete pair"},
+        {"{\"version\":\"2.0\",\"extensions\":5}",
+         "host.json: extensions: must be an object of per-binding settings such as {\"http\": "
+         "{\"routePrefix\": \"api\"}}, not a number"},
+        {"{\"version\":\"2.0\",\"logging\":[]}",
+         "host.json: logging: must be an object like {\"logLevel\": {\"default\": "
+         "\"Information\"}}, not an array"},
+        {"{\"version\":\"2.0\",\"functionTimeout\":5}",
+         "host.json: functionTimeout: 5 is not a valid timeout; write a TimeSpan of at least one "
+         "second such as \"00:05:00\", or \"-1\" for no limit"},
+        {"{\"version\":\"2.0\",\"functions\":[\"f\",7]}",
+         "host.json: functions[1]: must be a function name (a string), not a number"},
+        {"{\"version\":\"2.0\",\"id\":{}}",
+         "host.json: id: must be a string (or leave it out to derive one), not an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        new_app(cases[i].text);
+        write_file("f/function.json", HTTP_FN(""));
+        fnh__app *app = load();
+        CHECK_STR(first_error(app, NULL), cases[i].error);
+        check_defaults_usable(app);
+        CHECK_STR(app->route_prefix, "api");
+        fnh__function *f = fnh__app_find(app, "f");
+        CHECK(f && f->errors.len == 0 && f->route_full && strcmp(f->route_full, "api/f") == 0);
+        cleanup(app);
+    }
+}
+
+/* Valid JSON of the wrong type at every key the host reads. */
+static void test_wrong_types_at_known_keys(void)
+{
+    static const char *const values[] = {"5", "-1", "1e400", "\"\"", "\"x\"", "true", "null",
+                                         "[]", "[1,{}]", "{}", "{\"a\":[]}"};
+    static const char *const paths[] = {
+        "{\"version\":%s}",
+        "{\"version\":\"2.0\",\"functionTimeout\":%s}",
+        "{\"version\":\"2.0\",\"logging\":%s}",
+        "{\"version\":\"2.0\",\"logging\":{\"logLevel\":%s}}",
+        "{\"version\":\"2.0\",\"functions\":%s}",
+        "{\"version\":\"2.0\",\"id\":%s}",
+        "{\"version\":\"2.0\",\"extensions\":%s}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":%s}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"routePrefix\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"customHeaders\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"customHeaders\":{\"X-A\":%s}}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"maxRequestBodySize\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"requestHeadersTimeout\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"keepAliveTimeout\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"minRequestBodyDataRate\":%s}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"minRequestBodyDataRate\":"
+        "{\"bytesPerSecond\":%s}}}}",
+        "{\"version\":\"2.0\",\"extensions\":{\"http\":{\"minRequestBodyDataRate\":"
+        "{\"gracePeriod\":%s}}}}",
+    };
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++)
+        for (size_t v = 0; v < sizeof values / sizeof *values; v++) {
+            char text[512];
+            snprintf(text, sizeof text, paths[p], values[v]);
+            fnh__app *app = fnh__app_new("/nonexistent");
+            CHECK(app != NULL);
+            fnh__app_read_host_json(app, text, strlen(text));
+            CHECK(fnh__app_read_function_json(app, "f", HTTP_FN(""), strlen(HTTP_FN("")), 0));
+            fnh__app_finish(app);
+            CHECK(app->route_prefix && app->router && app->host_json);
+            CHECK(app->limits.max_body >= 1 && app->function_timeout_ms != 0);
+            CHECK(app->functions[0]->route_full != NULL);
+            fnh__app_free(app);
+        }
+}
+
+static void test_function_json_odd_values(void)
+{
+    static const char *const values[] = {"5", "1e400", "-1e400", "\"\"", "true", "null", "[]",
+                                         "[null,5,{}]", "{}", "{\"a\":{\"b\":[]}}"};
+#define ONE(binding) "{\"bindings\":[{" binding "}],\"scriptFile\":\"f.so\"}"
+#define HTTP_IN "\"type\":\"httpTrigger\",\"direction\":\"in\","
+    static const char *const shapes[] = {
+        "%s",
+        "{\"bindings\":%s}",
+        "{\"bindings\":[%s]}",
+        ONE("\"type\":%s,\"direction\":\"in\",\"name\":\"req\""),
+        ONE("\"type\":\"httpTrigger\",\"direction\":%s,\"name\":\"req\""),
+        ONE(HTTP_IN "\"name\":%s"),
+        ONE(HTTP_IN "\"name\":\"r\",\"methods\":%s"),
+        ONE(HTTP_IN "\"name\":\"r\",\"route\":%s"),
+        ONE(HTTP_IN "\"name\":\"r\",\"authLevel\":%s"),
+        ONE("\"type\":\"timerTrigger\",\"direction\":\"in\",\"name\":\"t\",\"schedule\":%s,"
+            "\"runOnStartup\":%s"),
+        "{\"bindings\":[{" HTTP_IN "\"name\":\"r\"}],\"scriptFile\":%s,\"entryPoint\":%s,"
+        "\"disabled\":%s}",
+    };
+#undef ONE
+#undef HTTP_IN
+    for (size_t p = 0; p < sizeof shapes / sizeof *shapes; p++)
+        for (size_t v = 0; v < sizeof values / sizeof *values; v++) {
+            char text[512];
+            snprintf(text, sizeof text, shapes[p], values[v], values[v], values[v]);
+            fnh__app *app = fnh__app_new("/nonexistent");
+            fnh__function *fn = fnh__app_read_function_json(app, "f", text, strlen(text), 1);
+            fnh__app_finish(app);
+            CHECK(fn != NULL);
+            for (size_t i = 0; fn && i < fn->errors.len; i++)
+                CHECK(strchr(fn->errors.items[i], '\n') == NULL);
+            fnh__app_free(app);
+        }
+}
+
+static void test_trailing_comma_one_line_everywhere(void)
+{
+    new_app("{\n  \"version\": \"2.0\",\n}\n");
+    write_file("local.settings.json", "{\n  \"Values\": {\n    \"A\": \"b\",\n  }\n}\n");
+    write_file("f/function.json", "{\n  \"bindings\": [\n    {\"type\": \"http\"},\n  ]\n}\n");
+    fnh__app *app = load();
+    CHECK(app->host_errors.len == 2);
+    CHECK_STR(app->host_errors.items[0],
+              "local.settings.json: line 4, column 3: '}' follows a trailing comma; remove the "
+              "comma at line 3, column 13");
+    CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
+              "host.json: line 3, column 1: '}' follows a trailing comma; remove the comma at "
+              "line 2, column 19");
+    CHECK_STR(first_error(app, "f"),
+              "f/function.json: line 4, column 3: ']' follows a trailing comma; remove the comma "
+              "at line 3, column 21");
+    cleanup(app);
+}
+
+static void test_json_error_positions(void)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        {"{\"a\":1 \"b\":2}", "line 1, column 8: expected ',' or '}' after a property value, "
+                             "found '\"'; is a comma missing?"},
+        {"{\"a\" 1}", "line 1, column 6: expected ':' after the property name \"a\", found '1'"},
+        {"{\"a\":tru}", "line 1, column 6: expected a value after ':', found 'tru'; write a "
+                        "\"quoted string\", a number, true, false or null"},
+        {"{\"a\":[1,2}", "line 1, column 10: '}' cannot close the array opened at line 1, "
+                         "column 6; close it with ']' first"},
+        {"{\"p\":\"C:\\dir\"}", "line 1, column 9: '\\d' is not a JSON escape; write a backslash "
+                                "itself as \\\\ (e.g. \"C:\\\\dir\"), or use \\\", \\/, \\b, \\f, "
+                                "\\n, \\r, \\t or \\uXXXX"},
+        {"{\"a\":\"x\n\"}", "line 1, column 8: the string that starts at line 1, column 6 is not "
+                            "closed before the end of the line; close it with '\"' (write a line "
+                            "break inside a string as \\n)"},
+        {"{\"a\":1}}", "line 1, column 8: '}' after the end of the JSON value; remove it (a file "
+                       "holds one value: wrap several in an array)"},
+        {"{\"a\":01}", "line 1, column 6: '01' is not a JSON number; write numbers like 12, -3.5 "
+                       "or 1e6 (no leading zeros, '+', or trailing '.')"},
+        {"{\"a\":1} // note", "line 1, column 9: '/' (JSON has no comments; remove the comment) "
+                              "after the end of the JSON value; remove it (a file holds one "
+                              "value: wrap several in an array)"},
+        {"{\"\xc3\xa9\":\xe2\x80\x9cx\xe2\x80\x9d}",
+         "line 1, column 6: expected a value after ':', found the character U+201C (a "
+         "typographic quote; JSON needs straight quotes \")"},
+        {"\xff\xfe{", "line 1, column 1: the file is saved as UTF-16; save it as UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cJSON *j = NULL;
+        char *err = NULL;
+        CHECK(fnh__json_parse(cases[i].text, strlen(cases[i].text), &j, &err) == -EINVAL);
+        CHECK_STR(err, cases[i].error);
+        CHECK(j == NULL);
+        free(err);
+    }
+    /* a UTF-8 byte order mark is fine */
+    cJSON *j = NULL;
+    char *err = NULL;
+    CHECK(fnh__json_parse("\xEF\xBB\xBF{}", 5, &j, &err) == 0 && j && !err);
+    cJSON_Delete(j);
+}
+
+static void test_json_depth_and_long_numbers(void)
+{
+    char deep[512];
+    size_t n = 0;
+    for (int i = 0; i < FNH__JSON_MAX_DEPTH + 1; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < FNH__JSON_MAX_DEPTH + 1; i++)
+        deep[n++] = ']';
+    cJSON *j = NULL;
+    char *err = NULL;
+    CHECK(fnh__json_parse(deep, n, &j, &err) == -EINVAL);
+    CHECK_STR(err, "line 1, column 101: objects and arrays are nested more than 100 deep; "
+                   "flatten the structure");
+    free(err);
+    CHECK(fnh__json_parse(deep + 1, n - 2, &j, &err) == 0);
+    cJSON_Delete(j);
+    char num[80];
+    memset(num, '1', 70);
+    CHECK(fnh__json_parse(num, 70, &j, &err) == -EINVAL);
+    CHECK_STR(err, "line 1, column 1: a number of more than 63 characters is not supported; "
+                   "shorten it");
+    free(err);
+}
+
+static void test_nul_in_strings_refused(void)
+{
+    new_app("{\"version\": \"2.0\"}");
+    write_file("local.settings.json", "{\"Values\": {\"UNIT_NUL\": \"a\\u0000b\"}}");
+    write_file("f/function.json", HTTP_FN(",\"route\":\"a\\u0000b\""));
+    fnh__app *app = load();
+    CHECK_STR(first_error(app, NULL),
+              "local.settings.json: line 1, column 27: \\u0000 (a NUL character) inside a string "
+              "is not supported; remove it");
+    CHECK(getenv("UNIT_NUL") == NULL);
+    CHECK_STR(first_error(app, "f"),
+              "f/function.json: line 1, column 76: \\u0000 (a NUL character) inside a string is "
+              "not supported; remove it");
+    fnh__route_match m = {0};
+    CHECK(fnh__router_match(app->router, FNH__M_GET, "/api/a", 6, &m) == 0);
+    cleanup(app);
+}
+
+static void test_local_settings_unusable_is_fatal(void)
+{
+    new_app("{\"version\": \"2.0\"}");
+    write_file("local.settings.json", "[\"Values\"]");
+    fnh__app *app = load();
+    CHECK_STR(first_error(app, NULL),
+              "local.settings.json: the file must hold a JSON object like {\"IsEncrypted\": "
+              "false, \"Values\": {}}, not an array");
+    cleanup(app);
+    new_app("{\"version\": \"2.0\"}");
+    write_file("local.settings.json", "{\"Host\": {\"LocalHttpPort\": 7071.5}}");
+    app = load();
+    CHECK_STR(first_error(app, NULL),
+              "local.settings.json: Host.LocalHttpPort: 7071.5 is not a port number; use a whole "
+              "number from 1 to 65535, e.g. 7071");
+    cleanup(app);
+}
+
+static void test_local_settings_keys_case_insensitive(void)
+{
+    new_app("{\"version\": \"2.0\"}");
+    write_file("local.settings.json",
+               "{\"values\": {\"UNIT_CI\": \"yes\"}, \"host\": {\"localHttpPort\": 7099, "
+               "\"cors\": \"*\", \"CORSCredentials\": \"yes\"}, \"Valeus\": {}}");
+    fnh__app *app = load();
+    CHECK_STR(getenv("UNIT_CI"), "yes");
+    CHECK(app->local_port == 7099);
+    CHECK_STR(app->cors, "*");
+    CHECK(app->host_errors.len == 0);
+    CHECK_STR(app->errors.len ? app->errors.items[0] : NULL,
+              "local.settings.json: Host.CORSCredentials: must be true or false, not a string");
+    CHECK_STR(app->warnings.len ? app->warnings.items[0] : NULL,
+              "local.settings.json: Valeus: not a known setting, so it is ignored; did you mean "
+              "'Values'?");
+    cleanup(app);
+}
+
+static void test_settings_parse_from_memory(void)
+{
+    static const char text[] = "{\"Values\": {\"A\": \"1\", \"B\": 2, \"C\": null}, "
+                               "\"Host\": {\"LocalHttpPort\": \"8080\"}}";
+    fnh__local_settings s = {0};
+    CHECK(fnh__settings_parse(text, sizeof text - 1, &s) == 0);
+    CHECK(s.values.len == 1 && strcmp(s.values.items[0], "A=1") == 0);
+    CHECK(s.local_port == 8080);
+    CHECK(s.fatal.len == 0 && s.errors.len == 1 && s.notes.len == 1);
+    CHECK(getenv("A") == NULL || strcmp(getenv("A"), "1") != 0); /* nothing exported */
+    fnh__settings_free(&s);
+}
+
+static void test_timespan_overflow(void)
+{
+    int64_t ms = 0;
+    /* TimeSpan.MaxValue + 1 tick overflowed a signed 64-bit sum */
+    CHECK(fnh__timespan_parse("10675199.02:48:05.4775808", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("10675199.02:48:05.4775807", &ms) == 0 && ms == 922337203685477LL);
+    CHECK(fnh__timespan_parse("-10675199.02:48:05.4775808", &ms) == 0 &&
+          ms == -922337203685477LL); /* TimeSpan.MinValue */
+    CHECK(fnh__timespan_parse("-10675199.02:48:05.4775809", &ms) == -ERANGE);
+    /* more digits than an int holds */
+    CHECK(fnh__timespan_parse("2200000000", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("2684354559", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("99999999999999999999999", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("1.00:00:00.99999999999999", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("00:00:00.0000000000000000001", &ms) == 0 && ms == 0);
+    CHECK(fnh__timespan_parse("00:00:01.000000099", &ms) == 0 && ms == 1000);
+    CHECK(fnh__timespan_parse("10675200", &ms) == -ERANGE);
+    CHECK(fnh__timespan_parse("10675199", &ms) == 0 && ms == 10675199LL * 86400000);
+}
+
+static void test_timeouts_out_of_range(void)
+{
+    static const char *const too_long[] = {"10675199.02:48:05.4775808", "10675199.02:48:05.4775807",
+                                          "10001.00:00:00", "2200000000"};
+    for (size_t i = 0; i < sizeof too_long / sizeof *too_long; i++) {
+        char text[256], want[512];
+        snprintf(text, sizeof text, "{\"version\": \"2.0\", \"functionTimeout\": \"%s\"}",
+                 too_long[i]);
+        new_app(text);
+        fnh__app *app = load();
+        snprintf(want, sizeof want,
+                 "host.json: functionTimeout: \"%s\" is out of range; hours go up to 23 and "
+                 "minutes and seconds up to 59 (write days as d.hh:mm:ss), and the longest span "
+                 "accepted is 10000.00:00:00; write \"-1\" for no limit",
+                 too_long[i]);
+        CHECK_STR(first_error(app, NULL), want);
+        CHECK(app->function_timeout_ms == 30 * 60 * 1000);
+        cleanup(app);
+    }
+    new_app("{\"version\": \"2.0\", \"functionTimeout\": \"10000.00:00:00\"}");
+    fnh__app *app = load();
+    CHECK(app->host_errors.len == 0 && app->function_timeout_ms == 864000000000LL);
+    cleanup(app);
+    new_app("{\"version\": \"2.0\", \"extensions\": {\"http\": {\"keepAliveTimeout\": "
+            "\"00:00:00\", \"requestHeadersTimeout\": \"99999999.00:00:00\"}}}");
+    app = load();
+    CHECK_STR(first_error(app, NULL),
+              "host.json: extensions.http.requestHeadersTimeout: \"99999999.00:00:00\" is out of "
+              "range; hours go up to 23 and minutes and seconds up to 59 (write days as "
+              "d.hh:mm:ss), and the longest span accepted is 10000.00:00:00");
+    CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
+              "host.json: extensions.http.keepAliveTimeout: \"00:00:00\" is not a TimeSpan of "
+              "more than zero; write \"hh:mm:ss\", e.g. \"00:05:00\" (or \"-1\" for no limit)");
+    CHECK(app->limits.keepalive_timeout_ms == 130000 && app->limits.headers_timeout_ms == 30000);
+    cleanup(app);
+}
+
+static void test_kestrel_numbers_validated(void)
+{
+    static const struct {
+        const char *value, *shown;
+    } bad[] = {{"\"nan\"", "\"nan\""},
+               {"\"inf\"", "\"inf\""},
+               {"1e400", "a number out of range"},
+               {"-1e400", "a number out of range"},
+               {"-5", "-5"},
+               {"0", "0"},
+               {"1.5", "1.5"},
+               {"\"1e3\"", "\"1e3\""},
+               {"\"-1\"", "\"-1\""},
+               {"\"\"", "\"\""},
+               {"1e16", "1e+16"},
+               {"true", "true"},
+               {"\"99999999999999999999999\"", "\"99999999999999999999999\""}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[256], want[512];
+        snprintf(text, sizeof text,
+                 "{\"version\": \"2.0\", \"extensions\": {\"http\": {\"maxRequestBodySize\": %s, "
+                 "\"minRequestBodyDataRate\": {\"bytesPerSecond\": %s}}}}",
+                 bad[i].value, bad[i].value);
+        new_app(text);
+        fnh__app *app = load();
+        snprintf(want, sizeof want,
+                 "host.json: extensions.http.maxRequestBodySize: %s is not a whole number from 1 "
+                 "to 9007199254740991; write e.g. 104857600 (100 MB)",
+                 bad[i].shown);
+        CHECK_STR(first_error(app, NULL), want);
+        CHECK(app->limits.max_body == 104857600);
+        if (strcmp(bad[i].value, "0") != 0) {
+            snprintf(want, sizeof want,
+                     "host.json: extensions.http.minRequestBodyDataRate.bytesPerSecond: %s is not "
+                     "a whole number from 0 to 9007199254740991; write e.g. 240 (0 turns the "
+                     "check off)",
+                     bad[i].shown);
+            CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL, want);
+            CHECK(app->limits.min_body_rate == 240);
+        }
+        cleanup(app);
+    }
+    /* good values, also as strings from AzureFunctionsJobHost__ overrides */
+    setenv("AzureFunctionsJobHost__extensions__http__maxRequestBodySize", "2048", 1);
+    new_app("{\"version\": \"2.0\", \"extensions\": {\"http\": {\"minRequestBodyDataRate\": "
+            "{\"bytesPerSecond\": 1e3, \"gracePeriod\": \"00:00:00.400\"}}}}");
+    fnh__app *app = load();
+    unsetenv("AzureFunctionsJobHost__extensions__http__maxRequestBodySize");
+    CHECK(app->host_errors.len == 0);
+    CHECK(app->limits.max_body == 2048 && app->limits.min_body_rate == 1000);
+    CHECK(app->limits.body_grace_ms == 400);
+    cleanup(app);
+    setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "-1", 1);
+    new_app("{\"version\": \"2.0\"}");
+    app = load();
+    unsetenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
+    CHECK_STR(first_error(app, NULL),
+              "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '-1' is not a whole number of bytes from 1 to "
+              "9007199254740991; fix the app setting (local.settings.json or the environment), "
+              "e.g. 104857600");
+    CHECK(app->limits.max_body == 104857600);
+    cleanup(app);
+}
+
+static void test_custom_headers_validated(void)
+{
+    new_app("{\"version\": \"2.0\", \"extensions\": {\"http\": {\"customHeaders\": "
+            "{\"X-Ok\": \"1\", \"X-Split\": \"a\\r\\nSet-Cookie: x=1\", \"Bad Name\": \"v\"}}}}");
+    fnh__app *app = load();
+    CHECK(app->host_errors.len == 2);
+    CHECK_STR(first_error(app, NULL),
+              "host.json: extensions.http.customHeaders.X-Split: a header value cannot hold line "
+              "breaks or other control characters; remove them");
+    CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
+              "host.json: extensions.http.customHeaders: 'Bad Name' is not a valid header name; "
+              "use letters, digits and !#$%&'*+-.^_`|~");
+    CHECK(app->custom_headers == NULL);
+    cleanup(app);
+}
+
+static void test_messages_stay_on_one_line(void)
+{
+    new_app("{\"version\": \"2.0\", \"logging\": {\"logLevel\": {\"a\\nb\": \"x\\ty\\u0001\"}}}");
+    fnh__app *app = load();
+    CHECK_STR(first_error(app, NULL),
+              "host.json: logging.logLevel.a\\nb: \"x\\ty\\u0001\" is not a log level; use one of "
+              "Trace, Debug, Information, Warning, Error, Critical, None");
+    cleanup(app);
+}
+
+static void test_function_json_typos_warn(void)
+{
+    new_app("{\"version\": \"2.0\"}");
+    write_file("f/function.json",
+               "{\"bindings\":[{\"type\":\"httpTrigger\",\"direction\":\"in\",\"name\":\"req\","
+               "\"methds\":[\"get\"],\"rout\":\"x\",\"AUTHLEVL\":\"anonymous\",\"Route\":\"y\","
+               "\"route\":\"z\",\"zzz\":1},{\"type\":\"http\",\"direction\":\"out\",\"name\":"
+               "\"res\",\"DataType\":\"string\"}],\"scriptFile\":\"f.so\",\"entryPiont\":\"go\"}");
+    write_file("t/function.json",
+               "{\"bindings\":[{\"type\":\"timerTrigger\",\"direction\":\"in\",\"name\":\"t\","
+               "\"schedul\":\"0 * * * * *\",\"schedule\":\"0 * * * * *\",\"runOnStrtup\":true}],"
+               "\"scriptFile\":\"t.so\"}");
+    fnh__app *app = load();
+    fnh__function *f = fnh__app_find(app, "f");
+    CHECK(f->errors.len == 0);
+    CHECK(f->methods == FNH__M_ALL);
+    CHECK_STR(f->route, "y");
+    CHECK(fnh__app_find(app, "t")->errors.len == 0);
+    static const char *const want[] = {
+        "f/function.json: entryPiont: not a property of function.json, so it is ignored; did you "
+        "mean 'entryPoint'?",
+        "f/function.json: bindings[0].methds: not a property of a 'httpTrigger' binding, so it is "
+        "ignored; did you mean 'methods'?",
+        "f/function.json: bindings[0].rout: not a property of a 'httpTrigger' binding, so it is "
+        "ignored; did you mean 'route'?",
+        "f/function.json: bindings[0].AUTHLEVL: not a property of a 'httpTrigger' binding, so it "
+        "is ignored; did you mean 'authLevel'?",
+        "f/function.json: bindings[0].route: repeats 'Route' (property names are "
+        "case-insensitive), so it is ignored; keep only one",
+        "f/function.json: bindings[0].zzz: not a property of a 'httpTrigger' binding, so it is "
+        "ignored; its properties are type, direction, name, dataType, authLevel, methods, route "
+        "and webHookType",
+        "t/function.json: bindings[0].schedul: not a property of a 'timerTrigger' binding, so it "
+        "is ignored; did you mean 'schedule'?",
+        "t/function.json: bindings[0].runOnStrtup: not a property of a 'timerTrigger' binding, so "
+        "it is ignored; did you mean 'runOnStartup'?",
+    };
+    CHECK(app->warnings.len == sizeof want / sizeof *want);
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        CHECK_STR(i < app->warnings.len ? app->warnings.items[i] : NULL, want[i]);
+    cleanup(app);
+}
+
+static void test_host_json_typos_warn(void)
+{
+    new_app("{\"version\": \"2.0\", \"functionTimout\": \"00:01:00\", \"extensions\": {\"http\": "
+            "{\"routPrefix\": \"x\", \"hsts\": {}}}, \"someToolSetting\": 1}");
+    fnh__app *app = load();
+    CHECK(app->host_errors.len == 0);
+    CHECK(app->warnings.len == 2);
+    CHECK_STR(app->warnings.len ? app->warnings.items[0] : NULL,
+              "host.json: functionTimout: not a known setting, so it is ignored; did you mean "
+              "'functionTimeout'?");
+    CHECK_STR(app->warnings.len > 1 ? app->warnings.items[1] : NULL,
+              "host.json: extensions.http.routPrefix: not a known setting, so it is ignored; did "
+              "you mean 'routePrefix'?");
+    cleanup(app);
+}
+
 int main(void)
 {
     UNIT_RUN(test_version_missing);
@@ -344,5 +856,22 @@ int main(void)
     UNIT_RUN(test_log_level_error);
     UNIT_RUN(test_host_overrides_from_env);
     UNIT_RUN(test_missing_script_file);
+    UNIT_RUN(test_broken_host_json_keeps_defaults);
+    UNIT_RUN(test_wrong_types_at_known_keys);
+    UNIT_RUN(test_function_json_odd_values);
+    UNIT_RUN(test_trailing_comma_one_line_everywhere);
+    UNIT_RUN(test_json_error_positions);
+    UNIT_RUN(test_json_depth_and_long_numbers);
+    UNIT_RUN(test_nul_in_strings_refused);
+    UNIT_RUN(test_local_settings_unusable_is_fatal);
+    UNIT_RUN(test_local_settings_keys_case_insensitive);
+    UNIT_RUN(test_settings_parse_from_memory);
+    UNIT_RUN(test_timespan_overflow);
+    UNIT_RUN(test_timeouts_out_of_range);
+    UNIT_RUN(test_kestrel_numbers_validated);
+    UNIT_RUN(test_custom_headers_validated);
+    UNIT_RUN(test_messages_stay_on_one_line);
+    UNIT_RUN(test_function_json_typos_warn);
+    UNIT_RUN(test_host_json_typos_warn);
     UNIT_END();
 }

@@ -1,41 +1,93 @@
 /* routeinfo.c: the sample's one native function, shared by every function
  * in samples/http-routes. It answers with the route values it was given,
- * as JSON: {"function": "...", "params": {"id": "42", ...}}. */
+ * as JSON: {"path": "/api/...", "params": {"id": "42", ...}}; an optional
+ * value that is absent is null. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <fnhost/function.h>
 
 FNH_FUNCTION_MODULE(FNH_FN_NONBLOCKING);
 
-static size_t append(char *out, size_t at, size_t cap, const char *s, int quote)
+/* A growing output buffer; ok turns 0 when memory runs out. */
+typedef struct out {
+    char *data;
+    size_t len, cap;
+    int ok;
+} out;
+
+static void put(out *o, const char *s, size_t n)
 {
-    if (quote && at < cap)
-        out[at++] = '"';
-    for (; s && *s && at + 2 < cap; s++) {
-        if (*s == '"' || *s == '\\')
-            out[at++] = '\\';
-        out[at++] = *s;
+    if (!o->ok)
+        return;
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 256;
+        while (cap < o->len + n + 1)
+            cap *= 2;
+        char *p = realloc(o->data, cap);
+        if (!p) {
+            o->ok = 0;
+            return;
+        }
+        o->data = p;
+        o->cap = cap;
     }
-    if (quote && at < cap)
-        out[at++] = '"';
-    return at;
+    memcpy(o->data + o->len, s, n);
+    o->len += n;
+}
+
+static void raw(out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* s as a JSON string (quoted and escaped), or null. */
+static void str(out *o, const char *s)
+{
+    if (!s) {
+        raw(o, "null");
+        return;
+    }
+    raw(o, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            put(o, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            raw(o, esc);
+        } else {
+            put(o, s, 1);
+        }
+    }
+    raw(o, "\"");
 }
 
 FNH_EXPORT int run(fnh_ctx *ctx)
 {
-    char out[2048];
-    size_t n = append(out, 0, sizeof out, "{\"path\":", 0);
-    n = append(out, n, sizeof out, fnh_input_meta(ctx, "req", "path"), 1);
-    n = append(out, n, sizeof out, ",\"params\":{", 0);
+    out o = {.ok = 1};
+    raw(&o, "{\"path\":");
+    str(&o, fnh_input_meta(ctx, "req", "path"));
+    raw(&o, ",\"params\":{");
     fnh_kv kv;
     for (size_t i = 0; fnh_input_meta_at(ctx, "req", "params", i, &kv) == 0; i++) {
-        n = append(out, n, sizeof out, i ? "," : "", 0);
-        n = append(out, n, sizeof out, kv.key, 1);
-        n = append(out, n, sizeof out, ":", 0);
-        n = kv.value ? append(out, n, sizeof out, kv.value, 1) : append(out, n, sizeof out, "null", 0);
+        if (i)
+            raw(&o, ",");
+        str(&o, kv.key);
+        raw(&o, ":");
+        str(&o, kv.value);
     }
-    n = append(out, n, sizeof out, "}}", 0);
-    fnh_value v = {out, n, "application/json"};
-    return fnh_output(ctx, "res", &v);
+    raw(&o, "}}");
+    int rc = -ENOMEM;
+    if (o.ok) {
+        fnh_value v = {o.data, o.len, "application/json"};
+        rc = fnh_output(ctx, "res", &v);
+    }
+    free(o.data);
+    return rc;
 }
