@@ -14,4 +14,10 @@ void fnh__fdlimit_raise(void);
  * every failure. Any thread. */
 void fnh__log_emfile_once(void);
 
+/* fd was just opened (an accepted connection): logs the line above, once,
+ * when it is within a few descriptors of the limit. libuv refuses the
+ * connections it cannot accept on its own, so this is the server's only
+ * sign. Any thread; cheap. */
+void fnh__fdlimit_check(int fd);
+
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "http_router.h"
+#include "fdlimit.h"
 #include "log.h"
 
 /* A connection is read only while it has room: fewer than MAX_OUTSTANDING
@@ -916,6 +917,8 @@ static void conn_close(conn *c)
 static void on_connection(uv_stream_t *server, int status)
 {
     fnh__http_server *s = server->data;
+    if (status == UV_EMFILE || status == UV_ENFILE)
+        fnh__log_emfile_once();
     if (status < 0)
         return;
     conn *c = calloc(1, sizeof *c);
@@ -930,6 +933,9 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
         return;
     }
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        fnh__fdlimit_check(fd);
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
     c->parser.data = c;

@@ -17,7 +17,7 @@ typedef struct fnh__output {
     fnh__buf body;
     char *content_type;
     int set;             /* fnh_output was called */
-    int status;          /* 0 = default */
+    int status;          /* 0 = default; -1 = a refused status was set (answer 500) */
     fnh_kv *headers;     /* owned strings */
     size_t nheaders;
 } fnh__output;

@@ -389,3 +389,36 @@ def test_backtracking_regex_constraint_does_not_stall_the_host(ctx):
     out = h.wait_log("regex constraint")
     line = next(x for x in out.splitlines() if "regex constraint" in x)
     assert "'slow'" in line and "{v:regex(" in line and "'v'" in line, line
+
+
+def test_running_out_of_file_descriptors_is_logged(ctx):
+    import os as _os
+    import socket as _socket
+    wrapper = _os.path.join(ctx.tmpdir(), "fnhost-low-nofile")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nulimit -n 64\nexec {ctx.fnhost} \"$@\"\n")
+    _os.chmod(wrapper, 0o755)
+    real, ctx.fnhost = ctx.fnhost, wrapper
+    try:
+        h = ctx.start(ctx.make_app({}))
+    finally:
+        ctx.fnhost = real
+    socks = []
+    try:
+        for _ in range(120):  # bounded: more than the 64 descriptors allowed
+            socks.append(_socket.create_connection(("127.0.0.1", h.port), timeout=5))
+        h.wait_log("Too many open files")
+    finally:
+        for s in socks:
+            s.close()
+    # once the connections close, the host serves again (it may still be
+    # shedding the last of the backlog for a moment)
+    import time as _time
+    for _ in range(50):
+        try:
+            assert h.get("/admin/host/ping", timeout=5).status == 200
+            break
+        except (ConnectionError, OSError):
+            _time.sleep(0.1)
+    else:
+        raise AssertionError("the host never served again after the descriptors were freed")

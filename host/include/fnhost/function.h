@@ -120,9 +120,11 @@ static inline int fnh_output(fnh_ctx *c, const char *name, const fnh_value *v)
     return FNH__FAPI(c)->output(c, name, v);
 }
 
-/* Sets metadata of output `name`: for HTTP "status" (a number as text) or
- * "headers.<Name>". Copies key and value. Returns 0, -ENOENT for an unknown
- * output, -EINVAL for a bad key or status, -ENOMEM. */
+/* Sets metadata of output `name`: for HTTP "status" (a number as text, a
+ * final status from 200 to 999: 1xx statuses are refused and the caller then
+ * gets 500 unless a valid status is set later) or "headers.<Name>". Copies
+ * key and value. Returns 0, -ENOENT for an unknown output, -EINVAL for a bad
+ * key or status, -ENOMEM. */
 static inline int fnh_output_meta(fnh_ctx *c, const char *name, const char *key,
                                   const char *value)
 {
