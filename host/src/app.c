@@ -821,10 +821,18 @@ static void load_bindings(fnh__app *app, fnh__function *fn)
             fn->http_out = b;
         }
     }
-    if (!ntriggers)
-        FERR(fn, "%s: bindings: no trigger binding found; add one such as {\"type\": "
-                 "\"httpTrigger\", \"direction\": \"in\", \"name\": \"req\"}",
-             fn->config_file);
+    if (!ntriggers) {
+        fnh__buf types = {0};
+        for (size_t i = 0; i < fn->nbindings; i++)
+            if (fn->bindings[i].type)
+                fnh__buf_printf(&types, "%s\"%s\"", types.len ? ", " : "",
+                                fn->bindings[i].type);
+        FERR(fn, "%s: bindings: no trigger binding found (a trigger's type ends in \"Trigger\"; "
+                 "the types here are %s); add one such as {\"type\": \"httpTrigger\", "
+                 "\"direction\": \"in\", \"name\": \"req\"}",
+             fn->config_file, types.len ? types.data : "none");
+        fnh__buf_free(&types);
+    }
     if (fn->http_out && fn->trigger && strcasecmp(fn->trigger->type, "httpTrigger") != 0)
         FERR(fn, "%s: bindings[%d]: an \"http\" output needs an \"httpTrigger\" trigger",
              fn->config_file, fn->http_out->index);

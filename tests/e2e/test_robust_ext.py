@@ -340,3 +340,11 @@ def test_open_file_limit_is_raised_to_the_hard_limit(ctx):
         p.send_signal(signal.SIGTERM)
         p.communicate(timeout=30)
     assert p.returncode == 0
+
+
+def test_trigger_type_without_the_suffix_is_explained_in_the_app(ctx):
+    app = ctx.make_app({"tock/function.json": {"bindings": [
+        {"type": "tock", "direction": "in", "name": "t"}], "scriptFile": "x.so"}})
+    h = ctx.start(app)
+    assert "no trigger binding found (a trigger's type ends in \"Trigger\"; the types here " \
+           "are \"tock\")" in h.output, h.output
