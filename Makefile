@@ -19,7 +19,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP $(SAN)
-HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include -Ihost/src -I$(LLHTTP_INC) $(PKG_CFLAGS) \
+HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include $(HOST_INC) -I$(LLHTTP_INC) $(PKG_CFLAGS) \
               -DFNH_VERSION='"$(VERSION)"'
 HOST_LIBS   = $(PKG_LIBS) -ldl -lpthread -lm
 FN_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
@@ -28,10 +28,14 @@ FN_LDFLAGS  = -shared -Wl,-z,defs
 
 VERSION = 0.1.0
 
-HOST_SRC  = $(wildcard host/src/*.c)
-CORE_SRC  = $(filter-out host/src/main.c,$(HOST_SRC))
+# host/src/<part>/: each folder one part of the host (see its README.md);
+# every part's folder is on the include path.
+HOST_DIRS = $(sort $(dir $(wildcard host/src/*/*.c host/src/*/*.h)))
+HOST_INC  = $(patsubst %/,-I%,$(HOST_DIRS))
+HOST_SRC  = $(wildcard host/src/*/*.c)
+CORE_SRC  = $(filter-out host/src/cli/main.c,$(HOST_SRC))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
-MAIN_OBJ  = $(BUILD)/host/src/main.o
+MAIN_OBJ  = $(BUILD)/host/src/cli/main.o
 LLHTTP_OBJ = $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 LLHTTP_LIB = $(BUILD)/libllhttp.a
 CORE_LIB  = $(BUILD)/libfnhost-core.a

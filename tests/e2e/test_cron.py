@@ -1,4 +1,4 @@
-"""test_cron.py: end-to-end tests of `fnhost cron` (host/src/cli_cron.c): next
+"""test_cron.py: end-to-end tests of `fnhost cron` (host/src/cli/cli_cron.c): next
 occurrences of NCRONTAB and TimeSpan schedules, time zones and DST, and the
 error/usage exits. Each test_* takes ctx; ctx.fnhost is the binary's path."""
 

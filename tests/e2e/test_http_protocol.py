@@ -1,4 +1,4 @@
-"""End-to-end tests of the HTTP/1.1 server (host/src/http_server.c) over raw
+"""End-to-end tests of the HTTP/1.1 server (host/src/http/http_server.c) over raw
 sockets: keep-alive, pipelining and response order, chunked and fixed
 bodies, Expect: 100-continue, HEAD, Kestrel's limits (414, 431, 413, 400),
 the header, keep-alive and body-rate timeouts, concurrency and graceful

@@ -1,4 +1,4 @@
-/* test-config.c: unit tests of the function app loader (host/src/app.c,
+/* test-config.c: unit tests of the function app loader (host/src/core/app.c,
  * settings.c, json.c): every config problem gives its exact sentence, good
  * config loads into the expected model, and no content of the three config
  * files (broken JSON, wrong types, huge numbers, NUL characters) crashes the

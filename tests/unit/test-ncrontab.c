@@ -1,4 +1,4 @@
-/* test-ncrontab.c: unit tests for host/src/ncrontab.c: NCRONTAB parsing and
+/* test-ncrontab.c: unit tests for host/src/triggers/ncrontab.c: NCRONTAB parsing and
  * next-occurrence search (including NCrontab's own test table), error
  * messages, expanded formatting, .NET TimeSpan parsing, the TZif/POSIX zone
  * reader and Azure CronSchedule's DST rules (America/New_York, Europe/London). */
