@@ -67,7 +67,9 @@ typedef struct fnh_trigger_type {
     /* Begins listening: from now on the extension may call fnh_fire. */
     int (*start)(void *state);
     /* The invocation fired with token finished: status 0 (succeeded) or a
-     * negative errno (failed, -ETIMEDOUT on functionTimeout). result is the
+     * negative errno (failed, -ETIMEDOUT on functionTimeout). Called once the
+     * function has really returned (after a timeout, when the runner has
+     * stopped it), so the event is never redelivered while it runs. result is the
      * function's $return value or NULL (borrowed for the call). Called
      * exactly once per successful fnh_fire. */
     void (*complete)(void *state, void *token, int status, const fnh_value *result);

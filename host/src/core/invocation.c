@@ -33,11 +33,13 @@ void fnh__invocation_free(fnh__invocation *inv)
 {
     if (!inv)
         return;
-    fnh__http_req_free(inv->req);
-    fnh__route_match_clear(&inv->match);
-    fnh__buf_free(&inv->payload);
-    free(inv->meta);
-    free(inv->metastore);
+    fnh__http_req_free(inv->in.http);
+    fnh__buf_free(&inv->in.payload);
+    free(inv->in.ctype);
+    free(inv->in.meta);
+    free(inv->in.metastore);
+    free(inv->in.params);
+    free(inv->in.paramstore);
     for (size_t i = 0; i < inv->ninputs; i++) {
         free(inv->inputs[i].name);
         fnh__buf_free(&inv->inputs[i].value);
@@ -46,7 +48,6 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->inputs);
     free(inv->reason_owned);
     free(inv->trigger_details);
-    free(inv->payload_type);
     for (size_t i = 0; i < inv->noutputs; i++) {
         fnh__output *o = &inv->outputs[i];
         free(o->name);
@@ -76,6 +77,114 @@ static int is_trigger(fnh__invocation *inv, const char *name)
            strcasecmp(inv->fn->trigger->name, name) == 0;
 }
 
+/* ---- the trigger input ------------------------------------------------- */
+
+static void add_group(fnh__trigger_input *in, const char *name, const fnh_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < in->ngroups; i++)
+        if (strcmp(in->groups[i].name, name) == 0) {
+            in->groups[i].kv = kv;
+            in->groups[i].n = n;
+            return;
+        }
+    if (in->ngroups < sizeof in->groups / sizeof in->groups[0])
+        in->groups[in->ngroups++] = (fnh__meta_group){name, kv, n};
+}
+
+int fnh__input_set_payload(fnh__invocation *inv, const void *data, size_t len,
+                           const char *content_type)
+{
+    fnh__trigger_input *in = &inv->in;
+    in->payload.len = 0;
+    if (fnh__buf_append(&in->payload, data ? data : "", len))
+        return -ENOMEM;
+    free(in->ctype);
+    in->ctype = content_type ? fnh__strdup(content_type) : NULL;
+    if (content_type && !in->ctype)
+        return -ENOMEM;
+    in->data = in->payload.data ? in->payload.data : "";
+    in->len = in->payload.len;
+    in->content_type = in->ctype;
+    return 0;
+}
+
+void fnh__input_set_meta(fnh__invocation *inv, fnh_kv *meta, size_t n, char *store)
+{
+    fnh__trigger_input *in = &inv->in;
+    free(in->meta);
+    free(in->metastore);
+    in->meta = meta;
+    in->nmeta = n;
+    in->metastore = store;
+    add_group(in, "", meta, n);
+}
+
+int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *params,
+                        size_t nparams)
+{
+    fnh__trigger_input *in = &inv->in;
+    in->http = req;
+    in->data = req->body.data ? req->body.data : "";
+    in->len = req->body.len;
+    in->content_type = fnh__http_req_header(req, "Content-Type");
+    in->http_top[0] = (fnh_kv){"method", req->method_name};
+    in->http_top[1] = (fnh_kv){"url", req->target};
+    in->http_top[2] = (fnh_kv){"path", req->path};
+    in->http_top[3] = (fnh_kv){"query", req->query};
+    add_group(in, "", in->http_top, 4);
+    add_group(in, "headers", req->headers, req->nheaders);
+    fnh__http_req_parse_query(req);
+    add_group(in, "query", req->qparams, req->nq);
+    size_t total = 0;
+    for (size_t i = 0; i < nparams; i++)
+        total += strlen(params[i].key) + 1 + (params[i].value ? strlen(params[i].value) : 0) + 1;
+    if (nparams) {
+        in->params = calloc(nparams, sizeof *in->params);
+        in->paramstore = malloc(total);
+        if (!in->params || !in->paramstore)
+            return -ENOMEM;
+        char *at = in->paramstore;
+        for (size_t i = 0; i < nparams; i++) {
+            size_t kn = strlen(params[i].key) + 1;
+            memcpy(at, params[i].key, kn);
+            in->params[i].key = at;
+            at += kn;
+            if (params[i].value) {
+                size_t vn = strlen(params[i].value) + 1;
+                memcpy(at, params[i].value, vn);
+                in->params[i].value = at;
+                at += vn;
+            }
+        }
+        in->nparams = nparams;
+    }
+    add_group(in, "params", in->params, in->nparams);
+    return 0;
+}
+
+static const fnh__meta_group *group_of(const fnh__trigger_input *in, const char *name)
+{
+    for (size_t i = 0; i < in->ngroups; i++)
+        if (strcmp(in->groups[i].name, name) == 0)
+            return &in->groups[i];
+    return NULL;
+}
+
+/* The value of key in group g (case-insensitive); *found says whether the
+ * key is there (its value may be NULL: an optional route value). */
+static const char *group_value(const fnh__meta_group *g, const char *key, int *found)
+{
+    *found = 0;
+    if (!g)
+        return NULL;
+    for (size_t i = 0; i < g->n; i++)
+        if ((g->kv[i].key[0] != '$' || *g->name) && strcasecmp(g->kv[i].key, key) == 0) {
+            *found = 1;
+            return g->kv[i].value;
+        }
+    return NULL;
+}
+
 static int api_input(fnh_ctx *c, const char *name, fnh_value *out)
 {
     fnh__invocation *inv = INV(c);
@@ -92,54 +201,33 @@ static int api_input(fnh_ctx *c, const char *name, fnh_value *out)
         }
     if (!is_trigger(inv, name))
         return -ENOENT;
-    if (inv->req) {
-        out->data = inv->req->body.data ? inv->req->body.data : "";
-        out->len = inv->req->body.len;
-        out->content_type = fnh__http_req_header(inv->req, "Content-Type");
-    } else {
-        out->data = inv->payload.data ? inv->payload.data : "";
-        out->len = inv->payload.len;
-        out->content_type = inv->payload_type;
-    }
+    out->data = inv->in.data ? inv->in.data : "";
+    out->len = inv->in.len;
+    out->content_type = inv->in.content_type;
     return 0;
 }
 
-static const char *param_value(fnh__invocation *inv, const char *name, int *found)
-{
-    for (size_t i = 0; i < inv->match.nparams; i++)
-        if (strcasecmp(inv->match.params[i].name, name) == 0) {
-            *found = 1;
-            return inv->match.params[i].value;
-        }
-    *found = 0;
-    return NULL;
-}
-
+/* "headers.Accept" is key Accept of group headers; "queueTrigger" a
+ * top-level key. */
 static const char *api_input_meta(fnh_ctx *c, const char *name, const char *key)
 {
     fnh__invocation *inv = INV(c);
     if (!key || !is_trigger(inv, name))
         return NULL;
-    if (!inv->req)
-        return fnh__invocation_meta(inv, key);
-    fnh__http_req *r = inv->req;
-    if (strcmp(key, "method") == 0)
-        return r->method_name;
-    if (strcmp(key, "path") == 0)
-        return r->path;
-    if (strcmp(key, "query") == 0)
-        return r->query;
-    if (strcmp(key, "url") == 0)
-        return r->target;
-    if (strncmp(key, "query.", 6) == 0)
-        return fnh__http_req_query(r, key + 6);
-    if (strncmp(key, "headers.", 8) == 0)
-        return fnh__http_req_header(r, key + 8);
-    if (strncmp(key, "params.", 7) == 0) {
-        int found;
-        return param_value(inv, key + 7, &found);
+    int found;
+    const char *dot = strchr(key, '.');
+    if (dot) {
+        char group[16];
+        size_t n = (size_t)(dot - key);
+        if (n < sizeof group) {
+            memcpy(group, key, n);
+            group[n] = '\0';
+            const fnh__meta_group *g = group_of(&inv->in, group);
+            if (g)
+                return group_value(g, dot + 1, &found);
+        }
     }
-    return NULL;
+    return group_value(group_of(&inv->in, ""), key, &found);
 }
 
 static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, size_t i,
@@ -150,40 +238,19 @@ static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, si
         return -EINVAL;
     if (!is_trigger(inv, name))
         return -ENOENT;
-    if (!inv->req) {
-        if (strcmp(group, "meta") != 0)
-            return -ENOENT;
-        /* the host's own keys ($reason, $details) are not the function's */
-        for (size_t k = 0, seen = 0; k < inv->nmeta; k++) {
-            if (inv->meta[k].key[0] == '$')
-                continue;
-            if (seen++ == i) {
-                *out = inv->meta[k];
-                return 0;
-            }
-        }
+    /* "meta": the top-level keys of a fired trigger */
+    const fnh__meta_group *g =
+        group_of(&inv->in, strcmp(group, "meta") == 0 && !inv->in.http ? "" : group);
+    if (!g || !*group)
         return -ENOENT;
-    }
-    fnh__http_req *r = inv->req;
-    if (strcmp(group, "headers") == 0) {
-        if (i >= r->nheaders)
-            return -ENOENT;
-        *out = r->headers[i];
-        return 0;
-    }
-    if (strcmp(group, "query") == 0) {
-        fnh__http_req_parse_query(r);
-        if (i >= r->nq)
-            return -ENOENT;
-        *out = r->qparams[i];
-        return 0;
-    }
-    if (strcmp(group, "params") == 0) {
-        if (i >= inv->match.nparams)
-            return -ENOENT;
-        out->key = inv->match.params[i].name;
-        out->value = inv->match.params[i].value;
-        return 0;
+    /* the host's own keys ($reason, $details) are not the function's */
+    for (size_t k = 0, seen = 0; k < g->n; k++) {
+        if (g->kv[k].key[0] == '$' && !*g->name)
+            continue;
+        if (seen++ == i) {
+            *out = g->kv[k];
+            return 0;
+        }
     }
     return -ENOENT;
 }
@@ -289,10 +356,8 @@ static int api_output_meta(fnh_ctx *c, const char *name, const char *key, const 
 
 const char *fnh__invocation_meta(const fnh__invocation *inv, const char *key)
 {
-    for (size_t i = 0; i < inv->nmeta; i++)
-        if (strcasecmp(inv->meta[i].key, key) == 0)
-            return inv->meta[i].value;
-    return NULL;
+    int found;
+    return group_value(group_of(&inv->in, ""), key, &found);
 }
 
 /* Value of one binding-data name for expressions; *tmp receives a malloc'd
@@ -322,18 +387,17 @@ static const char *binding_data(fnh__invocation *inv, const char *name, char **t
         *tmp = fnh__strdup(iso);
         return *tmp;
     }
-    const char *v = fnh__invocation_meta(inv, name);
-    if (v)
-        return v;
-    for (size_t i = 0; i < inv->match.nparams; i++)
-        if (strcasecmp(inv->match.params[i].name, name) == 0 && inv->match.params[i].value)
-            return inv->match.params[i].value;
-    if (inv->req && (v = fnh__http_req_query(inv->req, name)))
-        return v;
+    /* trigger metadata, route values, query parameters */
+    static const char *const groups[] = {"", "params", "query"};
+    for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {
+        int found;
+        const char *v = group_value(group_of(&inv->in, groups[i]), name, &found);
+        if (v)
+            return v;
+    }
     /* top-level properties of a JSON payload or body, primitives only */
-    const fnh__buf *body = inv->req ? &inv->req->body : &inv->payload;
-    if (!*doc && body->len && body->data[0] == '{')
-        *doc = cJSON_ParseWithLength(body->data, body->len);
+    if (!*doc && inv->in.len && inv->in.data[0] == '{')
+        *doc = cJSON_ParseWithLength(inv->in.data, inv->in.len);
     const cJSON *item = *doc ? cJSON_GetObjectItem(*doc, name) : NULL;
     if (cJSON_IsString(item))
         return item->valuestring;

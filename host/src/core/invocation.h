@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "app.h"
-#include "http_router.h"
 #include "http_types.h"
 
 typedef struct fnh__output {
@@ -30,6 +29,39 @@ typedef struct fnh__input {
     int set;
 } fnh__input;
 
+/* One group of trigger metadata, as fnh_input_meta and fnh_input_meta_at
+ * read it: "" (top-level keys: "queueTrigger", HTTP's "method", "url",
+ * "path", "query"), and for HTTP "headers", "query" and "params". The
+ * pairs are borrowed from the trigger input's storage. */
+typedef struct fnh__meta_group {
+    const char *name;
+    const fnh_kv *kv;
+    size_t n;
+} fnh__meta_group;
+
+/* A trigger's input: one shape for every trigger. The value (an HTTP
+ * request's body, a queue message, a TimerInfo), its content type, groups of
+ * metadata, and for HTTP the request itself as an optional view. Filled
+ * with the fnh__input_set_* calls below; freed with the invocation. */
+typedef struct fnh__trigger_input {
+    const char *data;         /* the value; "" when empty */
+    size_t len;
+    const char *content_type; /* NULL when unknown */
+    fnh__meta_group groups[4];
+    size_t ngroups;
+    fnh__http_req *http;      /* the HTTP view (owned), NULL for other triggers */
+    /* storage */
+    fnh__buf payload;
+    char *ctype;
+    fnh_kv *meta;
+    size_t nmeta;
+    char *metastore;
+    fnh_kv http_top[4];
+    fnh_kv *params;
+    size_t nparams;
+    char *paramstore;
+} fnh__trigger_input;
+
 typedef struct fnh__invocation fnh__invocation;
 typedef void (*fnh__complete_fn)(fnh__invocation *inv);
 
@@ -43,13 +75,7 @@ struct fnh__invocation {
     char *trigger_details;   /* optional "Trigger Details: ..." line, owned */
     uint64_t start_ns;       /* dispatched (loop thread) */
     uint64_t run_ns;         /* the function started; 0 while queued (atomic: workers write) */
-    fnh__http_req *req;      /* owned; NULL for non-HTTP triggers */
-    fnh__route_match match;  /* route values */
-    fnh__buf payload;        /* non-HTTP trigger input */
-    char *payload_type;
-    fnh_kv *meta;            /* trigger metadata of extension triggers, owned */
-    size_t nmeta;
-    char *metastore;         /* the strings meta points into */
+    fnh__trigger_input in;   /* what the trigger brought */
     fnh__input *inputs;      /* extension input bindings' values */
     size_t ninputs;
     void *token;             /* the extension's fnh_fire token */
@@ -83,10 +109,27 @@ static inline int fnh__invocation_status(const fnh__invocation *inv)
     return inv->timed_out ? -ETIMEDOUT : inv->rc;
 }
 
+/* Sets the trigger's value (copied) and content type (copied; NULL: none).
+ * 0 or -ENOMEM. */
+int fnh__input_set_payload(fnh__invocation *inv, const void *data, size_t len,
+                           const char *content_type);
+/* Gives the invocation the trigger's top-level metadata: meta (n pairs whose
+ * strings live in store); takes ownership of meta and store. Keys starting
+ * with '$' are the host's and not shown to the function. */
+void fnh__input_set_meta(fnh__invocation *inv, fnh_kv *meta, size_t n, char *store);
+/* Makes an HTTP request the trigger input: its body the value, method,
+ * url, path and query the top-level metadata, its headers, query
+ * parameters and the route values (params, copied) the other groups.
+ * Takes ownership of req. 0 or -ENOMEM (req is freed with the invocation
+ * either way). */
+int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *params,
+                        size_t nparams);
+
 /* The output a function set for binding name, or NULL. */
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name);
 
-/* Trigger metadata value by key (case-insensitive), or NULL. */
+/* Trigger metadata value by key (case-insensitive) from the top-level
+ * group, or NULL. */
 const char *fnh__invocation_meta(const fnh__invocation *inv, const char *key);
 /* Resolves {expressions} in s against the invocation's binding data:
  * trigger metadata, route values, query parameters, top-level properties

@@ -924,24 +924,28 @@ static void run_event(fire_ev *e)
         call_complete(hb, e->token, -ENOMEM, NULL);
         return;
     }
-    inv->payload = e->payload;
+    inv->in.payload = e->payload; /* moved, not copied */
     e->payload = (fnh__buf){0};
-    inv->payload_type = e->ctype;
+    inv->in.data = inv->in.payload.data ? inv->in.payload.data : "";
+    inv->in.len = inv->in.payload.len;
+    inv->in.ctype = e->ctype;
+    inv->in.content_type = e->ctype;
     e->ctype = NULL;
-    inv->meta = e->meta;
-    inv->nmeta = e->nmeta;
-    inv->metastore = e->metastore;
+    /* the host's own keys: the Executing line's reason and details */
+    for (size_t i = 0; i < e->nmeta; i++) {
+        if (strcmp(e->meta[i].key, "$reason") == 0)
+            inv->reason = e->meta[i].value;
+        else if (strcmp(e->meta[i].key, "$details") == 0 && !inv->trigger_details)
+            inv->trigger_details = fnh__strdup(e->meta[i].value);
+    }
+    fnh__input_set_meta(inv, e->meta, e->nmeta, e->metastore);
     e->meta = NULL;
     e->metastore = NULL;
-    const char *reason = fnh__invocation_meta(inv, "$reason");
-    if (reason)
-        inv->reason = reason;
-    const char *details = fnh__invocation_meta(inv, "$details");
-    if (details)
-        inv->trigger_details = fnh__strdup(details);
     inv->token = e->token;
     inv->owner = hb;
-    inv->complete = ext_complete;
+    /* the extension hears back once the work has really returned (after a
+     * timeout too), so a message is never handed out while it still runs */
+    inv->release = ext_complete;
     fnh__dispatch(inv);
 }
 

@@ -76,7 +76,7 @@ static void complete_http(fnh__invocation *inv)
     fnh__function *fn = inv->fn;
     hdrs h = {.n = 0};
     if (fnh__invocation_status(inv) != 0) {
-        add_host_headers(inv->app, inv->req, &h);
+        add_host_headers(inv->app, inv->in.http, &h);
         fnh__http_response r = {.status = 500, .headers = h.kv, .nheaders = h.n};
         fnh__http_respond(x, &r);
         return;
@@ -87,7 +87,7 @@ static void complete_http(fnh__invocation *inv)
     if (!o || !o->set)
         o = fnh__invocation_output(inv, "$return");
     if (!o || !o->set || o->status < 0) { /* nothing set, or a status refused */
-        add_host_headers(inv->app, inv->req, &h);
+        add_host_headers(inv->app, inv->in.http, &h);
         fnh__http_response r = {.status = o && o->set ? 500 : 204, .headers = h.kv,
                                 .nheaders = h.n};
         fnh__http_respond(x, &r);
@@ -95,7 +95,7 @@ static void complete_http(fnh__invocation *inv)
     }
     for (size_t i = 0; i < o->nheaders; i++)
         add_header(&h, o->headers[i].key, o->headers[i].value);
-    add_host_headers(inv->app, inv->req, &h);
+    add_host_headers(inv->app, inv->in.http, &h);
     const char *ctype = o->content_type;
     if (!ctype && o->body.len)
         ctype = "text/plain; charset=utf-8";
@@ -193,8 +193,19 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         fnh__respond_simple(x, 503, NULL, NULL, 0);
         return;
     }
-    inv->req = req;
-    inv->match = m;
+    fnh_kv *params = m.nparams ? calloc(m.nparams, sizeof *params) : NULL;
+    for (size_t i = 0; params && i < m.nparams; i++)
+        params[i] = (fnh_kv){m.params[i].name, m.params[i].value};
+    int rc = fnh__input_set_http(inv, req, params, params ? m.nparams : 0);
+    if (!rc && m.nparams && !params)
+        rc = -ENOMEM;
+    free(params);
+    fnh__route_match_clear(&m);
+    if (rc) {
+        fnh__invocation_free(inv);
+        fnh__respond_simple(x, 503, NULL, NULL, 0);
+        return;
+    }
     inv->owner = x;
     inv->complete = complete_http;
     fnh__dispatch(inv);
@@ -227,16 +238,15 @@ int fnh__invoke_with_payload(fnh__host *h, fnh__function *fn, const char *payloa
             r->nheaders = 1;
         }
         fnh__buf_append(&r->body, payload, len);
-        inv->req = r;
+        fnh__input_set_http(inv, r, NULL, 0);
     } else if (fn->trigger && strcasecmp(fn->trigger->type, "timerTrigger") == 0) {
         /* a manual timer run gets a fresh TimerInfo, as on Azure */
         char *info = fnh__timer_info_json(fn);
-        fnh__buf_puts(&inv->payload, info ? info : "{}");
+        fnh__input_set_payload(inv, info ? info : "{}", info ? strlen(info) : 2,
+                               "application/json");
         free(info);
-        inv->payload_type = fnh__strdup("application/json");
     } else {
-        fnh__buf_append(&inv->payload, payload, len);
-        inv->payload_type = fnh__strdup(content_type);
+        fnh__input_set_payload(inv, payload, len, content_type);
     }
     inv->complete = complete_background;
     fnh__dispatch(inv);

@@ -354,9 +354,8 @@ static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int6
                                              "%s",
                                              unscheduled_reason, orig);
     }
-    fnh__buf_append(&inv->payload, payload, strlen(payload));
+    fnh__input_set_payload(inv, payload, strlen(payload), "application/json");
     free(payload);
-    inv->payload_type = fnh__strdup("application/json");
     inv->owner = t;
     /* re-armed once the run has really returned, so a run that outlives
      * functionTimeout never overlaps the next */
