@@ -854,8 +854,13 @@ static void out_unbind(void *state)
 /* ---------------------------------------------------------- descriptor */
 
 static const fnh_trigger_type queue_trigger = {
-    sizeof(fnh_trigger_type), "queueTrigger", trig_bind,   trig_start,
-    trig_complete,            trig_stop,      trig_unbind,
+    .size = sizeof(fnh_trigger_type),
+    .type = "queueTrigger",
+    .bind = trig_bind,
+    .start = trig_start,
+    .complete = trig_complete,
+    .stop = trig_stop,
+    .unbind = trig_unbind,
 };
 
 static const fnh_binding_type queue_output = {

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "app_loader.h"
+#include "extension.h"
+#include "http_binding.h"
 #include "http_router.h"
 #include "json.h"
 #include "ncrontab.h"
@@ -42,17 +45,41 @@ static void new_app(const char *host_json)
         write_file("host.json", host_json);
 }
 
+/* Loads and binds the app as `fnhost routes` does (no code loaded). */
 static fnh__app *load(void)
 {
-    fnh__app_options o = {.root = g_root, .load_code = 0};
+    fnh__app_options o = {.root = g_root};
     fnh__app *app = NULL;
-    CHECK(fnh__app_load(&o, &app) == 0);
+    CHECK(fnh__app_load_bound(&o, 0, NULL, &app) == 0);
     return app;
+}
+
+/* The route as mapped (with the prefix) of HTTP function name, or NULL. */
+static const char *route_full(fnh__app *app, const char *name)
+{
+    const fnh__http_fn *hf = fnh__http_fn_of(fnh__app_find(app, name));
+    return hf ? hf->route_full : NULL;
+}
+
+/* Binds an app read from memory (fnh__app_new and the readers) as the
+ * loader does; free it with unbind_mem. */
+static void bind_mem(fnh__app *app)
+{
+    fnh__builtins_register();
+    fnh__ext_load_for_app(app, NULL, 0);
+    fnh__http_router(app);
+    fnh__app_finish(app);
+}
+
+static void unbind_mem(fnh__app *app)
+{
+    fnh__ext_unload(0);
+    fnh__app_free(app);
 }
 
 static void cleanup(fnh__app *app)
 {
-    fnh__app_free(app);
+    fnh__app_unload(app);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_root);
     if (system(cmd) != 0)
@@ -110,7 +137,7 @@ static void test_missing_host_json_defaults(void)
     new_app(NULL);
     fnh__app *app = load();
     CHECK(app->host_errors.len == 0);
-    CHECK_STR(app->route_prefix, "api");
+    CHECK_STR(fnh__http_route_prefix(), "api");
     CHECK(app->function_timeout_ms == 30 * 60 * 1000);
     cleanup(app);
 }
@@ -139,12 +166,12 @@ static void test_route_prefix_and_routes(void)
     CHECK(app->host_errors.len == 0);
     fnh__function *items = fnh__app_find(app, "items");
     CHECK(items && items->errors.len == 0);
-    CHECK_STR(items->route_full, "items/{id:int}");
-    CHECK(items->methods == FNH__M_ALL);
-    CHECK_STR(fnh__app_find(app, "plain")->route_full, "plain");
+    CHECK_STR(route_full(app, "items"), "items/{id:int}");
+    CHECK(fnh__http_fn_of(items)->methods == FNH__M_ALL);
+    CHECK_STR(route_full(app, "plain"), "plain");
     fnh__route_match m = {0};
-    CHECK(fnh__router_match(app->router, FNH__M_GET, "/items/42", 9, &m) == 1);
-    CHECK(m.target == items);
+    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/items/42", 9, &m) == 1);
+    CHECK(((fnh__http_fn *)m.target)->fn == items);
     fnh__route_match_clear(&m);
     cleanup(app);
 }
@@ -190,7 +217,10 @@ static void test_unknown_type_direction_two_triggers(void)
                "{\"type\":\"timerTrigger\",\"direction\":\"in\",\"name\":\"b\",\"schedule\":"
                "\"0 * * * * *\"}],\"scriptFile\":\"f.so\"}");
     fnh__app *app = load();
-    CHECK_STR(first_error(app, "q"),
+    /* no trigger (its type does not end in "Trigger"), and an unknown type */
+    fnh__function *q = fnh__app_find(app, "q");
+    CHECK(q && q->errors.len == 2);
+    CHECK_STR(q->errors.len == 2 ? q->errors.items[1] : NULL,
               "q/function.json: bindings[0].type: 'queueTriger' is not an installed binding "
               "type; installed types are httpTrigger, http, timerTrigger. Install an extension "
               "that provides it (see docs/extension-abi.md)");
@@ -245,7 +275,7 @@ static void test_setting_references(void)
     write_file("ok/function.json", HTTP_FN(",\"route\":\"%UNIT_ROUTE%/{id}\""));
     write_file("miss/function.json", HTTP_FN(",\"route\":\"%UNIT_NOPE%\""));
     fnh__app *app = load();
-    CHECK_STR(fnh__app_find(app, "ok")->route, "from-settings/{id}");
+    CHECK_STR(fnh__http_fn_of(fnh__app_find(app, "ok"))->route, "from-settings/{id}");
     CHECK_STR(first_error(app, "miss"),
               "miss/function.json: bindings[0].route: '%UNIT_NOPE%' does not resolve to a value; "
               "add \"UNIT_NOPE\" to the Values of local.settings.json or set it in the "
@@ -282,8 +312,8 @@ static void test_disabled_by_setting(void)
     CHECK(fnh__app_find(app, "offTwo")->disabled);
     CHECK(!fnh__app_find(app, "onThree")->disabled);
     fnh__route_match m = {0};
-    CHECK(fnh__router_match(app->router, FNH__M_GET, "/api/offOne", 11, &m) == 0);
-    CHECK(fnh__router_match(app->router, FNH__M_GET, "/api/onThree", 12, &m) == 1);
+    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/offOne", 11, &m) == 0);
+    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/onThree", 12, &m) == 1);
     fnh__route_match_clear(&m);
     cleanup(app);
 }
@@ -314,7 +344,7 @@ static void test_host_overrides_from_env(void)
     setenv("AzureFunctionsJobHost__extensions__http__routePrefix", "v1", 1);
     new_app("{\"version\": \"2.0\"}");
     fnh__app *app = load();
-    CHECK_STR(app->route_prefix, "v1");
+    CHECK_STR(fnh__http_route_prefix(), "v1");
     cleanup(app);
     unsetenv("AzureFunctionsJobHost__extensions__http__routePrefix");
 }
@@ -335,11 +365,11 @@ static void test_missing_script_file(void)
 /* ---- robustness ------------------------------------------------------ */
 
 /* Every field the host reads later holds a usable value. */
-static void check_defaults_usable(const fnh__app *app)
+static void check_defaults_usable(fnh__app *app)
 {
-    CHECK(app->route_prefix != NULL);
+    CHECK(fnh__http_route_prefix() != NULL);
     CHECK(app->host_json != NULL);
-    CHECK(app->router != NULL);
+    CHECK(fnh__http_router(app) != NULL);
     CHECK(app->limits.max_body == 104857600);
     CHECK(app->limits.headers_timeout_ms == 30000);
     CHECK(app->limits.keepalive_timeout_ms == 130000);
@@ -388,9 +418,10 @@ static void test_broken_host_json_keeps_defaults(void)
         fnh__app *app = load();
         CHECK_STR(first_error(app, NULL), cases[i].error);
         check_defaults_usable(app);
-        CHECK_STR(app->route_prefix, "api");
+        CHECK_STR(fnh__http_route_prefix(), "api");
         fnh__function *f = fnh__app_find(app, "f");
-        CHECK(f && f->errors.len == 0 && f->route_full && strcmp(f->route_full, "api/f") == 0);
+        CHECK(f && f->errors.len == 0 && route_full(app, "f") &&
+              strcmp(route_full(app, "f"), "api/f") == 0);
         cleanup(app);
     }
 }
@@ -428,12 +459,12 @@ static void test_wrong_types_at_known_keys(void)
             fnh__app *app = fnh__app_new("/nonexistent");
             CHECK(app != NULL);
             fnh__app_read_host_json(app, text, strlen(text));
-            CHECK(fnh__app_read_function_json(app, "f", HTTP_FN(""), strlen(HTTP_FN("")), 0));
-            fnh__app_finish(app);
-            CHECK(app->route_prefix && app->router && app->host_json);
+            CHECK(fnh__app_read_function_json(app, "f", HTTP_FN(""), strlen(HTTP_FN(""))));
+            bind_mem(app);
+            CHECK(fnh__http_route_prefix() && fnh__http_router(app) && app->host_json);
             CHECK(app->limits.max_body >= 1 && app->function_timeout_ms != 0);
-            CHECK(app->functions[0]->route_full != NULL);
-            fnh__app_free(app);
+            CHECK(app->host_errors.len || route_full(app, "f") != NULL);
+            unbind_mem(app);
         }
 }
 
@@ -465,12 +496,12 @@ static void test_function_json_odd_values(void)
             char text[512];
             snprintf(text, sizeof text, shapes[p], values[v], values[v], values[v]);
             fnh__app *app = fnh__app_new("/nonexistent");
-            fnh__function *fn = fnh__app_read_function_json(app, "f", text, strlen(text), 1);
-            fnh__app_finish(app);
+            fnh__function *fn = fnh__app_read_function_json(app, "f", text, strlen(text));
+            bind_mem(app);
             CHECK(fn != NULL);
             for (size_t i = 0; fn && i < fn->errors.len; i++)
                 CHECK(strchr(fn->errors.items[i], '\n') == NULL);
-            fnh__app_free(app);
+            unbind_mem(app);
         }
 }
 
@@ -576,7 +607,7 @@ static void test_nul_in_strings_refused(void)
               "f/function.json: line 1, column 76: \\u0000 (a NUL character) inside a string is "
               "not supported; remove it");
     fnh__route_match m = {0};
-    CHECK(fnh__router_match(app->router, FNH__M_GET, "/api/a", 6, &m) == 0);
+    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/a", 6, &m) == 0);
     cleanup(app);
 }
 
@@ -763,7 +794,7 @@ static void test_custom_headers_validated(void)
     CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
               "host.json: extensions.http.customHeaders: 'Bad Name' is not a valid header name; "
               "use letters, digits and !#$%&'*+-.^_`|~");
-    CHECK(app->custom_headers == NULL);
+    CHECK(fnh__http_custom_headers() == NULL);
     cleanup(app);
 }
 
@@ -792,8 +823,8 @@ static void test_function_json_typos_warn(void)
     fnh__app *app = load();
     fnh__function *f = fnh__app_find(app, "f");
     CHECK(f->errors.len == 0);
-    CHECK(f->methods == FNH__M_ALL);
-    CHECK_STR(f->route, "y");
+    CHECK(fnh__http_fn_of(f)->methods == FNH__M_ALL);
+    CHECK_STR(fnh__http_fn_of(f)->route, "y");
     CHECK(fnh__app_find(app, "t")->errors.len == 0);
     static const char *const want[] = {
         "f/function.json: entryPiont: not a property of function.json, so it is ignored; did you "

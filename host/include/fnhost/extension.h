@@ -79,6 +79,14 @@ typedef struct fnh_trigger_type {
     void (*stop)(void *state);
     /* Frees state. No callback for this binding follows. */
     void (*unbind)(void *state);
+    /* ABI 1.1, optional: a manual run (the admin API's POST
+     * /admin/functions/{name}): start one invocation of the binding's
+     * function for input (borrowed for the call: the "input" the caller sent,
+     * as text or JSON), typically by fnh_fire with a payload made from it.
+     * Return 0 when an invocation was started, else a negative errno (the
+     * caller is told it failed). NULL: the host runs the function with input
+     * as the trigger value, without calling complete. */
+    int (*invoke)(void *state, const fnh_value *input);
 } fnh_trigger_type;
 
 /* An input and/or output binding type. */

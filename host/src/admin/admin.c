@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "dispatch.h"
 #include "extension.h"
-#include "host.h"
-#include "http_router.h"
+#include "http_binding.h"
 #include "json.h"
 #include "util.h"
 
@@ -53,7 +53,7 @@ static cJSON *function_metadata(fnh__host *h, fnh__function *fn)
     cJSON_AddStringToObject(o, "name", fn->name);
     snprintf(buf, sizeof buf, "%s/admin/vfs/%s/", h->base_url, fn->name);
     cJSON_AddStringToObject(o, "script_root_path_href", buf);
-    if (fn->script_path) {
+    if (cJSON_IsString(cJSON_GetObjectItem(fn->config, "scriptFile"))) {
         const char *sf = cJSON_GetStringValue(cJSON_GetObjectItem(fn->config, "scriptFile"));
         snprintf(buf, sizeof buf, "%s/admin/vfs/%s/%s", h->base_url, fn->name, sf ? sf : "");
         cJSON_AddStringToObject(o, "script_href", buf);
@@ -65,9 +65,11 @@ static cJSON *function_metadata(fnh__host *h, fnh__function *fn)
     cJSON_AddNullToObject(o, "test_data_href");
     snprintf(buf, sizeof buf, "%s/admin/functions/%s", h->base_url, fn->name);
     cJSON_AddStringToObject(o, "href", buf);
-    if (fn->route) {
-        snprintf(buf, sizeof buf, "%s/%s%s%s", h->base_url, h->app->route_prefix,
-                 *h->app->route_prefix ? "/" : "", fn->route);
+    const fnh__http_fn *hf = fnh__http_fn_of(fn);
+    if (hf) {
+        const char *prefix = fnh__http_route_prefix();
+        snprintf(buf, sizeof buf, "%s/%s%s%s", h->base_url, prefix, *prefix ? "/" : "",
+                 hf->route);
         for (char *p = buf; *p; p++)
             *p = (char)tolower((unsigned char)*p);
         cJSON_AddStringToObject(o, "invoke_url_template", buf);
@@ -203,7 +205,7 @@ static int invoke_input(const fnh__buf *body, fnh__buf *out, int *json)
 }
 
 /* POST /admin/functions/{name} with {"input": ...}: 202, runs in background. */
-static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__http_req *req)
+static void invoke(fnh__http_exchange *x, fnh__function *fn, fnh__http_req *req)
 {
     cJSON *doc = req->body.len ? cJSON_ParseWithLength(req->body.data, req->body.len) : NULL;
     if (!cJSON_IsObject(doc)) {
@@ -213,7 +215,7 @@ static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__
         fnh__respond_simple(x, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
         return;
     }
-    if (!fnh__function_ok(fn) || !fn->entry) {
+    if (!fnh__function_ok(fn) || !fn->runner) {
         cJSON_Delete(doc);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "error", "the function is in error and cannot run");
@@ -229,10 +231,17 @@ static void invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn, fnh__
         fnh__respond_simple(x, 500, NULL, NULL, 0);
         return;
     }
-    fnh__invoke_with_payload(h, fn, input.data ? input.data : "", input.len,
-                             json ? "application/json" : "text/plain; charset=utf-8",
-                             FNH__REASON_HOST_API);
+    fnh_value v = {input.data ? input.data : "", input.len,
+                   json ? "application/json" : "text/plain; charset=utf-8"};
+    int rc = fnh__ext_invoke(fn, &v);
     fnh__buf_free(&input);
+    if (rc) { /* told only when the invocation really started */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", rc == -ENOENT ? "the function's trigger is not running"
+                                                          : strerror(-rc));
+        respond_json(x, rc == -ENOMEM || rc == -EAGAIN ? 503 : 500, o);
+        return;
+    }
     fnh__respond_simple(x, 202, NULL, NULL, 0);
 }
 
@@ -272,7 +281,7 @@ int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
         } else if (!rest && get) {
             respond_json(x, 200, function_metadata(h, fn));
         } else if (!rest && post) {
-            invoke(h, x, fn, req);
+            invoke(x, fn, req);
         } else if (rest && strcasecmp(rest, "status") == 0 && get) {
             cJSON *o = cJSON_CreateObject();
             if (fn->errors.len)

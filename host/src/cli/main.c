@@ -11,7 +11,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin.h"
 #include "app.h"
+#include "app_loader.h"
 #include "crash.h"
 #include "fdlimit.h"
 #if __has_include("cli_cron.h")
@@ -21,10 +23,10 @@
 #include "dispatch.h"
 #include "extension.h"
 #include "host.h"
+#include "http_binding.h"
 #include "http_router.h"
 #include "json.h"
 #include "log.h"
-#include "timer_trigger.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -144,7 +146,6 @@ static void signal_cb(uv_signal_t *s, int signum)
                                    "invocations)",
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
-    fnh__timers_stop();
     fnh__ext_stop();
     g_drain_deadline = fnh__now_ns() + (uint64_t)SHUTDOWN_GRACE_MS * 1000000u;
     uv_timer_init(g_host.loop, &g_drain_timer);
@@ -159,13 +160,14 @@ static void print_functions(const fnh__app *app, const char *base)
         const fnh__function *fn = app->functions[i];
         if (fn->disabled || !fnh__function_ok(fn))
             continue;
-        if (fn->route) {
+        const fnh__http_fn *hf = fnh__http_fn_of(fn);
+        if (hf && hf->route_full) {
             fnh__buf_printf(&b, "\t%s:", fn->name);
-            if (fn->methods != FNH__M_ALL) {
+            if (hf->methods != FNH__M_ALL) {
                 char ms[96];
-                fnh__buf_printf(&b, " [%s]", methods_text(fn->methods, 0, ms));
+                fnh__buf_printf(&b, " [%s]", methods_text(hf->methods, 0, ms));
             }
-            fnh__buf_printf(&b, " %s/%s\n\n", base, fn->route_full);
+            fnh__buf_printf(&b, " %s/%s\n\n", base, hf->route_full);
         } else {
             fnh__buf_printf(&b, "\t%s: %s\n\n", fn->name, fnh__function_trigger_type(fn));
         }
@@ -224,20 +226,13 @@ static int cmd_start(const start_opts *o)
     uint64_t t0 = fnh__now_ns();
     fnh__log_init(o->json_logs, o->verbose);
     signal(SIGPIPE, SIG_IGN);
-    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions, .load_code = 1};
+    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions};
     fnh__app *app = NULL;
-    fnh__strlist ext_errors = {0};
-    fnh__ext_registry_load(o->root, &ext_errors);
-    if (fnh__app_load(&ao, &app)) {
+    uv_loop_t *loop = uv_default_loop();
+    if (fnh__app_load_bound(&ao, 1, loop, &app) == -ENOMEM && !app) {
         fprintf(stderr, "fnhost: out of memory\n");
         return 1;
     }
-    for (size_t i = 0; i < ext_errors.len; i++)
-        fnh__strlist_addf(&app->errors, "%s", ext_errors.items[i]);
-    fnh__strlist_free(&ext_errors);
-    uv_loop_t *loop = uv_default_loop();
-    if (!app->host_errors.len)
-        fnh__ext_load_for_app(app, loop);
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "Starting Host (HostId=%s, Version=%s, ProcessId=%d)",
              app->host_id ? app->host_id : "", FNH_VERSION, (int)getpid());
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "%zu functions loaded", app->nfunctions);
@@ -245,13 +240,13 @@ static int cmd_start(const start_opts *o)
         fnh__log("Host.Startup", FNH_LOG_ERROR,
                  "The host cannot start until the errors above are fixed.");
         fnh__log_shutdown();
-        fnh__app_free(app);
-        fnh__ext_registry_free();
+        fnh__app_unload(app);
         return 1;
     }
     int port = o->port >= 0 ? o->port : app->local_port ? app->local_port : 7071;
     const char *bind = o->host ? o->host : "127.0.0.1";
     g_host.app = app;
+    g_host.admin = fnh__admin_handle;
     g_host.loop = loop;
     g_host.start_ns = t0;
     g_host.state = "Running";
@@ -267,10 +262,8 @@ static int cmd_start(const start_opts *o)
             fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
                      bind, port, uv_strerror(rc));
         fnh__ext_stop();
-        fnh__ext_unload(0);
-        fnh__ext_registry_free();
         fnh__log_shutdown();
-        fnh__app_free(app);
+        fnh__app_unload(app);
         uv_run(loop, UV_RUN_NOWAIT);
         uv_loop_close(loop);
         return 1;
@@ -288,15 +281,15 @@ static int cmd_start(const start_opts *o)
     }
     for (size_t i = 0; i < app->nfunctions; i++) {
         const fnh__function *fn = app->functions[i];
-        if (!fn->route_full || fn->disabled || !fnh__function_ok(fn))
+        const fnh__http_fn *hf = fnh__http_fn_of(fn);
+        if (!hf || !hf->route_full || fn->disabled || !fnh__function_ok(fn))
             continue;
         char ms[96];
         fnh__log("Host.Startup", FNH_LOG_DEBUG, "Mapped function route '%s' [%s] to '%s'",
-                 fn->route_full, fn->methods == FNH__M_ALL ? "all" : methods_text(fn->methods, 1, ms),
+                 hf->route_full, hf->methods == FNH__M_ALL ? "all" : methods_text(hf->methods, 1, ms),
                  fn->name);
     }
     print_functions(app, g_host.base_url);
-    fnh__timers_start(&g_host);
     fnh__ext_start();
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
@@ -324,8 +317,7 @@ static int cmd_start(const start_opts *o)
     int crc = uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
-    fnh__app_free(app);
-    fnh__ext_registry_free();
+    fnh__app_unload(app);
     (void)crc;
     return 0;
 }
@@ -335,13 +327,11 @@ static int cmd_start(const start_opts *o)
 static int cmd_routes(const char *root, const char *method, const char *path)
 {
     fnh__log_init(0, 0);
-    fnh__app_options ao = {.root = root, .load_code = 0};
+    fnh__app_options ao = {.root = root};
     fnh__app *app = NULL;
-    fnh__strlist ext_errors = {0};
-    fnh__ext_registry_load(root, &ext_errors);
-    fnh__strlist_free(&ext_errors);
-    if (fnh__app_load(&ao, &app))
+    if (fnh__app_load_bound(&ao, 0, NULL, &app) && !app)
         return 1;
+    fnh__router *router = fnh__http_router(app);
     int fatal = report_app(app, 1);
     int rc = 0;
     if (fatal) {
@@ -354,8 +344,8 @@ static int cmd_routes(const char *root, const char *method, const char *path)
         const char *q = strpbrk(path, "?#");
         fnh__buf_append(&p, path, q ? (size_t)(q - path) : strlen(path));
         fnh__route_match m = {0};
-        if (bit && fnh__router_match(app->router, bit, p.data, p.len, &m) == 1) {
-            fnh__function *fn = m.target;
+        if (bit && router && fnh__router_match(router, bit, p.data, p.len, &m) == 1) {
+            fnh__function *fn = ((fnh__http_fn *)m.target)->fn;
             fnh__buf out = {0};
             fnh__buf_puts(&out, "{\"function\":");
             fnh__json_str_or_null(&out, fn->name);
@@ -381,16 +371,15 @@ static int cmd_routes(const char *root, const char *method, const char *path)
         unsigned methods;
         void *target;
         printf("%-24s %-40s %s\n", "METHODS", "ROUTE", "FUNCTION");
-        for (size_t i = 0; fnh__router_at(app->router, i, &r, &methods, &target); i++) {
+        for (size_t i = 0; router && fnh__router_at(router, i, &r, &methods, &target); i++) {
             char ms[96];
             printf("%-24s %-40s %s\n", methods == FNH__M_ALL ? "ALL" : methods_text(methods, 0, ms),
                    fnh__route_template(r),
-                   ((fnh__function *)target)->name);
+                   ((fnh__http_fn *)target)->fn->name);
         }
     }
     fflush(stdout);
-    fnh__app_free(app);
-    fnh__ext_registry_free();
+    fnh__app_unload(app);
     fnh__log_shutdown();
     return rc;
 }

@@ -15,57 +15,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "extension.h"
-#include "function_native.h"
-#include "http_router.h"
 #include "json.h"
 #include "log.h"
 #include "ncrontab.h"
 #include "settings.h"
-#include "timer_trigger.h"
 #include "util.h"
 
 #define HOST_JSON "host.json"
-
-/* Built-in binding types and their properties (Azure's, compared
- * case-insensitively). Extensions add more (see extension.h). */
-typedef struct builtin_type {
-    const char *type;
-    int trigger;
-    int directions;
-    const char *const *keys; /* NULL-terminated */
-} builtin_type;
-
-#define COMMON_KEYS "type", "direction", "name", "dataType"
-static const char *const http_trigger_keys[] = {COMMON_KEYS, "authLevel", "methods", "route",
-                                                "webHookType", NULL};
-static const char *const http_out_keys[] = {COMMON_KEYS, NULL};
-static const char *const timer_keys[] = {COMMON_KEYS, "schedule", "runOnStartup", "useMonitor",
-                                         NULL};
-
-static const builtin_type builtin_types[] = {
-    {"httpTrigger", 1, FNH__DIR_IN, http_trigger_keys},
-    {"http", 0, FNH__DIR_OUT, http_out_keys},
-    {"timerTrigger", 1, FNH__DIR_IN, timer_keys},
-};
 
 /* function.json's own properties (tools write the last ones). */
 static const char *const function_keys[] = {"bindings", "scriptFile", "entryPoint", "disabled",
                                              "configurationSource", "generatedBy", "excluded",
                                              "retry", NULL};
-
-static const builtin_type *find_builtin(const char *type)
-{
-    for (size_t i = 0; i < sizeof builtin_types / sizeof *builtin_types; i++)
-        if (strcasecmp(builtin_types[i].type, type) == 0)
-            return &builtin_types[i];
-    return NULL;
-}
-
-static const char *installed_types(void)
-{
-    return fnh__ext_installed_types("httpTrigger, http, timerTrigger");
-}
 
 /* ---- host.json ------------------------------------------------------- */
 
@@ -268,64 +229,6 @@ static void apply_log_levels(const fnh__app *app)
 }
 
 /* A header field name (RFC 9110 token). */
-static int header_name_ok(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
-            return 0;
-    return 1;
-}
-
-/* A header value: no line breaks or other control characters (tab is fine). */
-static int header_value_ok(const char *s)
-{
-    for (; *s; s++)
-        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
-            return 0;
-    return 1;
-}
-
-static void load_custom_headers(fnh__app *app, const cJSON *headers)
-{
-    if (!headers)
-        return;
-    if (!cJSON_IsObject(headers)) {
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": extensions.http.customHeaders: must be an object of "
-                                    "header names to string values");
-        return;
-    }
-    int ok = 1;
-    const cJSON *h;
-    cJSON_ArrayForEach(h, headers)
-    {
-        if (!header_name_ok(h->string)) {
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.customHeaders: '%.60s' is not a valid "
-                                        "header name; use letters, digits and !#$%%&'*+-.^_`|~",
-                              h->string);
-            ok = 0;
-        } else if (!cJSON_IsString(h)) {
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.customHeaders.%s: must be a string, "
-                                        "not %s",
-                              h->string, fnh__json_type_name(h));
-            ok = 0;
-        } else if (!header_value_ok(h->valuestring)) {
-            fnh__strlist_addf(&app->host_errors,
-                              HOST_JSON ": extensions.http.customHeaders.%s: a header value "
-                                        "cannot hold line breaks or other control characters; "
-                                        "remove them",
-                              h->string);
-            ok = 0;
-        }
-    }
-    if (ok)
-        app->custom_headers = cJSON_Duplicate(headers, 1);
-}
-
 static void load_http_options(fnh__app *app, const cJSON *http)
 {
     if (!http)
@@ -335,26 +238,7 @@ static void load_http_options(fnh__app *app, const cJSON *http)
         return;
     }
     typo_warnings(app, http, "extensions.http.", http_keys);
-    const cJSON *prefix = get_ci(http, "routePrefix");
-    if (prefix && !cJSON_IsString(prefix)) {
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": extensions.http.routePrefix: must be a string such as "
-                                    "\"api\" or \"\" (no prefix), not %s",
-                          fnh__json_type_name(prefix));
-    } else if (prefix) {
-        const char *s = prefix->valuestring;
-        while (*s == '/')
-            s++;
-        size_t n = strlen(s);
-        while (n && s[n - 1] == '/')
-            n--;
-        char *p = fnh__strndup(s, n);
-        if (p) {
-            free(app->route_prefix);
-            app->route_prefix = p;
-        }
-    }
-    load_custom_headers(app, get_ci(http, "customHeaders"));
+    /* routePrefix and customHeaders belong to the HTTP trigger's init */
     read_count(app, get_ci(http, "maxRequestBodySize"), "extensions.http.maxRequestBodySize", 1,
                FNH__JSON_MAX_WHOLE, "104857600 (100 MB)", &app->limits.max_body);
     read_timespan(app, get_ci(http, "requestHeadersTimeout"),
@@ -585,92 +469,6 @@ static int resolve_settings(fnh__function *fn, cJSON *v, const char *jpath)
     return rc;
 }
 
-static void validate_http_trigger(fnh__function *fn, fnh__binding *b, const char *at)
-{
-    const cJSON *methods = get_ci(b->json, "methods");
-    fn->methods = FNH__M_ALL;
-    if (methods && !cJSON_IsNull(methods)) {
-        if (!cJSON_IsArray(methods)) {
-            FERR(fn, "%s: %s.methods: must be an array of HTTP methods such as [\"get\", \"post\"]",
-                 fn->config_file, at);
-        } else if (cJSON_GetArraySize(methods) > 0) {
-            fn->methods = 0;
-            int i = 0;
-            const cJSON *m;
-            cJSON_ArrayForEach(m, methods)
-            {
-                unsigned bit = cJSON_IsString(m) ? fnh__method_bit(m->valuestring,
-                                                                   strlen(m->valuestring))
-                                                 : 0;
-                if (!bit) {
-                    char *brief = fnh__json_brief(m);
-                    FERR(fn,
-                         "%s: %s.methods[%d]: %s is not an HTTP method; use one of get, post, put, "
-                         "delete, head, patch, options, trace",
-                         fn->config_file, at, i, brief ? brief : "value");
-                    free(brief);
-                }
-                fn->methods |= bit;
-                i++;
-            }
-        }
-    }
-    const cJSON *auth = get_ci(b->json, "authLevel");
-    if (auth) {
-        static const char *levels[] = {"anonymous", "function", "admin", "system", "user"};
-        int ok = 0;
-        for (size_t i = 0; cJSON_IsString(auth) && i < 5; i++)
-            ok |= strcasecmp(auth->valuestring, levels[i]) == 0;
-        if (!ok) {
-            char *brief = fnh__json_brief(auth);
-            FERR(fn, "%s: %s.authLevel: %s is not an authorization level; use anonymous, "
-                     "function or admin",
-                 fn->config_file, at, brief ? brief : "value");
-            free(brief);
-        }
-    }
-    const cJSON *route = get_ci(b->json, "route");
-    const char *r = fn->name;
-    if (route && !cJSON_IsNull(route)) {
-        if (!cJSON_IsString(route)) {
-            FERR(fn, "%s: %s.route: must be a string such as \"products/{id:int}\", not %s",
-                 fn->config_file, at, fnh__json_type_name(route));
-            return;
-        }
-        r = route->valuestring;
-    }
-    while (*r == '/')
-        r++;
-    fn->route = fnh__strdup(r);
-    size_t n = strlen(fn->route);
-    while (n && fn->route[n - 1] == '/')
-        fn->route[--n] = '\0';
-    if (!*fn->route) {
-        free(fn->route);
-        fn->route = fnh__strdup(fn->name);
-    }
-}
-
-static void validate_timer_trigger(fnh__function *fn, fnh__binding *b, const char *at)
-{
-    const cJSON *s = get_ci(b->json, "schedule");
-    if (!cJSON_IsString(s) || !*s->valuestring) {
-        FERR(fn, "%s: %s.schedule: must be a non-empty NCRONTAB expression or TimeSpan such as "
-                 "\"0 */5 * * * *\"",
-             fn->config_file, at);
-        return;
-    }
-    char *err = fnh__timer_schedule_error(s->valuestring);
-    if (err)
-        FERR(fn, "%s: %s.schedule: %s", fn->config_file, at, err);
-    free(err);
-    const cJSON *flag;
-    if ((flag = get_ci(b->json, "runOnStartup")) && !cJSON_IsBool(flag))
-        FERR(fn, "%s: %s.runOnStartup: must be true or false", fn->config_file, at);
-    if ((flag = get_ci(b->json, "useMonitor")) && !cJSON_IsBool(flag))
-        FERR(fn, "%s: %s.useMonitor: must be true or false", fn->config_file, at);
-}
-
 static int known_key(const char *const *keys, const char *k)
 {
     for (; *keys; keys++)
@@ -679,15 +477,13 @@ static int known_key(const char *const *keys, const char *k)
     return 0;
 }
 
-/* Warns about each property of a built-in binding that is not one of its
- * type's: a typo such as "methds" would otherwise be silently ignored. */
-static void unknown_binding_keys(fnh__app *app, const fnh__function *fn, const cJSON *bj,
-                                 const builtin_type *bt, const char *at)
+void fnh__app_warn_unknown_keys(fnh__app *app, const fnh__function *fn, const cJSON *bj,
+                                const char *type, const char *const *keys, const char *at)
 {
     const cJSON *c;
     cJSON_ArrayForEach(c, bj)
     {
-        if (known_key(bt->keys, c->string)) {
+        if (known_key(keys, c->string)) {
             const cJSON *first = get_ci(bj, c->string);
             if (first != c)
                 fnh__strlist_addf(&app->warnings,
@@ -696,22 +492,22 @@ static void unknown_binding_keys(fnh__app *app, const fnh__function *fn, const c
                                   fn->config_file, at, c->string, first->string);
             continue;
         }
-        const char *hint = fnh__closest_word(c->string, bt->keys);
+        const char *hint = fnh__closest_word(c->string, keys);
         fnh__buf list = {0};
-        for (size_t i = 0; !hint && bt->keys[i]; i++)
-            fnh__buf_printf(&list, "%s%s", i ? (bt->keys[i + 1] ? ", " : " and ") : "",
-                            bt->keys[i]);
+        for (size_t i = 0; !hint && keys[i]; i++)
+            fnh__buf_printf(&list, "%s%s", i ? (keys[i + 1] ? ", " : " and ") : "",
+                            keys[i]);
         fnh__strlist_addf(&app->warnings,
                           "%s: %s.%.60s: not a property of a '%s' binding, so it is ignored; "
                           "%s%s%s",
-                          fn->config_file, at, c->string, bt->type,
+                          fn->config_file, at, c->string, type,
                           hint ? "did you mean '" : "its properties are ",
                           hint ? hint : list.data ? list.data : "", hint ? "'?" : "");
         fnh__buf_free(&list);
     }
 }
 
-static void load_bindings(fnh__app *app, fnh__function *fn)
+static void load_bindings(fnh__function *fn)
 {
     const cJSON *bindings = get_ci(fn->config, "bindings");
     if (!cJSON_IsArray(bindings) || cJSON_GetArraySize(bindings) == 0) {
@@ -750,18 +546,10 @@ static void load_bindings(fnh__app *app, fnh__function *fn)
         }
         b->type = fnh__strdup(type->valuestring);
         fn->nbindings++;
-        const builtin_type *bt = find_builtin(b->type);
-        int is_trigger = bt ? bt->trigger
-                            : (strlen(b->type) > 7 &&
-                               strcasecmp(b->type + strlen(b->type) - 7, "Trigger") == 0);
+        /* as in Azure, a trigger is a binding whose type ends in "Trigger" */
+        int is_trigger = strlen(b->type) > 7 &&
+                         strcasecmp(b->type + strlen(b->type) - 7, "Trigger") == 0;
         b->is_trigger = is_trigger;
-        if (bt)
-            unknown_binding_keys(app, fn, bj, bt, at);
-        if (!bt && !fnh__ext_provides(b->type))
-            FERR(fn,
-                 "%s: %s.type: '%s' is not an installed binding type; installed types are %s. "
-                 "Install an extension that provides it (see docs/extension-abi.md)",
-                 fn->config_file, at, b->type, installed_types());
         if (!cJSON_IsString(dir) || (strcasecmp(dir->valuestring, "in") != 0 &&
                                      strcasecmp(dir->valuestring, "out") != 0 &&
                                      strcasecmp(dir->valuestring, "inout") != 0)) {
@@ -773,9 +561,6 @@ static void load_bindings(fnh__app *app, fnh__function *fn)
             b->direction = strcasecmp(dir->valuestring, "in") == 0    ? FNH__DIR_IN
                            : strcasecmp(dir->valuestring, "out") == 0 ? FNH__DIR_OUT
                                                                       : FNH__DIR_IN | FNH__DIR_OUT;
-            if (bt && !(bt->directions & b->direction))
-                FERR(fn, "%s: %s.direction: a '%s' binding must have direction \"%s\"",
-                     fn->config_file, at, bt->type, bt->directions == FNH__DIR_IN ? "in" : "out");
         }
         if (!cJSON_IsString(name) || !*name->valuestring) {
             FERR(fn, "%s: %s.name: must be a non-empty string such as \"req\"", fn->config_file,
@@ -810,16 +595,6 @@ static void load_bindings(fnh__app *app, fnh__function *fn)
             }
             fn->trigger = b;
         }
-        if (bt && strcasecmp(bt->type, "httpTrigger") == 0)
-            validate_http_trigger(fn, b, at);
-        else if (bt && strcasecmp(bt->type, "timerTrigger") == 0)
-            validate_timer_trigger(fn, b, at);
-        else if (bt && strcasecmp(bt->type, "http") == 0) {
-            if (fn->http_out)
-                FERR(fn, "%s: %s: only one \"http\" output binding is allowed", fn->config_file,
-                     at);
-            fn->http_out = b;
-        }
     }
     if (!ntriggers) {
         fnh__buf types = {0};
@@ -833,9 +608,6 @@ static void load_bindings(fnh__app *app, fnh__function *fn)
              fn->config_file, types.len ? types.data : "none");
         fnh__buf_free(&types);
     }
-    if (fn->http_out && fn->trigger && strcasecmp(fn->trigger->type, "httpTrigger") != 0)
-        FERR(fn, "%s: bindings[%d]: an \"http\" output needs an \"httpTrigger\" trigger",
-             fn->config_file, fn->http_out->index);
 }
 
 static int setting_disables(const char *name)
@@ -889,8 +661,7 @@ static fnh__function *function_new(fnh__app *app, const char *name)
 }
 
 /* Reads function.json text into fn. */
-static void function_read(fnh__app *app, fnh__function *fn, const char *text, size_t len,
-                          int load_code)
+static void function_read(fnh__app *app, fnh__function *fn, const char *text, size_t len)
 {
     char *err = NULL;
     int rc = fnh__json_parse(text, len, &fn->config, &err);
@@ -916,7 +687,7 @@ static void function_read(fnh__app *app, fnh__function *fn, const char *text, si
                               "you mean '%s'?",
                               fn->config_file, c->string, hint);
     }
-    load_bindings(app, fn);
+    load_bindings(fn);
     const cJSON *disabled = get_ci(fn->config, "disabled");
     if (cJSON_IsTrue(disabled) ||
         (cJSON_IsString(disabled) && fnh__truthy(fnh__setting(disabled->valuestring)))) {
@@ -928,20 +699,18 @@ static void function_read(fnh__app *app, fnh__function *fn, const char *text, si
     }
     if (setting_disables(fn->name))
         fn->disabled = 1;
-    if (!fn->errors.len)
-        fnh__native_resolve(fn, load_code);
 }
 
 fnh__function *fnh__app_read_function_json(fnh__app *app, const char *name, const char *text,
-                                           size_t len, int load_code)
+                                           size_t len)
 {
     fnh__function *fn = function_new(app, name);
     if (fn)
-        function_read(app, fn, text, len, load_code);
+        function_read(app, fn, text, len);
     return fn;
 }
 
-static void load_function(fnh__app *app, const char *name, int load_code)
+static void load_function(fnh__app *app, const char *name)
 {
     fnh__function *fn = function_new(app, name);
     if (!fn)
@@ -954,78 +723,8 @@ static void load_function(fnh__app *app, const char *name, int load_code)
     if (rc)
         FERR(fn, "%s: cannot read the file: %s", fn->config_file, strerror(-rc));
     else
-        function_read(app, fn, text, len, load_code);
+        function_read(app, fn, text, len);
     free(text);
-}
-
-/* ---- routes -------------------------------------------------------- */
-
-static void overlap_cb(void *a, void *b, const char *example, void *arg)
-{
-    fnh__app *app = arg;
-    fnh__function *fa = a, *fb = b;
-    if (fa == fb)
-        return;
-    fnh__strlist_addf(&app->warnings,
-                      "Routes '%s' (function '%s') and '%s' (function '%s') can match the same "
-                      "path%s%s%s; the more specific one wins (see 'fnhost routes --match')",
-                      fa->route_full, fa->name, fb->route_full, fb->name,
-                      example ? ", e.g. '/" : "", example ? example : "", example ? "'" : "");
-}
-
-static void build_routes(fnh__app *app)
-{
-    if (app->router)
-        return;
-    app->router = fnh__router_new();
-    if (!app->router)
-        return;
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        fnh__function *fn = app->functions[i];
-        if (!fn->route || fn->errors.len)
-            continue;
-        char *lower = fnh__strdup(fn->route);
-        for (char *p = lower; p && *p; p++)
-            *p = (char)tolower((unsigned char)*p);
-        int reserved = lower && (strncmp(lower, "admin", 5) == 0 || strncmp(lower, "runtime", 7) == 0);
-        free(lower);
-        if (reserved) {
-            FERR(fn, "%s: bindings[%d].route: '%s' conflicts with the host's built-in routes "
-                     "(admin/..., runtime/...); choose a route that does not start with "
-                     "'admin' or 'runtime'",
-                 fn->config_file, fn->trigger->index, fn->route);
-            continue;
-        }
-        for (size_t k = 0; k < i; k++) {
-            fnh__function *o = app->functions[k];
-            if (o->route && !o->errors.len && strcasecmp(o->route, fn->route) == 0 &&
-                (o->methods & fn->methods)) {
-                FERR(fn, "%s: bindings[%d].route: '%s' conflicts with the route of function "
-                         "'%s' for the same methods; change one route or split the methods",
-                     fn->config_file, fn->trigger->index, fn->route, o->name);
-                break;
-            }
-        }
-        if (fn->errors.len)
-            continue;
-        fn->route_full = *app->route_prefix ? fnh__asprintf("%s/%s", app->route_prefix, fn->route)
-                                            : fnh__strdup(fn->route);
-        fnh__route *r = NULL;
-        char *err = NULL;
-        if (fnh__route_parse(fn->route_full, &r, &err)) {
-            FERR(fn, "%s: bindings[%d].route: %s", fn->config_file, fn->trigger->index,
-                 err ? err : "invalid route template");
-            free(err);
-            continue;
-        }
-        if (fn->disabled) { /* listed, but not routed: 404 as on Azure */
-            fnh__route_free(r);
-            continue;
-        }
-        fnh__router_add(app->router, r, fn->methods, fn);
-    }
-    fnh__router_finalize(app->router);
-    fnh__router_overlaps(app->router, overlap_cb, app);
 }
 
 /* Local host id: machine name (letters and digits) + hash of the root. */
@@ -1084,7 +783,6 @@ static void one_line(fnh__strlist *l)
 
 void fnh__app_finish(fnh__app *app)
 {
-    build_routes(app);
     one_line(&app->host_errors);
     one_line(&app->errors);
     one_line(&app->notes);
@@ -1099,9 +797,8 @@ fnh__app *fnh__app_new(const char *root)
     if (!app)
         return NULL;
     app->root = fnh__strdup(root);
-    app->route_prefix = fnh__strdup("api");
     app->host_json = cJSON_CreateObject();
-    if (!app->root || !app->route_prefix || !app->host_json) {
+    if (!app->root || !app->host_json) {
         fnh__app_free(app);
         return NULL;
     }
@@ -1215,7 +912,7 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
             if (!found)
                 continue;
         }
-        load_function(app, name, opts->load_code);
+        load_function(app, name);
     }
     fnh__strlist_free(&names);
     fnh__app_finish(app);
@@ -1230,15 +927,14 @@ static void function_free(fnh__function *fn)
         cJSON_Delete(fn->bindings[i].json);
     }
     free(fn->bindings);
-    fnh__native_unload(fn);
+    if (fn->runner_release)
+        fn->runner_release(fn);
     fnh__strlist_free(&fn->errors);
     cJSON_Delete(fn->config);
     free(fn->name);
     free(fn->dir);
     free(fn->config_file);
     free(fn->log_category);
-    free(fn->route);
-    free(fn->route_full);
     free(fn->script_path);
     free(fn->entry_name);
     free(fn);
@@ -1248,19 +944,15 @@ void fnh__app_free(fnh__app *app)
 {
     if (!app)
         return;
-    if (app->router)
-        fnh__router_free(app->router);
     for (size_t i = 0; i < app->nfunctions; i++)
         function_free(app->functions[i]);
     free(app->functions);
     cJSON_Delete(app->host_json);
-    cJSON_Delete(app->custom_headers);
     fnh__strlist_free(&app->host_errors);
     fnh__strlist_free(&app->errors);
     fnh__strlist_free(&app->notes);
     fnh__strlist_free(&app->warnings);
     free(app->root);
-    free(app->route_prefix);
     free(app->cors);
     free(app->host_id);
     free(app);

@@ -13,7 +13,6 @@
 #include "strlist.h"
 
 struct cJSON;
-struct fnh__router;
 
 enum { FNH__DIR_IN = 1, FNH__DIR_OUT = 2 };
 
@@ -49,13 +48,8 @@ typedef struct fnh__function {
     fnh__binding *bindings;
     size_t nbindings;
     fnh__binding *trigger;  /* NULL when in error before one was found */
-    fnh__binding *http_out; /* the "http" output binding, if any */
     fnh__strlist errors;    /* non-empty: in error, never invoked */
     int disabled;
-    /* HTTP trigger */
-    unsigned methods;  /* FNH__M_* bits; FNH__M_ALL when not restricted */
-    char *route;       /* route as given (or the function name) */
-    char *route_full;  /* with the route prefix, as mapped */
     /* native code */
     char *script_path;
     char *entry_name;
@@ -64,17 +58,16 @@ typedef struct fnh__function {
     fnh__entry_fn entry;
     uint32_t module_flags; /* FNH_FN_* */
     int has_ext_io;        /* has extension input/output bindings: runs on workers */
-    const struct fnh__runner *runner; /* what runs it; NULL: in-process native */
+    const struct fnh__runner *runner; /* what runs it (set by the runner that prepared it) */
+    void (*runner_release)(struct fnh__function *fn); /* frees what the runner keeps */
     struct fnh__lane *lane; /* the worker pool's queue of its jobs (pool.c owns it) */
 } fnh__function;
 
 typedef struct fnh__app {
     char *root;
     struct cJSON *host_json;
-    char *route_prefix;
     int64_t function_timeout_ms; /* -1 = unlimited */
     fnh__http_limits limits;
-    struct cJSON *custom_headers; /* extensions.http.customHeaders (object) or NULL */
     char *cors;                   /* Host.CORS */
     int cors_credentials;
     int local_port;               /* Host.LocalHttpPort, 0 if unset */
@@ -85,13 +78,11 @@ typedef struct fnh__app {
     fnh__strlist errors;          /* problems the host runs despite (bad settings) */
     fnh__strlist notes;           /* informational lines for the console */
     fnh__strlist warnings;        /* route overlaps and other warnings */
-    struct fnh__router *router;   /* enabled, healthy HTTP functions */
 } fnh__app;
 
 typedef struct fnh__app_options {
     const char *root;          /* script root folder */
     const char *functions_csv; /* --functions a,b (NULL = host.json "functions" or all) */
-    int load_code;             /* 1: dlopen the functions' .so files */
 } fnh__app_options;
 
 /* Loads and validates the app. Always returns a new app in *out unless out
@@ -115,15 +106,14 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out);
  * missing or bad keep their defaults. Call at most once, before functions.
  * fnh__app_read_function_json: validates one function.json text into a new
  * function called name, appended to app->functions (add them in name
- * order); problems go to its errors, warnings to app->warnings. load_code
- * as in fnh__app_options. Returns the function (owned by app), or NULL when
- * out of memory.
- * fnh__app_finish: builds app->router from the functions (route conflicts
- * become function errors) and makes every message one line. Call once, last. */
+ * order); problems go to its errors, warnings to app->warnings. Returns the
+ * function (owned by app), or NULL when out of memory.
+ * fnh__app_finish: makes every message one line. Call once, last (and again
+ * after the bindings were bound, which may add messages). */
 fnh__app *fnh__app_new(const char *root);
 void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len);
 fnh__function *fnh__app_read_function_json(fnh__app *app, const char *name, const char *text,
-                                           size_t len, int load_code);
+                                           size_t len);
 void fnh__app_finish(fnh__app *app);
 void fnh__app_free(fnh__app *app);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
@@ -132,6 +122,11 @@ fnh__function *fnh__app_find(const fnh__app *app, const char *name);
 int fnh__function_ok(const fnh__function *fn);
 /* A function's trigger type, or "unknown". */
 const char *fnh__function_trigger_type(const fnh__function *fn);
+/* Warns (app->warnings) about each property of binding object bj that is
+ * not one of keys (NULL-terminated, compared case-insensitively): a typo
+ * such as "methds" would otherwise be silently ignored. at: "bindings[i]". */
+void fnh__app_warn_unknown_keys(fnh__app *app, const fnh__function *fn, const struct cJSON *bj,
+                                const char *type, const char *const *keys, const char *at);
 /* Binding by name (case-insensitive); NULL if none. */
 fnh__binding *fnh__function_binding(const fnh__function *fn, const char *name);
 

@@ -38,7 +38,7 @@ static const char *category(const fnh__function *fn)
 
 static const fnh__runner *runner_of(const fnh__function *fn)
 {
-    return fn->runner ? fn->runner : &fnh__runner_native;
+    return fn->runner;
 }
 
 static void live_add(fnh__invocation *inv)
@@ -226,6 +226,11 @@ void fnh__dispatch(fnh__invocation *inv)
     log_executing(inv);
     live_add(inv);
     const fnh__runner *r = runner_of(inv->fn);
+    if (!r) { /* nothing can run it (its code was not loaded) */
+        inv->rc = -ENOEXEC;
+        finish(inv);
+        return;
+    }
     if (r->run) {
         if (!g.pooled || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
             inv->run_ns = inv->start_ns;

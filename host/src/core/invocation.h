@@ -62,6 +62,9 @@ typedef struct fnh__trigger_input {
     char *paramstore;
 } fnh__trigger_input;
 
+/* The Executing line's reason for HTTP and admin-API invocations (Azure's). */
+#define FNH__REASON_HOST_API "This function was programmatically called via the host APIs."
+
 typedef struct fnh__invocation fnh__invocation;
 typedef void (*fnh__complete_fn)(fnh__invocation *inv);
 

@@ -22,7 +22,4 @@ typedef struct fnh__runner {
     void (*cancel)(fnh__invocation *inv);
 } fnh__runner;
 
-/* Native functions in the host process: the entry point called directly. */
-extern const fnh__runner fnh__runner_native;
-
 #endif

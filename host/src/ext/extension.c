@@ -54,6 +54,7 @@ typedef struct loaded_ext {
     fnh_extension_def def; /* copied, zero-filled past the plugin's size */
     void *global;
     int inited;
+    int builtin; /* compiled into the host: no manifest, no file */
     struct loaded_ext *next;
 } loaded_ext;
 
@@ -122,7 +123,11 @@ static void fire_ev_free(fire_ev *e)
     free(e);
 }
 
+#define MAX_BUILTINS 8
+
 static struct {
+    const fnh_extension_def *builtins[MAX_BUILTINS]; /* HTTP, Timer: listed first */
+    size_t nbuiltins;
     manifest_ext *manifests;
     fnh__strlist dup_types; /* types claimed twice */
     fnh__strlist dup_msgs;  /* the matching sentences */
@@ -321,19 +326,48 @@ static manifest_ext *provider_of(const char *type)
     return NULL;
 }
 
-int fnh__ext_provides(const char *type)
+int fnh__ext_register_builtin(const fnh_extension_def *def)
 {
-    return provider_of(type) != NULL;
+    if (g.nbuiltins == MAX_BUILTINS)
+        return -ENOSPC;
+    g.builtins[g.nbuiltins++] = def;
+    return 0;
 }
 
-const char *fnh__ext_installed_types(const char *builtin)
+static int def_provides(const fnh_extension_def *d, const char *type)
+{
+    for (const fnh_trigger_type *const *t = d->triggers; t && *t; t++)
+        if ((*t)->type && strcasecmp((*t)->type, type) == 0)
+            return 1;
+    for (const fnh_binding_type *const *t = d->bindings; t && *t; t++)
+        if ((*t)->type && strcasecmp((*t)->type, type) == 0)
+            return 1;
+    return 0;
+}
+
+static const fnh_extension_def *builtin_of(const char *type)
+{
+    for (size_t i = 0; i < g.nbuiltins; i++)
+        if (def_provides(g.builtins[i], type))
+            return g.builtins[i];
+    return NULL;
+}
+
+/* "httpTrigger, http, timerTrigger, queueTrigger, ...": built-in types
+ * first (static buffer). */
+static const char *installed_types(void)
 {
     fnh__buf b = {0};
-    fnh__buf_puts(&b, builtin);
+    for (size_t i = 0; i < g.nbuiltins; i++) {
+        for (const fnh_trigger_type *const *t = g.builtins[i]->triggers; t && *t; t++)
+            fnh__buf_printf(&b, "%s%s", b.len ? ", " : "", (*t)->type);
+        for (const fnh_binding_type *const *t = g.builtins[i]->bindings; t && *t; t++)
+            fnh__buf_printf(&b, "%s%s", b.len ? ", " : "", (*t)->type);
+    }
     for (manifest_ext *m = g.manifests; m; m = m->next)
         for (size_t i = 0; i < m->types.len; i++)
-            fnh__buf_printf(&b, ", %s", m->types.items[i]);
-    snprintf(g.types_buf, sizeof g.types_buf, "%s", b.data ? b.data : builtin);
+            fnh__buf_printf(&b, "%s%s", b.len ? ", " : "", m->types.items[i]);
+    snprintf(g.types_buf, sizeof g.types_buf, "%s", b.data ? b.data : "none");
     fnh__buf_free(&b);
     return g.types_buf;
 }
@@ -526,7 +560,8 @@ static void unload(loaded_ext *x)
         x->def.fini(x->global);
         fnh__crash_leave(&cs);
     }
-    dlclose(x->dl);
+    if (x->dl)
+        dlclose(x->dl);
     free(x);
 }
 
@@ -553,6 +588,68 @@ static const cJSON *host_section(fnh__app *app, const char *name)
         s = cJSON_GetObjectItem(exts, plural);
     }
     return s;
+}
+
+/* Runs x's init with its host.json section (extensions.<name>). Returns 0,
+ * or a negative errno with the sentences in *errs. */
+static int run_init(fnh__app *app, loaded_ext *x, fnh__strlist *errs)
+{
+    if (!x->def.init)
+        return 0;
+    const char *who = x->m ? x->m->manifest : "host.json";
+    cJSON *empty = cJSON_CreateObject();
+    const cJSON *sec = host_section(app, x->def.name);
+    char where[160];
+    snprintf(where, sizeof where, "host.json: extensions.%s", x->def.name);
+    struct fnh_config cfg = {.api = &g_api,
+                             .kind = K_CONFIG,
+                             .ext = x,
+                             .json = (cJSON *)(cJSON_IsObject(sec) ? sec : empty),
+                             .where = where,
+                             .dotted = 1,
+                             .errors = errs};
+    fnh__crash_scope cs = EXT_SCOPE("init", x, x->m ? x->m->path : NULL);
+    fnh__crash_enter(&cs);
+    int rc = x->def.init((fnh_ext *)x, &cfg, &x->global);
+    fnh__crash_leave(&cs);
+    free(cfg.text);
+    cJSON_Delete(empty);
+    if (!rc)
+        return 0;
+    if (!rc_ok(rc))
+        fnh__strlist_addf(errs, "%s: extension \"%s\": init returned %d, which is not 0 or a "
+                                "negative errno; fix the extension",
+                          who, ext_name(x), rc);
+    else if (!errs->len)
+        fnh__strlist_addf(errs, "%s: extension \"%s\": init failed: %s", who, ext_name(x),
+                          strerror(-rc));
+    return rc < 0 ? rc : -EIO;
+}
+
+/* Sets up the built-in provider d (HTTP, Timer): it is part of the host, so
+ * a problem with its host.json section stops the host. */
+static loaded_ext *load_builtin(fnh__app *app, const fnh_extension_def *d)
+{
+    loaded_ext *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->api = &g_api;
+    x->kind = K_EXT;
+    x->builtin = 1;
+    memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
+    fnh__strlist errs = {0};
+    if (run_init(app, x, &errs)) {
+        for (size_t i = 0; i < errs.len; i++)
+            fnh__strlist_addf(&app->host_errors, "%s", errs.items[i]);
+        fnh__strlist_free(&errs);
+        free(x);
+        return NULL;
+    }
+    fnh__strlist_free(&errs);
+    x->inited = 1;
+    x->next = g.loaded;
+    g.loaded = x;
+    return x;
 }
 
 static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
@@ -597,41 +694,15 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
                 unload(x);
                 return NULL;
             }
-    if (x->def.init) {
-        fnh__strlist errs = {0};
-        cJSON *empty = cJSON_CreateObject();
-        const cJSON *sec = host_section(app, x->def.name);
-        char where[160];
-        snprintf(where, sizeof where, "host.json: extensions.%s", x->def.name);
-        struct fnh_config cfg = {.api = &g_api,
-                                 .kind = K_CONFIG,
-                                 .ext = x,
-                                 .json = (cJSON *)(cJSON_IsObject(sec) ? sec : empty),
-                                 .where = where,
-                                 .dotted = 1,
-                                 .errors = &errs};
-        fnh__crash_scope cs = EXT_SCOPE("init", x, m->path);
-        fnh__crash_enter(&cs);
-        int rc = x->def.init((fnh_ext *)x, &cfg, &x->global);
-        fnh__crash_leave(&cs);
-        free(cfg.text);
-        cJSON_Delete(empty);
-        if (rc) {
-            if (!rc_ok(rc))
-                fnh__strlist_addf(&errs, "%s: extension \"%s\": init returned %d, which is not "
-                                         "0 or a negative errno; fix the extension",
-                                  m->manifest, m->name, rc);
-            else if (!errs.len)
-                fnh__strlist_addf(&errs, "%s: extension \"%s\": init failed: %s", m->manifest,
-                                  m->name, strerror(-rc));
-            for (size_t i = 0; i < errs.len; i++)
-                fail_users(app, m, errs.items[i]);
-            fnh__strlist_free(&errs);
-            unload(x);
-            return NULL;
-        }
+    fnh__strlist errs = {0};
+    if (run_init(app, x, &errs)) {
+        for (size_t i = 0; i < errs.len; i++)
+            fail_users(app, m, errs.items[i]);
         fnh__strlist_free(&errs);
+        unload(x);
+        return NULL;
     }
+    fnh__strlist_free(&errs);
     x->inited = 1; /* fini runs at unload, with or without an init */
     x->next = g.loaded;
     g.loaded = x;
@@ -663,6 +734,14 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
         fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
                                        "input or output binding",
                           where, b->type);
+        free(hb);
+        return 0;
+    }
+    unsigned dirs = t ? FNH_IN : bt ? bt->directions : 0;
+    if (x->builtin && b->direction && (t || bt) && (b->direction & ~(int)dirs)) {
+        fnh__strlist_addf(&fn->errors, "%s: bindings[%d].direction: a '%s' binding must have "
+                                       "direction \"%s\"",
+                          fn->config_file, b->index, b->type, dirs == FNH_IN ? "in" : "out");
         free(hb);
         return 0;
     }
@@ -713,18 +792,38 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
     fnh__strlist_free(&errs);
     hb->bound = 1;
     b->ext_handle = hb;
-    if (!b->is_trigger)
+    if (!b->is_trigger && (((b->direction & FNH__DIR_IN) && hb->bt->read) ||
+                           ((b->direction & FNH__DIR_OUT) && hb->bt->write)))
         fn->has_ext_io = 1;
-    hb->next = g.bindings;
-    g.bindings = hb;
+    struct fnh_binding **tail = &g.bindings; /* kept in function.json order */
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = hb;
     return 0;
 }
 
-int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
+/* Every binding type a function names must be provided by a built-in or
+ * an installed extension. */
+static void check_types(fnh__app *app)
 {
-    g.loop = loop;
-    g.app = app;
-    /* a type two extensions claim disables the functions that use it */
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        for (size_t k = 0; k < fn->nbindings; k++) {
+            const char *type = fn->bindings[k].type;
+            if (type && !builtin_of(type) && !provider_of(type))
+                fnh__strlist_addf(&fn->errors,
+                                  "%s: bindings[%d].type: '%s' is not an installed binding type; "
+                                  "installed types are %s. Install an extension that provides "
+                                  "it (see docs/extension-abi.md)",
+                                  fn->config_file, fn->bindings[k].index, type,
+                                  installed_types());
+        }
+    }
+}
+
+/* A type two extensions claim disables the functions that use it. */
+static void fail_duplicate_types(fnh__app *app)
+{
     for (size_t d = 0; d < g.dup_types.len; d++)
         for (size_t i = 0; i < app->nfunctions; i++) {
             fnh__function *fn = app->functions[i];
@@ -735,7 +834,11 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
                     break;
                 }
         }
-    /* which extensions do healthy functions use? load each once */
+}
+
+/* Loads, once each, the extensions whose types healthy functions use. */
+static void load_used_extensions(fnh__app *app)
+{
     for (manifest_ext *m = g.manifests; m; m = m->next) {
         int used = 0;
         for (size_t i = 0; i < app->nfunctions && !used; i++) {
@@ -743,37 +846,50 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop)
             if (!fnh__function_ok(fn))
                 continue;
             for (size_t k = 0; k < fn->nbindings; k++)
-                used |= fn->bindings[k].type && provider_of(fn->bindings[k].type) == m;
+                used |= fn->bindings[k].type && !builtin_of(fn->bindings[k].type) &&
+                        provider_of(fn->bindings[k].type) == m;
         }
         if (used)
             load_one(app, m);
     }
-    /* bind every extension binding of healthy functions */
+}
+
+/* The loaded provider of type: a built-in first, then an extension. */
+static loaded_ext *loaded_provider(const char *type)
+{
+    const fnh_extension_def *d = builtin_of(type);
+    manifest_ext *m = d ? NULL : provider_of(type);
+    for (loaded_ext *l = g.loaded; l; l = l->next)
+        if (d ? (l->builtin && strcmp(l->def.name, d->name) == 0) : (m && l->m == m))
+            return l;
+    return NULL;
+}
+
+int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files)
+{
+    g.loop = loop;
+    g.app = app;
+    fail_duplicate_types(app);
+    check_types(app);
+    for (size_t i = g.nbuiltins; i-- > 0;) /* listed first */
+        load_builtin(app, g.builtins[i]);
+    if (load_files)
+        load_used_extensions(app);
+    /* bind every binding of healthy functions, in function.json order */
     for (size_t i = 0; i < app->nfunctions; i++) {
         fnh__function *fn = app->functions[i];
-        if (!fnh__function_ok(fn))
-            continue;
         for (size_t k = 0; k < fn->nbindings && fnh__function_ok(fn); k++) {
             fnh__binding *b = &fn->bindings[k];
-            manifest_ext *m = b->type ? provider_of(b->type) : NULL;
-            if (!m)
-                continue;
-            loaded_ext *x = NULL;
-            for (loaded_ext *l = g.loaded; l; l = l->next)
-                if (l->m == m)
-                    x = l;
-            if (!x)
-                continue;
-            int rc = bind_one(fn, b, x);
-            if (rc)
-                return rc;
+            loaded_ext *x = b->type ? loaded_provider(b->type) : NULL;
+            if (x && bind_one(fn, b, x))
+                return -ENOMEM;
         }
     }
     /* a function that went into error above must not keep bound bindings */
     for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next)
         if (!fnh__function_ok(hb->fn))
             hb->stopped = 1;
-    if (g.bindings) {
+    if (g.bindings && loop) {
         uv_async_init(loop, &g.async, drain_cb);
         uv_unref((uv_handle_t *)&g.async);
         g.async_open = 1;
@@ -878,16 +994,75 @@ void fnh__ext_unload(int busy)
 void fnh__ext_status_json(fnh__buf *b)
 {
     fnh__buf_puts(b, "[");
+    int first = 1;
     for (loaded_ext *x = g.loaded; x; x = x->next) {
-        fnh__buf_puts(b, "{\"name\":");
+        if (x->builtin)
+            continue;
+        fnh__buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
+        first = 0;
         fnh__json_str_or_null(b, x->def.name);
         fnh__buf_puts(b, ",\"version\":");
         fnh__json_str_or_null(b, x->def.version);
         fnh__buf_puts(b, ",\"file\":");
         fnh__json_str_or_null(b, x->m ? x->m->path : NULL);
-        fnh__buf_puts(b, x->next ? "}," : "}");
+        fnh__buf_puts(b, "}");
     }
     fnh__buf_puts(b, "]");
+}
+
+/* ---- for the built-in providers ------------------------------------------- */
+
+fnh__function *fnh__binding_function(const fnh_binding *b)
+{
+    return b->fn;
+}
+
+fnh__binding *fnh__binding_model(const fnh_binding *b)
+{
+    return b->b;
+}
+
+fnh__app *fnh__binding_app(const fnh_binding *b)
+{
+    (void)b;
+    return g.app;
+}
+
+const cJSON *fnh__config_cjson(const fnh_config *c)
+{
+    return c->json;
+}
+
+fnh__strlist *fnh__config_errors(const fnh_config *c)
+{
+    return c->errors;
+}
+
+fnh__app *fnh__config_app(const fnh_config *c)
+{
+    (void)c;
+    return g.app;
+}
+
+int fnh__ext_invoke(fnh__function *fn, const fnh_value *input)
+{
+    struct fnh_binding *hb = fn->trigger ? fn->trigger->ext_handle : NULL;
+    if (!hb || !hb->trig || !hb->bound)
+        return -ENOENT;
+    if (hb->trig->invoke) {
+        fnh__crash_scope cs = EXT_SCOPE("invoke", hb->ext, hb->fn->config_file);
+        fnh__crash_enter(&cs);
+        int rc = hb->trig->invoke(hb->state, input);
+        fnh__crash_leave(&cs);
+        return rc_ok(rc) ? rc : -EIO;
+    }
+    fnh__invocation *inv = fnh__invocation_new(g.app, fn, FNH__REASON_HOST_API);
+    if (!inv || fnh__input_set_payload(inv, input->data, input->len, input->content_type)) {
+        fnh__invocation_free(inv);
+        return -ENOMEM;
+    }
+    fnh__dispatch(inv);
+    return 0;
 }
 
 /* ---- firing ------------------------------------------------------------- */

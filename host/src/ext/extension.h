@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "fnhost/extension.h"
+
 #include "app.h"
 #include "invocation.h"
 
@@ -17,15 +19,20 @@
  * errors. Call once before fnh__app_load (app.c asks it for types). */
 int fnh__ext_registry_load(const char *root, fnh__strlist *errors);
 void fnh__ext_registry_free(void);
-/* 1 if an installed extension provides the binding type. */
-int fnh__ext_provides(const char *type);
-/* "httpTrigger, http, timerTrigger, queueTrigger, queue, ..." (static). */
-const char *fnh__ext_installed_types(const char *builtin);
+/* Registers a provider compiled into the host (the HTTP and Timer
+ * triggers), before the app loads. It goes through the same lifetime as an
+ * extension (init with its host.json section, bind, start, complete, stop,
+ * unbind, fini) and is listed before extensions; def is static. 0 or
+ * -ENOSPC. */
+int fnh__ext_register_builtin(const fnh_extension_def *def);
 
-/* Loads the extensions whose types the app's healthy functions use, runs
- * init and bind. A failure adds an error to every function that uses the
- * failing type. Returns 0 or -ENOMEM. */
-int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop);
+/* Checks that every binding type the app's healthy functions use is
+ * provided, sets up the built-in providers, loads (load_files) the
+ * extensions those functions use, runs init and bind. A failure adds an
+ * error to every function that uses the failing type (a built-in's init
+ * failure is a host error). loop may be NULL (no start). Returns 0 or
+ * -ENOMEM. */
+int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files);
 /* Starts every trigger binding (just before the loop runs). */
 void fnh__ext_start(void);
 /* Stops every trigger binding: no fnh_fire succeeds after this returns. */
@@ -35,6 +42,22 @@ void fnh__ext_stop(void);
 void fnh__ext_unload(int busy);
 /* Appends a JSON array of loaded extensions ([{"name","version","file"}]). */
 void fnh__ext_status_json(fnh__buf *b);
+
+/* A manual run of fn (admin API) through its trigger's invoke hook, or
+ * with input as the trigger value. 0 when an invocation started, -ENOENT
+ * when fn has no bound trigger, or the hook's negative errno. Loop thread. */
+int fnh__ext_invoke(fnh__function *fn, const fnh_value *input);
+
+/* For the built-in providers, which are host code: the model behind a
+ * binding handle or config, and where a config's error sentences go (they
+ * are appended as written, without the location prefix fnh_config_fail
+ * adds). */
+fnh__function *fnh__binding_function(const fnh_binding *b);
+fnh__binding *fnh__binding_model(const fnh_binding *b);
+fnh__app *fnh__binding_app(const fnh_binding *b);
+const struct cJSON *fnh__config_cjson(const fnh_config *c);
+fnh__strlist *fnh__config_errors(const fnh_config *c);
+fnh__app *fnh__config_app(const fnh_config *c);
 
 /* Worker thread: runs the function's extension input bindings (before the
  * entry point) and output bindings (after it). Return 0 or -errno. */

@@ -15,6 +15,7 @@
 
 #include "crash.h"
 #include "elf_probe.h"
+#include "runner.h"
 #include "util.h"
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
@@ -158,6 +159,8 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
     }
     /* POSIX guarantees object and function pointers convert through dlsym */
     memcpy(&fn->entry, &sym, sizeof sym);
+    fn->runner = &fnh__runner_native;
+    fn->runner_release = fnh__native_unload;
     if (!fn->dl_shared) {
         void *grown = realloc(g_cache.items, (g_cache.len + 1) * sizeof *g_cache.items);
         if (grown) {
@@ -187,4 +190,12 @@ void fnh__native_unload(fnh__function *fn)
     fn->dl = NULL;
     fn->dl_shared = 0;
     fn->entry = NULL;
+    fn->runner = NULL;
+}
+
+void fnh__runners_prepare(fnh__app *app, int load_code)
+{
+    for (size_t i = 0; i < app->nfunctions; i++)
+        if (fnh__function_ok(app->functions[i]))
+            fnh__native_resolve(app->functions[i], load_code);
 }

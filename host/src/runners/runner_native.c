@@ -5,7 +5,7 @@
 #include <errno.h>
 
 #include "crash.h"
-#include "runner.h"
+#include "function_native.h"
 
 static void native_run(fnh__invocation *inv)
 {

@@ -1,7 +1,9 @@
-/* http_trigger.c: the built-in HTTP trigger. Turns a request into an
- * invocation of the function whose route matches (most specific first),
- * and the invocation's "http" output (or $return) into the response: no
- * output gives 204, a failed function 500. Also the home page and CORS. */
+/* http_trigger.c: the HTTP front door and HTTP-triggered invocations: the
+ * admin API (through the host's handler), the home page, CORS, then the
+ * route table (http_binding.c); a request becomes an invocation of the
+ * function whose route matches (most specific first), and the invocation's
+ * "http" output (or $return) the response: no output gives 204, a failed
+ * function 500. Also the trigger's manual run (a synthetic POST). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -10,10 +12,9 @@
 
 #include "dispatch.h"
 #include "host.h"
-#include "http_router.h"
+#include "http_binding.h"
 #include "log.h"
 #include "settings.h"
-#include "timer_trigger.h"
 
 void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_type,
                          const char *body, size_t len)
@@ -56,9 +57,10 @@ static void add_header(hdrs *h, const char *k, const char *v)
 
 static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs *h)
 {
-    if (app->custom_headers) {
+    const cJSON *custom = fnh__http_custom_headers();
+    if (custom) {
         const cJSON *c;
-        cJSON_ArrayForEach(c, app->custom_headers) add_header(h, c->string, c->valuestring);
+        cJSON_ArrayForEach(c, custom) add_header(h, c->string, c->valuestring);
     }
     const char *origin = req ? cors_origin(app, req) : NULL;
     if (origin) {
@@ -73,7 +75,7 @@ static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs
 static void complete_http(fnh__invocation *inv)
 {
     fnh__http_exchange *x = inv->owner;
-    fnh__function *fn = inv->fn;
+    const fnh__http_fn *hf = inv->token;
     hdrs h = {.n = 0};
     if (fnh__invocation_status(inv) != 0) {
         add_host_headers(inv->app, inv->in.http, &h);
@@ -82,8 +84,8 @@ static void complete_http(fnh__invocation *inv)
         return;
     }
     fnh__output *o = NULL;
-    if (fn->http_out)
-        o = fnh__invocation_output(inv, fn->http_out->name);
+    if (hf && hf->out)
+        o = fnh__invocation_output(inv, hf->out->name);
     if (!o || !o->set)
         o = fnh__invocation_output(inv, "$return");
     if (!o || !o->set || o->status < 0) { /* nothing set, or a status refused */
@@ -108,11 +110,6 @@ static void complete_http(fnh__invocation *inv)
     fnh__http_respond(x, &r);
 }
 
-static void complete_background(fnh__invocation *inv)
-{
-    (void)inv;
-}
-
 static void home_page(fnh__host *h, fnh__http_exchange *x)
 {
     if (fnh__truthy(fnh__setting("AzureWebJobsDisableHomepage"))) {
@@ -132,7 +129,7 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
 {
     fnh__host *h = arg;
     fnh__app *app = h->app;
-    if (fnh__admin_handle(h, x, req))
+    if (h->admin && h->admin(h, x, req))
         return;
     if (strcmp(req->path_raw, "/") == 0 && (req->method & (FNH__M_GET | FNH__M_HEAD))) {
         home_page(h, x);
@@ -154,11 +151,12 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         return;
     }
     fnh__route_match m = {0};
-    int found = req->method ? fnh__router_match(app->router, req->method, req->path_raw,
-                                                strlen(req->path_raw), &m)
-                            : 0;
+    fnh__router *router = fnh__http_router(app);
+    int found = req->method && router ? fnh__router_match(router, req->method, req->path_raw,
+                                                          strlen(req->path_raw), &m)
+                                      : 0;
     if (found == -ERANGE) { /* as ASP.NET answers a regex constraint's timeout */
-        const fnh__function *gf = m.target;
+        const fnh__function *gf = ((const fnh__http_fn *)m.target)->fn;
         fnh__log(gf->log_category ? gf->log_category : "Function", FNH_LOG_ERROR,
                  "Function '%s': the regex constraint of parameter '%s' in route '%s' gave up "
                  "on a %zu-byte path (it backtracks past PCRE2's limits); answering 500. "
@@ -179,7 +177,8 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         fnh__http_req_free(req);
         return;
     }
-    fnh__function *fn = m.target;
+    fnh__http_fn *hf = m.target;
+    fnh__function *fn = hf->fn;
     if (!fnh__function_ok(fn)) { /* went into error after routing, e.g. an extension refused it */
         fnh__route_match_clear(&m);
         fnh__http_req_free(req);
@@ -207,48 +206,7 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         return;
     }
     inv->owner = x;
+    inv->token = hf;
     inv->complete = complete_http;
     fnh__dispatch(inv);
-}
-
-int fnh__invoke_with_payload(fnh__host *h, fnh__function *fn, const char *payload, size_t len,
-                             const char *content_type, const char *reason)
-{
-    fnh__invocation *inv = fnh__invocation_new(h->app, fn, reason);
-    if (!inv)
-        return -ENOMEM;
-    if (fn->trigger && strcasecmp(fn->trigger->type, "httpTrigger") == 0) {
-        /* a synthetic POST to the function's route, the payload as body */
-        fnh__http_req *r = calloc(1, sizeof *r);
-        if (!r) {
-            fnh__invocation_free(inv);
-            return -ENOMEM;
-        }
-        r->method = FNH__M_POST;
-        r->method_name = "POST";
-        r->target = fnh__asprintf("/%s", fn->route_full ? fn->route_full : fn->name);
-        r->path_raw = fnh__strdup(r->target);
-        r->path = fnh__strdup(r->target);
-        r->query = fnh__strdup("");
-        r->hstore = fnh__asprintf("Content-Type%c%s", '\0', content_type);
-        r->headers = calloc(1, sizeof *r->headers);
-        if (r->headers && r->hstore) {
-            r->headers[0].key = r->hstore;
-            r->headers[0].value = r->hstore + strlen("Content-Type") + 1;
-            r->nheaders = 1;
-        }
-        fnh__buf_append(&r->body, payload, len);
-        fnh__input_set_http(inv, r, NULL, 0);
-    } else if (fn->trigger && strcasecmp(fn->trigger->type, "timerTrigger") == 0) {
-        /* a manual timer run gets a fresh TimerInfo, as on Azure */
-        char *info = fnh__timer_info_json(fn);
-        fnh__input_set_payload(inv, info ? info : "{}", info ? strlen(info) : 2,
-                               "application/json");
-        free(info);
-    } else {
-        fnh__input_set_payload(inv, payload, len, content_type);
-    }
-    inv->complete = complete_background;
-    fnh__dispatch(inv);
-    return 0;
 }

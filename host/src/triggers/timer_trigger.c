@@ -1,10 +1,12 @@
-/* timer_trigger.c: the built-in timer trigger. Each timer function has one
- * uv_timer armed for its next occurrence, computed from the wall clock (so
- * timers never drift); runs of one timer never overlap, a run that outlasts
- * the next occurrence delays it instead of duplicating it. With the monitor
- * on, {Last, Next, LastUpdated} is kept in .fnhost/timers/ and written
- * atomically (temp file + rename), which gives past-due runs after a
- * restart without any storage emulator. */
+/* timer_trigger.c: the built-in timer trigger, registered like an
+ * extension's (bind validates the schedule, start arms it, complete re-arms
+ * it, invoke runs it by hand) and fired with fnh_fire. Each timer function
+ * has one uv_timer armed for its next occurrence, computed from the wall
+ * clock (so timers never drift); runs of one timer never overlap, a run that
+ * outlasts the next occurrence delays it instead of duplicating it. With the
+ * monitor on, {Last, Next, LastUpdated} is kept in .fnhost/timers/ and
+ * written atomically (temp file + rename) off the loop, one batch at a time,
+ * which gives past-due runs after a restart without any storage emulator. */
 #include "timer_trigger.h"
 
 #include <cjson/cJSON.h>
@@ -17,7 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dispatch.h"
+#include "extension.h"
+#include "invocation.h"
 #include "log.h"
 #include "ncrontab.h"
 #include "util.h"
@@ -26,27 +29,35 @@
 
 typedef struct timer_fn {
     fnh__function *fn;
-    fnh__host *host;
+    fnh_binding *hb;
+    uv_loop_t *loop;
     fnh__schedule sched;
     char *expr;
     char *display;      /* "Cron: '...'" or "Constant: hh:mm:ss" */
     char *status_path;  /* NULL when the monitor is off */
     int run_on_startup;
+    int use_monitor;
     int running;
     int stopped;
+    int started;
     uv_timer_t timer;
     int64_t next_ms;    /* the occurrence the timer is armed for */
     int64_t last_ms;    /* status: 0 = never */
     int64_t updated_ms; /* status: 0 = never */
+    int64_t fired_ms;   /* when the running run was fired */
     struct timer_fn *next;
 } timer_fn;
+
+typedef struct status_batch status_batch;
 
 static struct {
     timer_fn *list;
     fnh__tz *tz;
-    int open_handles;
+    int tz_loaded;
     char *status_dir;     /* <root>/.fnhost/timers, created on first need */
     int status_dir_ready;
+    status_batch *batch;  /* status writes waiting for the one in flight */
+    int writing;
 } g;
 
 /* ---- time formatting ------------------------------------------------- */
@@ -133,22 +144,6 @@ static int next_after(const timer_fn *t, int64_t after_ms, int64_t *out)
     return fnh__sched_next_utc_tz(t->sched.cron, g.tz, after_ms, out, NULL);
 }
 
-char *fnh__timer_schedule_error(const char *schedule)
-{
-    fnh__schedule s = {0};
-    char *err = NULL;
-    if (fnh__schedule_parse(schedule, &s, &err) == 0) {
-        fnh__schedule_clear(&s);
-        return NULL;
-    }
-    char *msg = fnh__asprintf("'%s' is not a valid NCRONTAB expression or TimeSpan (%s); write "
-                              "6 fields such as \"0 */5 * * * *\" or a TimeSpan such as "
-                              "\"00:05:00\"",
-                              schedule, err ? err : "out of memory");
-    free(err);
-    return msg;
-}
-
 /* ---- the status file ----------------------------------------------- */
 
 static void status_json(const timer_fn *t, fnh__buf *b)
@@ -181,61 +176,70 @@ static int write_atomic(const char *path, const char *suffix, const char *text, 
     return rc ? rc : 0;
 }
 
-static void status_write(timer_fn *t)
-{
-    if (!t->status_path)
-        return;
-    fnh__buf b = {0};
-    status_json(t, &b);
-    fnh__buf_puts(&b, "\n");
-    int rc = write_atomic(t->status_path, ".tmp", b.data, b.len);
-    if (rc)
-        fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot write the schedule status "
-                                     "%s: %s",
-                 t->fn->name, t->status_path, strerror(-rc));
-    fnh__buf_free(&b);
-}
-
-/* Status files written at start-up go out on a libuv worker, so a large
- * app does not wait for thousands of file creations before it serves. */
-typedef struct initial_write {
+/* Status files go out on a libuv worker, a batch at a time (so two writes
+ * of one file never swap), and never hold the loop up: a large app does not
+ * wait for thousands of file creations before it serves, nor a run's
+ * completion for a disk. */
+struct status_batch {
     uv_work_t req;
+    uv_loop_t *loop;
     fnh__strlist paths;
     fnh__strlist texts;
-} initial_write;
+};
 
-static initial_write *g_initial;
-
-static void status_write_later(timer_fn *t)
+static void batch_work(uv_work_t *req)
 {
-    if (!t->status_path)
-        return;
-    if (!g_initial && !(g_initial = calloc(1, sizeof *g_initial)))
-        return status_write(t);
-    fnh__buf b = {0};
-    status_json(t, &b);
-    fnh__buf_puts(&b, "\n");
-    fnh__strlist_addf(&g_initial->paths, "%s", t->status_path);
-    fnh__strlist_take(&g_initial->texts, fnh__buf_take(&b));
-}
-
-static void initial_work(uv_work_t *req)
-{
-    initial_write *w = req->data;
+    status_batch *w = req->data;
     for (size_t i = 0; i < w->paths.len && i < w->texts.len; i++)
-        if (write_atomic(w->paths.items[i], ".tmp-start", w->texts.items[i],
+        if (write_atomic(w->paths.items[i], ".tmp", w->texts.items[i],
                          strlen(w->texts.items[i])))
             fnh__log(CAT, FNH_LOG_ERROR, "cannot write the schedule status %s: %s",
                      w->paths.items[i], strerror(errno));
 }
 
-static void initial_done(uv_work_t *req, int status)
+static void batch_send(void);
+
+static void batch_done(uv_work_t *req, int status)
 {
     (void)status;
-    initial_write *w = req->data;
+    status_batch *w = req->data;
     fnh__strlist_free(&w->paths);
     fnh__strlist_free(&w->texts);
     free(w);
+    g.writing = 0;
+    batch_send();
+}
+
+static void batch_send(void)
+{
+    status_batch *w = g.batch;
+    if (g.writing || !w)
+        return;
+    g.batch = NULL;
+    w->req.data = w;
+    if (uv_queue_work(w->loop, &w->req, batch_work, batch_done) == 0)
+        g.writing = 1;
+    else { /* no thread pool: write here */
+        batch_work(&w->req);
+        batch_done(&w->req, 0);
+    }
+}
+
+static void status_write_later(timer_fn *t)
+{
+    if (!t->status_path)
+        return;
+    if (!g.batch && (g.batch = calloc(1, sizeof *g.batch)))
+        g.batch->loop = t->loop;
+    fnh__buf b = {0};
+    status_json(t, &b);
+    fnh__buf_puts(&b, "\n");
+    if (g.batch && b.data) {
+        fnh__strlist_addf(&g.batch->paths, "%s", t->status_path);
+        fnh__strlist_take(&g.batch->texts, fnh__buf_take(&b));
+    }
+    fnh__buf_free(&b);
+    batch_send();
 }
 
 static int mkdirs(const char *path)
@@ -281,7 +285,6 @@ static int status_read(timer_fn *t, int64_t *last, int64_t *next, int64_t *updat
 /* ---- firing ------------------------------------------------------------ */
 
 static void arm(timer_fn *t);
-static void timer_closed(uv_handle_t *h);
 static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int64_t original);
 
 static char *timer_info(const timer_fn *t, int past_due)
@@ -296,13 +299,19 @@ static char *timer_info(const timer_fn *t, int past_due)
     return fnh__buf_take(&b);
 }
 
-static void complete(fnh__invocation *inv)
+/* A scheduled run returned (token = its timer_fn; a manual run has none):
+ * record it and arm the next occurrence. */
+static void timer_complete(void *state, void *token, int status, const fnh_value *result)
 {
-    timer_fn *t = inv->owner;
+    (void)status;
+    (void)result;
+    timer_fn *t = state;
+    if (token != t)
+        return;
     int64_t now = fnh__wall_ms();
     t->running = 0;
     /* Last = the invocation time, bumped up to the occurrence if it fired early */
-    int64_t fired = now - (int64_t)((fnh__now_ns() - inv->start_ns) / 1000000u);
+    int64_t fired = t->fired_ms;
     if (t->sched.cron) {
         int64_t when = fired > t->next_ms ? fired : t->next_ms;
         t->last_ms = t->updated_ms = when;
@@ -313,16 +322,28 @@ static void complete(fnh__invocation *inv)
         t->next_ms = now + t->sched.interval_ms;
     }
     if (t->next_ms) {
-        status_write(t);
+        status_write_later(t);
         char nx[40];
         iso_local(t->next_ms, nx);
         fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' updated status: Next='%s'",
                  t->fn->name, nx);
     }
-    if (t->stopped)
-        uv_close((uv_handle_t *)&t->timer, timer_closed);
-    else
-        arm(t);
+    arm(t);
+}
+
+/* Fires one run of t through fnh_fire; token t for a scheduled run, NULL
+ * for a manual one. Returns fnh_fire's result. */
+static int fire_run(timer_fn *t, int past_due, const char *reason, const char *details,
+                    void *token)
+{
+    char *payload = timer_info(t, past_due);
+    if (!payload)
+        return -ENOMEM;
+    fnh_kv meta[2] = {{"$reason", reason}, {"$details", details}};
+    fnh_value v = {payload, strlen(payload), "application/json"};
+    int rc = fnh_fire(t->hb, &v, meta, details ? 2 : 1, token);
+    free(payload);
+    return rc;
 }
 
 static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int64_t original)
@@ -330,38 +351,27 @@ static void fire(timer_fn *t, int past_due, const char *unscheduled_reason, int6
     if (t->running || t->stopped)
         return;
     int64_t now = fnh__wall_ms();
-    fnh__invocation *inv = fnh__invocation_new(t->host->app, t->fn, NULL);
-    char *payload = timer_info(t, past_due);
-    if (!inv || !payload) { /* out of memory: skip this occurrence, keep the schedule */
-        fnh__invocation_free(inv);
-        free(payload);
-        fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': out of memory; this occurrence "
-                                     "is skipped",
-                 t->fn->name);
+    char when[40], orig[40], reason[64], *details = NULL;
+    iso_local(now, when);
+    snprintf(reason, sizeof reason, "Timer fired at %s", when);
+    if (unscheduled_reason) {
+        iso_local(original, orig);
+        details = fnh__asprintf("UnscheduledInvocationReason: %s, OriginalSchedule: %s",
+                                unscheduled_reason, orig);
+    }
+    t->fired_ms = now;
+    int rc = fire_run(t, past_due, reason, details, t);
+    free(details);
+    if (rc) { /* skip this occurrence, keep the schedule */
+        fnh__log(CAT, FNH_LOG_ERROR, "Function 'Functions.%s': cannot start the run (%s); this "
+                                     "occurrence is skipped",
+                 t->fn->name, strerror(-rc));
         if (next_after(t, now, &t->next_ms))
             t->next_ms = 0;
         arm(t);
         return;
     }
-    char when[40];
-    iso_local(now, when);
-    inv->reason_owned = fnh__asprintf("Timer fired at %s", when);
-    inv->reason = inv->reason_owned ? inv->reason_owned : "Timer fired";
-    if (unscheduled_reason) {
-        char orig[40];
-        iso_local(original, orig);
-        inv->trigger_details = fnh__asprintf("UnscheduledInvocationReason: %s, OriginalSchedule: "
-                                             "%s",
-                                             unscheduled_reason, orig);
-    }
-    fnh__input_set_payload(inv, payload, strlen(payload), "application/json");
-    free(payload);
-    inv->owner = t;
-    /* re-armed once the run has really returned, so a run that outlives
-     * functionTimeout never overlaps the next */
-    inv->release = complete;
     t->running = 1;
-    fnh__dispatch(inv);
 }
 
 static void timer_cb(uv_timer_t *h)
@@ -381,7 +391,7 @@ static void arm(timer_fn *t)
     if (t->stopped || t->running || !t->next_ms)
         return;
     int64_t delay = t->next_ms - fnh__wall_ms();
-    uv_update_time(t->host->loop);
+    uv_update_time(t->loop);
     uv_timer_start(&t->timer, timer_cb, delay > 0 ? (uint64_t)delay : 0, 0);
 }
 
@@ -406,17 +416,11 @@ static void log_occurrences(timer_fn *t, int64_t now)
     fnh__buf_free(&b);
 }
 
-static const cJSON *binding_item(const fnh__function *fn, const char *key)
-{
-    return cJSON_GetObjectItem(fn->trigger->json, key);
-}
-
 static void start_one(timer_fn *t)
 {
     fnh__function *fn = t->fn;
     int64_t now = fnh__wall_ms();
-    const cJSON *monitor = binding_item(fn, "useMonitor");
-    int use_monitor = !cJSON_IsFalse(monitor);
+    int use_monitor = t->use_monitor;
     int frequent = t->sched.cron ? fnh__cron_fires_more_than_once_a_minute(t->sched.cron)
                                  : t->sched.interval_ms < 60000;
     if (use_monitor && frequent) {
@@ -487,18 +491,96 @@ static void start_one(timer_fn *t)
     arm(t);
 }
 
-int fnh__timers_start(fnh__host *h)
+/* ---- the binding type --------------------------------------------------- */
+
+static const char *const timer_keys[] = {"type",     "direction",    "name",       "dataType",
+                                         "schedule", "runOnStartup", "useMonitor", NULL};
+
+/* Reads and checks the binding into t; problems go to errs. */
+static int timer_read(timer_fn *t, const cJSON *j, fnh__strlist *errs, const char *at)
 {
-    fnh__app *app = h->app;
-    int any = 0;
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        fnh__function *fn = app->functions[i];
-        any |= fn->trigger && strcasecmp(fn->trigger->type, "timerTrigger") == 0;
+    const fnh__function *fn = t->fn;
+    const cJSON *s = cJSON_GetObjectItem(j, "schedule");
+    if (!cJSON_IsString(s) || !*s->valuestring) {
+        fnh__strlist_addf(errs, "%s: %s.schedule: must be a non-empty NCRONTAB expression or "
+                                "TimeSpan such as \"0 */5 * * * *\"",
+                          fn->config_file, at);
+        return -EINVAL;
     }
-    if (!any)
-        return 0;
+    char *perr = NULL;
+    t->expr = fnh__strdup(s->valuestring);
+    if (!t->expr || fnh__schedule_parse(t->expr, &t->sched, &perr)) {
+        fnh__strlist_addf(errs, "%s: %s.schedule: '%s' is not a valid NCRONTAB expression or "
+                                "TimeSpan (%s); write 6 fields such as \"0 */5 * * * *\" or a "
+                                "TimeSpan such as \"00:05:00\"",
+                          fn->config_file, at, s->valuestring, perr ? perr : "out of memory");
+        free(perr);
+        return -EINVAL;
+    }
+    const cJSON *flag;
+    int rc = 0;
+    if ((flag = cJSON_GetObjectItem(j, "runOnStartup")) && !cJSON_IsBool(flag)) {
+        fnh__strlist_addf(errs, "%s: %s.runOnStartup: must be true or false", fn->config_file, at);
+        rc = -EINVAL;
+    }
+    if ((flag = cJSON_GetObjectItem(j, "useMonitor")) && !cJSON_IsBool(flag)) {
+        fnh__strlist_addf(errs, "%s: %s.useMonitor: must be true or false", fn->config_file, at);
+        rc = -EINVAL;
+    }
+    t->run_on_startup = cJSON_IsTrue(cJSON_GetObjectItem(j, "runOnStartup"));
+    t->use_monitor = !cJSON_IsFalse(cJSON_GetObjectItem(j, "useMonitor"));
+    if (t->sched.cron) {
+        char *f = fnh__cron_format(t->sched.cron);
+        t->display = fnh__asprintf("Cron: '%s'", f ? f : t->expr);
+        free(f);
+    } else {
+        char ts[32];
+        fnh__timespan_fmt(t->sched.interval_ms, ts);
+        t->display = fnh__asprintf("Constant: %s", ts);
+    }
+    return rc;
+}
+
+static void timer_free(timer_fn *t)
+{
+    fnh__schedule_clear(&t->sched);
+    free(t->expr);
+    free(t->display);
+    free(t->status_path);
+    free(t);
+}
+
+static int timer_bind(fnh_binding *b, const fnh_config *cfg, void **state)
+{
+    fnh__function *fn = fnh__binding_function(b);
+    char at[32];
+    snprintf(at, sizeof at, "bindings[%d]", fnh__binding_model(b)->index);
+    const cJSON *j = fnh__config_cjson(cfg);
+    fnh__app_warn_unknown_keys(fnh__binding_app(b), fn, j, "timerTrigger", timer_keys, at);
+    timer_fn *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->fn = fn;
+    t->hb = b;
+    int rc = timer_read(t, j, fnh__config_errors(cfg), at);
+    if (rc) {
+        timer_free(t);
+        return rc;
+    }
+    t->next = g.list;
+    g.list = t;
+    *state = t;
+    return 0;
+}
+
+/* The first timer to start loads the time zone and names the status folder. */
+static void timers_setup(const fnh_binding *b)
+{
+    if (g.tz_loaded)
+        return;
+    g.tz_loaded = 1;
     free(g.status_dir);
-    g.status_dir = fnh__asprintf("%s/.fnhost/timers", app->root);
+    g.status_dir = fnh__asprintf("%s/.fnhost/timers", fnh_app_root(b));
     g.status_dir_ready = 0;
     const char *zone = fnh__tz_env_name();
     char *err = NULL;
@@ -510,89 +592,78 @@ int fnh__timers_start(fnh__host *h)
         free(err);
         g.tz = NULL;
     }
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        fnh__function *fn = app->functions[i];
-        if (!fn->trigger || strcasecmp(fn->trigger->type, "timerTrigger") != 0 ||
-            !fnh__function_ok(fn) || fn->disabled || !fn->entry)
-            continue;
-        timer_fn *t = calloc(1, sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        t->fn = fn;
-        t->host = h;
-        t->expr = fnh__strdup(cJSON_GetStringValue(binding_item(fn, "schedule")));
-        t->run_on_startup = cJSON_IsTrue(binding_item(fn, "runOnStartup"));
-        char *perr = NULL;
-        if (!t->expr || fnh__schedule_parse(t->expr, &t->sched, &perr)) {
-            free(perr);
-            free(t->expr);
-            free(t);
-            continue;
-        }
-        if (t->sched.cron) {
-            char *f = fnh__cron_format(t->sched.cron);
-            t->display = fnh__asprintf("Cron: '%s'", f ? f : t->expr);
-            free(f);
-        } else {
-            char ts[32];
-            fnh__timespan_fmt(t->sched.interval_ms, ts);
-            t->display = fnh__asprintf("Constant: %s", ts);
-        }
-        uv_timer_init(h->loop, &t->timer);
-        t->timer.data = t;
-        g.open_handles++;
-        t->next = g.list;
-        g.list = t;
-        start_one(t);
-    }
-    if (g_initial) {
-        g_initial->req.data = g_initial;
-        if (uv_queue_work(h->loop, &g_initial->req, initial_work, initial_done))
-            initial_done(&g_initial->req, 0);
-        g_initial = NULL;
-    }
-    return 0;
 }
 
-char *fnh__timer_info_json(const fnh__function *fn)
+static int timer_start(void *state)
 {
-    for (timer_fn *t = g.list; t; t = t->next)
-        if (t->fn == fn)
-            return timer_info(t, 0);
-    return fnh__strdup("{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
-                       "\"IsPastDue\":false}");
+    timer_fn *t = state;
+    timers_setup(t->hb);
+    t->loop = fnh_loop(t->hb);
+    uv_timer_init(t->loop, &t->timer);
+    t->timer.data = t;
+    t->started = 1;
+    start_one(t);
+    return 0;
 }
 
 static void timer_closed(uv_handle_t *h)
 {
-    timer_fn *t = h->data;
-    fnh__schedule_clear(&t->sched);
-    free(t->expr);
-    free(t->display);
-    free(t->status_path);
-    free(t);
-    if (--g.open_handles == 0 && g.tz) {
-        fnh__tz_free(g.tz);
-        g.tz = NULL;
+    (void)h;
+}
+
+static void timer_stop(void *state)
+{
+    timer_fn *t = state;
+    t->stopped = 1;
+    if (t->started) {
+        uv_timer_stop(&t->timer);
+        uv_close((uv_handle_t *)&t->timer, timer_closed);
     }
 }
 
-void fnh__timers_stop(void)
+static void timer_unbind(void *state)
 {
-    timer_fn *t = g.list;
-    g.list = NULL;
-    while (t) {
-        timer_fn *n = t->next;
-        t->stopped = 1;
-        uv_timer_stop(&t->timer);
-        if (!t->running) /* else the completion closes it: it still refers to t */
-            uv_close((uv_handle_t *)&t->timer, timer_closed);
-        t = n;
-    }
-    free(g.status_dir);
-    g.status_dir = NULL;
-    if (!g.open_handles && g.tz) {
-        fnh__tz_free(g.tz);
+    timer_fn *t = state;
+    for (timer_fn **p = &g.list; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    timer_free(t);
+    if (!g.list) {
+        if (g.tz)
+            fnh__tz_free(g.tz);
         g.tz = NULL;
+        g.tz_loaded = 0;
+        free(g.status_dir);
+        g.status_dir = NULL;
     }
 }
+
+/* A manual run (admin API): a fresh TimerInfo, as on Azure; the schedule
+ * is not touched. */
+static int timer_invoke(void *state, const fnh_value *input)
+{
+    (void)input;
+    return fire_run(state, 0, FNH__REASON_HOST_API, NULL, NULL);
+}
+
+static const fnh_trigger_type timer_trigger_type = {
+    .size = sizeof(fnh_trigger_type),
+    .type = "timerTrigger",
+    .bind = timer_bind,
+    .start = timer_start,
+    .complete = timer_complete,
+    .stop = timer_stop,
+    .unbind = timer_unbind,
+    .invoke = timer_invoke,
+};
+
+static const fnh_trigger_type *const timer_triggers[] = {&timer_trigger_type, NULL};
+
+const fnh_extension_def fnh__timer_extension = {
+    FNH_EXTENSION_HEAD,
+    .name = "timer",
+    .version = FNH_VERSION,
+    .triggers = timer_triggers,
+};

@@ -1,0 +1,48 @@
+/* app_loader.c: one way to load a function app for every command (start,
+ * routes, the tests): manifests, model, runners, binding providers, routes. */
+#include "app_loader.h"
+
+#include "extension.h"
+#include "function_native.h"
+#include "http_binding.h"
+#include "timer_trigger.h"
+
+void fnh__builtins_register(void)
+{
+    static int done;
+    if (done)
+        return;
+    done = 1;
+    fnh__ext_register_builtin(&fnh__http_extension);
+    fnh__ext_register_builtin(&fnh__timer_extension);
+}
+
+int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, fnh__app **out)
+{
+    fnh__builtins_register();
+    fnh__strlist ext_errors = {0};
+    fnh__ext_registry_load(opts->root, &ext_errors);
+    int rc = fnh__app_load(opts, out);
+    fnh__app *app = *out;
+    if (rc || !app) {
+        fnh__strlist_free(&ext_errors);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < ext_errors.len; i++)
+        fnh__strlist_addf(&app->errors, "%s", ext_errors.items[i]);
+    fnh__strlist_free(&ext_errors);
+    /* with host errors the host will not start: check everything, run nothing */
+    int live = run && !app->host_errors.len;
+    fnh__runners_prepare(app, live);
+    rc = fnh__ext_load_for_app(app, loop, live);
+    fnh__http_router(app);
+    fnh__app_finish(app);
+    return rc;
+}
+
+void fnh__app_unload(fnh__app *app)
+{
+    fnh__ext_unload(0);
+    fnh__app_free(app);
+    fnh__ext_registry_free();
+}

@@ -1,0 +1,24 @@
+/* app_loader.h: loading a function app the way every command does:
+ * extension manifests, the app model, runners for the functions, the
+ * built-in and extension binding providers (init, bind), the route table.
+ * Main thread, at start-up. */
+#ifndef FNH_APP_LOADER_H
+#define FNH_APP_LOADER_H
+
+#include <uv.h>
+
+#include "app.h"
+
+/* Registers the built-in providers (HTTP, Timer) once. */
+void fnh__builtins_register(void);
+
+/* Loads the app at opts->root into *out (always set unless out of memory;
+ * free with fnh__app_unload) and binds it: with run set, native code is
+ * loaded and extension files are loaded and bound on loop; without, only
+ * what listing routes needs (no code runs). Every problem is in the app's
+ * error lists, one line each. Returns 0 or -ENOMEM. */
+int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, fnh__app **out);
+/* Unbinds and frees an app from fnh__app_load_bound (extensions unloaded). */
+void fnh__app_unload(fnh__app *app);
+
+#endif

@@ -1,0 +1,452 @@
+/* http_binding.c: the built-in HTTP binding types, registered like an
+ * extension's: init takes host.json extensions.http (routePrefix,
+ * customHeaders), bind validates an httpTrigger (methods, authLevel, route)
+ * or an "http" output, and the route table is built once every function is
+ * bound (reserved and duplicate routes become errors, overlaps warnings). */
+#include "http_binding.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dispatch.h"
+#include "extension.h"
+#include "json.h"
+#include "strlist.h"
+#include "util.h"
+
+static struct {
+    char *route_prefix;
+    cJSON *custom_headers;
+    fnh__http_fn *fns, **tail; /* bound triggers, in bind order */
+    fnh__router *router;
+    int routed;
+} g;
+
+#define ERR(cfg, ...) fnh__strlist_addf(fnh__config_errors(cfg), __VA_ARGS__)
+
+static const cJSON *get_ci(const cJSON *obj, const char *key)
+{
+    return cJSON_GetObjectItem(obj, key); /* case-insensitive, as Azure reads them */
+}
+
+/* ---- init: extensions.http ------------------------------------------------- */
+
+static int header_name_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    return 1;
+}
+
+/* A header value: no line breaks or other control characters (tab is fine). */
+static int header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
+            return 0;
+    return 1;
+}
+
+static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
+{
+    if (!headers)
+        return;
+    if (!cJSON_IsObject(headers)) {
+        ERR(cfg, "host.json: extensions.http.customHeaders: must be an object of header names "
+                 "to string values");
+        return;
+    }
+    int ok = 1;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, headers)
+    {
+        if (!header_name_ok(h->string)) {
+            ERR(cfg, "host.json: extensions.http.customHeaders: '%.60s' is not a valid header "
+                     "name; use letters, digits and !#$%%&'*+-.^_`|~",
+                h->string);
+            ok = 0;
+        } else if (!cJSON_IsString(h)) {
+            ERR(cfg, "host.json: extensions.http.customHeaders.%s: must be a string, not %s",
+                h->string, fnh__json_type_name(h));
+            ok = 0;
+        } else if (!header_value_ok(h->valuestring)) {
+            ERR(cfg, "host.json: extensions.http.customHeaders.%s: a header value cannot hold "
+                     "line breaks or other control characters; remove them",
+                h->string);
+            ok = 0;
+        }
+    }
+    if (ok)
+        g.custom_headers = cJSON_Duplicate(headers, 1);
+}
+
+static void read_route_prefix(const fnh_config *cfg, const cJSON *prefix)
+{
+    if (prefix && !cJSON_IsString(prefix)) {
+        ERR(cfg, "host.json: extensions.http.routePrefix: must be a string such as \"api\" or "
+                 "\"\" (no prefix), not %s",
+            fnh__json_type_name(prefix));
+        return;
+    }
+    if (!prefix)
+        return;
+    const char *s = prefix->valuestring;
+    while (*s == '/')
+        s++;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '/')
+        n--;
+    char *p = fnh__strndup(s, n);
+    if (p) {
+        free(g.route_prefix);
+        g.route_prefix = p;
+    }
+}
+
+static void http_fini(void *global);
+
+static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
+{
+    (void)ext;
+    (void)global;
+    http_fini(NULL); /* one app at a time */
+    g.route_prefix = fnh__strdup("api");
+    g.tail = &g.fns;
+    if (!g.route_prefix)
+        return -ENOMEM;
+    size_t before = fnh__config_errors(section)->len;
+    const cJSON *http = fnh__config_cjson(section);
+    read_route_prefix(section, get_ci(http, "routePrefix"));
+    read_custom_headers(section, get_ci(http, "customHeaders"));
+    return fnh__config_errors(section)->len > before ? -EINVAL : 0;
+}
+
+static void http_fini(void *global)
+{
+    (void)global;
+    if (g.router)
+        fnh__router_free(g.router);
+    cJSON_Delete(g.custom_headers);
+    free(g.route_prefix);
+    memset(&g, 0, sizeof g);
+}
+
+/* ---- bind: httpTrigger ------------------------------------------------------ */
+
+static unsigned read_methods(const fnh_config *cfg, const fnh__function *fn, const char *at)
+{
+    const cJSON *methods = get_ci(fnh__config_cjson(cfg), "methods");
+    if (!methods || cJSON_IsNull(methods))
+        return FNH__M_ALL;
+    if (!cJSON_IsArray(methods)) {
+        ERR(cfg, "%s: %s.methods: must be an array of HTTP methods such as [\"get\", \"post\"]",
+            fn->config_file, at);
+        return FNH__M_ALL;
+    }
+    if (cJSON_GetArraySize(methods) == 0)
+        return FNH__M_ALL;
+    unsigned bits = 0;
+    int i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, methods)
+    {
+        unsigned bit =
+            cJSON_IsString(m) ? fnh__method_bit(m->valuestring, strlen(m->valuestring)) : 0;
+        if (!bit) {
+            char *brief = fnh__json_brief(m);
+            ERR(cfg,
+                "%s: %s.methods[%d]: %s is not an HTTP method; use one of get, post, put, "
+                "delete, head, patch, options, trace",
+                fn->config_file, at, i, brief ? brief : "value");
+            free(brief);
+        }
+        bits |= bit;
+        i++;
+    }
+    return bits;
+}
+
+static void check_auth_level(const fnh_config *cfg, const fnh__function *fn, const char *at)
+{
+    const cJSON *auth = get_ci(fnh__config_cjson(cfg), "authLevel");
+    if (!auth)
+        return;
+    static const char *levels[] = {"anonymous", "function", "admin", "system", "user"};
+    int ok = 0;
+    for (size_t i = 0; cJSON_IsString(auth) && i < 5; i++)
+        ok |= strcasecmp(auth->valuestring, levels[i]) == 0;
+    if (!ok) {
+        char *brief = fnh__json_brief(auth);
+        ERR(cfg, "%s: %s.authLevel: %s is not an authorization level; use anonymous, function "
+                 "or admin",
+            fn->config_file, at, brief ? brief : "value");
+        free(brief);
+    }
+}
+
+/* The route as given, without leading and trailing '/'; the function's
+ * name when absent or empty. malloc'd, NULL on a bad value. */
+static char *read_route(const fnh_config *cfg, const fnh__function *fn, const char *at)
+{
+    const cJSON *route = get_ci(fnh__config_cjson(cfg), "route");
+    const char *r = fn->name;
+    if (route && !cJSON_IsNull(route)) {
+        if (!cJSON_IsString(route)) {
+            ERR(cfg, "%s: %s.route: must be a string such as \"products/{id:int}\", not %s",
+                fn->config_file, at, fnh__json_type_name(route));
+            return NULL;
+        }
+        r = route->valuestring;
+    }
+    while (*r == '/')
+        r++;
+    size_t n = strlen(r);
+    while (n && r[n - 1] == '/')
+        n--;
+    return n ? fnh__strndup(r, n) : fnh__strdup(fn->name);
+}
+
+static const char *const trigger_keys[] = {"type", "direction", "name", "dataType", "authLevel",
+                                           "methods", "route", "webHookType", NULL};
+static const char *const output_keys[] = {"type", "direction", "name", "dataType", NULL};
+
+static int trigger_bind(fnh_binding *b, const fnh_config *cfg, void **state)
+{
+    fnh__function *fn = fnh__binding_function(b);
+    fnh__binding *model = fnh__binding_model(b);
+    char at[32];
+    snprintf(at, sizeof at, "bindings[%d]", model->index);
+    fnh__app_warn_unknown_keys(fnh__binding_app(b), fn, fnh__config_cjson(cfg), "httpTrigger",
+                               trigger_keys, at);
+    size_t before = fnh__config_errors(cfg)->len;
+    unsigned methods = read_methods(cfg, fn, at);
+    check_auth_level(cfg, fn, at);
+    char *route = read_route(cfg, fn, at);
+    if (fnh__config_errors(cfg)->len > before || !route) {
+        free(route);
+        return -EINVAL;
+    }
+    fnh__http_fn *hf = calloc(1, sizeof *hf);
+    if (!hf) {
+        free(route);
+        return -ENOMEM;
+    }
+    hf->fn = fn;
+    hf->b = model;
+    hf->methods = methods;
+    hf->route = route;
+    hf->handle = b;
+    for (size_t i = 0; i < fn->nbindings; i++)
+        if (fn->bindings[i].type && strcasecmp(fn->bindings[i].type, "http") == 0)
+            hf->out = &fn->bindings[i];
+    *g.tail = hf;
+    g.tail = &hf->next;
+    *state = hf;
+    return 0;
+}
+
+static void trigger_unbind(void *state)
+{
+    fnh__http_fn *hf = state;
+    for (fnh__http_fn **p = &g.fns; *p; p = &(*p)->next)
+        if (*p == hf) {
+            *p = hf->next;
+            if (g.tail == &hf->next)
+                g.tail = p;
+            break;
+        }
+    free(hf->route);
+    free(hf->route_full);
+    free(hf);
+}
+
+static int output_bind(fnh_binding *b, const fnh_config *cfg, void **state)
+{
+    (void)state;
+    fnh__function *fn = fnh__binding_function(b);
+    fnh__binding *model = fnh__binding_model(b);
+    char at[32];
+    snprintf(at, sizeof at, "bindings[%d]", model->index);
+    fnh__app_warn_unknown_keys(fnh__binding_app(b), fn, fnh__config_cjson(cfg), "http",
+                               output_keys, at);
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        fnh__binding *o = &fn->bindings[i];
+        if (o != model && o->type && strcasecmp(o->type, "http") == 0 && o->index < model->index) {
+            ERR(cfg, "%s: %s: only one \"http\" output binding is allowed", fn->config_file, at);
+            return -EINVAL;
+        }
+    }
+    if (!fn->trigger || strcasecmp(fn->trigger->type, "httpTrigger") != 0) {
+        ERR(cfg, "%s: %s: an \"http\" output needs an \"httpTrigger\" trigger", fn->config_file,
+            at);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The trigger's manual run (admin API): a synthetic POST to the function's
+ * route with input as its body, answered to no one. */
+static int trigger_invoke(void *state, const fnh_value *input)
+{
+    fnh__http_fn *hf = state;
+    fnh__invocation *inv = fnh__invocation_new(fnh__binding_app(hf->handle), hf->fn,
+                                               FNH__REASON_HOST_API);
+    fnh__http_req *r = calloc(1, sizeof *r);
+    if (!inv || !r) {
+        fnh__invocation_free(inv);
+        free(r);
+        return -ENOMEM;
+    }
+    const char *ctype = input->content_type ? input->content_type : "text/plain";
+    r->method = FNH__M_POST;
+    r->method_name = "POST";
+    r->target = fnh__asprintf("/%s", hf->route_full ? hf->route_full : hf->route);
+    r->path_raw = fnh__strdup(r->target);
+    r->path = fnh__strdup(r->target);
+    r->query = fnh__strdup("");
+    r->hstore = fnh__asprintf("Content-Type%c%s", '\0', ctype);
+    r->headers = calloc(1, sizeof *r->headers);
+    if (r->headers && r->hstore) {
+        r->headers[0].key = r->hstore;
+        r->headers[0].value = r->hstore + strlen("Content-Type") + 1;
+        r->nheaders = 1;
+    }
+    int rc = fnh__buf_append(&r->body, input->data ? input->data : "", input->len);
+    if (fnh__input_set_http(inv, r, NULL, 0) || rc || !r->target || !r->path_raw || !r->path ||
+        !r->query || !r->headers || !r->hstore) {
+        fnh__invocation_free(inv);
+        return -ENOMEM;
+    }
+    inv->token = hf;
+    fnh__dispatch(inv);
+    return 0;
+}
+
+
+static const fnh_trigger_type http_trigger_type = {
+    .size = sizeof(fnh_trigger_type),
+    .type = "httpTrigger",
+    .bind = trigger_bind,
+    .unbind = trigger_unbind,
+    .invoke = trigger_invoke,
+};
+
+static const fnh_binding_type http_output_type = {
+    .size = sizeof(fnh_binding_type),
+    .type = "http",
+    .directions = FNH_OUT,
+    .bind = output_bind,
+};
+
+static const fnh_trigger_type *const triggers[] = {&http_trigger_type, NULL};
+static const fnh_binding_type *const bindings[] = {&http_output_type, NULL};
+
+const fnh_extension_def fnh__http_extension = {
+    FNH_EXTENSION_HEAD,
+    .name = "http",
+    .version = FNH_VERSION,
+    .init = http_init,
+    .fini = http_fini,
+    .triggers = triggers,
+    .bindings = bindings,
+};
+
+/* ---- the route table ------------------------------------------------------- */
+
+const char *fnh__http_route_prefix(void)
+{
+    return g.route_prefix ? g.route_prefix : "api";
+}
+
+const cJSON *fnh__http_custom_headers(void)
+{
+    return g.custom_headers;
+}
+
+const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn)
+{
+    for (const fnh__http_fn *hf = g.fns; hf; hf = hf->next)
+        if (hf->fn == fn)
+            return hf;
+    return NULL;
+}
+
+static void overlap_cb(void *a, void *b, const char *example, void *arg)
+{
+    fnh__app *app = arg;
+    fnh__http_fn *fa = a, *fb = b;
+    if (fa->fn == fb->fn)
+        return;
+    fnh__strlist_addf(&app->warnings,
+                      "Routes '%s' (function '%s') and '%s' (function '%s') can match the same "
+                      "path%s%s%s; the more specific one wins (see 'fnhost routes --match')",
+                      fa->route_full, fa->fn->name, fb->route_full, fb->fn->name,
+                      example ? ", e.g. '/" : "", example ? example : "", example ? "'" : "");
+}
+
+/* A route's problem before parsing: reserved, or another function's. */
+static int route_conflicts(fnh__http_fn *hf)
+{
+    fnh__function *fn = hf->fn;
+    int reserved = strncasecmp(hf->route, "admin", 5) == 0 ||
+                   strncasecmp(hf->route, "runtime", 7) == 0;
+    if (reserved) {
+        fnh__strlist_addf(&fn->errors,
+                          "%s: bindings[%d].route: '%s' conflicts with the host's built-in routes "
+                          "(admin/..., runtime/...); choose a route that does not start with "
+                          "'admin' or 'runtime'",
+                          fn->config_file, hf->b->index, hf->route);
+        return 1;
+    }
+    for (fnh__http_fn *o = g.fns; o != hf; o = o->next)
+        if (fnh__function_ok(o->fn) && strcasecmp(o->route, hf->route) == 0 &&
+            (o->methods & hf->methods)) {
+            fnh__strlist_addf(&fn->errors,
+                              "%s: bindings[%d].route: '%s' conflicts with the route of function "
+                              "'%s' for the same methods; change one route or split the methods",
+                              fn->config_file, hf->b->index, hf->route, o->fn->name);
+            return 1;
+        }
+    return 0;
+}
+
+fnh__router *fnh__http_router(fnh__app *app)
+{
+    if (g.routed)
+        return g.router;
+    g.routed = 1;
+    g.router = fnh__router_new();
+    if (!g.router)
+        return NULL;
+    const char *prefix = fnh__http_route_prefix();
+    for (fnh__http_fn *hf = g.fns; hf; hf = hf->next) {
+        fnh__function *fn = hf->fn;
+        if (!fnh__function_ok(fn) || route_conflicts(hf))
+            continue;
+        hf->route_full = *prefix ? fnh__asprintf("%s/%s", prefix, hf->route)
+                                 : fnh__strdup(hf->route);
+        fnh__route *r = NULL;
+        char *err = NULL;
+        if (!hf->route_full || fnh__route_parse(hf->route_full, &r, &err)) {
+            fnh__strlist_addf(&fn->errors, "%s: bindings[%d].route: %s", fn->config_file,
+                              hf->b->index, err ? err : "invalid route template");
+            free(err);
+            continue;
+        }
+        if (fn->disabled) { /* listed, but not routed: 404 as on Azure */
+            fnh__route_free(r);
+            continue;
+        }
+        fnh__router_add(g.router, r, hf->methods, hf);
+    }
+    fnh__router_finalize(g.router);
+    fnh__router_overlaps(g.router, overlap_cb, app);
+    return g.router;
+}

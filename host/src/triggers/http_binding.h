@@ -1,0 +1,39 @@
+/* http_binding.h: the built-in "httpTrigger" and "http" binding types,
+ * registered like an extension's (fnh__http_extension): init reads
+ * host.json extensions.http (routePrefix, customHeaders), bind validates a
+ * function's trigger (methods, authLevel, route) and its "http" output, and
+ * the route table is built from the bound triggers. Loop (main) thread. */
+#ifndef FNH_HTTP_BINDING_H
+#define FNH_HTTP_BINDING_H
+
+#include "fnhost/extension.h"
+
+#include "app.h"
+#include "http_router.h"
+
+/* One function's HTTP trigger, as bound. */
+typedef struct fnh__http_fn {
+    fnh__function *fn;
+    fnh__binding *b;      /* the httpTrigger binding */
+    fnh__binding *out;    /* its "http" output binding, or NULL */
+    unsigned methods;     /* FNH__M_* bits; FNH__M_ALL when not restricted */
+    char *route;          /* as given (or the function name) */
+    char *route_full;     /* with the route prefix, as mapped; NULL until routed */
+    struct fnh_binding *handle;
+    struct fnh__http_fn *next;
+} fnh__http_fn;
+
+extern const fnh_extension_def fnh__http_extension;
+
+/* extensions.http.routePrefix ("api" by default; "" for none). Borrowed. */
+const char *fnh__http_route_prefix(void);
+/* extensions.http.customHeaders (a JSON object) or NULL. Borrowed. */
+const struct cJSON *fnh__http_custom_headers(void);
+/* The HTTP trigger of fn, or NULL when fn is not HTTP-triggered. */
+const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn);
+/* The route table of the bound HTTP functions, built on first use after
+ * every binding was bound: route conflicts become errors of the functions,
+ * overlaps warnings of app. NULL when out of memory. */
+fnh__router *fnh__http_router(fnh__app *app);
+
+#endif
