@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extension.h"
 #include "log.h"
 #include "pool.h"
 #include "runner.h"
 #include "util.h"
 
 static struct {
+    fnh__binding_io_fn read_inputs;   /* the binding providers' (ext/) */
+    fnh__binding_io_fn write_outputs;
     uv_loop_t *loop;
     int64_t timeout_ms;
     int pooled; /* the worker pool runs */
@@ -163,25 +164,25 @@ static int timed_out(fnh__invocation *inv)
  * thread: the loop or a pool worker. */
 static void run_in_process(fnh__invocation *inv)
 {
-    int rc = inv->fn->has_ext_io ? fnh__ext_read_inputs(inv) : 0;
+    int rc = inv->fn->has_ext_io ? g.read_inputs(inv) : 0;
     if (!rc) {
         runner_of(inv->fn)->run(inv);
         rc = inv->rc;
     }
     if (!rc && inv->fn->has_ext_io && !timed_out(inv))
-        rc = fnh__ext_write_outputs(inv);
+        rc = g.write_outputs(inv);
     inv->rc = rc;
 }
 
 static void read_inputs_job(fnh__invocation *inv)
 {
-    inv->rc = fnh__ext_read_inputs(inv);
+    inv->rc = g.read_inputs(inv);
 }
 
 static void write_outputs_job(fnh__invocation *inv)
 {
     if (!timed_out(inv))
-        inv->rc = fnh__ext_write_outputs(inv);
+        inv->rc = g.write_outputs(inv);
 }
 
 /* A pool job of inv came back (loop thread). */
@@ -244,6 +245,12 @@ void fnh__dispatch(fnh__invocation *inv)
     } else {
         r->start(inv);
     }
+}
+
+void fnh__dispatch_set_binding_io(fnh__binding_io_fn read_inputs, fnh__binding_io_fn write_outputs)
+{
+    g.read_inputs = read_inputs;
+    g.write_outputs = write_outputs;
 }
 
 /* ---- functionTimeout --------------------------------------------------------- */

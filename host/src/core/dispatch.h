@@ -10,6 +10,13 @@
 
 #include "invocation.h"
 
+/* Reads a function's input bindings into inv / writes the outputs it set;
+ * 0 or -errno. Called on the thread that runs the invocation. */
+typedef int (*fnh__binding_io_fn)(fnh__invocation *inv);
+/* Whoever binds input and output bindings (ext/) says how to run them; a
+ * function has such bindings when fn->has_ext_io is set. */
+void fnh__dispatch_set_binding_io(fnh__binding_io_fn read_inputs, fnh__binding_io_fn write_outputs);
+
 /* Starts the worker pool (nthreads). timeout_ms < 0: no functionTimeout. Loop thread.
  * Returns 0 or a negative errno. */
 int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms);

@@ -869,6 +869,7 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files)
 {
     g.loop = loop;
     g.app = app;
+    fnh__dispatch_set_binding_io(fnh__ext_read_inputs, fnh__ext_write_outputs);
     fail_duplicate_types(app);
     check_types(app);
     for (size_t i = g.nbuiltins; i-- > 0;) /* listed first */
