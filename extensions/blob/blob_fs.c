@@ -23,18 +23,21 @@
 
 /* ---- time ------------------------------------------------------------- */
 
-int64_t blob_now_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t blob_now_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
 }
 
 int64_t blob_mono_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void utc_tm(int64_t ns, struct tm *tm)

@@ -302,192 +302,279 @@ static int no_writers(int fd)
     return errno == EAGAIN ? 0 : -1;
 }
 
-/* Looks at one pending blob: fires it when it is a new, complete version.
- * Watcher thread; no lock held on entry. Returns -ESHUTDOWN when the host
- * stopped accepting invocations. */
-static int process(trig *t, entry *e, int settled)
-{
-    size_t n = strlen(t->cdir) + strlen(e->name) + 2;
-    char *full = malloc(n);
-    if (!full)
-        return -ENOMEM;
-    snprintf(full, n, "%s/%s", t->cdir, e->name);
-    struct stat st;
+/* One version of a pending blob, as process() learns it step by step. */
+typedef struct version {
+    entry *e;
+    char *full;      /* the blob's file */
+    int settled;     /* queued by a close/move event: the file is complete */
     char etag[48];
-    int rc = 0, fd = -1;
-    char *data = NULL;
-    size_t len = 0;
-    blob_capture caps[64];
-    int have_caps = 0;
-    if (lstat(full, &st) != 0 || !S_ISREG(st.st_mode))
-        goto out; /* gone, or not a plain file (symlinks are never blobs) */
-    blob_etag(&st, etag);
+    struct stat st;  /* before reading; once read, as read */
+    char *data;      /* the bytes read (malloc'd) */
+    size_t len;
+    int attempt;     /* 1 on the first try */
+} version;
 
+/* The trigger metadata of one invocation, under Azure's names: the strings
+ * are malloc'd, kv borrows them (and the pattern's captures). */
+typedef struct blob_meta {
+    const char *ctype;
+    char *blob_trigger, *uri, *props, *details, *reason;
+    fnh_kv kv[6 + 64];
+    size_t nkv;
+} blob_meta;
+
+/* Queues e again from `due` on. Watcher thread; takes t->mu. */
+static void requeue(trig *t, entry *e, int64_t due, int settled)
+{
+    pthread_mutex_lock(&t->mu);
+    enqueue(t, e, due, settled);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Is there a plain file (symlinks are never blobs)? Then notes its ETag. */
+static int find_version(version *v)
+{
+    if (lstat(v->full, &v->st) != 0 || !S_ISREG(v->st.st_mode))
+        return 0;
+    blob_etag(&v->st, v->etag);
+    return 1;
+}
+
+/* Records v's ETag as e's current version (a new one starts with no
+ * attempts) and says whether it may fire: not while a version is in flight
+ * (e is looked at again after it), nor once it is done. *checked: its
+ * receipt was read already. */
+static int note_version(trig *t, const version *v, int *checked)
+{
+    entry *e = v->e;
     pthread_mutex_lock(&t->mu);
     int skip = 0;
     if (e->state == E_INFLIGHT) {
         e->recheck = 1;
         skip = 1;
-    } else if (strcmp(e->etag, etag) != 0) {
-        memcpy(e->etag, etag, sizeof etag);
+    } else if (strcmp(e->etag, v->etag) != 0) {
+        memcpy(e->etag, v->etag, sizeof e->etag);
         e->state = E_IDLE;
         e->checked = 0;
         e->attempts = 0;
     } else if (e->state == E_DONE) {
         skip = 1;
     }
-    int checked = e->checked;
+    *checked = e->checked;
     pthread_mutex_unlock(&t->mu);
-    if (skip)
-        goto out;
+    return !skip;
+}
 
-    if (!checked) {
-        char *rp = receipt_path(t, etag, e->name);
-        int attempts = 0;
-        int status = rp ? blob_receipt_read(rp, &attempts) : RECEIPT_NONE;
-        free(rp);
-        pthread_mutex_lock(&t->mu);
-        if (strcmp(e->etag, etag) == 0) {
-            e->checked = 1;
-            e->attempts = attempts;
-            if (status == RECEIPT_COMPLETE || status == RECEIPT_POISON)
-                e->state = E_DONE;
-            else if (attempts >= t->set.poison_threshold)
-                e->state = E_DONE; /* threshold lowered since: already poison */
-        }
-        skip = e->state == E_DONE;
-        pthread_mutex_unlock(&t->mu);
-        if (skip)
-            goto out;
+/* Reads v's receipt into e: the attempts so far, and whether the version is
+ * done (complete, or poison). Returns 1 when it is done. */
+static int receipt_says_done(trig *t, const version *v)
+{
+    entry *e = v->e;
+    char *rp = receipt_path(t, v->etag, e->name);
+    int attempts = 0;
+    int status = rp ? blob_receipt_read(rp, &attempts) : RECEIPT_NONE;
+    free(rp);
+    pthread_mutex_lock(&t->mu);
+    if (strcmp(e->etag, v->etag) == 0) {
+        e->checked = 1;
+        e->attempts = attempts;
+        if (status == RECEIPT_COMPLETE || status == RECEIPT_POISON)
+            e->state = E_DONE;
+        else if (attempts >= t->set.poison_threshold)
+            e->state = E_DONE; /* threshold lowered since: already poison */
     }
+    int done = e->state == E_DONE;
+    pthread_mutex_unlock(&t->mu);
+    return done;
+}
 
-    fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        goto out;
+/* Is v a version to fire: new, or failed fewer times than the threshold? */
+static int version_wanted(trig *t, const version *v)
+{
+    int checked;
+    if (!note_version(t, v, &checked))
+        return 0;
+    return checked || !receipt_says_done(t, v);
+}
+
+/* Has the open file no writers left, so that it may be read now? Where
+ * leases are unavailable, a file found by a scan that changed in the last
+ * SETTLE_NS is queued again for when that quiet time is over. */
+static int writers_done(trig *t, const version *v, int fd)
+{
     int free_of_writers = no_writers(fd);
     if (free_of_writers == 0)
-        goto out; /* its writer's close (IN_CLOSE_WRITE) brings it back */
-    if (free_of_writers < 0 && !settled) {
-        int64_t age = blob_now_ns() -
-                      ((int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
-        if (age < SETTLE_NS) {
-            pthread_mutex_lock(&t->mu);
-            enqueue(t, e, blob_mono_ns() + SETTLE_NS - (age > 0 ? age : 0) + 5000000, 0);
-            pthread_mutex_unlock(&t->mu);
-            goto out;
-        }
+        return 0; /* its writer's close (IN_CLOSE_WRITE) brings it back */
+    if (free_of_writers > 0 || v->settled)
+        return 1;
+    int64_t age =
+        blob_now_ns() - ((int64_t)v->st.st_mtim.tv_sec * 1000000000 + v->st.st_mtim.tv_nsec);
+    if (age >= SETTLE_NS)
+        return 1;
+    requeue(t, v->e, blob_mono_ns() + SETTLE_NS - (age > 0 ? age : 0) + 5000000, 0);
+    return 0;
+}
+
+/* Reads the version once nobody writes it: 1 with v->data, v->len and the
+ * file's stat as read in v->st; 0 when it is not read now (gone, being
+ * written, or changed while read: then it is queued again; unreadable:
+ * logged). */
+static int read_version(trig *t, version *v)
+{
+    int fd = open(v->full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    if (!writers_done(t, v, fd)) {
+        close(fd);
+        return 0;
     }
-    struct stat after;
-    rc = blob_read_fd(fd, &data, &len, &after);
-    char etag2[48];
+    int rc = blob_read_fd(fd, &v->data, &v->len, &v->st);
+    close(fd);
+    char etag[48];
     if (!rc)
-        blob_etag(&after, etag2);
-    if (rc == -EAGAIN || (!rc && strcmp(etag, etag2) != 0)) {
+        blob_etag(&v->st, etag);
+    if (rc == -EAGAIN || (!rc && strcmp(v->etag, etag) != 0)) {
         /* changed under us: look again shortly, as a fresh (unsettled) find */
-        pthread_mutex_lock(&t->mu);
-        enqueue(t, e, blob_mono_ns() + EAGAIN_RETRY_NS, 0);
-        pthread_mutex_unlock(&t->mu);
-        rc = 0;
-        goto out;
+        free(v->data);
+        v->data = NULL;
+        requeue(t, v->e, blob_mono_ns() + EAGAIN_RETRY_NS, 0);
+        return 0;
     }
     if (rc) {
         fnh_ext_log(t->b, FNH_LOG_WARN, "Cannot read blob '%s/%s': %s", t->pat.container,
-                    e->name, fnh_ext_strerror(t->b, rc));
-        rc = 0;
-        goto out;
+                    v->e->name, fnh_ext_strerror(t->b, rc));
+        return 0;
     }
-    int m = blob_pattern_match(&t->pat, e->name, caps);
-    if (m <= 0)
-        goto out;
-    have_caps = 1;
+    return 1;
+}
 
-    /* metadata */
-    char *blob_trigger = NULL, *uri = blob_file_uri(full), *props = NULL, *details = NULL,
-         *reason = NULL;
-    int64_t mtime = (int64_t)after.st_mtim.tv_sec * 1000000000 + after.st_mtim.tv_nsec;
+static void meta_free(blob_meta *m)
+{
+    free(m->blob_trigger);
+    free(m->uri);
+    free(m->props);
+    free(m->details);
+    free(m->reason);
+}
+
+/* Fills m for the version read and its pattern captures. Returns 0 or
+ * -ENOMEM (then meta_free(m) still frees what was made). */
+static int meta_build(trig *t, const version *v, const blob_capture *caps, blob_meta *m)
+{
+    const char *name = v->e->name;
+    int64_t mtime = (int64_t)v->st.st_mtim.tv_sec * 1000000000 + v->st.st_mtim.tv_nsec;
     char iso[96], http[96];
     blob_iso_time(mtime, iso);
     blob_http_time(mtime, http);
-    const char *ctype = blob_content_type(e->name);
+    m->ctype = blob_content_type(name);
+    m->uri = blob_file_uri(v->full);
     blob_buf b = {0};
-    blob_buf_printf(&b, "%s/%s", t->pat.container, e->name);
-    blob_trigger = blob_buf_take(&b);
-    blob_buf_printf(&b, "New blob detected: %s/%s", t->pat.container, e->name);
-    reason = blob_buf_take(&b);
+    blob_buf_printf(&b, "%s/%s", t->pat.container, name);
+    m->blob_trigger = blob_buf_take(&b);
+    blob_buf_printf(&b, "New blob detected: %s/%s", t->pat.container, name);
+    m->reason = blob_buf_take(&b);
     blob_buf_printf(&b,
                     "{\"BlobType\":\"BlockBlob\",\"Length\":%zu,\"ContentLength\":%zu,"
                     "\"ContentType\":\"%s\",\"ETag\":\"\\\"%s\\\"\",\"LastModified\":\"%s\"}",
-                    len, len, ctype, etag, iso);
-    props = blob_buf_take(&b);
+                    v->len, v->len, m->ctype, v->etag, iso);
+    m->props = blob_buf_take(&b);
+    blob_buf_printf(&b, "BlobName: %s, ETag: %s, DequeueCount: %d, BlobLastModified: %s", name,
+                    v->etag, v->attempt, http);
+    m->details = blob_buf_take(&b);
 
-    pthread_mutex_lock(&t->mu);
-    int attempt = e->attempts + 1;
-    pthread_mutex_unlock(&t->mu);
-    blob_buf_printf(&b, "BlobName: %s, ETag: %s, DequeueCount: %d, BlobLastModified: %s", e->name,
-                    etag, attempt, http);
-    details = blob_buf_take(&b);
-
-    fnh_kv meta[6 + 64];
-    size_t nmeta = 0;
-    meta[nmeta++] = (fnh_kv){"BlobTrigger", blob_trigger};
-    meta[nmeta++] = (fnh_kv){"Uri", uri};
-    meta[nmeta++] = (fnh_kv){"Properties", props};
-    meta[nmeta++] = (fnh_kv){"Metadata", "{}"};
-    meta[nmeta++] = (fnh_kv){"$reason", reason};
-    meta[nmeta++] = (fnh_kv){"$details", details};
+    fnh_kv *kv = m->kv;
+    size_t n = 0;
+    kv[n++] = (fnh_kv){"BlobTrigger", m->blob_trigger};
+    kv[n++] = (fnh_kv){"Uri", m->uri};
+    kv[n++] = (fnh_kv){"Properties", m->props};
+    kv[n++] = (fnh_kv){"Metadata", "{}"};
+    kv[n++] = (fnh_kv){"$reason", m->reason};
+    kv[n++] = (fnh_kv){"$details", m->details};
     for (size_t i = 0; i < t->pat.nparams; i++)
         if (!reserved_key(caps[i].name))
-            meta[nmeta++] = (fnh_kv){caps[i].name, caps[i].value};
-    int ok = blob_trigger && uri && props && details && reason;
-    for (size_t i = 0; i < nmeta; i++)
-        ok = ok && meta[i].value;
+            kv[n++] = (fnh_kv){caps[i].name, caps[i].value};
+    m->nkv = n;
+    for (size_t i = 0; i < n; i++)
+        if (!kv[i].value)
+            return -ENOMEM;
+    return 0;
+}
 
-    token *tok = ok ? malloc(sizeof *tok) : NULL;
-    if (!tok) {
-        rc = -ENOMEM;
-    } else {
-        tok->e = e;
-        memcpy(tok->etag, etag, sizeof etag);
-        tok->attempt = attempt;
-        pthread_mutex_lock(&t->mu);
-        e->state = E_INFLIGHT;
-        e->recheck = 0;
-        t->inflight++;
-        pthread_mutex_unlock(&t->mu);
-        fnh_value payload = {data, len, ctype};
-        int64_t t0 = blob_now_ns();
-        rc = fnh_fire(t->b, &payload, meta, nmeta, tok);
-        if (rc == 0) {
-            fnh_ext_log(t->b, FNH_LOG_DEBUG, "Fired 'Functions.%s' for blob '%s' (ETag %s, "
-                        "attempt %d) at %lld.%09lld", t->fn, blob_trigger, etag, attempt,
-                        (long long)(t0 / 1000000000), (long long)(t0 % 1000000000));
-        } else {
-            free(tok);
-            pthread_mutex_lock(&t->mu);
-            e->state = E_IDLE;
-            t->inflight--;
-            if (rc == -EAGAIN)
-                enqueue(t, e, blob_mono_ns() + EAGAIN_RETRY_NS, settled);
-            pthread_mutex_unlock(&t->mu);
-            if (rc != -EAGAIN && rc != -ESHUTDOWN)
-                fnh_ext_log(t->b, FNH_LOG_ERROR, "Cannot start 'Functions.%s' for blob '%s': %s",
-                            t->fn, blob_trigger, fnh_ext_strerror(t->b, rc));
-            if (rc == -EAGAIN)
-                rc = 0;
-        }
+/* Marks the version in flight and fires it; when the host's queue is full
+ * it is queued again shortly. Returns 0, -ESHUTDOWN or another error
+ * (logged). */
+static int start_invocation(trig *t, const version *v, const blob_meta *m)
+{
+    entry *e = v->e;
+    token *tok = malloc(sizeof *tok);
+    if (!tok)
+        return -ENOMEM;
+    tok->e = e;
+    memcpy(tok->etag, v->etag, sizeof tok->etag);
+    tok->attempt = v->attempt;
+    pthread_mutex_lock(&t->mu);
+    e->state = E_INFLIGHT;
+    e->recheck = 0;
+    t->inflight++;
+    pthread_mutex_unlock(&t->mu);
+    fnh_value payload = {v->data, v->len, m->ctype};
+    int64_t t0 = blob_now_ns();
+    int rc = fnh_fire(t->b, &payload, m->kv, m->nkv, tok);
+    if (rc == 0) {
+        fnh_ext_log(t->b, FNH_LOG_DEBUG, "Fired 'Functions.%s' for blob '%s' (ETag %s, "
+                    "attempt %d) at %lld.%09lld", t->fn, m->blob_trigger, v->etag, v->attempt,
+                    (long long)(t0 / 1000000000), (long long)(t0 % 1000000000));
+        return 0;
     }
-    free(blob_trigger);
-    free(uri);
-    free(props);
-    free(details);
-    free(reason);
-out:
-    if (have_caps)
-        blob_captures_free(caps, t->pat.nparams);
-    if (fd >= 0)
-        close(fd);
-    free(data);
-    free(full);
+    free(tok);
+    pthread_mutex_lock(&t->mu);
+    e->state = E_IDLE;
+    t->inflight--;
+    if (rc == -EAGAIN)
+        enqueue(t, e, blob_mono_ns() + EAGAIN_RETRY_NS, v->settled);
+    pthread_mutex_unlock(&t->mu);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc != -ESHUTDOWN)
+        fnh_ext_log(t->b, FNH_LOG_ERROR, "Cannot start 'Functions.%s' for blob '%s': %s", t->fn,
+                    m->blob_trigger, fnh_ext_strerror(t->b, rc));
+    return rc;
+}
+
+/* Fires the function for the version read, unless its name no longer
+ * matches the pattern. Returns 0, -ESHUTDOWN or another error. */
+static int fire_version(trig *t, version *v)
+{
+    blob_capture caps[64];
+    if (blob_pattern_match(&t->pat, v->e->name, caps) <= 0)
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    v->attempt = v->e->attempts + 1;
+    pthread_mutex_unlock(&t->mu);
+    blob_meta m = {0};
+    int rc = meta_build(t, v, caps, &m);
+    if (!rc)
+        rc = start_invocation(t, v, &m);
+    meta_free(&m);
+    blob_captures_free(caps, t->pat.nparams);
+    return rc;
+}
+
+/* Looks at one pending blob: fires it when it is a new, complete version.
+ * Watcher thread; no lock held on entry. Returns -ESHUTDOWN when the host
+ * stopped accepting invocations. */
+static int process(trig *t, entry *e, int settled)
+{
+    version v = {.e = e, .settled = settled};
+    size_t n = strlen(t->cdir) + strlen(e->name) + 2;
+    if (!(v.full = malloc(n)))
+        return -ENOMEM;
+    snprintf(v.full, n, "%s/%s", t->cdir, e->name);
+    int rc = 0;
+    if (find_version(&v) && version_wanted(t, &v) && read_version(t, &v))
+        rc = fire_version(t, &v);
+    free(v.data);
+    free(v.full);
     return rc == -ESHUTDOWN ? rc : 0;
 }
 
@@ -559,6 +646,15 @@ static void watch_set(trig *t, int wd, const char *rel)
     t->nwatches++;
 }
 
+/* Forgets w, whose watch the kernel removed or is told to remove. */
+static void watch_forget(trig *t, watch *w)
+{
+    if (!*w->rel)
+        t->root_watched = 0;
+    free(w->rel);
+    w->rel = NULL;
+}
+
 /* Forgets the watches of folder rel and everything below it (it was moved
  * away); their remaining events would carry stale names. */
 static void watch_drop_tree(trig *t, const char *rel)
@@ -568,8 +664,7 @@ static void watch_drop_tree(trig *t, const char *rel)
         watch *w = &t->watches[i];
         if (w->rel && strncmp(w->rel, rel, n) == 0 && (w->rel[n] == '\0' || w->rel[n] == '/')) {
             inotify_rm_watch(t->ifd, w->wd);
-            free(w->rel);
-            w->rel = NULL;
+            watch_forget(t, w);
         }
     }
 }
@@ -664,18 +759,13 @@ static void handle_events(trig *t)
             if (!w)
                 continue;
             if (ev->mask & IN_IGNORED) {
-                if (!*w->rel)
-                    t->root_watched = 0;
-                free(w->rel);
-                w->rel = NULL;
+                watch_forget(t, w);
                 continue;
             }
             if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF)) {
                 if (!*w->rel) {
                     inotify_rm_watch(t->ifd, w->wd);
-                    t->root_watched = 0;
-                    free(w->rel);
-                    w->rel = NULL;
+                    watch_forget(t, w);
                 }
                 continue;
             }

@@ -170,12 +170,21 @@ static int do_list(qstore *s)
     return rc;
 }
 
-int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
+/* The command line, once parsed. */
+typedef struct cli {
+    const char *root;    /* --script-root */
+    long count;          /* --count */
+    const char *word[3]; /* the words that are not options */
+    int nwords;
+    const char *cmd;     /* put, peek or list */
+    const char *name;    /* the queue (put, peek) */
+    const char *text;    /* put's MESSAGE or @FILE */
+} cli;
+
+/* Reads the options and up to three words into c. Returns -1 to go on, else
+ * the exit status (usage or help printed). */
+static int parse_args(int argc, char **argv, cli *c)
 {
-    const char *root = ".";
-    const char *pos[3] = {NULL, NULL, NULL};
-    int npos = 0;
-    long count = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--script-root") == 0 || strcmp(a, "--count") == 0) {
@@ -183,109 +192,161 @@ int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
                 return usage("%s needs a value", a);
             const char *v = argv[++i];
             if (a[2] == 's') {
-                root = v;
+                c->root = v;
             } else {
                 char *end;
-                count = strtol(v, &end, 10);
-                if (*end || count < 1 || count > 32)
+                c->count = strtol(v, &end, 10);
+                if (*end || c->count < 1 || c->count > 32)
                     return usage("--count must be a number from 1 to 32, not '%s'", v);
             }
         } else if (strncmp(a, "--script-root=", 14) == 0) {
-            root = a + 14;
+            c->root = a + 14;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(USAGE, stdout);
             return 0;
         } else if (a[0] == '-' && a[1] == '-') {
             return usage("unknown option '%s'", a);
-        } else if (npos < 3) {
-            pos[npos++] = a;
+        } else if (c->nwords < 3) {
+            c->word[c->nwords++] = a;
         } else {
             return usage("unexpected argument '%s'", a);
         }
     }
-    if (npos == 0)
+    return -1;
+}
+
+/* Checks the words: a subcommand, its arguments and a valid queue name.
+ * Returns -1 to go on, else the exit status (2, reported). */
+static int check_words(cli *c)
+{
+    if (c->nwords == 0)
         return usage("%s", "missing subcommand (put, peek or list)");
-    const char *cmd = pos[0];
-    int want = strcmp(cmd, "put") == 0 ? 3 : strcmp(cmd, "peek") == 0 ? 2
-                                          : strcmp(cmd, "list") == 0 ? 1
-                                                                     : -1;
+    c->cmd = c->word[0];
+    int want = strcmp(c->cmd, "put") == 0 ? 3 : strcmp(c->cmd, "peek") == 0 ? 2
+                                             : strcmp(c->cmd, "list") == 0 ? 1
+                                                                           : -1;
     if (want < 0)
-        return usage("unknown subcommand '%s' (use put, peek or list)", cmd);
-    if (npos != want)
-        return usage("wrong number of arguments for '%s'", cmd);
-    const char *name = pos[1];
-    if (name) {
-        const char *problem = qstore_name_problem(name);
+        return usage("unknown subcommand '%s' (use put, peek or list)", c->cmd);
+    if (c->nwords != want)
+        return usage("wrong number of arguments for '%s'", c->cmd);
+    c->name = c->word[1];
+    c->text = c->word[2];
+    if (c->name) {
+        const char *problem = qstore_name_problem(c->name);
         if (problem) {
-            fprintf(stderr, "fnhost queue: '%s' is not a valid queue name: %s\n", name, problem);
+            fprintf(stderr, "fnhost queue: '%s' is not a valid queue name: %s\n", c->name,
+                    problem);
             return 2;
         }
     }
+    return -1;
+}
 
+/* The database the app's AzureWebJobsStorage setting selects (malloc'd), or
+ * NULL after saying why there is none. */
+static char *db_path(fnh_ext *ext, const char *root)
+{
     char *setting = storage_setting(ext, root);
-    char *path = NULL;
-    if (setting && qconn_classify(setting) == QCONN_OTHER) {
+    int kind = setting ? qconn_classify(setting) : QCONN_DEV;
+    if (kind == QCONN_OTHER) {
         fprintf(stderr,
                 "fnhost queue: AzureWebJobsStorage ('%s') is neither "
                 "\"UseDevelopmentStorage=true\" nor a database file path (absolute or starting "
                 "with ./)\n",
                 setting);
         free(setting);
-        return 1;
+        return NULL;
     }
-    if (setting && qconn_classify(setting) == QCONN_CLOUD) {
+    if (kind == QCONN_CLOUD) {
         fprintf(stderr,
                 "fnhost queue: AzureWebJobsStorage is an Azure Storage connection string; "
                 "fnhost emulates Azure Storage queues locally in .fnhost/storage. Set "
                 "\"AzureWebJobsStorage\": \"UseDevelopmentStorage=true\" in "
                 "local.settings.json\n");
         free(setting);
-        return 1;
+        return NULL;
     }
-    path = qconn_db_path(setting && qconn_classify(setting) == QCONN_PATH
-                             ? setting
-                             : "UseDevelopmentStorage=true",
-                         root);
+    char *path = qconn_db_path(kind == QCONN_PATH ? setting : "UseDevelopmentStorage=true", root);
     free(setting);
-    if (!path) {
+    if (!path)
         fprintf(stderr, "fnhost queue: out of memory\n");
+    return path;
+}
+
+/* put's message: the text itself, or for @FILE the file's contents (@- is
+ * standard input). Returns 0 with *msg (malloc'd) and *len, or 1 after
+ * saying why not. */
+static int read_message(const char *text, char **msg, size_t *len)
+{
+    if (text[0] == '@') {
+        const char *file = text + 1;
+        FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+        if (!f) {
+            fprintf(stderr, "fnhost queue: cannot read '%s': %s\n", file, strerror(errno));
+            return 1;
+        }
+        *msg = read_all(f, len);
+        if (f != stdin)
+            fclose(f);
+        if (!*msg) {
+            fprintf(stderr, "fnhost queue: cannot read '%s'\n", file);
+            return 1;
+        }
+    } else {
+        *msg = strdup(text);
+        *len = *msg ? strlen(*msg) : 0;
+    }
+    if (*len > 64 * 1024) {
+        fprintf(stderr, "fnhost queue: the message has %zu bytes; a queue message has at "
+                        "most 65536\n",
+                *len);
+        free(*msg);
+        *msg = NULL;
         return 1;
     }
+    return 0;
+}
 
+static int do_put(qstore *s, const char *name, const char *msg, size_t len)
+{
+    char id[1][37];
+    const char *bodies[1] = {msg ? msg : ""};
+    size_t lens[1] = {len};
+    if (qstore_put(s, name, bodies, lens, 1, id)) {
+        fprintf(stderr, "fnhost queue: cannot add to queue '%s': %s\n", name, qstore_errmsg(s));
+        return 1;
+    }
+    printf("%s\n", id[0]);
+    return 0;
+}
+
+static int do_peek(qstore *s, const char *name, long count)
+{
+    if (qstore_peek(s, name, (int)count, print_peek, NULL)) {
+        fprintf(stderr, "fnhost queue: cannot read queue '%s': %s\n", name, qstore_errmsg(s));
+        return 1;
+    }
+    return 0;
+}
+
+int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
+{
+    cli c = {.root = ".", .count = 1};
+    int status = parse_args(argc, argv, &c);
+    if (status < 0)
+        status = check_words(&c);
+    if (status >= 0)
+        return status;
+    char *path = db_path(ext, c.root);
+    if (!path)
+        return 1;
     /* put reads its message before touching the database */
     char *msg = NULL;
     size_t msg_len = 0;
-    if (strcmp(cmd, "put") == 0) {
-        const char *m = pos[2];
-        if (m[0] == '@') {
-            FILE *f = strcmp(m + 1, "-") == 0 ? stdin : fopen(m + 1, "rb");
-            if (!f) {
-                fprintf(stderr, "fnhost queue: cannot read '%s': %s\n", m + 1, strerror(errno));
-                free(path);
-                return 1;
-            }
-            msg = read_all(f, &msg_len);
-            if (f != stdin)
-                fclose(f);
-            if (!msg) {
-                fprintf(stderr, "fnhost queue: cannot read '%s'\n", m + 1);
-                free(path);
-                return 1;
-            }
-        } else {
-            msg = strdup(m);
-            msg_len = msg ? strlen(msg) : 0;
-        }
-        if (msg_len > 64 * 1024) {
-            fprintf(stderr, "fnhost queue: the message has %zu bytes; a queue message has at "
-                            "most 65536\n",
-                    msg_len);
-            free(msg);
-            free(path);
-            return 1;
-        }
+    if (strcmp(c.cmd, "put") == 0 && read_message(c.text, &msg, &msg_len)) {
+        free(path);
+        return 1;
     }
-
     qstore *s = NULL;
     char err[512];
     int rc = qstore_open(path, &s, err, sizeof err);
@@ -295,29 +356,12 @@ int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
         free(msg);
         return 1;
     }
-    int status = 0;
-    if (strcmp(cmd, "put") == 0) {
-        char id[1][37];
-        const char *bodies[1] = {msg ? msg : ""};
-        size_t lens[1] = {msg_len};
-        rc = qstore_put(s, name, bodies, lens, 1, id);
-        if (rc) {
-            fprintf(stderr, "fnhost queue: cannot add to queue '%s': %s\n", name,
-                    qstore_errmsg(s));
-            status = 1;
-        } else {
-            printf("%s\n", id[0]);
-        }
-    } else if (strcmp(cmd, "peek") == 0) {
-        rc = qstore_peek(s, name, (int)count, print_peek, NULL);
-        if (rc) {
-            fprintf(stderr, "fnhost queue: cannot read queue '%s': %s\n", name,
-                    qstore_errmsg(s));
-            status = 1;
-        }
-    } else {
+    if (strcmp(c.cmd, "put") == 0)
+        status = do_put(s, c.name, msg, msg_len);
+    else if (strcmp(c.cmd, "peek") == 0)
+        status = do_peek(s, c.name, c.count);
+    else
         status = do_list(s);
-    }
     fflush(stdout);
     free(msg);
     qstore_close(s);

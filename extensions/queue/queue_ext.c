@@ -242,16 +242,22 @@ static int check_queue_name(const fnh_config *cfg, const char *q)
     return 0;
 }
 
-static int open_store(fnh_binding *b, const fnh_config *cfg, const char *path, qstore **s)
+/* Validates the binding's connection and opens its database: *path
+ * (malloc'd) and *s, or an error (reported against cfg). */
+static int open_db(fnh_binding *b, const fnh_config *cfg, char **path, qstore **s)
 {
+    int rc;
+    *path = resolve_db(b, cfg, &rc);
+    if (!*path)
+        return rc;
     char err[512];
-    int rc = qstore_open(path, s, err, sizeof err);
+    rc = qstore_open(*path, s, err, sizeof err);
     if (rc) {
-        if (cfg)
-            return fnh_config_fail(cfg, "connection", "%s", err);
-        fnh_ext_log(b, FNH_LOG_ERROR, "%s", err);
+        free(*path);
+        *path = NULL;
+        return fnh_config_fail(cfg, "connection", "%s", err);
     }
-    return rc;
+    return 0;
 }
 
 /* Wakes the started triggers of queue in the database path (an output
@@ -274,37 +280,41 @@ static void wake_triggers(qglobal *g, const char *path, const char *queue)
 
 /* ------------------------------------------------------------- trigger */
 
+/* The poison queue of q (malloc'd), or NULL: as in Azure, there is one only
+ * when its name stays valid and q is not itself a poison queue. */
+static char *poison_name(const char *q)
+{
+    size_t qn = strlen(q);
+    if (qn + 7 > 63 || (qn > 7 && strcmp(q + qn - 7, "-poison") == 0))
+        return NULL;
+    char *p = malloc(qn + 8);
+    if (p) {
+        memcpy(p, q, qn);
+        memcpy(p + qn, "-poison", 8);
+    }
+    return p;
+}
+
 static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
 {
-    qglobal *g = fnh_global(b);
     const char *q = fnh_config_string(cfg, "queueName");
     int rc = check_queue_name(cfg, q);
     if (rc)
         return rc;
-    char *path = resolve_db(b, cfg, &rc);
-    if (!path)
-        return rc;
     qtrig *t = calloc(1, sizeof *t);
-    if (!t) {
-        free(path);
+    if (!t)
         return -ENOMEM;
-    }
     t->b = b;
-    t->g = g;
-    t->db_path = path;
+    t->g = fnh_global(b);
+    t->opts = t->g ? t->g->opts : (qopts){16, 8, 5, 100, 0, 0};
     t->queue = strdup(q);
-    size_t qn = strlen(q);
-    /* Azure: a poison queue exists only when its name stays valid and the
-     * queue is not itself a poison queue */
-    if (qn + 7 <= 63 && !(qn > 7 && strcmp(q + qn - 7, "-poison") == 0)) {
-        t->poison = malloc(qn + 8);
-        if (t->poison)
-            memcpy(t->poison, q, qn), memcpy(t->poison + qn, "-poison", 8);
-    }
-    if (g) {
-        t->opts = g->opts;
-    } else {
-        t->opts = (qopts){16, 8, 5, 100, 0, 0};
+    t->poison = poison_name(q);
+    rc = t->queue ? open_db(b, cfg, &t->db_path, &t->store) : -ENOMEM;
+    if (rc) {
+        free(t->queue);
+        free(t->poison);
+        free(t);
+        return rc;
     }
     t->inflight.next = t->inflight.prev = &t->inflight;
     pthread_mutex_init(&t->lock, NULL);
@@ -313,20 +323,6 @@ static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&t->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (!t->queue) {
-        rc = -ENOMEM;
-    } else {
-        rc = open_store(b, cfg, path, &t->store);
-    }
-    if (rc) {
-        pthread_cond_destroy(&t->cond);
-        pthread_mutex_destroy(&t->lock);
-        free(t->queue);
-        free(t->poison);
-        free(t->db_path);
-        free(t);
-        return rc;
-    }
     *state = t;
     return 0;
 }
@@ -456,6 +452,16 @@ static void apply_acks(qtrig *t, qmsg *acks)
     }
 }
 
+/* A claimed message that never ran goes back to its queue at once: the
+ * claim was no delivery, so it never counts towards poison. */
+static void give_back(qmsg *m, qmsg **release)
+{
+    m->status = -ESHUTDOWN;
+    m->m.dequeue_count--;
+    m->ack_next = *release;
+    *release = m;
+}
+
 /* Fires unfired messages in order until the host pushes back. Returns 1
  * when some remain. Poller thread. */
 static int fire_unfired(qtrig *t, qmsg **release)
@@ -481,10 +487,7 @@ static int fire_unfired(qtrig *t, qmsg **release)
             fnh_ext_log(t->b, FNH_LOG_ERROR, "queue '%s': could not start the function for "
                                              "message '%s': %s",
                         t->queue, m->m.id, fnh_ext_strerror(t->b, rc));
-        m->status = -ESHUTDOWN;
-        m->m.dequeue_count--; /* not a delivery: never poison it for this */
-        m->ack_next = *release;
-        *release = m;
+        give_back(m, release);
     }
     return 0;
 }
@@ -549,112 +552,157 @@ static int claim_batch(qtrig *t, qmsg **immediate)
     return n;
 }
 
-static void *poller(void *arg)
-{
-    qtrig *t = arg;
-    int64_t backoff = 0, next_dead_check = 0, next_purge = 0, next_renew_check = 0;
-    for (;;) {
-        pthread_mutex_lock(&t->lock);
-        qmsg *acks = t->acks;
-        size_t nacks = t->nacks;
-        t->acks = NULL;
-        t->nacks = 0;
-        int stopping = t->stopping;
-        t->wake = 0;
-        pthread_mutex_unlock(&t->lock);
+/* When the poller next does its periodic work (CLOCK_MONOTONIC ms), and how
+ * long it waits while the queue is empty. */
+typedef struct pacing {
+    int64_t backoff, next_dead_check, next_purge, next_renew_check;
+} pacing;
 
-        int64_t now = mono_ms();
-        qmsg *immediate = NULL;
-        if (now >= next_dead_check) {
-            int released = qstore_release_dead_owners(t->store, t->queue);
-            if (released > 0)
-                fnh_ext_log(t->b, FNH_LOG_INFO,
-                            "queue '%s': %d message(s) leased by a process that ended are "
-                            "visible again.",
-                            t->queue, released);
-            next_dead_check = now + DEAD_OWNER_CHECK_MS;
-        }
-        if (now >= next_purge) {
-            qstore_purge_expired(t->store);
-            next_purge = now + PURGE_MS;
-        }
-        t->ninflight -= (int)nacks;
-        int released_some = 0;
-        for (qmsg *m = acks; m; m = m->ack_next)
-            if (m->status)
-                released_some = 1;
-        apply_acks(t, acks);
-        if (stopping)
-            break;
-        if (now >= next_renew_check) {
-            renew_leases(t, now);
-            next_renew_check = now + 1000;
-        }
-        int blocked = fire_unfired(t, &immediate);
-        int claimed = 0;
-        if (!blocked && t->ninflight <= t->opts.new_batch_threshold) {
-            claimed = claim_batch(t, &immediate);
-            if (claimed)
-                blocked = fire_unfired(t, &immediate);
-        }
-        if (immediate) {
-            for (qmsg *m = immediate; m; m = m->ack_next)
-                t->ninflight--;
-            apply_acks(t, immediate);
-            released_some = 1;
-        }
-        if (claimed || released_some) {
-            backoff = 0;
-            if (!blocked && t->ninflight <= t->opts.new_batch_threshold)
-                continue; /* more may be waiting: claim again at once */
-        }
-        /* how long to wait */
-        int64_t wait;
-        size_t wanted = 1;
-        if (blocked) {
-            wait = RETRY_FIRE_MS;
-        } else if (t->ninflight <= t->opts.new_batch_threshold) {
-            /* queue empty: exponential back-off (1 ms doubling) up to maxPollingInterval */
-            backoff = backoff ? backoff * 2 : 1;
-            if (backoff > t->opts.max_poll_ms)
-                backoff = t->opts.max_poll_ms;
-            wait = backoff;
-        } else {
-            /* busy: wake when enough finished to fetch the next batch */
-            wait = BUSY_FLUSH_MS;
-            wanted = (size_t)(t->ninflight - t->opts.new_batch_threshold);
-        }
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += wait / 1000;
-        dl.tv_nsec += (wait % 1000) * 1000000L;
-        if (dl.tv_nsec >= 1000000000L) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000L;
-        }
-        pthread_mutex_lock(&t->lock);
-        t->acks_wanted = wanted;
-        while (!t->stopping && !t->wake && t->nacks < wanted) {
-            if (pthread_cond_timedwait(&t->cond, &t->lock, &dl) == ETIMEDOUT)
-                break;
-        }
-        t->acks_wanted = 0;
-        if (t->wake)
-            backoff = 0;
-        pthread_mutex_unlock(&t->lock);
+/* Few enough messages in flight to claim the next batch (newBatchThreshold)? */
+static int wants_batch(const qtrig *t)
+{
+    return t->ninflight <= t->opts.new_batch_threshold;
+}
+
+/* Takes the completions handed over so far and clears the wake-up.
+ * *stopping: stop() was called. */
+static qmsg *take_acks(qtrig *t, int *stopping)
+{
+    pthread_mutex_lock(&t->lock);
+    qmsg *acks = t->acks;
+    t->acks = NULL;
+    t->nacks = 0;
+    *stopping = t->stopping;
+    t->wake = 0;
+    pthread_mutex_unlock(&t->lock);
+    return acks;
+}
+
+/* Applies finished messages (apply_acks), which leave the in-flight count.
+ * Returns 1 when some went back to a queue (failed or never ran): there may
+ * be work again at once. */
+static int retire(qtrig *t, qmsg *list)
+{
+    int released = 0;
+    for (qmsg *m = list; m; m = m->ack_next) {
+        t->ninflight--;
+        if (m->status)
+            released = 1;
     }
-    /* stopping: claimed messages never fired are released at once */
+    apply_acks(t, list);
+    return released;
+}
+
+/* When due: makes the messages leased by processes that ended visible
+ * again, and deletes expired messages. */
+static void tend_store(qtrig *t, int64_t now, pacing *p)
+{
+    if (now >= p->next_dead_check) {
+        int released = qstore_release_dead_owners(t->store, t->queue);
+        if (released > 0)
+            fnh_ext_log(t->b, FNH_LOG_INFO,
+                        "queue '%s': %d message(s) leased by a process that ended are "
+                        "visible again.",
+                        t->queue, released);
+        p->next_dead_check = now + DEAD_OWNER_CHECK_MS;
+    }
+    if (now >= p->next_purge) {
+        qstore_purge_expired(t->store);
+        p->next_purge = now + PURGE_MS;
+    }
+}
+
+/* The CLOCK_MONOTONIC time (t->cond's clock) ms from now. */
+static struct timespec deadline_in(int64_t ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    return dl;
+}
+
+/* Waits as long as the poller's state calls for: briefly when the host
+ * pushed back (blocked); when the queue is empty, an exponential back-off
+ * (1 ms doubling) up to maxPollingInterval; when busy, until enough finished
+ * to claim the next batch. A wake-up or stop ends the wait early. */
+static void wait_for_work(qtrig *t, int blocked, int64_t *backoff)
+{
+    int64_t wait;
+    size_t wanted = 1;
+    if (blocked) {
+        wait = RETRY_FIRE_MS;
+    } else if (wants_batch(t)) {
+        *backoff = *backoff ? *backoff * 2 : 1;
+        if (*backoff > t->opts.max_poll_ms)
+            *backoff = t->opts.max_poll_ms;
+        wait = *backoff;
+    } else {
+        wait = BUSY_FLUSH_MS;
+        wanted = (size_t)(t->ninflight - t->opts.new_batch_threshold);
+    }
+    struct timespec dl = deadline_in(wait);
+    pthread_mutex_lock(&t->lock);
+    t->acks_wanted = wanted;
+    while (!t->stopping && !t->wake && t->nacks < wanted) {
+        if (pthread_cond_timedwait(&t->cond, &t->lock, &dl) == ETIMEDOUT)
+            break;
+    }
+    t->acks_wanted = 0;
+    if (t->wake)
+        *backoff = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Stopping: claimed messages never fired go back to the queue at once. */
+static void release_unfired(qtrig *t)
+{
     qmsg *release = NULL;
     while (t->unfired) {
         qmsg *m = t->unfired;
         t->unfired = m->ack_next;
-        m->status = -ESHUTDOWN;
-        m->m.dequeue_count--;
-        m->ack_next = release;
-        release = m;
-        t->ninflight--;
+        give_back(m, &release);
     }
-    apply_acks(t, release);
+    retire(t, release);
+}
+
+static void *poller(void *arg)
+{
+    qtrig *t = arg;
+    pacing p = {0};
+    for (;;) {
+        int stopping;
+        qmsg *acks = take_acks(t, &stopping);
+        int64_t now = mono_ms();
+        tend_store(t, now, &p);
+        int released_some = retire(t, acks);
+        if (stopping)
+            break;
+        if (now >= p.next_renew_check) {
+            renew_leases(t, now);
+            p.next_renew_check = now + 1000;
+        }
+        qmsg *immediate = NULL; /* to release or poison at once */
+        int blocked = fire_unfired(t, &immediate);
+        int claimed = 0;
+        if (!blocked && wants_batch(t)) {
+            claimed = claim_batch(t, &immediate);
+            if (claimed)
+                blocked = fire_unfired(t, &immediate);
+        }
+        released_some |= retire(t, immediate);
+        if (claimed || released_some) {
+            p.backoff = 0;
+            if (!blocked && wants_batch(t))
+                continue; /* more may be waiting: claim again at once */
+        }
+        wait_for_work(t, blocked, &p.backoff);
+    }
+    release_unfired(t);
     return NULL;
 }
 
@@ -755,25 +803,17 @@ static int out_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     /* a name with {expressions} is checked once resolved, in out_write */
     if (!(q && strchr(q, '{')) && (rc = check_queue_name(cfg, q)) != 0)
         return rc;
-    char *path = resolve_db(b, cfg, &rc);
-    if (!path)
-        return rc;
     qout *o = calloc(1, sizeof *o);
-    if (!o) {
-        free(path);
+    if (!o)
         return -ENOMEM;
-    }
     o->b = b;
     o->g = fnh_global(b);
-    o->db_path = path;
-    pthread_mutex_init(&o->lock, NULL);
-    rc = open_store(b, cfg, path, &o->store);
+    rc = open_db(b, cfg, &o->db_path, &o->store);
     if (rc) {
-        pthread_mutex_destroy(&o->lock);
-        free(path);
         free(o);
         return rc;
     }
+    pthread_mutex_init(&o->lock, NULL);
     *state = o;
     return 0;
 }

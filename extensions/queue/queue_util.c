@@ -144,35 +144,37 @@ static int jliteral(jr *r, const char *word)
     return 0;
 }
 
-static int jnumber(jr *r)
+/* Skips one or more digits. Returns 0, or -1 when there is none. */
+static int jdigits(jr *r)
 {
-    const char *s = r->p;
-    if (r->p < r->end && *r->p == '-')
-        r->p++;
     if (r->p >= r->end || !isdigit((unsigned char)*r->p))
         return -1;
-    if (*r->p == '0')
+    while (r->p < r->end && isdigit((unsigned char)*r->p))
         r->p++;
-    else
-        while (r->p < r->end && isdigit((unsigned char)*r->p))
-            r->p++;
+    return 0;
+}
+
+static int jnumber(jr *r)
+{
+    if (r->p < r->end && *r->p == '-')
+        r->p++;
+    if (r->p < r->end && *r->p == '0')
+        r->p++; /* no leading zeros */
+    else if (jdigits(r))
+        return -1;
     if (r->p < r->end && *r->p == '.') {
         r->p++;
-        if (r->p >= r->end || !isdigit((unsigned char)*r->p))
+        if (jdigits(r))
             return -1;
-        while (r->p < r->end && isdigit((unsigned char)*r->p))
-            r->p++;
     }
     if (r->p < r->end && (*r->p == 'e' || *r->p == 'E')) {
         r->p++;
         if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
             r->p++;
-        if (r->p >= r->end || !isdigit((unsigned char)*r->p))
+        if (jdigits(r))
             return -1;
-        while (r->p < r->end && isdigit((unsigned char)*r->p))
-            r->p++;
     }
-    return r->p > s ? 0 : -1;
+    return 0;
 }
 
 /* Skips one value (validating it). */
