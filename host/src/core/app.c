@@ -935,8 +935,6 @@ static void function_free(fnh__function *fn)
     free(fn->dir);
     free(fn->config_file);
     free(fn->log_category);
-    free(fn->script_path);
-    free(fn->entry_name);
     free(fn);
 }
 

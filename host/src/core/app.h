@@ -37,8 +37,6 @@ typedef struct fnh__http_limits {
     uint64_t body_grace_ms;        /* 5 s */
 } fnh__http_limits;
 
-typedef int (*fnh__entry_fn)(fnh_ctx *ctx);
-
 typedef struct fnh__function {
     char *name;
     char *dir;            /* folder path */
@@ -50,16 +48,12 @@ typedef struct fnh__function {
     fnh__binding *trigger;  /* NULL when in error before one was found */
     fnh__strlist errors;    /* non-empty: in error, never invoked */
     int disabled;
-    /* native code */
-    char *script_path;
-    char *entry_name;
-    void *dl;
-    int dl_shared;         /* dl belongs to another function using the same .so */
-    fnh__entry_fn entry;
-    uint32_t module_flags; /* FNH_FN_* */
     int has_ext_io;        /* has extension input/output bindings: runs on workers */
-    const struct fnh__runner *runner; /* what runs it (set by the runner that prepared it) */
-    void (*runner_release)(struct fnh__function *fn); /* frees what the runner keeps */
+    /* what runs it, set by the runner that prepared it (runners/) */
+    const struct fnh__runner *runner;
+    void *runner_state;
+    void (*runner_release)(struct fnh__function *fn); /* frees runner_state */
+    int run_inline;        /* the runner may run it on the loop thread (non-blocking) */
     struct fnh__lane *lane; /* the worker pool's queue of its jobs (pool.c owns it) */
 } fnh__function;
 

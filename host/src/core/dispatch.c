@@ -233,7 +233,7 @@ void fnh__dispatch(fnh__invocation *inv)
         return;
     }
     if (r->run) {
-        if (!g.pooled || ((inv->fn->module_flags & FNH_FN_NONBLOCKING) && !inv->fn->has_ext_io)) {
+        if (!g.pooled || (inv->fn->run_inline && !inv->fn->has_ext_io)) {
             inv->run_ns = inv->start_ns;
             run_in_process(inv);
             finish(inv);

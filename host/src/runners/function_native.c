@@ -60,7 +60,9 @@ static int module_refusal(fnh__function *fn, const char *file, int rc, const cha
     return -1;
 }
 
-void fnh__native_resolve(fnh__function *fn, int load_code)
+/* scriptFile and entryPoint into a new code record; NULL (with an error of
+ * fn) when they are missing or malformed, or out of memory. */
+static fnh__native_code *read_paths(fnh__function *fn)
 {
     const cJSON *sf = cJSON_GetObjectItem(fn->config, "scriptFile");
     const cJSON *ep = cJSON_GetObjectItem(fn->config, "entryPoint");
@@ -68,115 +70,167 @@ void fnh__native_resolve(fnh__function *fn, int load_code)
         FERR(fn, "%s: scriptFile: missing; name the function's shared object beside "
                  "function.json, e.g. \"scriptFile\": \"%s.so\"",
              fn->config_file, fn->name);
-        return;
+        return NULL;
     }
     if (!cJSON_IsString(sf) || !*sf->valuestring) {
         FERR(fn, "%s: scriptFile: must be a non-empty string such as \"%s.so\"", fn->config_file,
              fn->name);
-        return;
+        return NULL;
     }
     if (ep && (!cJSON_IsString(ep) || !*ep->valuestring)) {
         FERR(fn, "%s: entryPoint: must be the name of an exported C function such as \"run\"",
              fn->config_file);
-        return;
+        return NULL;
     }
-    const char *file = sf->valuestring;
-    fn->script_path = file[0] == '/' ? fnh__strdup(file) : fnh__asprintf("%s/%s", fn->dir, file);
-    fn->entry_name = fnh__strdup(ep ? ep->valuestring : "run");
-    size_t n = strlen(file);
-    int is_so = (n > 3 && strcmp(file + n - 3, ".so") == 0) || strstr(file, ".so.") != NULL;
-    if (!load_code)
-        return; /* listing routes: the .so may not be built yet */
+    fnh__native_code *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->file = sf->valuestring;
+    c->script_path = c->file[0] == '/' ? fnh__strdup(c->file)
+                                       : fnh__asprintf("%s/%s", fn->dir, c->file);
+    c->entry_name = fnh__strdup(ep ? ep->valuestring : "run");
+    if (!c->script_path || !c->entry_name) {
+        free(c->script_path);
+        free(c->entry_name);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The file exists and is a shared object; 0 or -1 with an error of fn. */
+static int check_file(fnh__function *fn, const fnh__native_code *c)
+{
+    size_t n = strlen(c->file);
+    int is_so = (n > 3 && strcmp(c->file + n - 3, ".so") == 0) || strstr(c->file, ".so.") != NULL;
     struct stat st;
-    if (stat(fn->script_path, &st) != 0) {
+    if (stat(c->script_path, &st) != 0) {
         FERR(fn, "%s: scriptFile: '%s' does not exist (looked for %s); build it (make) or fix "
                  "the path, which is relative to the function's folder",
-             fn->config_file, file, fn->script_path);
-        return;
+             fn->config_file, c->file, c->script_path);
+        return -1;
     }
     if (!is_so) {
         FERR(fn, "%s: scriptFile: '%s' is not a native shared object (.so); fnhost runs "
                  "functions compiled to .so files (see docs/function-api.md)",
-             fn->config_file, file);
-        return;
+             fn->config_file, c->file);
+        return -1;
     }
-    /* many functions may share one .so (generated apps): open each file once,
-     * since every dlopen of a new path string costs a walk of all loaded names */
-    char real[PATH_MAX];
-    const char *key = realpath(fn->script_path, real) ? real : fn->script_path;
+    return 0;
+}
+
+/* dlopens the module, or takes it from the cache: many functions may share
+ * one .so (generated apps), and every dlopen of a new path string costs a
+ * walk of all loaded names. The descriptor is checked in the file before
+ * dlopen runs any code. 0 or -1 with an error of fn. */
+static int open_module(fnh__function *fn, fnh__native_code *c, const char *key)
+{
     for (size_t i = 0; i < g_cache.len; i++)
         if (strcmp(g_cache.items[i].path, key) == 0) {
-            fn->dl = g_cache.items[i].dl;
-            fn->dl_shared = 1;
-            break;
+            c->dl = g_cache.items[i].dl;
+            c->dl_shared = 1;
+            return 0;
         }
     char why[256];
     fnh__abi_head head;
-    if (!fn->dl) {
-        /* the descriptor is checked in the file before dlopen runs any code;
-         * a file that cannot be probed is left to dlopen and the check below */
-        int rc = fnh__elf_descriptor_file(fn->script_path, "fnh_function_abi", MODULE_MIN,
-                                          _Alignof(fnh_function_module), &head, why, sizeof why);
-        if (rc != -ENOTSUP && rc != -EIO && module_refusal(fn, file, rc, why, &head))
-            return;
-        fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
-                               .detail = fn->script_path};
-        fnh__crash_enter(&cs);
-        dlerror();
-        fn->dl = dlopen(fn->script_path, RTLD_NOW | RTLD_LOCAL);
-        fnh__crash_leave(&cs);
-    }
-    if (!fn->dl) {
+    /* a file that cannot be probed is left to dlopen and the check after it */
+    int rc = fnh__elf_descriptor_file(c->script_path, "fnh_function_abi", MODULE_MIN,
+                                      _Alignof(fnh_function_module), &head, why, sizeof why);
+    if (rc != -ENOTSUP && rc != -EIO && module_refusal(fn, c->file, rc, why, &head))
+        return -1;
+    fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
+                           .detail = c->script_path};
+    fnh__crash_enter(&cs);
+    dlerror();
+    c->dl = dlopen(c->script_path, RTLD_NOW | RTLD_LOCAL);
+    fnh__crash_leave(&cs);
+    if (!c->dl) {
         const char *e = dlerror();
-        FERR(fn, "%s: scriptFile: cannot load '%s': %s", fn->config_file, file,
+        FERR(fn, "%s: scriptFile: cannot load '%s': %s", fn->config_file, c->file,
              e ? e : "unknown error");
-        return;
+        return -1;
     }
-    const fnh_function_module *mod = dlsym(fn->dl, "fnh_function_abi");
+    return 0;
+}
+
+/* The loaded module's descriptor (again: relocations may have changed it)
+ * and flags; 0 or -1 with an error of fn. */
+static int check_module(fnh__function *fn, fnh__native_code *c)
+{
+    char why[256];
+    fnh__abi_head head;
+    const fnh_function_module *mod = dlsym(c->dl, "fnh_function_abi");
     size_t size = SIZE_MAX;
     int rc = mod ? fnh__elf_loaded_check(mod, MODULE_MIN, _Alignof(fnh_function_module), &size,
                                          why, sizeof why)
                  : -ENOENT;
     if (!rc)
         memcpy(&head, mod, sizeof head);
-    if (module_refusal(fn, file, rc, why, &head)) {
-        fnh__native_unload(fn);
-        return;
-    }
+    if (module_refusal(fn, c->file, rc, why, &head))
+        return -1;
     fnh_function_module m = {0};
     size_t have = head.size < size ? head.size : size;
     memcpy(&m, mod, have < sizeof m ? have : sizeof m);
-    fn->module_flags = m.size >= sizeof m ? m.flags : 0;
+    c->flags = m.size >= sizeof m ? m.flags : 0;
+    return 0;
+}
+
+static int find_entry(fnh__function *fn, fnh__native_code *c)
+{
     dlerror();
-    void *sym = dlsym(fn->dl, fn->entry_name);
+    void *sym = dlsym(c->dl, c->entry_name);
     if (!sym) {
         const char *e = dlerror();
         FERR(fn, "%s: entryPoint: '%s' not found in '%s' (%s); export int %s(fnh_ctx *ctx) "
                  "from it or set \"entryPoint\" to the exported name",
-             fn->config_file, fn->entry_name, file, e ? e : "no such symbol", fn->entry_name);
+             fn->config_file, c->entry_name, c->file, e ? e : "no such symbol", c->entry_name);
+        return -1;
+    }
+    /* POSIX guarantees object and function pointers convert through dlsym */
+    memcpy(&c->entry, &sym, sizeof sym);
+    return 0;
+}
+
+static void remember(fnh__native_code *c, const char *key)
+{
+    if (c->dl_shared)
+        return;
+    void *grown = realloc(g_cache.items, (g_cache.len + 1) * sizeof *g_cache.items);
+    if (grown) {
+        g_cache.items = grown;
+        g_cache.items[g_cache.len].path = fnh__strdup(key);
+        g_cache.items[g_cache.len].dl = c->dl;
+        g_cache.len++;
+    }
+}
+
+void fnh__native_resolve(fnh__function *fn, int load_code)
+{
+    fnh__native_code *c = read_paths(fn);
+    if (!c)
+        return;
+    fn->runner_state = c;
+    fn->runner_release = fnh__native_unload;
+    if (!load_code)
+        return; /* listing routes: the .so may not be built yet */
+    char real[PATH_MAX];
+    const char *key = realpath(c->script_path, real) ? real : c->script_path;
+    if (check_file(fn, c) || open_module(fn, c, key) || check_module(fn, c) ||
+        find_entry(fn, c)) {
         fnh__native_unload(fn);
         return;
     }
-    /* POSIX guarantees object and function pointers convert through dlsym */
-    memcpy(&fn->entry, &sym, sizeof sym);
+    remember(c, key);
     fn->runner = &fnh__runner_native;
-    fn->runner_release = fnh__native_unload;
-    if (!fn->dl_shared) {
-        void *grown = realloc(g_cache.items, (g_cache.len + 1) * sizeof *g_cache.items);
-        if (grown) {
-            g_cache.items = grown;
-            g_cache.items[g_cache.len].path = fnh__strdup(key);
-            g_cache.items[g_cache.len].dl = fn->dl;
-            g_cache.len++;
-        }
-    }
+    fn->run_inline = (c->flags & FNH_FN_NONBLOCKING) != 0;
 }
 
 void fnh__native_unload(fnh__function *fn)
 {
-    if (fn->dl && !fn->dl_shared) {
+    fnh__native_code *c = fn->runner_state;
+    if (c && c->dl && !c->dl_shared) {
         for (size_t i = 0; i < g_cache.len; i++)
-            if (g_cache.items[i].dl == fn->dl) {
+            if (g_cache.items[i].dl == c->dl) {
                 free(g_cache.items[i].path);
                 g_cache.items[i] = g_cache.items[--g_cache.len];
                 break;
@@ -185,11 +239,14 @@ void fnh__native_unload(fnh__function *fn)
             free(g_cache.items);
             g_cache.items = NULL;
         }
-        dlclose(fn->dl);
+        dlclose(c->dl);
     }
-    fn->dl = NULL;
-    fn->dl_shared = 0;
-    fn->entry = NULL;
+    if (c) {
+        free(c->script_path);
+        free(c->entry_name);
+        free(c);
+    }
+    fn->runner_state = NULL;
     fn->runner = NULL;
 }
 

@@ -9,7 +9,8 @@
 
 static void native_run(fnh__invocation *inv)
 {
-    if (!inv->fn->entry) {
+    const fnh__native_code *code = inv->fn->runner_state;
+    if (!code || !code->entry) {
         inv->rc = -ENOEXEC;
         return;
     }
@@ -17,7 +18,7 @@ static void native_run(fnh__invocation *inv)
     fnh__crash_scope cs = {.what = "running function", .name = inv->fn->name, .key = "Id",
                            .detail = inv->id};
     fnh__crash_enter(&cs);
-    int rc = inv->fn->entry((fnh_ctx *)(void *)inv);
+    int rc = code->entry((fnh_ctx *)(void *)inv);
     fnh__crash_leave(&cs);
     inv->rc = rc > 0 ? 0 : rc;
 }
