@@ -200,3 +200,33 @@ def test_extensions_cli(ctx):
     assert p.returncode == 1 and "was built for fnhost ABI 2.0" in p.stderr
     p = ctx.run("extensions", "check", ext_so(ctx, "noext"))
     assert p.returncode == 1 and "is not an fnhost extension" in p.stderr
+
+
+def test_admin_invoke_goes_through_the_triggers_invoke_hook(ctx):
+    d = manifest_dir(ctx, [tick_entry(ctx)])
+    h = ctx.start(app(ctx, tick_function(count=0)), env={"FNHOST_EXTENSIONS_PATH": d})
+    r = h.post("/admin/functions/ticker", body='{"input": "hello"}',
+               headers={"Content-Type": "application/json"})
+    assert r.status == 202, r
+    out = h.wait_log("complete token=1000 ")
+    assert "got manual hello" in out, out
+    # the hook refused: the caller is told, nothing runs
+    r = h.post("/admin/functions/ticker", body='{"input": "busy"}',
+               headers={"Content-Type": "application/json"})
+    assert r.status == 500 and "Device or resource busy" in r.json()["error"], r
+
+
+def test_admin_invoke_of_builtin_triggers_uses_their_hooks(ctx):
+    files = {"echo/function.json": http_function(route="echo/{*rest}", so="echo.so"),
+             "echo/echo.so": ("copy", ctx.so("native", "echo")),
+             "tick/function.json": {"bindings": [{"type": "timerTrigger", "direction": "in",
+                                                  "name": "myTimer",
+                                                  "schedule": "0 0 0 1 1 *"}],
+                                    "scriptFile": "ticker.so"},
+             "tick/ticker.so": ("copy", ctx.so("native", "ticker"))}
+    h = ctx.start(ctx.make_app(files))
+    assert h.post("/admin/functions/tick", body="{}").status == 202
+    out = h.wait_log("TimerInfo: ")
+    assert '"IsPastDue":false' in out
+    assert h.post("/admin/functions/echo", body='{"input": "abc"}').status == 202
+    h.wait_log("Executed 'Functions.echo' (Succeeded")

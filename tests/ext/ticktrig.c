@@ -115,6 +115,21 @@ static void tick_unbind(void *state)
     free(t);
 }
 
+/* Manual runs (ABI 1.1): input "busy" is refused with -EBUSY; otherwise one
+ * event "manual <input>" with token 1000 is fired. */
+static int tick_invoke(void *state, const fnh_value *input)
+{
+    tick *t = state;
+    if (input->len == 4 && memcmp(input->data, "busy", 4) == 0)
+        return -EBUSY;
+    char text[128];
+    int n = snprintf(text, sizeof text, "manual %.*s", (int)(input->len < 100 ? input->len : 100),
+                     (const char *)input->data);
+    fnh_value v = {text, (size_t)n, "text/plain"};
+    fnh_kv meta[] = {{"n", "m"}};
+    return fnh_fire(t->b, &v, meta, 1, (void *)(intptr_t)1000);
+}
+
 static int const_bind(fnh_binding *b, const fnh_config *cfg, void **state)
 {
     if (!fnh_config_string(cfg, "value"))
@@ -155,7 +170,7 @@ static void plain_unbind(void *state)
 
 static const fnh_trigger_type tick_type = {
     sizeof(fnh_trigger_type), "tickTrigger", tick_bind, tick_start, tick_complete, tick_stop,
-    tick_unbind, NULL};
+    tick_unbind, tick_invoke};
 static const fnh_binding_type const_type = {sizeof(fnh_binding_type), "constant", FNH_IN,
                                             const_bind, const_read, NULL, plain_unbind};
 static const fnh_binding_type memo_type = {sizeof(fnh_binding_type), "memo", FNH_OUT,

@@ -636,7 +636,8 @@ static void test_local_settings_keys_case_insensitive(void)
                "{\"values\": {\"UNIT_CI\": \"yes\"}, \"host\": {\"localHttpPort\": 7099, "
                "\"cors\": \"*\", \"CORSCredentials\": \"yes\"}, \"Valeus\": {}}");
     fnh__app *app = load();
-    CHECK_STR(getenv("UNIT_CI"), "yes");
+    CHECK_STR(fnh__app_setting(app, "UNIT_CI"), "yes");
+    CHECK(getenv("UNIT_CI") == NULL); /* loading writes nothing global */
     CHECK(app->local_port == 7099);
     CHECK_STR(app->cors, "*");
     CHECK(app->host_errors.len == 0);

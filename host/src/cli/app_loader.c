@@ -3,6 +3,7 @@
 #include "app_loader.h"
 
 #include "extension.h"
+#include "settings.h"
 #include "function_native.h"
 #include "http_binding.h"
 #include "timer_trigger.h"
@@ -31,6 +32,10 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
     for (size_t i = 0; i < ext_errors.len; i++)
         fnh__strlist_addf(&app->errors, "%s", ext_errors.items[i]);
     fnh__strlist_free(&ext_errors);
+    if (run) { /* start-up: the only time the process-wide state is written */
+        fnh__settings_export(&app->settings);
+        fnh__app_apply_log_levels(app);
+    }
     /* with host errors the host will not start: check everything, run nothing */
     int live = run && !app->host_errors.len;
     fnh__runners_prepare(app, live);
@@ -43,6 +48,6 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
 void fnh__app_unload(fnh__app *app)
 {
     fnh__ext_unload(0);
-    fnh__app_free(app);
+    fnh__app_unref(app);
     fnh__ext_registry_free();
 }

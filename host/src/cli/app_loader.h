@@ -14,11 +14,14 @@ void fnh__builtins_register(void);
 
 /* Loads the app at opts->root into *out (always set unless out of memory;
  * free with fnh__app_unload) and binds it: with run set, native code is
- * loaded and extension files are loaded and bound on loop; without, only
- * what listing routes needs (no code runs). Every problem is in the app's
+ * loaded and extension files are loaded and bound on loop, the settings
+ * exported to the environment and the log levels set (start-up only);
+ * without, only what listing routes needs (no code runs, nothing global is
+ * written). Every problem is in the app's
  * error lists, one line each. Returns 0 or -ENOMEM. */
 int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, fnh__app **out);
-/* Unbinds and frees an app from fnh__app_load_bound (extensions unloaded). */
+/* Unbinds an app from fnh__app_load_bound (extensions unloaded) and drops
+ * the loader's reference. */
 void fnh__app_unload(fnh__app *app);
 
 #endif

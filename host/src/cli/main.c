@@ -99,6 +99,7 @@ static uv_signal_t g_sigint, g_sigterm;
 static uv_timer_t g_drain_timer;
 static uint64_t g_drain_deadline;
 static int g_still_running; /* invocations stuck in functions after the drain */
+static fnh__app *g_draining;  /* the app being drained at shutdown */
 
 static uv_prepare_t g_log_flusher;
 
@@ -116,7 +117,8 @@ static void log_flush_cb(uv_prepare_t *p)
 
 static void drain_cb(uv_timer_t *t)
 {
-    int done = fnh__dispatch_inflight() == 0 &&
+    /* drained once no invocation holds the app any more */
+    int done = (!g_draining || g_draining->refs == 1) && fnh__dispatch_inflight() == 0 &&
                (!g_host.http || fnh__http_server_connections(g_host.http) == 0);
     if (!done && fnh__now_ns() < g_drain_deadline)
         return;
@@ -147,6 +149,12 @@ static void signal_cb(uv_signal_t *s, int signum)
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
     fnh__ext_stop();
+    /* shutdown is a swap to an empty app, then a drain of the old one */
+    fnh__app *empty = fnh__app_new(g_host.app->root);
+    if (empty) {
+        g_draining = g_host.app;
+        g_host.app = empty;
+    }
     g_drain_deadline = fnh__now_ns() + (uint64_t)SHUTDOWN_GRACE_MS * 1000000u;
     uv_timer_init(g_host.loop, &g_drain_timer);
     uv_timer_start(&g_drain_timer, drain_cb, 0, 10);
@@ -317,6 +325,8 @@ static int cmd_start(const start_opts *o)
     int crc = uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
+    if (g_draining)
+        fnh__app_unref(g_host.app); /* the empty one */
     fnh__app_unload(app);
     (void)crc;
     return 0;

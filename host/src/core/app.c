@@ -182,7 +182,7 @@ static const char *const http_keys[] = {
     "hsts", "customHeaders", "enableChunkedRequestBinding", "maxRequestBodySize",
     "requestHeadersTimeout", "keepAliveTimeout", "minRequestBodyDataRate", NULL};
 
-/* Validates logging.logLevel; the levels are set by apply_log_levels. */
+/* Validates logging.logLevel; the levels are set by fnh__app_apply_log_levels. */
 static void check_log_levels(fnh__app *app, const cJSON *logging)
 {
     if (logging && !cJSON_IsObject(logging)) {
@@ -214,7 +214,7 @@ static void check_log_levels(fnh__app *app, const cJSON *logging)
 }
 
 /* Sets the log levels of host.json's logging.logLevel (process-wide). */
-static void apply_log_levels(const fnh__app *app)
+void fnh__app_apply_log_levels(const fnh__app *app)
 {
     const cJSON *levels = get_ci(get_ci(app->host_json, "logging"), "logLevel");
     const cJSON *l;
@@ -433,14 +433,14 @@ static int in_csv(const char *csv, const char *name)
 static void function_free(fnh__function *fn);
 
 /* Replaces %Setting% in every string of v (recursively). */
-static int resolve_settings(fnh__function *fn, cJSON *v, const char *jpath)
+static int resolve_settings(const fnh__app *app, fnh__function *fn, cJSON *v, const char *jpath)
 {
     int rc = 0;
     if (cJSON_IsString(v)) {
         if (!strchr(v->valuestring, '%'))
             return 0;
         char *missing = NULL;
-        char *s = fnh__settings_expand(v->valuestring, &missing);
+        char *s = fnh__settings_expand(&app->settings, v->valuestring, &missing);
         if (!s) {
             FERR(fn,
                  "%s: %s: '%%%s%%' does not resolve to a value; add \"%s\" to the Values of "
@@ -460,7 +460,7 @@ static int resolve_settings(fnh__function *fn, cJSON *v, const char *jpath)
         {
             char *sub = cJSON_IsArray(v) ? fnh__asprintf("%s[%d]", jpath, i)
                                          : fnh__asprintf("%s.%s", jpath, c->string);
-            if (sub && resolve_settings(fn, c, sub))
+            if (sub && resolve_settings(app, fn, c, sub))
                 rc = -EINVAL;
             free(sub);
             i++;
@@ -507,7 +507,7 @@ void fnh__app_warn_unknown_keys(fnh__app *app, const fnh__function *fn, const cJ
     }
 }
 
-static void load_bindings(fnh__function *fn)
+static void load_bindings(const fnh__app *app, fnh__function *fn)
 {
     const cJSON *bindings = get_ci(fn->config, "bindings");
     if (!cJSON_IsArray(bindings) || cJSON_GetArraySize(bindings) == 0) {
@@ -584,7 +584,7 @@ static void load_bindings(fnh__function *fn)
                 b->name = fnh__strdup(nm);
             }
         }
-        if (resolve_settings(fn, b->json, at))
+        if (resolve_settings(app, fn, b->json, at))
             continue;
         if (is_trigger) {
             if (++ntriggers > 1) {
@@ -610,11 +610,12 @@ static void load_bindings(fnh__function *fn)
     }
 }
 
-static int setting_disables(const char *name)
+static int setting_disables(const fnh__app *app, const char *name)
 {
     char *a = fnh__asprintf("AzureWebJobs.%s.Disabled", name);
     char *b = fnh__asprintf("AzureWebJobs_%s_Disabled", name);
-    int off = fnh__truthy(a ? fnh__setting(a) : NULL) || fnh__truthy(b ? fnh__setting(b) : NULL);
+    int off = fnh__truthy(a ? fnh__app_setting(app, a) : NULL) ||
+              fnh__truthy(b ? fnh__app_setting(app, b) : NULL);
     if (!off) { /* names of settings are case-insensitive on Azure */
         extern char **environ;
         for (char **e = environ; e && *e && !off; e++) {
@@ -687,17 +688,17 @@ static void function_read(fnh__app *app, fnh__function *fn, const char *text, si
                               "you mean '%s'?",
                               fn->config_file, c->string, hint);
     }
-    load_bindings(fn);
+    load_bindings(app, fn);
     const cJSON *disabled = get_ci(fn->config, "disabled");
     if (cJSON_IsTrue(disabled) ||
-        (cJSON_IsString(disabled) && fnh__truthy(fnh__setting(disabled->valuestring)))) {
+        (cJSON_IsString(disabled) && fnh__truthy(fnh__app_setting(app, disabled->valuestring)))) {
         fn->disabled = 1;
         fnh__strlist_addf(&app->notes,
                           "%s: disabled: this 1.x property is deprecated; set the app setting "
                           "\"AzureWebJobs.%s.Disabled\": \"true\" instead",
                           fn->config_file, fn->name);
     }
-    if (setting_disables(fn->name))
+    if (setting_disables(app, fn->name))
         fn->disabled = 1;
 }
 
@@ -796,6 +797,7 @@ fnh__app *fnh__app_new(const char *root)
     fnh__app *app = calloc(1, sizeof *app);
     if (!app)
         return NULL;
+    app->refs = 1;
     app->root = fnh__strdup(root);
     app->host_json = cJSON_CreateObject();
     if (!app->root || !app->host_json) {
@@ -836,6 +838,8 @@ static void load_settings(fnh__app *app)
         app->cors = ls.cors;
         ls.cors = NULL;
         app->cors_credentials = ls.cors_credentials;
+        app->settings = ls.values;
+        ls.values = (fnh__strlist){0};
     } else {
         fnh__strlist_addf(&ls.fatal, "local.settings.json: out of memory while reading the file");
     }
@@ -844,7 +848,7 @@ static void load_settings(fnh__app *app)
     take_all(&app->warnings, &ls.warnings);
     take_all(&app->notes, &ls.notes);
     fnh__settings_free(&ls);
-    const char *limit = fnh__setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
+    const char *limit = fnh__app_setting(app, "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
     if (limit) {
         cJSON v = {.type = cJSON_String, .valuestring = (char *)limit};
         if (fnh__json_whole_number(&v, 1, FNH__JSON_MAX_WHOLE, &app->limits.max_body))
@@ -875,7 +879,6 @@ static void load_host_json(fnh__app *app)
         fnh__app_read_host_json(app, text, len);
     }
     free(text);
-    apply_log_levels(app);
 }
 
 int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
@@ -938,10 +941,29 @@ static void function_free(fnh__function *fn)
     free(fn);
 }
 
+fnh__app *fnh__app_ref(fnh__app *app)
+{
+    if (app)
+        app->refs++;
+    return app;
+}
+
+void fnh__app_unref(fnh__app *app)
+{
+    if (app && --app->refs == 0)
+        fnh__app_free(app);
+}
+
+const char *fnh__app_setting(const fnh__app *app, const char *name)
+{
+    return fnh__setting(app ? &app->settings : NULL, name);
+}
+
 void fnh__app_free(fnh__app *app)
 {
     if (!app)
         return;
+    fnh__strlist_free(&app->settings);
     for (size_t i = 0; i < app->nfunctions; i++)
         function_free(app->functions[i]);
     free(app->functions);

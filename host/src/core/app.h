@@ -58,10 +58,12 @@ typedef struct fnh__function {
 } fnh__function;
 
 typedef struct fnh__app {
+    int refs;                     /* the host and every invocation hold one (loop thread) */
     char *root;
     struct cJSON *host_json;
     int64_t function_timeout_ms; /* -1 = unlimited */
     fnh__http_limits limits;
+    fnh__strlist settings;        /* local.settings.json Values, "NAME=value" */
     char *cors;                   /* Host.CORS */
     int cors_credentials;
     int local_port;               /* Host.LocalHttpPort, 0 if unset */
@@ -83,7 +85,8 @@ typedef struct fnh__app_options {
  * of memory (caller frees with fnh__app_free); check app->host_errors for
  * fatal problems and each function's errors. Whatever the files hold, every
  * field of the app has a usable value. Returns 0 or -ENOMEM. Main thread,
- * start-up (reads and sets environment variables and log levels). */
+ * start-up. Reads the environment; writes nothing global (see
+ * fnh__settings_export and fnh__app_apply_log_levels). */
 int fnh__app_load(const fnh__app_options *opts, fnh__app **out);
 
 /* The steps of fnh__app_load, for tests and fuzzers that feed the loaders
@@ -110,6 +113,17 @@ fnh__function *fnh__app_read_function_json(fnh__app *app, const char *name, cons
                                            size_t len);
 void fnh__app_finish(fnh__app *app);
 void fnh__app_free(fnh__app *app);
+/* The loaded app is a snapshot: read-only once loaded, shared by the host
+ * and every invocation (timed-out ones included), each holding a reference;
+ * the last unref frees it. A new app starts with one reference. Loop
+ * thread. */
+fnh__app *fnh__app_ref(fnh__app *app);
+void fnh__app_unref(fnh__app *app);
+/* An app setting: the environment variable, else the app's Value. */
+const char *fnh__app_setting(const fnh__app *app, const char *name);
+/* Sets the log levels of host.json logging.logLevel (process-wide: start-up
+ * only). */
+void fnh__app_apply_log_levels(const fnh__app *app);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
 fnh__function *fnh__app_find(const fnh__app *app, const char *name);
 /* 1 if the function can be invoked (no errors). */

@@ -22,7 +22,7 @@ fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, co
     if (!inv)
         return NULL;
     inv->api = &fnh__function_api;
-    inv->app = app;
+    inv->app = fnh__app_ref(app);
     inv->fn = fn;
     inv->reason = reason;
     fnh__uuid(inv->id);
@@ -33,6 +33,7 @@ void fnh__invocation_free(fnh__invocation *inv)
 {
     if (!inv)
         return;
+    fnh__app_unref(inv->app);
     fnh__http_req_free(inv->in.http);
     fnh__buf_free(&inv->in.payload);
     free(inv->in.ctype);
@@ -451,8 +452,7 @@ char *fnh__invocation_expand(fnh__invocation *inv, const char *s, char **missing
 
 static const char *api_setting(fnh_ctx *c, const char *name)
 {
-    (void)c;
-    return name ? fnh__setting(name) : NULL;
+    return name ? fnh__app_setting(INV(c)->app, name) : NULL;
 }
 
 static void api_log(fnh_ctx *c, fnh_log_level level, const char *fmt, va_list ap)

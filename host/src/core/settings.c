@@ -185,11 +185,20 @@ int fnh__settings_load(const char *root, fnh__local_settings *out)
                               "Skipping '%s' from local settings as it's already defined in "
                               "current environment variables.",
                               name);
-        else
-            setenv(name, eq + 1, 0);
         *eq = '=';
     }
     return 0;
+}
+
+void fnh__settings_export(const fnh__strlist *values)
+{
+    for (size_t i = 0; i < values->len; i++) {
+        const char *eq = strchr(values->items[i], '=');
+        char *name = eq ? fnh__strndup(values->items[i], (size_t)(eq - values->items[i])) : NULL;
+        if (name)
+            setenv(name, eq + 1, 0); /* never over a real environment variable */
+        free(name);
+    }
 }
 
 void fnh__settings_free(fnh__local_settings *s)
@@ -203,12 +212,19 @@ void fnh__settings_free(fnh__local_settings *s)
     fnh__strlist_free(&s->notes);
 }
 
-const char *fnh__setting(const char *name)
+const char *fnh__setting(const fnh__strlist *values, const char *name)
 {
-    return getenv(name);
+    const char *env = getenv(name);
+    if (env || !values)
+        return env;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < values->len; i++)
+        if (strncmp(values->items[i], name, n) == 0 && values->items[i][n] == '=')
+            return values->items[i] + n + 1;
+    return NULL;
 }
 
-char *fnh__settings_expand(const char *s, char **missing)
+char *fnh__settings_expand(const fnh__strlist *values, const char *s, char **missing)
 {
     *missing = NULL;
     fnh__buf b = {0};
@@ -227,7 +243,7 @@ char *fnh__settings_expand(const char *s, char **missing)
             continue;
         }
         char *name = fnh__strndup(a + 1, (size_t)(z - a - 1));
-        const char *val = name ? fnh__setting(name) : NULL;
+        const char *val = name ? fnh__setting(values, name) : NULL;
         if (!val) {
             *missing = name;
             fnh__buf_free(&b);

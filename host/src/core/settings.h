@@ -1,7 +1,8 @@
 /* settings.h: app settings. local.settings.json "Values" are validated and
- * exported into the process environment (real environment variables win),
- * so functions, handlers and the host all read one source: getenv. Its
- * "Host" section gives the local port and CORS. */
+ * kept with the app; a setting is the real environment variable when there
+ * is one, else the Value. At start-up (only) the Values are also exported
+ * into the process environment, for code that reads getenv and for child
+ * processes. Its "Host" section gives the local port and CORS. */
 #ifndef FNH_SETTINGS_H
 #define FNH_SETTINGS_H
 
@@ -28,20 +29,24 @@ typedef struct fnh__local_settings {
 int fnh__settings_parse(const char *text, size_t len, fnh__local_settings *out);
 
 /* Reads <root>/local.settings.json if present (a missing file is no
- * problem), validates it into out (zeroed) and exports its valid Values into
- * the environment unless already set there (noted in out->notes). Start-up
- * only (calls setenv). Returns 0, or -ENOMEM. */
+ * problem) and validates it into out (zeroed); a Value the environment
+ * already sets is noted in out->notes. Writes nothing global. Returns 0, or
+ * -ENOMEM. */
 int fnh__settings_load(const char *root, fnh__local_settings *out);
+/* Exports "NAME=value" entries into the environment unless already set
+ * there. Start-up only (setenv is not thread-safe). */
+void fnh__settings_export(const fnh__strlist *values);
 
 void fnh__settings_free(fnh__local_settings *s);
 
-/* An app setting (environment after load); borrowed from the environment;
- * NULL when unset. Any thread once start-up is over. */
-const char *fnh__setting(const char *name);
+/* An app setting: the environment variable, else the entry of values
+ * ("NAME=value"; may be NULL). Borrowed; NULL when unset. Any thread once
+ * start-up is over. */
+const char *fnh__setting(const fnh__strlist *values, const char *name);
 
-/* Replaces every %Name% in s with the app setting Name. Returns a malloc'd
- * string (caller frees), or NULL with *missing = malloc'd name of the first
- * setting that does not resolve (caller frees). */
-char *fnh__settings_expand(const char *s, char **missing);
+/* Replaces every %Name% in s with the app setting Name (as fnh__setting).
+ * Returns a malloc'd string (caller frees), or NULL with *missing =
+ * malloc'd name of the first setting that does not resolve (caller frees). */
+char *fnh__settings_expand(const fnh__strlist *values, const char *s, char **missing);
 
 #endif

@@ -1441,7 +1441,7 @@ static loaded_ext *ext_of(const void *h, struct fnh_binding **hb)
 static const char *api_setting(const void *h, const char *name)
 {
     (void)h;
-    return name ? fnh__setting(name) : NULL;
+    return name ? fnh__app_setting(g.app, name) : NULL;
 }
 
 static void *api_global(const void *h)

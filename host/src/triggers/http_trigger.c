@@ -112,7 +112,7 @@ static void complete_http(fnh__invocation *inv)
 
 static void home_page(fnh__host *h, fnh__http_exchange *x)
 {
-    if (fnh__truthy(fnh__setting("AzureWebJobsDisableHomepage"))) {
+    if (fnh__truthy(fnh__app_setting(h->app, "AzureWebJobsDisableHomepage"))) {
         fnh__respond_simple(x, 204, NULL, NULL, 0);
         return;
     }
@@ -131,6 +131,12 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     fnh__app *app = h->app;
     if (h->admin && h->admin(h, x, req))
         return;
+    if (!app->nfunctions && h->state && strcmp(h->state, "Running") != 0) {
+        /* shutting down: the app was swapped for an empty one */
+        fnh__respond_simple(x, 503, NULL, NULL, 0);
+        fnh__http_req_free(req);
+        return;
+    }
     if (strcmp(req->path_raw, "/") == 0 && (req->method & (FNH__M_GET | FNH__M_HEAD))) {
         home_page(h, x);
         fnh__http_req_free(req);
