@@ -229,17 +229,15 @@ static int worker_count(void)
     return n > 4 ? (int)n : 4;
 }
 
-static int cmd_start(const start_opts *o)
+/* Loads and binds the app; NULL (after saying why) when the host cannot
+ * start. */
+static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
 {
-    uint64_t t0 = fnh__now_ns();
-    fnh__log_init(o->json_logs, o->verbose);
-    signal(SIGPIPE, SIG_IGN);
     fnh__app_options ao = {.root = o->root, .functions_csv = o->functions};
     fnh__app *app = NULL;
-    uv_loop_t *loop = uv_default_loop();
     if (fnh__app_load_bound(&ao, 1, loop, &app) == -ENOMEM && !app) {
         fprintf(stderr, "fnhost: out of memory\n");
-        return 1;
+        return NULL;
     }
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "Starting Host (HostId=%s, Version=%s, ProcessId=%d)",
              app->host_id ? app->host_id : "", FNH_VERSION, (int)getpid());
@@ -249,8 +247,15 @@ static int cmd_start(const start_opts *o)
                  "The host cannot start until the errors above are fixed.");
         fnh__log_shutdown();
         fnh__app_unload(app);
-        return 1;
+        return NULL;
     }
+    return app;
+}
+
+/* Listens on the address the options and local.settings.json give; fills
+ * g_host. 0, or -1 after saying why. */
+static int start_listening(const start_opts *o, fnh__app *app, uv_loop_t *loop, uint64_t t0)
+{
     int port = o->port >= 0 ? o->port : app->local_port ? app->local_port : 7071;
     const char *bind = o->host ? o->host : "127.0.0.1";
     g_host.app = app;
@@ -260,33 +265,27 @@ static int cmd_start(const start_opts *o)
     g_host.state = "Running";
     int rc = fnh__http_server_start(loop, bind, port, &app->limits, fnh__http_trigger_handle,
                                     &g_host, &g_host.http);
-    if (rc) {
-        if (rc == UV_EADDRINUSE)
-            fnh__log("Host", FNH_LOG_ERROR,
-                     "Port %d is unavailable. Close the process using that port, or specify "
-                     "another port using --port.",
-                     port);
-        else
-            fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
-                     bind, port, uv_strerror(rc));
-        fnh__ext_stop();
-        fnh__log_shutdown();
-        fnh__app_unload(app);
-        uv_run(loop, UV_RUN_NOWAIT);
-        uv_loop_close(loop);
-        return 1;
-    }
+    if (rc == UV_EADDRINUSE)
+        fnh__log("Host", FNH_LOG_ERROR,
+                 "Port %d is unavailable. Close the process using that port, or specify "
+                 "another port using --port.",
+                 port);
+    else if (rc)
+        fnh__log("Host", FNH_LOG_ERROR, "Cannot listen on %s:%d: %s; check --host and --port",
+                 bind, port, uv_strerror(rc));
+    if (rc)
+        return -1;
     g_host.port = fnh__http_server_port(g_host.http);
     const char *shown = (strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "127.0.0.1") == 0 ||
                          strcmp(bind, "::") == 0 || strcmp(bind, "::1") == 0)
                             ? "localhost"
                             : bind;
     snprintf(g_host.base_url, sizeof g_host.base_url, "http://%s:%d", shown, g_host.port);
-    rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);
-    if (rc) {
-        fnh__log("Host", FNH_LOG_ERROR, "Cannot start worker threads: %s", strerror(-rc));
-        return 1;
-    }
+    return 0;
+}
+
+static void log_routes(const fnh__app *app)
+{
     for (size_t i = 0; i < app->nfunctions; i++) {
         const fnh__function *fn = app->functions[i];
         const fnh__http_fn *hf = fnh__http_fn_of(fn);
@@ -297,11 +296,11 @@ static int cmd_start(const start_opts *o)
                  hf->route_full, hf->methods == FNH__M_ALL ? "all" : methods_text(hf->methods, 1, ms),
                  fn->name);
     }
-    print_functions(app, g_host.base_url);
-    fnh__ext_start();
-    fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
-             (unsigned long long)((fnh__now_ns() - t0) / 1000000u), bind, g_host.port);
-    fnh__log_flush();
+}
+
+/* Serves until a signal's drain closed every handle. */
+static void serve(uv_loop_t *loop)
+{
     uv_prepare_init(loop, &g_log_flusher);
     uv_prepare_start(&g_log_flusher, log_flush_cb);
     uv_unref((uv_handle_t *)&g_log_flusher);
@@ -310,10 +309,13 @@ static int cmd_start(const start_opts *o)
     uv_signal_start(&g_sigint, signal_cb, SIGINT);
     uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
-    /* the loop ends once the drain timer closed every handle */
+}
+
+/* After the loop: unload and free everything, or, when functions still
+ * run in worker threads, exit without unloading the code under them. */
+static int finish(fnh__app *app, uv_loop_t *loop)
+{
     if (g_still_running) {
-        /* threads are still inside function code: unloading it, or even
-         * returning from main, could pull it from under them */
         fnh__log("Host", FNH_LOG_WARN, "Host stopped; %d invocations were still running after "
                                        "the %d s shutdown bound and were abandoned",
                  g_still_running, SHUTDOWN_GRACE_MS / 1000);
@@ -322,14 +324,46 @@ static int cmd_start(const start_opts *o)
     }
     fnh__ext_unload(0);
     uv_run(loop, UV_RUN_NOWAIT);
-    int crc = uv_loop_close(loop);
+    uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     if (g_draining)
         fnh__app_unref(g_host.app); /* the empty one */
     fnh__app_unload(app);
-    (void)crc;
     return 0;
+}
+
+static int cmd_start(const start_opts *o)
+{
+    uint64_t t0 = fnh__now_ns();
+    fnh__log_init(o->json_logs, o->verbose);
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t *loop = uv_default_loop();
+    fnh__app *app = start_load(o, loop);
+    if (!app)
+        return 1;
+    if (start_listening(o, app, loop, t0)) {
+        fnh__ext_stop();
+        fnh__log_shutdown();
+        fnh__app_unload(app);
+        uv_run(loop, UV_RUN_NOWAIT);
+        uv_loop_close(loop);
+        return 1;
+    }
+    int rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);
+    if (rc) {
+        fnh__log("Host", FNH_LOG_ERROR, "Cannot start worker threads: %s", strerror(-rc));
+        return 1;
+    }
+    log_routes(app);
+    print_functions(app, g_host.base_url);
+    fnh__ext_start();
+    fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
+             (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
+             o->host ? o->host : "127.0.0.1", g_host.port);
+    fnh__log_flush();
+    serve(loop);
+    return finish(app, loop);
 }
 
 /* ---- routes --------------------------------------------------------- */
