@@ -125,6 +125,79 @@ static void home_page(fnh__host *h, fnh__http_exchange *x)
     fnh__respond_simple(x, 200, "text/html; charset=utf-8", page, sizeof page - 1);
 }
 
+/* Answers status with the host's headers (custom headers, CORS) and no
+ * body; frees req. */
+static void answer_plain(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req, int status)
+{
+    hdrs hh = {.n = 0};
+    add_host_headers(app, req, &hh);
+    fnh__http_response r = {.status = status, .headers = hh.kv, .nheaders = hh.n};
+    fnh__http_respond(x, &r);
+    fnh__http_req_free(req);
+}
+
+/* A CORS preflight for an allowed origin: 204 with the allowed method and
+ * headers. Returns 1 when req was one (and was answered). */
+static int cors_preflight(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req)
+{
+    const char *preflight = fnh__http_req_header(req, "Access-Control-Request-Method");
+    if (req->method != FNH__M_OPTIONS || !preflight || !cors_origin(app, req))
+        return 0;
+    hdrs hh = {.n = 0};
+    add_host_headers(app, req, &hh);
+    add_header(&hh, "Access-Control-Allow-Methods", preflight);
+    const char *rh = fnh__http_req_header(req, "Access-Control-Request-Headers");
+    if (rh)
+        add_header(&hh, "Access-Control-Allow-Headers", rh);
+    fnh__http_response r = {.status = 204, .headers = hh.kv, .nheaders = hh.n};
+    fnh__http_respond(x, &r);
+    fnh__http_req_free(req);
+    return 1;
+}
+
+/* A regex constraint gave up on the path: 500, as ASP.NET answers a regex
+ * constraint's timeout, and the log says which. */
+static void regex_gave_up(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req,
+                          fnh__route_match *m)
+{
+    const fnh__function *gf = ((const fnh__http_fn *)m->target)->fn;
+    fnh__log(gf->log_category ? gf->log_category : "Function", FNH_LOG_ERROR,
+             "Function '%s': the regex constraint of parameter '%s' in route '%s' gave up "
+             "on a %zu-byte path (it backtracks past PCRE2's limits); answering 500. "
+             "Simplify the pattern: avoid nested repetition such as (\\w+\\s?)+",
+             gf->name, m->gave_up, fnh__route_template(m->route), strlen(req->path_raw));
+    answer_plain(app, x, req, 500);
+}
+
+/* Starts the invocation of the matched function; takes req and m. */
+static void invoke_route(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req,
+                         fnh__route_match *m)
+{
+    fnh__http_fn *hf = m->target;
+    fnh__function *fn = hf->fn;
+    fnh__invocation *inv = fnh__function_ok(fn) ? fnh__invocation_new(app, fn, FNH__REASON_HOST_API)
+                                                : NULL;
+    fnh_kv *params = inv && m->nparams ? calloc(m->nparams, sizeof *params) : NULL;
+    for (size_t i = 0; params && i < m->nparams; i++)
+        params[i] = (fnh_kv){m->params[i].name, m->params[i].value};
+    int rc = inv ? fnh__input_set_http(inv, req, params, params ? m->nparams : 0) : -ENOENT;
+    if (!rc && m->nparams && !params)
+        rc = -ENOMEM;
+    free(params);
+    fnh__route_match_clear(m);
+    if (rc) { /* in error after routing (an extension refused it): 404; else 503 */
+        if (!inv)
+            fnh__http_req_free(req);
+        fnh__invocation_free(inv);
+        fnh__respond_simple(x, rc == -ENOENT ? 404 : 503, NULL, NULL, 0);
+        return;
+    }
+    inv->owner = x;
+    inv->token = hf;
+    inv->complete = complete_http;
+    fnh__dispatch(inv);
+}
+
 void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *req)
 {
     fnh__host *h = arg;
@@ -142,77 +215,17 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         fnh__http_req_free(req);
         return;
     }
-    /* CORS preflight */
-    const char *preflight = fnh__http_req_header(req, "Access-Control-Request-Method");
-    if (req->method == FNH__M_OPTIONS && preflight && cors_origin(app, req)) {
-        hdrs hh = {.n = 0};
-        add_host_headers(app, req, &hh);
-        add_header(&hh, "Access-Control-Allow-Methods", preflight);
-        const char *rh = fnh__http_req_header(req, "Access-Control-Request-Headers");
-        if (rh)
-            add_header(&hh, "Access-Control-Allow-Headers", rh);
-        fnh__http_response r = {.status = 204, .headers = hh.kv, .nheaders = hh.n};
-        fnh__http_respond(x, &r);
-        fnh__http_req_free(req);
+    if (cors_preflight(app, x, req))
         return;
-    }
     fnh__route_match m = {0};
     fnh__router *router = fnh__http_router(app);
     int found = req->method && router ? fnh__router_match(router, req->method, req->path_raw,
                                                           strlen(req->path_raw), &m)
                                       : 0;
-    if (found == -ERANGE) { /* as ASP.NET answers a regex constraint's timeout */
-        const fnh__function *gf = ((const fnh__http_fn *)m.target)->fn;
-        fnh__log(gf->log_category ? gf->log_category : "Function", FNH_LOG_ERROR,
-                 "Function '%s': the regex constraint of parameter '%s' in route '%s' gave up "
-                 "on a %zu-byte path (it backtracks past PCRE2's limits); answering 500. "
-                 "Simplify the pattern: avoid nested repetition such as (\\w+\\s?)+",
-                 gf->name, m.gave_up, fnh__route_template(m.route), strlen(req->path_raw));
-        hdrs hh = {.n = 0};
-        add_host_headers(app, req, &hh);
-        fnh__http_response r = {.status = 500, .headers = hh.kv, .nheaders = hh.n};
-        fnh__http_respond(x, &r);
-        fnh__http_req_free(req);
-        return;
-    }
-    if (found != 1) {
-        hdrs hh = {.n = 0};
-        add_host_headers(app, req, &hh);
-        fnh__http_response r = {.status = 404, .headers = hh.kv, .nheaders = hh.n};
-        fnh__http_respond(x, &r);
-        fnh__http_req_free(req);
-        return;
-    }
-    fnh__http_fn *hf = m.target;
-    fnh__function *fn = hf->fn;
-    if (!fnh__function_ok(fn)) { /* went into error after routing, e.g. an extension refused it */
-        fnh__route_match_clear(&m);
-        fnh__http_req_free(req);
-        fnh__respond_simple(x, 404, NULL, NULL, 0);
-        return;
-    }
-    fnh__invocation *inv = fnh__invocation_new(app, fn, FNH__REASON_HOST_API);
-    if (!inv) {
-        fnh__route_match_clear(&m);
-        fnh__http_req_free(req);
-        fnh__respond_simple(x, 503, NULL, NULL, 0);
-        return;
-    }
-    fnh_kv *params = m.nparams ? calloc(m.nparams, sizeof *params) : NULL;
-    for (size_t i = 0; params && i < m.nparams; i++)
-        params[i] = (fnh_kv){m.params[i].name, m.params[i].value};
-    int rc = fnh__input_set_http(inv, req, params, params ? m.nparams : 0);
-    if (!rc && m.nparams && !params)
-        rc = -ENOMEM;
-    free(params);
-    fnh__route_match_clear(&m);
-    if (rc) {
-        fnh__invocation_free(inv);
-        fnh__respond_simple(x, 503, NULL, NULL, 0);
-        return;
-    }
-    inv->owner = x;
-    inv->token = hf;
-    inv->complete = complete_http;
-    fnh__dispatch(inv);
+    if (found == -ERANGE)
+        regex_gave_up(app, x, req, &m);
+    else if (found != 1)
+        answer_plain(app, x, req, 404);
+    else
+        invoke_route(app, x, req, &m);
 }
