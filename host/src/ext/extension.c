@@ -715,6 +715,34 @@ static void drain_cb(uv_async_t *h);
 
 /* Creates the handle for binding b of fn and calls the extension's bind.
  * A refusal becomes an error of fn; returns -ENOMEM only. */
+/* The provider has b's type in b's role (trigger, input, output); else an
+ * error of fn and 0. */
+static int kind_fits(fnh__function *fn, const fnh__binding *b, const loaded_ext *x,
+                     const fnh_trigger_type *t, const fnh_binding_type *bt, const char *where)
+{
+    if (b->is_trigger && !t) {
+        fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
+                                       "input or output binding",
+                          where, b->type);
+        return 0;
+    }
+    unsigned dirs = t ? FNH_IN : bt ? bt->directions : 0;
+    if (x->builtin && b->direction && (t || bt) && (b->direction & ~(int)dirs)) {
+        fnh__strlist_addf(&fn->errors, "%s: bindings[%d].direction: a '%s' binding must have "
+                                       "direction \"%s\"",
+                          fn->config_file, b->index, b->type, dirs == FNH_IN ? "in" : "out");
+        return 0;
+    }
+    if (!b->is_trigger && (!bt || !(bt->directions & (unsigned)b->direction))) {
+        fnh__strlist_addf(&fn->errors, "%s: direction: extension \"%s\" does not "
+                                       "provide '%s' as an %s binding",
+                          where, x->def.name, b->type,
+                          b->direction == FNH__DIR_IN ? "input" : "output");
+        return 0;
+    }
+    return 1;
+}
+
 static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
 {
     struct fnh_binding *hb = calloc(1, sizeof *hb);
@@ -730,26 +758,7 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
              b->type);
     const fnh_trigger_type *t = find_trigger(x, b->type);
     const fnh_binding_type *bt = find_binding(x, b->type);
-    if (b->is_trigger && !t) {
-        fnh__strlist_addf(&fn->errors, "%s: '%s' is not a trigger type; use it as an "
-                                       "input or output binding",
-                          where, b->type);
-        free(hb);
-        return 0;
-    }
-    unsigned dirs = t ? FNH_IN : bt ? bt->directions : 0;
-    if (x->builtin && b->direction && (t || bt) && (b->direction & ~(int)dirs)) {
-        fnh__strlist_addf(&fn->errors, "%s: bindings[%d].direction: a '%s' binding must have "
-                                       "direction \"%s\"",
-                          fn->config_file, b->index, b->type, dirs == FNH_IN ? "in" : "out");
-        free(hb);
-        return 0;
-    }
-    if (!b->is_trigger && (!bt || !(bt->directions & (unsigned)b->direction))) {
-        fnh__strlist_addf(&fn->errors, "%s: direction: extension \"%s\" does not "
-                                       "provide '%s' as an %s binding",
-                          where, x->def.name, b->type,
-                          b->direction == FNH__DIR_IN ? "input" : "output");
+    if (!kind_fits(fn, b, x, t, bt, where)) {
         free(hb);
         return 0;
     }
