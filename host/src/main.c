@@ -22,6 +22,7 @@
 #include "http_router.h"
 #include "json.h"
 #include "log.h"
+#include "runners/child.h"
 #include "timer_trigger.h"
 #include "util.h"
 
@@ -399,6 +400,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "__native-child") == 0) /* hidden: processes the host starts itself */
+        return fnh__native_child_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__exec-child") == 0)
+        return fnh__exec_child_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("fnhost %s\n", FNH_VERSION);
         return 0;
