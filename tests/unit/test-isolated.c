@@ -344,9 +344,9 @@ static void test_crashes(void)
     static const struct {
         const char *how, *ended, *report;
     } cases[] = {
-        {"segv", "ended with signal 11 (SIGSEGV)", "crashed: signal 11 (SIGSEGV)"},
-        {"abort", "ended with signal 6 (SIGABRT)", "crashed: signal 6 (SIGABRT)"},
-        {"exit", "ended with exit status 3", NULL},
+        {"segv", "signal 11 (SIGSEGV)", "crashed: signal 11 (SIGSEGV)"},
+        {"abort", "signal 6 (SIGABRT)", "crashed: signal 6 (SIGABRT)"},
+        {"exit", "exit status 3", NULL},
     };
     begin(1);
     int pid = probe_pid();
@@ -365,7 +365,12 @@ static void test_crashes(void)
     }
     char *log = end();
     for (size_t i = 0; i < 3; i++) {
-        CHECK(logcap_has(log, "Function 'gauge'", ids[i], cases[i].ended));
+        char ended[96];
+        snprintf(ended, sizeof ended, "ended with %s", cases[i].ended);
+        CHECK(logcap_has(log, "Function 'gauge'", ids[i], ended));
+        /* it had answered before: no back-off */
+        snprintf(ended, sizeof ended, "ended: %s; restarting it in 0 ms", cases[i].ended);
+        CHECK(logcap_has(log, ended, NULL, NULL));
         if (cases[i].report)
             CHECK(logcap_has(log, "\"category\":\"Host.Child.native-", ids[i], cases[i].report));
     }

@@ -146,6 +146,23 @@ static void test_frames_in_pieces(void)
         fnh__rpc_msg_free(m[1]);
         fnh__rpc_reader_free(&r);
     }
+    /* a big message does not keep its memory once read */
+    size_t big = 2u << 20;
+    char *id = malloc(big + 1);
+    memset(id, 'w', big);
+    id[big] = '\0';
+    ss.worker_id = id;
+    buf.len = 0;
+    CHECK(fnh__rpc_frame_append(&buf, &b) == 0);
+    fnh__rpc_reader r = {0};
+    fnh__rpc_msg *m = NULL;
+    int err;
+    CHECK(feed(&r, &buf, 1u << 16, &m, 1, &err) == 1 && err == 0);
+    CHECK(m && strlen(m->start_stream->worker_id) == big);
+    CHECK(r.buf.cap == 0);
+    fnh__rpc_msg_free(m);
+    fnh__rpc_reader_free(&r);
+    free(id);
     fnh__buf_free(&buf);
 }
 

@@ -26,6 +26,7 @@ typedef struct watch {
     fnh__child_exit last;
     uint64_t restart[8];
     int stop_after; /* stop the child from down() after this many exits */
+    int healthy_at; /* the run that reports itself healthy */
     fnh__child *child;
 } watch;
 
@@ -33,6 +34,8 @@ static void up_cb(fnh__child *c)
 {
     watch *w = fnh__child_data(c);
     w->ups++;
+    if (w->healthy_at == w->ups)
+        fnh__child_healthy(c);
 }
 
 static void down_cb(fnh__child *c, const fnh__child_exit *e)
@@ -171,6 +174,15 @@ static void test_restart_backoff(void)
     CHECK(logcap_has(log, "ended: exit status 1; restarting it in 200 ms", NULL, NULL));
     free(log);
     CHECK(fnh__supervisor_children() == 0);
+
+    /* a run that did useful work resets the back-off */
+    watch h = {.stop_after = 4, .healthy_at = 3};
+    logcap_begin();
+    CHECK(fnh__child_start(&k, &h, &h.child) == 0);
+    run_until(&h.downs, 4, 20000);
+    free(logcap_end());
+    CHECK(h.restart[0] == 0 && h.restart[1] == 100 && h.restart[2] == 0 &&
+          h.restart[3] == 100);
 
     shell_kind(&k, argv, "sleep 30");
     k.restart = FNH__RESTART_ALWAYS;

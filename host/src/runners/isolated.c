@@ -233,6 +233,7 @@ static void child_answer(slot *s, const fnh__rpc_invocation_response *rs)
         fnh__log(fn_category(j->inv->fn), FNH_LOG_ERROR, "Function '%s' (Id=%s) failed: %s",
                  j->inv->fn->name, j->inv->id, error);
     free(error);
+    fnh__child_healthy(s->child); /* a crash in a later function restarts it at once */
     s->running = NULL;
     g.nrunning--;
     finish_now(j);
@@ -248,6 +249,8 @@ static size_t child_alloc(fnh__child *c, char **p)
 static void child_read(fnh__child *c, size_t n)
 {
     slot *s = fnh__child_data(c);
+    if (!fnh__child_pid(c))
+        s->up = 0; /* what a dead process left: nothing more goes to it */
     fnh__rpc_reader_commit(&s->rd, n);
     fnh__rpc_msg *m;
     int rc = 0;
@@ -318,7 +321,8 @@ int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe)
         return -EINVAL;
     memset(&g, 0, sizeof g);
     g.loop = loop;
-    g.nslots = nchildren > 0 ? nchildren : 4;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    g.nslots = nchildren > 0 ? nchildren : cpus > 4 ? (int)cpus : 4; /* as the worker pool */
     g.exe = fnh__strdup(self_exe);
     g.slots = calloc((size_t)g.nslots, sizeof *g.slots);
     if (!g.exe || !g.slots) {

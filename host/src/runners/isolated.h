@@ -16,7 +16,8 @@
 
 #include "invocation.h"
 
-/* Sets up the runner: at most nchildren children (<= 0: 4), each running
+/* Sets up the runner: at most nchildren children (<= 0: 4 or the number of
+ * CPUs, whichever is more, like the worker pool), each running
  * self_exe (the fnhost binary: /proc/self/exe resolved) "__native-child".
  * Copies self_exe. Starts no process yet. Returns 0, -EINVAL, -ENOMEM. */
 int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define READ_CHUNK 65536u
+#define KEEP_BYTES (1u << 20)
 
 int fnh__rpc_frame_append(fnh__buf *out, const fnh__rpc_msg *m)
 {
@@ -100,8 +101,11 @@ int fnh__rpc_reader_next(fnh__rpc_reader *r, fnh__rpc_msg **out)
     *out = azure_functions_rpc_messages__streaming_message__unpack(NULL, (size_t)n,
                                                                    h + FNH__RPC_HEADER);
     r->off += FNH__RPC_HEADER + (size_t)n;
-    if (r->off == r->buf.len)
+    if (r->off == r->buf.len) {
         r->off = r->buf.len = 0;
+        if (r->buf.cap > KEEP_BYTES)
+            fnh__buf_free(&r->buf); /* a big message does not pin its memory */
+    }
     return *out ? 1 : -EPROTO;
 }
 

@@ -98,6 +98,8 @@ size_t fnh__supervisor_children(void)
 /* Logs each complete line of b (all of it when flush), keeps the rest. */
 static void log_lines(fnh__child *c, fnh__buf *b, fnh_log_level level, int flush)
 {
+    if (!b->len)
+        return;
     size_t start = 0;
     for (;;) {
         char *nl = memchr(b->data + start, '\n', b->len - start);
@@ -310,7 +312,7 @@ static void restart_cb(uv_timer_t *t)
     c->fails++;
     fnh__child_exit e = {.spawn_error = rc};
     uint64_t max = c->kind->backoff_max_ms ? c->kind->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
-    uint64_t delay = FIRST_BACKOFF_MS << (c->fails > 8 ? 8 : c->fails);
+    uint64_t delay = FIRST_BACKOFF_MS << (c->fails > 9 ? 8 : c->fails - 1);
     e.restart_ms = delay > max ? max : delay;
     snprintf(e.text, sizeof e.text, "cannot start: %s", uv_strerror(rc));
     fnh__log(c->category, FNH_LOG_ERROR, "Child %s could not be started again (%s); retrying in "
@@ -479,6 +481,11 @@ int fnh__child_start(const fnh__child_kind *kind, void *data, fnh__child **out)
     if (kind->up)
         kind->up(c);
     return 0;
+}
+
+void fnh__child_healthy(fnh__child *c)
+{
+    c->fails = 0;
 }
 
 int fnh__child_kill(fnh__child *c, int sig)

@@ -66,6 +66,10 @@ int fnh__child_pid(const fnh__child *c);
 /* Queues b's bytes on the channel and takes b's memory (b is reset).
  * Returns 0, or -EPIPE when the child is not running (b is freed). */
 int fnh__child_send(fnh__child *c, fnh__buf *b);
+/* The child did useful work (e.g. answered a request): its next failure
+ * restarts it at once again. Without this, only a run of healthy_ms resets
+ * the back-off. */
+void fnh__child_healthy(fnh__child *c);
 /* Sends sig to the child's process group. The exit that follows counts as
  * requested: restarted at once, without back-off. 0 or -ESRCH. */
 int fnh__child_kill(fnh__child *c, int sig);
