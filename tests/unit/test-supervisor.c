@@ -284,7 +284,19 @@ static void test_exec_child_dies_with_parent(void)
     close(pfd[0]);
     int child = n > 0 ? atoi(buf) : 0;
     CHECK(child > 0);
-    uv_sleep(200); /* let it get past prctl and exec */
+    /* once it is "sleep", __exec-child has set PR_SET_PDEATHSIG */
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", child);
+    for (int i = 0; i < 5000 && strncmp(comm, "sleep", 5) != 0; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(comm, sizeof comm, f))
+                comm[0] = '\0';
+            fclose(f);
+        }
+        usleep(2000);
+    }
+    CHECK(strncmp(comm, "sleep", 5) == 0);
     kill(sh, SIGKILL);
     int st = 0;
     waitpid(sh, &st, 0);

@@ -249,7 +249,13 @@ static void on_invocation(const fnh__rpc_invocation_request *rq)
         rc = l->fn->entry((fnh_ctx *)(void *)inv);
         g_crash_fn[0] = '\0';
         g.current = NULL;
-        fnh__rpc_encode_response(inv, rc > 0 ? 0 : rc, &b);
+        int erc = fnh__rpc_encode_response(inv, rc > 0 ? 0 : rc, &b);
+        if (erc) /* the host still gets an answer */
+            fnh__rpc_encode_failure(inv->id, erc,
+                                    erc == -EMSGSIZE ? "the function's outputs exceed the "
+                                                       "worker protocol's message size limit"
+                                                     : NULL,
+                                    &b);
         fnh__invocation_free(inv);
     }
     send_buf(&b);
