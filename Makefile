@@ -8,18 +8,21 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               libsqlite3-dev python3 tzdata
+               libsqlite3-dev libprotobuf-c-dev python3 tzdata
+# only for `make proto` (the generated C is committed)
+PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
 LLHTTP_DIR   = /usr/share/llhttp
 LLHTTP_INC   = /usr/share/include/llhttp
 
-PKGS     = libuv libcjson libpcre2-8
+PKGS     = libuv libcjson libpcre2-8 libprotobuf-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT      ?= -O2
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP $(SAN)
-HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include $(HOST_INC) -I$(LLHTTP_INC) $(PKG_CFLAGS) \
+HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include -Ihost/src $(HOST_INC) -I$(PROTO_OUT) -I$(LLHTTP_INC) \
+              $(PKG_CFLAGS) \
               -DFNH_VERSION='"$(VERSION)"'
 HOST_LIBS   = $(PKG_LIBS) -ldl -lpthread -lm
 FN_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
@@ -28,11 +31,19 @@ FN_LDFLAGS  = -shared -Wl,-z,defs
 
 VERSION = 0.1.0
 
+# The worker protocol (Azure's FunctionRpc.proto, vendored in host/proto) as
+# protobuf-c sources generated into $(PROTO_OUT) by `make proto`.
+PROTO_DIR = host/proto/src/proto
+PROTO_OUT = host/src/runners/proto
+PROTO_FILES = FunctionRpc.proto identity/ClaimsIdentityRpc.proto shared/NullableTypes.proto \
+              google/protobuf/duration.proto google/protobuf/timestamp.proto
+PROTO_SRC = $(patsubst %.proto,$(PROTO_OUT)/%.pb-c.c,$(PROTO_FILES))
+
 # host/src/<part>/: each folder one part of the host (see its README.md);
 # every part's folder is on the include path.
 HOST_DIRS = $(sort $(dir $(wildcard host/src/*/*.c host/src/*/*.h)))
 HOST_INC  = $(patsubst %/,-I%,$(HOST_DIRS))
-HOST_SRC  = $(wildcard host/src/*/*.c)
+HOST_SRC  = $(wildcard host/src/*/*.c) $(PROTO_SRC)
 CORE_SRC  = $(filter-out host/src/cli/main.c,$(HOST_SRC))
 CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/host/src/cli/main.o
@@ -59,7 +70,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions
+.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
 extensions: $(EXT_SO) $(TEST_EXT_SO)
@@ -88,6 +99,13 @@ deps:
 	    echo "fnhost: missing Debian packages. Run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+
+# Regenerates the committed protobuf-c sources from the vendored .proto files.
+proto:
+	@for p in $(PROTO_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || \
+	  { echo "make proto needs: apt-get install -y $(PROTO_PACKAGES)"; exit 1; }; done
+	mkdir -p $(PROTO_OUT) && find $(PROTO_OUT) -name '*.pb-c.[ch]' -delete
+	cd $(PROTO_DIR) && protoc-c -I. -I/usr/include --c_out=$(CURDIR)/$(PROTO_OUT) $(PROTO_FILES)
 
 $(BUILD)/fnhost: $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB)
 	$(CC) $(SAN) -o $@ $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)

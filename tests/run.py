@@ -24,7 +24,12 @@ def run_unit(path):
     """Runs one unit-test binary; returns [(name, ok, detail)]."""
     name = os.path.basename(path)
     try:
-        p = subprocess.run([path], capture_output=True, text=True, timeout=120)
+        # from the repository root, with the fnhost binary of the same build
+        # (the isolated runner's tests start it as their child)
+        env = dict(os.environ, FNHOST_BIN=os.path.join(os.path.dirname(os.path.dirname(path)),
+                                                       "fnhost"))
+        p = subprocess.run([path], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                           env=env)
     except subprocess.TimeoutExpired:
         return [(name, False, "timed out after 120 s")]
     results = []

@@ -1,7 +1,10 @@
-"""End-to-end tests of the worker pool under pressure: queued work fans out
-over idle workers, queue time is not function time, one function's backlog
-cannot starve another, hung functions neither block the pool nor get the
-blame of healthy ones, and shutdown is bounded whatever functions do."""
+"""End-to-end tests of running functions under pressure, for both native
+runners (isolated in child processes, the default, and in-process on the
+worker pool with --in-process): queued work fans out over idle workers or
+children, queue time is not function time, one function's backlog cannot
+starve another, hung functions neither block the rest nor get the blame of
+healthy ones, crashes are named, and shutdown is bounded whatever functions
+do."""
 import re
 import signal
 import socket
@@ -44,19 +47,36 @@ def pipeline(h, path, count, timeout=30):
         s.close()
 
 
+IN_PROCESS = ("--in-process",)
+
+
 def test_pipelined_work_fans_out_to_idle_workers(ctx):
     # 20 calls of 300 ms arriving together must run side by side, and with a
     # 1 s functionTimeout none may time out: time spent queued is not
     # function time (serially they would take 6 s and the last ones fail)
-    h = ctx.start(pool_app(ctx, timeout="00:00:01"))
+    h = ctx.start(pool_app(ctx, timeout="00:00:01"), *IN_PROCESS)
     rs = pipeline(h, "/api/slow?ms=300", 20)
     assert [r.status for r in rs] == [200] * 20, [(r.status, r.body) for r in rs]
     assert max(r.json()["peak"] for r in rs) >= 3, [r.body for r in rs]
     assert "Timeout value" not in h.output
 
 
+def test_pipelined_work_fans_out_to_isolated_children(ctx):
+    h = ctx.start(pool_app(ctx, timeout="00:00:01"))
+    rs = pipeline(h, "/api/slow?ms=300", 20)
+    assert [r.status for r in rs] == [200] * 20, [(r.status, r.body) for r in rs]
+    pids = {r.json()["pid"] for r in rs}
+    assert len(pids) >= 3 and h.proc.pid not in pids, pids
+    assert "Timeout value" not in h.output
+
+
 def test_one_functions_backlog_does_not_starve_another(ctx):
-    h = ctx.start(pool_app(ctx))
+    for args in ((), IN_PROCESS):
+        backlog_then_fast(ctx, args)
+
+
+def backlog_then_fast(ctx, args):
+    h = ctx.start(pool_app(ctx), *args)
     backlog = threading.Thread(target=quietly, args=(pipeline, h, "/api/slow?ms=1000", 40, 60),
                                daemon=True)
     backlog.start()
@@ -68,11 +88,13 @@ def test_one_functions_backlog_does_not_starve_another(ctx):
     assert r.status == 200, r
     # at most one run of the slow function (1 s), where a first-come pool
     # would make it wait for the whole 10 s backlog
-    assert waited < 4, f"fast waited {waited:.1f} s behind the slow backlog"
+    assert waited < 4, f"fast waited {waited:.1f} s behind the slow backlog ({args})"
+    h.proc.send_signal(signal.SIGKILL)
+    h.wait_exit()
 
 
 def test_hung_functions_neither_block_the_pool_nor_blame_others(ctx):
-    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang", "fast")))
+    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang", "fast")), *IN_PROCESS)
     threads = [threading.Thread(target=quietly, args=(h.get, "/api/hang?hang=1"), daemon=True)
                for _ in range(6)]
     for t in threads:
@@ -94,8 +116,27 @@ def test_hung_functions_neither_block_the_pool_nor_blame_others(ctx):
     assert "Received SIGINT again; exiting now" in h.output
 
 
+def test_hung_isolated_functions_are_killed_and_blame_no_one_else(ctx):
+    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang", "fast")))
+    threads = [threading.Thread(target=quietly, args=(h.get, "/api/hang?hang=1"), daemon=True)
+               for _ in range(6)]
+    for t in threads:
+        t.start()
+    h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.hang'")
+    h.wait_log("killing its isolated process")
+    for _ in range(5):
+        r = h.get("/api/fast")
+        assert r.status == 200, r
+    assert "exceeded by function 'Functions.fast'" not in h.output
+    # the timed-out work really stopped: shutdown does not wait for it
+    t0 = time.time()
+    assert h.stop() == 0
+    assert time.time() - t0 < 5
+    assert "were still running after" not in h.output
+
+
 def test_shutdown_is_bounded_after_a_function_outlived_its_timeout(ctx):
-    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang",)))
+    h = ctx.start(pool_app(ctx, timeout="00:00:01", names=("hang",)), *IN_PROCESS)
     caller = threading.Thread(target=quietly, args=(h.get, "/api/hang?hang=1"), daemon=True)
     caller.start()
     h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.hang'")
@@ -114,7 +155,8 @@ def test_timer_that_outlives_its_timeout_never_overlaps_the_next_run(ctx):
                                     "scriptFile": "ticker.so"},
              "tick/ticker.so": ("copy", ctx.so("native", "ticker")),
              "local.settings.json": {"Values": {"TICKER_SLEEP_MS": "1800"}}}
-    h = ctx.start(ctx.make_app(files, {"version": "2.0", "functionTimeout": "00:00:01"}))
+    h = ctx.start(ctx.make_app(files, {"version": "2.0", "functionTimeout": "00:00:01"}),
+                  *IN_PROCESS)
     h.wait_log("Timeout value of 00:00:01 exceeded by function 'Functions.tick'")
     time.sleep(3.5)
     events = re.findall(r"Executing 'Functions.tick'|TickerDone", h.output)
@@ -122,6 +164,24 @@ def test_timer_that_outlives_its_timeout_never_overlaps_the_next_run(ctx):
     # a run starts only after the previous one really returned
     for i, e in enumerate(events[:-1]):
         assert ("Executing" in e) == (i % 2 == 0), events
+
+
+def test_timed_out_isolated_timer_is_stopped_before_the_next_run(ctx):
+    files = {"tick/function.json": {"bindings": [{"type": "timerTrigger", "direction": "in",
+                                                  "name": "myTimer",
+                                                  "schedule": "*/1 * * * * *"}],
+                                    "scriptFile": "ticker.so"},
+             "tick/ticker.so": ("copy", ctx.so("native", "ticker")),
+             "local.settings.json": {"Values": {"TICKER_SLEEP_MS": "5000"}}}
+    h = ctx.start(ctx.make_app(files, {"version": "2.0", "functionTimeout": "00:00:01"}))
+    h.wait_log("killing its isolated process")
+    time.sleep(2.5)
+    events = re.findall(r"Executing 'Functions.tick'|killing its isolated process", h.output)
+    assert events.count("killing its isolated process") >= 1, h.output
+    # a run starts only after the previous one was stopped
+    for i, e in enumerate(events[:-1]):
+        assert ("Executing" in e) == (i % 2 == 0), events
+    assert "TickerDone" not in h.output
 
 
 def test_queue_backlog_does_not_delay_http_functions(ctx):
@@ -140,7 +200,7 @@ def test_queue_backlog_does_not_delay_http_functions(ctx):
     for i in range(60):
         p = ctx.run("queue", "put", "work", f"sleep:1000 m{i}", "--script-root", app)
         assert p.returncode == 0, p.stderr
-    h = ctx.start(app)
+    h = ctx.start(app, *IN_PROCESS)
     h.wait_log("QSTART")
     time.sleep(0.5)
     t0 = time.time()
@@ -158,8 +218,20 @@ def test_in_process_crash_names_the_function_and_signal(ctx):
                         ("abort", "fatal signal SIGABRT (Aborted) while running function "
                                   "'crash' (Id="),
                         ("exit", "exit() was called while running function 'crash' (Id=")):
-        h = ctx.start(pool_app(ctx, names=("crash",)), "--in-process")
+        h = ctx.start(pool_app(ctx, names=("crash",)), *IN_PROCESS)
         quietly(h.get, f"/api/crash?crash={how}", timeout=10)
         rc = h.crashed()
         assert rc != 0, rc
         assert needle in h.output, (how, h.output[-2000:])
+
+
+def test_isolated_crash_fails_one_call_names_function_and_signal(ctx):
+    h = ctx.start(pool_app(ctx, names=("crash", "fast")))
+    for how, needle in (("segv", "signal 11 (SIGSEGV)"), ("abort", "signal 6 (SIGABRT)"),
+                        ("exit", "exit status 3")):
+        r = h.get(f"/api/crash?crash={how}")
+        assert r.status == 500, (how, r)
+        out = h.wait_log(needle)
+        assert "Function 'crash'" in out or "'Functions.crash'" in out, out[-2000:]
+        assert h.get("/api/fast").status == 200  # a fresh child takes the next call
+    assert h.proc.poll() is None

@@ -300,8 +300,8 @@ def test_bind_crash_names_the_extension_and_binding(ctx):
 def test_function_constructor_crash_names_the_function(ctx):
     a = ctx.make_app({"crashy/function.json": http_function(so="crashy.so"),
                       "crashy/crashy.so": ("copy", ctx.so("robust", "ctorcrash"))})
-    status, out = run_until_exit(ctx, ["start", "--script-root", a, "--port", "0"],
-                                 {"FNH_TEST_CTOR": "segv"})
+    status, out = run_until_exit(ctx, ["start", "--script-root", a, "--port", "0",
+                                       "--in-process"], {"FNH_TEST_CTOR": "segv"})
     m = re.search(r"^fnhost: fatal signal SIGSEGV \(Segmentation fault\) while loading function "
                   r"'crashy' \((\S+)\)$", out, re.M)
     assert m and m.group(1).endswith("/crashy/crashy.so"), out[-3000:]
@@ -348,3 +348,14 @@ def test_trigger_type_without_the_suffix_is_explained_in_the_app(ctx):
     h = ctx.start(app)
     assert "no trigger binding found (a trigger's type ends in \"Trigger\"; the types here " \
            "are \"tock\")" in h.output, h.output
+
+
+def test_isolated_function_constructor_crash_fails_the_call_not_the_host(ctx):
+    a = ctx.make_app({"crashy/function.json": http_function(so="crashy.so"),
+                      "crashy/crashy.so": ("copy", ctx.so("robust", "ctorcrash"))})
+    h = ctx.start(a, env={"FNH_TEST_CTOR": "segv"})
+    r = h.get("/api/crashy")
+    assert r.status == 500, r
+    out = h.wait_log("signal 11 (SIGSEGV)")
+    assert "while loading function 'crashy'" in out, out[-2000:]
+    assert h.proc.poll() is None

@@ -4,6 +4,7 @@
 
 #include "extension.h"
 #include "settings.h"
+#include "util.h"
 #include "function_native.h"
 #include "http_binding.h"
 #include "timer_trigger.h"
@@ -38,7 +39,9 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
     }
     /* with host errors the host will not start: check everything, run nothing */
     int live = run && !app->host_errors.len;
-    fnh__runners_prepare(app, live);
+    /* isolation is the default; --in-process or the app setting opts out */
+    int in_process = opts->in_process || fnh__truthy(fnh__app_setting(app, "FNHOST_IN_PROCESS"));
+    fnh__runners_prepare(app, live, in_process);
     rc = fnh__ext_load_for_app(app, loop, live);
     fnh__http_router(app);
     fnh__app_finish(app);

@@ -25,8 +25,10 @@
 #include "host.h"
 #include "http_binding.h"
 #include "http_router.h"
+#include "isolated.h"
 #include "json.h"
 #include "log.h"
+#include "child.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -124,6 +126,8 @@ static void drain_cb(uv_timer_t *t)
         return;
     uv_timer_stop(t);
     uv_close((uv_handle_t *)t, close_noop);
+    /* children first: what still runs in them is stopped and fails */
+    fnh__isolated_shutdown(done ? 1000 : 0);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     if (g_host.http)
         fnh__http_server_free(g_host.http);
@@ -233,7 +237,8 @@ static int worker_count(void)
  * start. */
 static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
 {
-    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions};
+    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
+                           .in_process = o->in_process};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 1, loop, &app) == -ENOMEM && !app) {
         fprintf(stderr, "fnhost: out of memory\n");
@@ -355,6 +360,14 @@ static int cmd_start(const start_opts *o)
         fnh__log("Host", FNH_LOG_ERROR, "Cannot start worker threads: %s", strerror(-rc));
         return 1;
     }
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    rc = fnh__isolated_init(loop, worker_count(), self);
+    if (rc) {
+        fnh__log("Host", FNH_LOG_ERROR, "Cannot set up isolated functions: %s", strerror(-rc));
+        return 1;
+    }
     log_routes(app);
     print_functions(app, g_host.base_url);
     fnh__ext_start();
@@ -437,6 +450,10 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "__native-child") == 0) /* hidden: processes the host starts itself */
+        return fnh__native_child_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "__exec-child") == 0)
+        return fnh__exec_child_main(argc - 1, argv + 1);
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("fnhost %s\n", FNH_VERSION);
         return 0;

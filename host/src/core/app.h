@@ -79,6 +79,7 @@ typedef struct fnh__app {
 typedef struct fnh__app_options {
     const char *root;          /* script root folder */
     const char *functions_csv; /* --functions a,b (NULL = host.json "functions" or all) */
+    int in_process;            /* --in-process: native functions run in the host process */
 } fnh__app_options;
 
 /* Loads and validates the app. Always returns a new app in *out unless out

@@ -15,6 +15,7 @@
 
 #include "crash.h"
 #include "elf_probe.h"
+#include "isolated.h"
 #include "runner.h"
 #include "util.h"
 
@@ -119,6 +120,8 @@ static int check_file(fnh__function *fn, const fnh__native_code *c)
     return 0;
 }
 
+static int probe_module(fnh__function *fn, const fnh__native_code *c);
+
 /* dlopens the module, or takes it from the cache: many functions may share
  * one .so (generated apps), and every dlopen of a new path string costs a
  * walk of all loaded names. The descriptor is checked in the file before
@@ -131,12 +134,7 @@ static int open_module(fnh__function *fn, fnh__native_code *c, const char *key)
             c->dl_shared = 1;
             return 0;
         }
-    char why[256];
-    fnh__abi_head head;
-    /* a file that cannot be probed is left to dlopen and the check after it */
-    int rc = fnh__elf_descriptor_file(c->script_path, "fnh_function_abi", MODULE_MIN,
-                                      _Alignof(fnh_function_module), &head, why, sizeof why);
-    if (rc != -ENOTSUP && rc != -EIO && module_refusal(fn, c->file, rc, why, &head))
+    if (probe_module(fn, c))
         return -1;
     fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
                            .detail = c->script_path};
@@ -204,15 +202,53 @@ static void remember(fnh__native_code *c, const char *key)
     }
 }
 
-void fnh__native_resolve(fnh__function *fn, int load_code)
+/* The descriptor as the file holds it, checked without running any of the
+ * module's code; a file that cannot be probed passes (dlopen checks it). */
+static int probe_module(fnh__function *fn, const fnh__native_code *c)
+{
+    char why[256];
+    fnh__abi_head head;
+    int rc = fnh__elf_descriptor_file(c->script_path, "fnh_function_abi", MODULE_MIN,
+                                      _Alignof(fnh_function_module), &head, why, sizeof why);
+    if (rc == -ENOTSUP || rc == -EIO)
+        return 0;
+    return module_refusal(fn, c->file, rc, why, &head);
+}
+
+/* The entry point is exported by the file (checked without loading it). A
+ * file without a symbol table passes: the child's dlsym decides. */
+static int probe_entry(fnh__function *fn, const fnh__native_code *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    if (fnh__read_file(c->script_path, &buf, &len))
+        return 0;
+    fnh__elf_symbol sym;
+    const char *why = NULL;
+    int rc = fnh__elf_probe(buf, len, c->entry_name, &sym, &why);
+    free(buf);
+    if (rc != -ENOENT)
+        return 0;
+    FERR(fn, "%s: entryPoint: '%s' not found in '%s' (undefined symbol: %s); export int "
+             "%s(fnh_ctx *ctx) from it or set \"entryPoint\" to the exported name",
+         fn->config_file, c->entry_name, c->file, c->entry_name, c->entry_name);
+    return -1;
+}
+
+void fnh__native_resolve(fnh__function *fn, int mode)
 {
     fnh__native_code *c = read_paths(fn);
     if (!c)
         return;
     fn->runner_state = c;
     fn->runner_release = fnh__native_unload;
-    if (!load_code)
+    if (mode == FNH__NATIVE_PATHS)
         return; /* listing routes: the .so may not be built yet */
+    if (mode == FNH__NATIVE_CHECK) {
+        if (check_file(fn, c) == 0 && probe_module(fn, c) == 0)
+            probe_entry(fn, c);
+        return;
+    }
     char real[PATH_MAX];
     const char *key = realpath(c->script_path, real) ? real : c->script_path;
     if (check_file(fn, c) || open_module(fn, c, key) || check_module(fn, c) ||
@@ -250,9 +286,21 @@ void fnh__native_unload(fnh__function *fn)
     fn->runner = NULL;
 }
 
-void fnh__runners_prepare(fnh__app *app, int load_code)
+void fnh__runners_prepare(fnh__app *app, int run, int in_process)
 {
-    for (size_t i = 0; i < app->nfunctions; i++)
-        if (fnh__function_ok(app->functions[i]))
-            fnh__native_resolve(app->functions[i], load_code);
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        fnh__function *fn = app->functions[i];
+        if (!fnh__function_ok(fn))
+            continue;
+        if (!run || in_process) {
+            fnh__native_resolve(fn, run ? FNH__NATIVE_LOAD : FNH__NATIVE_PATHS);
+            continue;
+        }
+        /* the default: checked here without running its code, run in a child */
+        fnh__native_resolve(fn, FNH__NATIVE_CHECK);
+        if (fnh__function_ok(fn) && fn->runner_state) {
+            fn->runner = &fnh__runner_isolated;
+            fn->run_inline = 0;
+        }
+    }
 }

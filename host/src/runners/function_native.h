@@ -25,15 +25,25 @@ typedef struct fnh__native_code {
 /* Native functions in the host process: the entry point called directly. */
 extern const fnh__runner fnh__runner_native;
 
-/* Resolves scriptFile and entryPoint from fn->config into fn->runner_state;
- * with load_code, dlopens the .so, validates fnh_function_abi, finds the
- * entry point and makes fn->runner the in-process native runner. Each
- * problem is appended to fn->errors (with dlerror() text). */
-void fnh__native_resolve(fnh__function *fn, int load_code);
+/* How far fnh__native_resolve goes. */
+enum {
+    FNH__NATIVE_PATHS, /* scriptFile and entryPoint only (listing routes) */
+    FNH__NATIVE_CHECK, /* and the file: exists, a .so, its descriptor (no code runs) */
+    FNH__NATIVE_LOAD,  /* and dlopen it, check it again, find the entry point */
+};
+
+/* Resolves scriptFile and entryPoint from fn->config into fn->runner_state,
+ * then checks or loads as mode says; loaded, fn->runner becomes the
+ * in-process native runner. Each problem is appended to fn->errors (with
+ * dlerror() text). */
+void fnh__native_resolve(fnh__function *fn, int mode);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
-/* Gives every healthy function of app its runner: resolves (and with
- * load_code loads and checks) its code. Problems become function errors. */
-void fnh__runners_prepare(fnh__app *app, int load_code);
+/* Gives every healthy function of app its runner. With run: native
+ * functions run isolated in child processes (their .so checked here without
+ * running any of its code), or, with in_process, loaded into the host;
+ * without run, only their paths are resolved. Problems become function
+ * errors. */
+void fnh__runners_prepare(fnh__app *app, int run, int in_process);
 
 #endif

@@ -1,7 +1,8 @@
 /* gauge: a worker-pool fixture. Sleeps ?ms=N milliseconds (or forever with
  * ?hang=1, until the process ends), counting how many invocations of any
- * function in this .so run at once; answers {"running":N,"peak":N} with the
- * count seen when it started and the highest count so far. ?crash=segv|abort|exit
+ * function in this .so run at once; answers {"running":N,"peak":N,"pid":N}
+ * with the count seen when it started, the highest count so far (in this
+ * process) and the process id. ?crash=segv|abort|exit
  * ends the process the named way. */
 #include <fnhost/function.h>
 
@@ -46,8 +47,9 @@ FNH_EXPORT int run(fnh_ctx *ctx)
             sleep_ms(1000);
     if (ms)
         sleep_ms(atol(ms));
-    char out[64];
-    int n = snprintf(out, sizeof out, "{\"running\":%d,\"peak\":%d}", now, atomic_load(&peak));
+    char out[96];
+    int n = snprintf(out, sizeof out, "{\"running\":%d,\"peak\":%d,\"pid\":%d}", now,
+                     atomic_load(&peak), (int)getpid());
     atomic_fetch_sub(&running, 1);
     fnh_value v = {out, (size_t)n, "application/json"};
     return fnh_output(ctx, "res", &v);

@@ -1,0 +1,122 @@
+/* rpc_frame.c: gRPC-style framing of StreamingMessage: packing one message
+ * behind its 5-byte header, and a reassembly buffer that checks each
+ * announced length against the limit before buffering the message. */
+#include "rpc_frame.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define READ_CHUNK 65536u
+#define KEEP_BYTES (1u << 20)
+
+int fnh__rpc_frame_append(fnh__buf *out, const fnh__rpc_msg *m)
+{
+    size_t n = azure_functions_rpc_messages__streaming_message__get_packed_size(m);
+    if (n > FNH__RPC_MAX_MESSAGE)
+        return -EMSGSIZE;
+    if (fnh__buf_reserve(out, FNH__RPC_HEADER + n))
+        return -ENOMEM;
+    unsigned char *h = (unsigned char *)out->data + out->len;
+    h[0] = 0;
+    h[1] = (unsigned char)(n >> 24);
+    h[2] = (unsigned char)(n >> 16);
+    h[3] = (unsigned char)(n >> 8);
+    h[4] = (unsigned char)n;
+    azure_functions_rpc_messages__streaming_message__pack(m, h + FNH__RPC_HEADER);
+    out->len += FNH__RPC_HEADER + n;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+void fnh__rpc_reader_init(fnh__rpc_reader *r, uint32_t max)
+{
+    memset(r, 0, sizeof *r);
+    r->max = max;
+}
+
+static uint32_t limit(const fnh__rpc_reader *r)
+{
+    return r->max ? r->max : FNH__RPC_MAX_MESSAGE;
+}
+
+/* The announced length of the frame at the read position, when its header
+ * has arrived; else -1. */
+static int64_t frame_len(const fnh__rpc_reader *r)
+{
+    if (r->buf.len - r->off < FNH__RPC_HEADER)
+        return -1;
+    const unsigned char *h = (const unsigned char *)r->buf.data + r->off;
+    return (int64_t)((uint32_t)h[1] << 24 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 8 | h[4]);
+}
+
+size_t fnh__rpc_reader_pending(const fnh__rpc_reader *r)
+{
+    size_t have = r->buf.len - r->off;
+    int64_t n = frame_len(r);
+    if (n < 0)
+        return have ? FNH__RPC_HEADER - have : 0;
+    size_t whole = FNH__RPC_HEADER + (size_t)n;
+    return whole > have ? whole - have : 0;
+}
+
+size_t fnh__rpc_reader_space(fnh__rpc_reader *r, char **p)
+{
+    if (r->off) { /* move the unread tail to the front */
+        memmove(r->buf.data, r->buf.data + r->off, r->buf.len - r->off);
+        r->buf.len -= r->off;
+        r->off = 0;
+    }
+    size_t want = READ_CHUNK;
+    int64_t n = frame_len(r);
+    if (n >= 0 && n <= (int64_t)limit(r)) {
+        size_t rest = FNH__RPC_HEADER + (size_t)n - r->buf.len;
+        if (rest > want)
+            want = rest;
+    }
+    if (fnh__buf_reserve(&r->buf, want))
+        return 0;
+    *p = r->buf.data + r->buf.len;
+    return r->buf.cap - r->buf.len - 1; /* the buffer keeps a NUL byte */
+}
+
+void fnh__rpc_reader_commit(fnh__rpc_reader *r, size_t n)
+{
+    r->buf.len += n;
+    r->buf.data[r->buf.len] = '\0';
+}
+
+int fnh__rpc_reader_next(fnh__rpc_reader *r, fnh__rpc_msg **out)
+{
+    *out = NULL;
+    int64_t n = frame_len(r);
+    if (n < 0)
+        return 0;
+    if (n > (int64_t)limit(r))
+        return -EMSGSIZE;
+    const unsigned char *h = (const unsigned char *)r->buf.data + r->off;
+    if (h[0] != 0)
+        return -EPROTO;
+    if (r->buf.len - r->off < FNH__RPC_HEADER + (size_t)n)
+        return 0;
+    *out = azure_functions_rpc_messages__streaming_message__unpack(NULL, (size_t)n,
+                                                                   h + FNH__RPC_HEADER);
+    r->off += FNH__RPC_HEADER + (size_t)n;
+    if (r->off == r->buf.len) {
+        r->off = r->buf.len = 0;
+        if (r->buf.cap > KEEP_BYTES)
+            fnh__buf_free(&r->buf); /* a big message does not pin its memory */
+    }
+    return *out ? 1 : -EPROTO;
+}
+
+void fnh__rpc_reader_free(fnh__rpc_reader *r)
+{
+    fnh__buf_free(&r->buf);
+    r->off = 0;
+}
+
+void fnh__rpc_msg_free(fnh__rpc_msg *m)
+{
+    if (m)
+        azure_functions_rpc_messages__streaming_message__free_unpacked(m, NULL);
+}
