@@ -56,7 +56,7 @@ def infos(output):
     return [json.loads(m) for m in re.findall(r"BlobInfo: (\{.*\})$", output, re.M)]
 
 
-def wait_count(h, needle, n, timeout=4):
+def wait_count(h, needle, n, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if h.output.count(needle) >= n:
