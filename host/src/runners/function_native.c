@@ -15,7 +15,6 @@
 
 #include "crash.h"
 #include "elf_probe.h"
-#include "isolated.h"
 #include "runner.h"
 #include "util.h"
 
@@ -284,23 +283,4 @@ void fnh__native_unload(fnh__function *fn)
     }
     fn->runner_state = NULL;
     fn->runner = NULL;
-}
-
-void fnh__runners_prepare(fnh__app *app, int run, int in_process)
-{
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        fnh__function *fn = app->functions[i];
-        if (!fnh__function_ok(fn))
-            continue;
-        if (!run || in_process) {
-            fnh__native_resolve(fn, run ? FNH__NATIVE_LOAD : FNH__NATIVE_PATHS);
-            continue;
-        }
-        /* the default: checked here without running its code, run in a child */
-        fnh__native_resolve(fn, FNH__NATIVE_CHECK);
-        if (fnh__function_ok(fn) && fn->runner_state) {
-            fn->runner = &fnh__runner_isolated;
-            fn->run_inline = 0;
-        }
-    }
 }

@@ -39,7 +39,7 @@ enum {
 void fnh__native_resolve(fnh__function *fn, int mode);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
-/* Gives every healthy function of app its runner. With run: native
+/* (runners.c) Gives every healthy function of app its runner. With run: native
  * functions run isolated in child processes (their .so checked here without
  * running any of its code), or, with in_process, loaded into the host;
  * without run, only their paths are resolved. Problems become function
