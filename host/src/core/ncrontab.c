@@ -1,5 +1,5 @@
-/* ncrontab.c: NCRONTAB parsing and next-occurrence search (a line-by-line
- * port of atifaziz/NCrontab CrontabFieldImpl/CrontabField/CrontabSchedule),
+/* ncrontab.c: NCRONTAB parsing and next-occurrence search (a port of
+ * atifaziz/NCrontab CrontabFieldImpl/CrontabField/CrontabSchedule),
  * .NET TimeSpan.Parse (port of System.Globalization.TimeSpanParse standard
  * formats), a TZif + POSIX-TZ reader, and Azure CronSchedule's DST rules.
  * No global mutable state; see ncrontab.h for the contract. */
@@ -515,96 +515,91 @@ char *fnh__cron_format(const fnh__cron *c)
     return buf;
 }
 
+/* The time being searched for, as cron fields (F_SECOND..F_MONTH) with the
+ * year after the month, so that each field carries into the next one. */
+enum { F_YEAR = F_MONTH + 1 };
+
+static void civil_to_fields(const fnh__civil *c, int v[F_YEAR + 1])
+{
+    v[F_SECOND] = c->second;
+    v[F_MINUTE] = c->minute;
+    v[F_HOUR] = c->hour;
+    v[F_DAY] = c->day;
+    v[F_MONTH] = c->month;
+    v[F_YEAR] = c->year;
+}
+
+static void fields_to_civil(const int v[F_YEAR + 1], fnh__civil *c)
+{
+    c->second = v[F_SECOND];
+    c->minute = v[F_MINUTE];
+    c->hour = v[F_HOUR];
+    c->day = v[F_DAY];
+    c->month = v[F_MONTH];
+    c->year = v[F_YEAR];
+}
+
+/* CrontabSchedule's step for field k once v[k] is its next set value (or
+ * NIL): with none left, k restarts at its first value and carries into
+ * k + 1; either way, when k moved on, the fields below it restart at their
+ * first values. (NCrontab leaves the second alone when the hour wraps; the
+ * day that then moves on restarts it all the same.) */
+static void settle_field(const fnh__cron *c, int v[], const int base[], int k)
+{
+    int moved = v[k] == NIL || v[k] > base[k];
+    if (v[k] == NIL) {
+        v[k] = cf_first(&c->f[k]);
+        v[k + 1]++;
+    }
+    for (int j = 0; moved && j < k; j++)
+        v[j] = cf_first(&c->f[j]);
+}
+
+/* The first time after base whose fields match, the day of week aside;
+ * -ENOENT when there is none before year 10000. */
+static int next_ignoring_dow(const fnh__cron *c, const fnh__civil *base, fnh__civil *out)
+{
+    int b[F_YEAR + 1], v[F_YEAR + 1];
+    civil_to_fields(base, b);
+    civil_to_fields(base, v);
+    v[F_SECOND]++;
+    for (int k = F_SECOND; k < F_DAY; k++) {
+        v[k] = cf_next(&c->f[k], v[k]);
+        settle_field(c, v, b, k);
+    }
+    v[F_DAY] = cf_next(&c->f[F_DAY], v[F_DAY]);
+    for (;;) { /* RetryDayMonth: the day may not exist in the month found */
+        settle_field(c, v, b, F_DAY);
+        v[F_MONTH] = cf_next(&c->f[F_MONTH], v[F_MONTH]);
+        settle_field(c, v, b, F_MONTH);
+        if (v[F_YEAR] > MAX_YEAR)
+            return -ENOENT;
+        int moved = v[F_DAY] != b[F_DAY] || v[F_MONTH] != b[F_MONTH] || v[F_YEAR] != b[F_YEAR];
+        if (v[F_DAY] <= 28 || !moved || v[F_DAY] <= days_in_month(v[F_YEAR], v[F_MONTH]))
+            break;
+        v[F_DAY] = NIL;
+    }
+    fields_to_civil(v, out);
+    return 0;
+}
+
 /* CrontabSchedule.TryGetNextOccurrence with endTime = DateTime.MaxValue,
- * the day-of-week recursion turned into a loop. */
+ * the day-of-week recursion turned into a loop: a day whose weekday does
+ * not match is skipped from its last second. */
 int fnh__cron_next(const fnh__cron *c, const fnh__civil *after, fnh__civil *next)
 {
     if (!fnh__civil_valid(after))
         return -EINVAL;
-    const cfield *S = &c->f[F_SECOND], *M = &c->f[F_MINUTE], *H = &c->f[F_HOUR],
-                 *D = &c->f[F_DAY], *MO = &c->f[F_MONTH], *W = &c->f[F_DOW];
-    fnh__civil base = *after;
+    fnh__civil base = *after, t;
     for (;;) {
-        int year = base.year, month = base.month, day = base.day;
-        int hour = base.hour, minute = base.minute, second = base.second + 1;
-
-        second = cf_next(S, second);
-        if (second == NIL) {
-            second = cf_first(S);
-            minute++;
-        }
-
-        minute = cf_next(M, minute);
-        if (minute == NIL) {
-            second = cf_first(S);
-            minute = cf_first(M);
-            hour++;
-        } else if (minute > base.minute) {
-            second = cf_first(S);
-        }
-
-        hour = cf_next(H, hour);
-        if (hour == NIL) {
-            minute = cf_first(M);
-            hour = cf_first(H);
-            day++;
-        } else if (hour > base.hour) {
-            second = cf_first(S);
-            minute = cf_first(M);
-        }
-
-        day = cf_next(D, day);
-        for (;;) { /* RetryDayMonth */
-            if (day == NIL) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-                month++;
-            } else if (day > base.day) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-            }
-
-            month = cf_next(MO, month);
-            if (month == NIL) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-                month = cf_first(MO);
-                year++;
-            } else if (month > base.month) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-            }
-
-            if (year > MAX_YEAR)
-                return -ENOENT;
-
-            int changed = day != base.day || month != base.month || year != base.year;
-            if (day > 28 && changed && day > days_in_month(year, month)) {
-                day = NIL;
-                continue;
-            }
-            break;
-        }
-
-        if (cf_contains(W, day_of_week(year, month, day))) {
-            next->year = year;
-            next->month = month;
-            next->day = day;
-            next->hour = hour;
-            next->minute = minute;
-            next->second = second;
+        int r = next_ignoring_dow(c, &base, &t);
+        if (r)
+            return r;
+        if (cf_contains(&c->f[F_DOW], day_of_week(t.year, t.month, t.day))) {
+            *next = t;
             return 0;
         }
-        base.year = year;
-        base.month = month;
-        base.day = day;
+        base = t;
         base.hour = 23;
         base.minute = 59;
         base.second = 59;
@@ -963,6 +958,18 @@ static const char *tzp_name(const char *p)
     return p - s >= 3 ? p : NULL;
 }
 
+/* ":m" or ":mm" at p, into *v; NULL without a digit. */
+static const char *tzp_minsec(const char *p, int *v)
+{
+    p++;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    *v = *p++ - '0';
+    if (isdigit((unsigned char)*p))
+        *v = *v * 10 + (*p++ - '0');
+    return p;
+}
+
 /* [+-]hh[:mm[:ss]] with hours up to max_h; result in seconds (sign kept). */
 static const char *tzp_time(const char *p, int max_h, int32_t *out)
 {
@@ -977,22 +984,10 @@ static const char *tzp_time(const char *p, int max_h, int32_t *out)
         if (h > max_h)
             return NULL;
     }
-    if (*p == ':') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return NULL;
-        m = *p++ - '0';
-        if (isdigit((unsigned char)*p))
-            m = m * 10 + (*p++ - '0');
-        if (*p == ':') {
-            p++;
-            if (!isdigit((unsigned char)*p))
-                return NULL;
-            s = *p++ - '0';
-            if (isdigit((unsigned char)*p))
-                s = s * 10 + (*p++ - '0');
-        }
-    }
+    if (*p == ':' && !(p = tzp_minsec(p, &m)))
+        return NULL;
+    if (*p == ':' && !(p = tzp_minsec(p, &s))) /* only after minutes */
+        return NULL;
     if (m > 59 || s > 59)
         return NULL;
     *out = sign * (h * 3600 + m * 60 + s);
