@@ -52,7 +52,7 @@ enum ckind {
 
 /* nargs: 0 none, 1 one integer, 2 two integers, 3 one or two integers,
  * 4 the whole text (regex). */
-static const struct {
+static const struct cons_kind {
     const char *name;
     enum ckind kind;
     int nargs;
@@ -193,6 +193,20 @@ static char *xstrndup(const char *s, size_t n)
         p[n] = 0;
     }
     return p;
+}
+
+/* Room for one more element after the n in arr (capacity *cap, the first
+ * allocation holding first elements of size bytes each): the array, moved
+ * or not, or NULL when out of memory (arr is then unchanged). */
+static void *grow(void *arr, size_t n, size_t *cap, size_t first, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *q = realloc(arr, nc * size);
+    if (q)
+        *cap = nc;
+    return q;
 }
 
 /* Sets *err to a formatted sentence; returns -EINVAL (or -ENOMEM). */
@@ -658,17 +672,21 @@ static int seg_extent(const struct pctx *c, size_t from)
     return (int)(j - from);
 }
 
+static int unclosed_brace(const struct pctx *c)
+{
+    return fail(c->err,
+                "unclosed '{' in route template '%s'; end the parameter with '}' or write a "
+                "literal '{' as '{{'",
+                c->tmpl);
+}
+
 static int add_part(struct part **parts, size_t *np, size_t *cap, struct part p)
 {
-    if (*np == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        struct part *q = realloc(*parts, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        *parts = q;
-        *cap = nc;
-    }
-    (*parts)[(*np)++] = p;
+    struct part *q = grow(*parts, *np, cap, 4, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    *parts = q;
+    q[(*np)++] = p;
     return 0;
 }
 
@@ -681,10 +699,7 @@ static int parse_literal(struct pctx *c, struct part **parts, size_t *np, size_t
         char ch = c->t[c->i];
         if (ch == '{') {
             if (c->i + 1 >= c->n)
-                return fail(c->err,
-                            "unclosed '{' in route template '%s'; end the parameter with '}' "
-                            "or write a literal '{' as '{{'",
-                            c->tmpl);
+                return unclosed_brace(c);
             if (c->t[c->i + 1] != '{')
                 break;
             c->i += 2;
@@ -720,6 +735,118 @@ static int parse_literal(struct pctx *c, struct part **parts, size_t *np, size_t
     return 0;
 }
 
+/* The entry of cons_table named text[0..n), in any case; NULL when none. */
+static const struct cons_kind *cons_lookup(const char *text, size_t n)
+{
+    for (size_t k = 0; k < NCONS_KINDS; k++)
+        if (eq_ci(text, n, cons_table[k].name, strlen(cons_table[k].name)))
+            return &cons_table[k];
+    return NULL;
+}
+
+/* Compiles the pattern of a regex constraint, with the match limits. */
+static int compile_regex(struct pctx *c, const char *ptext, const char *pat, size_t n,
+                         struct cons *out)
+{
+    uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+    int ec;
+    PCRE2_SIZE eoff;
+    out->re = pcre2_compile((PCRE2_SPTR)pat, n, opts, &ec, &eoff, NULL);
+    if (!out->re) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
+            snprintf((char *)msg, sizeof msg, "error %d", ec);
+        return fail(c->err,
+                    "invalid regular expression '%.*s' in '%s': %s at offset %zu; fix the "
+                    "pattern (inside a template write '{' and '}' as '{{' and '}}')",
+                    (int)n, pat, ptext, (const char *)msg, (size_t)eoff);
+    }
+    pcre2_jit_compile(out->re, PCRE2_JIT_COMPLETE); /* the interpreter if it fails */
+    out->mc = pcre2_match_context_create(NULL);
+    if (!out->mc) {
+        pcre2_code_free(out->re);
+        return -ENOMEM;
+    }
+    pcre2_set_match_limit(out->mc, REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(out->mc, REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(out->mc, REGEX_HEAP_KIB);
+    return 0;
+}
+
+/* Reads "a" or "a,b" (each item trimmed of blanks) as integers into v;
+ * false when an item is not an integer or there are more than two. */
+static bool parse_int_list(const char *args, size_t alen, long long v[2], size_t *nv)
+{
+    const char *p = args, *end = args + alen;
+    *nv = 0;
+    for (;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        const char *a = p;
+        while (a < e && (*a == ' ' || *a == '\t'))
+            a++;
+        const char *b = e;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (*nv == 2 || !parse_i64(a, (size_t)(b - a), &v[*nv]))
+            return false;
+        (*nv)++;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+/* Do nv integers suit a constraint taking nargs (1: one, 2: two, 3: one or
+ * two), each from 0 to INT_MAX for a length? */
+static bool int_args_fit(int nargs, bool is_len, const long long v[2], size_t nv)
+{
+    for (size_t j = 0; is_len && j < nv; j++)
+        if (v[j] < 0 || v[j] > INT_MAX)
+            return false;
+    return nargs == 1 ? nv == 1 : nargs == 2 ? nv == 2 : nv >= 1;
+}
+
+static int bad_int_args(struct pctx *c, const struct cons_kind *k, bool is_len,
+                        const char *ptext)
+{
+    if (k->nargs == 2)
+        return fail(c->err,
+                    "route constraint '%s' in '%s' needs two integer arguments; write e.g. "
+                    "'%s(1,10)'",
+                    k->name, ptext, k->name);
+    if (k->nargs == 3)
+        return fail(c->err,
+                    "route constraint '%s' in '%s' needs one or two non-negative integer "
+                    "arguments; write e.g. 'length(6)' or 'length(1,20)'",
+                    k->name, ptext);
+    return fail(c->err,
+                "route constraint '%s' in '%s' needs %s integer argument; write e.g. "
+                "'%s(1)'",
+                k->name, ptext, is_len ? "a non-negative" : "an", k->name);
+}
+
+/* The integer arguments args[0..alen) (NULL without parentheses) of the
+ * constraint text of kind k: min, max, range or a length. */
+static int resolve_int_args(struct pctx *c, const char *ptext, const char *text, size_t tlen,
+                            const char *args, size_t alen, const struct cons_kind *k,
+                            struct cons *out)
+{
+    long long v[2];
+    size_t nv = 0;
+    bool is_len = k->kind == C_LENGTH || k->kind == C_MINLENGTH || k->kind == C_MAXLENGTH;
+    if (!args || !parse_int_list(args, alen, v, &nv) || !int_args_fit(k->nargs, is_len, v, nv))
+        return bad_int_args(c, k, is_len, ptext);
+    out->a = v[0];
+    out->b = nv > 1 ? v[1] : v[0];
+    if (nv == 2 && out->a > out->b)
+        return fail(c->err,
+                    "route constraint '%.*s' in '%s' has its minimum above its maximum; write "
+                    "'%s(%lld,%lld)'",
+                    (int)tlen, text, ptext, k->name, out->b, out->a);
+    return 0;
+}
+
 /* Resolves one constraint text ("int", "min(3)", "regex(^a$)") for the
  * parameter whose raw text is ptext. */
 static int resolve_constraint(struct pctx *c, const char *ptext, const char *text, size_t tlen,
@@ -738,121 +865,34 @@ static int resolve_constraint(struct pctx *c, const char *ptext, const char *tex
         args = paren + 1;
         alen = tlen - nlen - 2;
     }
-    size_t k;
-    for (k = 0; k < NCONS_KINDS; k++)
-        if (eq_ci(text, nlen, cons_table[k].name, strlen(cons_table[k].name)))
-            break;
-    if (k == NCONS_KINDS)
+    const struct cons_kind *k = cons_lookup(text, nlen);
+    if (!k)
         return fail(c->err, "unknown route constraint '%.*s' in '%s'; use one of " CONS_NAME_LIST,
                     (int)nlen, text, ptext);
-    const char *cname = cons_table[k].name;
-    int nargs = cons_table[k].nargs;
     memset(out, 0, sizeof *out);
-    out->kind = cons_table[k].kind;
-    if (nargs == 0) {
-        if (paren)
-            return fail(c->err, "route constraint '%s' in '%s' takes no arguments; write '%s'",
-                        cname, ptext, cname);
+    out->kind = k->kind;
+    if (k->nargs == 0 && paren)
+        return fail(c->err, "route constraint '%s' in '%s' takes no arguments; write '%s'",
+                    k->name, ptext, k->name);
+    if (k->nargs == 0)
         return 0;
-    }
-    if (nargs == 4) {
-        if (!paren || alen == 0)
-            return fail(c->err,
-                        "route constraint 'regex' in '%s' needs a pattern; write e.g. "
-                        "'regex(^[a-z]+$)'",
-                        ptext);
-        uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-        int ec;
-        PCRE2_SIZE eoff;
-        out->re = pcre2_compile((PCRE2_SPTR)args, alen, opts, &ec, &eoff, NULL);
-        if (!out->re) {
-            PCRE2_UCHAR msg[256];
-            if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
-                snprintf((char *)msg, sizeof msg, "error %d", ec);
-            return fail(c->err,
-                        "invalid regular expression '%.*s' in '%s': %s at offset %zu; fix the "
-                        "pattern (inside a template write '{' and '}' as '{{' and '}}')",
-                        (int)alen, args, ptext, (const char *)msg, (size_t)eoff);
-        }
-        pcre2_jit_compile(out->re, PCRE2_JIT_COMPLETE); /* the interpreter if it fails */
-        out->mc = pcre2_match_context_create(NULL);
-        if (!out->mc) {
-            pcre2_code_free(out->re);
-            return -ENOMEM;
-        }
-        pcre2_set_match_limit(out->mc, REGEX_MATCH_LIMIT);
-        pcre2_set_depth_limit(out->mc, REGEX_DEPTH_LIMIT);
-        pcre2_set_heap_limit(out->mc, REGEX_HEAP_KIB);
-        return 0;
-    }
-    /* integer arguments, split on ',' and trimmed */
-    long long v[2];
-    size_t nv = 0;
-    bool bad = !paren;
-    if (paren) {
-        const char *p = args, *end = args + alen;
-        while (!bad) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *e = comma ? comma : end;
-            const char *a = p;
-            while (a < e && (*a == ' ' || *a == '\t'))
-                a++;
-            const char *b = e;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-                b--;
-            if (nv == 2 || !parse_i64(a, (size_t)(b - a), &v[nv]))
-                bad = true;
-            else
-                nv++;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-    }
-    bool is_len = out->kind == C_LENGTH || out->kind == C_MINLENGTH || out->kind == C_MAXLENGTH;
-    if (!bad && is_len)
-        for (size_t j = 0; j < nv; j++)
-            if (v[j] < 0 || v[j] > INT_MAX)
-                bad = true;
-    if (!bad && ((nargs == 1 && nv != 1) || (nargs == 2 && nv != 2) || (nargs == 3 && nv < 1)))
-        bad = true;
-    if (bad) {
-        if (nargs == 2)
-            return fail(c->err,
-                        "route constraint '%s' in '%s' needs two integer arguments; write e.g. "
-                        "'%s(1,10)'",
-                        cname, ptext, cname);
-        if (nargs == 3)
-            return fail(c->err,
-                        "route constraint '%s' in '%s' needs one or two non-negative integer "
-                        "arguments; write e.g. 'length(6)' or 'length(1,20)'",
-                        cname, ptext);
+    if (k->nargs == 4 && alen == 0) /* also without parentheses */
         return fail(c->err,
-                    "route constraint '%s' in '%s' needs %s integer argument; write e.g. "
-                    "'%s(1)'",
-                    cname, ptext, is_len ? "a non-negative" : "an", cname);
-    }
-    out->a = v[0];
-    out->b = nv > 1 ? v[1] : v[0];
-    if (nv == 2 && out->a > out->b)
-        return fail(c->err,
-                    "route constraint '%.*s' in '%s' has its minimum above its maximum; write "
-                    "'%s(%lld,%lld)'",
-                    (int)tlen, text, ptext, cname, out->b, out->a);
-    return 0;
+                    "route constraint 'regex' in '%s' needs a pattern; write e.g. "
+                    "'regex(^[a-z]+$)'",
+                    ptext);
+    if (k->nargs == 4)
+        return compile_regex(c, ptext, args, alen, out);
+    return resolve_int_args(c, ptext, text, tlen, args, alen, k, out);
 }
 
 static int add_constraint(struct pctx *c, struct param *p, const char *ptext, const char *text,
                           size_t tlen, size_t *cap)
 {
-    if (p->ncons == *cap) {
-        size_t nc = *cap ? *cap * 2 : 2;
-        struct cons *q = realloc(p->cons, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        p->cons = q;
-        *cap = nc;
-    }
+    struct cons *q = grow(p->cons, p->ncons, cap, 2, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    p->cons = q;
     struct cons cs;
     int rc = resolve_constraint(c, ptext, text, tlen, &cs);
     if (rc < 0)
@@ -1167,16 +1207,12 @@ static int parse_segment(struct pctx *c)
     if (rc < 0)
         goto bad;
     fnh__route *r = c->r;
-    if (r->nseg == c->cap_seg) {
-        size_t nc = c->cap_seg ? c->cap_seg * 2 : 4;
-        struct segment *q = realloc(r->segs, nc * sizeof *q);
-        if (!q) {
-            rc = -ENOMEM;
-            goto bad;
-        }
-        r->segs = q;
-        c->cap_seg = nc;
+    struct segment *q = grow(r->segs, r->nseg, &c->cap_seg, 4, sizeof *q);
+    if (!q) {
+        rc = -ENOMEM;
+        goto bad;
     }
+    r->segs = q;
     struct segment *sg = &r->segs[r->nseg++];
     memset(sg, 0, sizeof *sg);
     sg->parts = parts;
@@ -1533,14 +1569,10 @@ int fnh__router_add(fnh__router *rt, fnh__route *route, unsigned methods, void *
 {
     if (!rt || !route)
         return -EINVAL;
-    if (rt->n == rt->cap) {
-        size_t nc = rt->cap ? rt->cap * 2 : 16;
-        struct entry *q = realloc(rt->e, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        rt->e = q;
-        rt->cap = nc;
-    }
+    struct entry *q = grow(rt->e, rt->n, &rt->cap, 16, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    rt->e = q;
     rt->e[rt->n] = (struct entry){route, methods ? methods : FNH__M_ALL, target, rt->n};
     rt->n++;
     rt->finalized = false;
@@ -1601,15 +1633,11 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static int push_rank(size_t **arr, size_t *n, size_t *cap, size_t v)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        size_t *q = realloc(*arr, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        *arr = q;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = v;
+    size_t *q = grow(*arr, *n, cap, 4, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    *arr = q;
+    q[(*n)++] = v;
     return 0;
 }
 
@@ -1637,14 +1665,10 @@ static struct node *edge_child(struct node *nd, const char *lit, size_t len)
     if (k >= 0)
         return nd->edges[k].child;
     size_t at = (size_t)(-k - 1);
-    if (nd->nedges == nd->capedges) {
-        size_t nc = nd->capedges ? nd->capedges * 2 : 4;
-        struct edge *q = realloc(nd->edges, nc * sizeof *q);
-        if (!q)
-            return NULL;
-        nd->edges = q;
-        nd->capedges = nc;
-    }
+    struct edge *q = grow(nd->edges, nd->nedges, &nd->capedges, 4, sizeof *q);
+    if (!q)
+        return NULL;
+    nd->edges = q;
     struct node *child = calloc(1, sizeof *child);
     char *key = xstrndup(lit, len);
     if (!child || !key) {
