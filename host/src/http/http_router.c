@@ -903,119 +903,253 @@ static int add_constraint(struct pctx *c, struct param *p, const char *ptext, co
     return 0;
 }
 
+/* The markers around a parameter's inside s[0..n): '*' or '**' before it
+ * (catch-all), '?' after it (optional), set on p. The rest lies in
+ * s[*start..*end]. */
+static void param_markers(const char *s, size_t n, struct param *p, ptrdiff_t *start,
+                          ptrdiff_t *end)
+{
+    *start = 0;
+    *end = (ptrdiff_t)n - 1;
+    if (n >= 2 && s[0] == '*' && s[1] == '*') {
+        p->catchall = true;
+        *start = 2;
+    } else if (n >= 1 && s[0] == '*') {
+        p->catchall = true;
+        *start = 1;
+    }
+    if (n >= 1 && s[*end] == '?') {
+        p->optional = true;
+        (*end)--;
+    }
+}
+
+/* Where the name in s[start..end] ends (exclusive): at the first ':' or '='
+ * after its first character, or at the end. *cur is where the constraints
+ * are read from: the name's last character, or past the end. */
+static ptrdiff_t param_name_end(const char *s, ptrdiff_t start, ptrdiff_t end, ptrdiff_t *cur)
+{
+    ptrdiff_t name_end = start;
+    for (*cur = start; *cur <= end; (*cur)++) {
+        if ((s[*cur] == ':' || s[*cur] == '=') && *cur != start) {
+            name_end = *cur;
+            (*cur)--;
+            break;
+        } else if (*cur == end) {
+            name_end = *cur + 1;
+        }
+    }
+    return name_end;
+}
+
+/* ASP.NET's ParseConstraints: a state machine reading s[cur..end] that cuts
+ * the text after the name into constraints and adds them to p; it stops at
+ * the '=' of a default value (left at cur) or past the end. */
+struct cscan {
+    struct pctx *c;
+    struct param *p;
+    const char *ptext, *s;
+    ptrdiff_t end;
+    ptrdiff_t cur; /* the character being read */
+    ptrdiff_t cs;  /* where the constraint being read starts */
+    size_t cap;    /* of p->cons */
+    enum { ST_START, ST_NAME, ST_PAREN, ST_END } st;
+};
+
+/* Adds the constraint s[cs..cs + len). */
+static int scan_take(struct cscan *x, ptrdiff_t len)
+{
+    return add_constraint(x->c, x->p, x->ptext, x->s + x->cs, (size_t)len, &x->cap);
+}
+
+/* Before a constraint: ':' starts one, '(' starts arguments, '=' or the
+ * end (ch == -1) stops. */
+static int scan_start(struct cscan *x, int ch)
+{
+    if (ch == -1) {
+        x->st = ST_END;
+    } else if (ch == ':') {
+        x->st = ST_NAME;
+        x->cs = x->cur + 1;
+    } else if (ch == '(') {
+        x->st = ST_PAREN;
+    } else if (ch == '=') {
+        x->st = ST_END;
+        x->cur--;
+    }
+    return 0;
+}
+
+/* In a constraint's name: ':', '=' or the end closes a non-empty one;
+ * '(' starts its arguments. */
+static int scan_name(struct cscan *x, int ch)
+{
+    int rc = 0;
+    if (ch == -1 || ch == ':' || ch == '=') {
+        if (x->cur - x->cs > 0)
+            rc = scan_take(x, x->cur - x->cs);
+        if (ch == -1) {
+            x->st = ST_END;
+        } else if (ch == ':') {
+            x->cs = x->cur + 1;
+        } else {
+            x->st = ST_END;
+            x->cur--;
+        }
+    } else if (ch == '(') {
+        x->st = ST_PAREN;
+    }
+    return rc;
+}
+
+/* In a constraint's arguments: a ')' followed by ':', '=' or the end closes
+ * the constraint; so does a ':' or '=' with no ')' after it, while one with
+ * a ')' after it is taken as part of the arguments up to that ')'. */
+static int scan_paren(struct cscan *x, int ch)
+{
+    int rc = 0;
+    if (ch == -1) {
+        x->st = ST_END;
+        rc = scan_take(x, x->cur - x->cs);
+    } else if (ch == ')') {
+        int nx = x->cur + 1 > x->end ? -1 : (unsigned char)x->s[x->cur + 1];
+        if (nx == -1 || nx == ':' || nx == '=') {
+            rc = scan_take(x, x->cur - x->cs + 1);
+            if (nx == ':') {
+                x->st = ST_START;
+                x->cs = x->cur + 1;
+            } else {
+                x->st = ST_END;
+            }
+        }
+    } else if (ch == ':' || ch == '=') {
+        const char *close = memchr(x->s + x->cur + 1, ')', (size_t)(x->end - x->cur));
+        if (x->cur + 1 > x->end || !close) {
+            rc = scan_take(x, x->cur - x->cs);
+            if (ch == ':') {
+                x->st = ST_NAME;
+                x->cs = x->cur + 1;
+            } else {
+                x->st = ST_END;
+                x->cur--;
+            }
+        } else {
+            x->cur = close - x->s;
+        }
+    }
+    return rc;
+}
+
+static int scan_constraints(struct cscan *x)
+{
+    do {
+        int ch = x->cur > x->end ? -1 : (unsigned char)x->s[x->cur];
+        int rc = x->st == ST_START  ? scan_start(x, ch)
+                 : x->st == ST_NAME ? scan_name(x, ch)
+                                    : scan_paren(x, ch);
+        if (rc < 0)
+            return rc;
+        x->cur++;
+    } while (x->st != ST_END);
+    return 0;
+}
+
 /* The inside of a parameter (braces already unescaped), ASP.NET's
  * RouteParameterParser: [*|**]name[:constraint[(args)]]...[=default][?]. */
 static int parse_param_inside(struct pctx *c, const char *ptext, const char *s, size_t n,
                               struct param *p)
 {
-    ptrdiff_t start = 0, end = (ptrdiff_t)n - 1, cur;
-    if (n >= 2 && s[0] == '*' && s[1] == '*') {
-        p->catchall = true;
-        start = 2;
-    } else if (n >= 1 && s[0] == '*') {
-        p->catchall = true;
-        start = 1;
-    }
-    if (n >= 1 && s[end] == '?') {
-        p->optional = true;
-        end--;
-    }
-    /* name */
-    cur = start;
-    ptrdiff_t name_end = start;
-    while (cur <= end) {
-        if ((s[cur] == ':' || s[cur] == '=') && cur != start) {
-            name_end = cur;
-            cur--;
-            break;
-        } else if (cur == end) {
-            name_end = cur + 1;
-        }
-        cur++;
-    }
+    ptrdiff_t start, end, cur;
+    param_markers(s, n, p, &start, &end);
+    ptrdiff_t name_end = param_name_end(s, start, end, &cur);
     p->name = xstrndup(s + start, name_end > start ? (size_t)(name_end - start) : 0);
     if (!p->name)
         return -ENOMEM;
-    /* constraints: the ParseConstraints state machine */
-    enum { ST_START, ST_NAME, ST_PAREN, ST_END } st = ST_START;
-    ptrdiff_t cs = cur;
-    size_t cap = 0;
-    int rc = 0;
-    do {
-        int ch = cur > end ? -1 : (unsigned char)s[cur];
-        switch (st) {
-        case ST_START:
-            if (ch == -1) {
-                st = ST_END;
-            } else if (ch == ':') {
-                st = ST_NAME;
-                cs = cur + 1;
-            } else if (ch == '(') {
-                st = ST_PAREN;
-            } else if (ch == '=') {
-                st = ST_END;
-                cur--;
-            }
-            break;
-        case ST_PAREN:
-            if (ch == -1) {
-                st = ST_END;
-                rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-            } else if (ch == ')') {
-                int nx = cur + 1 > end ? -1 : (unsigned char)s[cur + 1];
-                if (nx == -1 || nx == ':' || nx == '=') {
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs + 1), &cap);
-                    if (nx == ':') {
-                        st = ST_START;
-                        cs = cur + 1;
-                    } else {
-                        st = ST_END;
-                    }
-                }
-            } else if (ch == ':' || ch == '=') {
-                const char *close = memchr(s + cur + 1, ')', (size_t)(end - cur));
-                if (cur + 1 > end || !close) {
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-                    if (ch == ':') {
-                        st = ST_NAME;
-                        cs = cur + 1;
-                    } else {
-                        st = ST_END;
-                        cur--;
-                    }
-                } else {
-                    cur = close - s;
-                }
-            }
-            break;
-        case ST_NAME:
-            if (ch == -1 || ch == ':' || ch == '=') {
-                if (cur - cs > 0)
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-                if (ch == -1) {
-                    st = ST_END;
-                } else if (ch == ':') {
-                    cs = cur + 1;
-                } else {
-                    st = ST_END;
-                    cur--;
-                }
-            } else if (ch == '(') {
-                st = ST_PAREN;
-            }
-            break;
-        case ST_END:
-            break;
-        }
-        if (rc < 0)
-            return rc;
-        cur++;
-    } while (st != ST_END);
-    if (cur <= end && s[cur] == '=') {
-        p->def = xstrndup(s + cur + 1, (size_t)(end - cur));
+    struct cscan x = {.c = c, .p = p, .ptext = ptext, .s = s, .end = end, .cur = cur, .cs = cur,
+                      .cap = 0, .st = ST_START};
+    int rc = scan_constraints(&x);
+    if (rc < 0)
+        return rc;
+    if (x.cur <= end && s[x.cur] == '=') {
+        p->def = xstrndup(s + x.cur + 1, (size_t)(end - x.cur));
         if (!p->def)
             return -ENOMEM;
     }
+    return 0;
+}
+
+/* Where the parameter whose '{' is at start ends: just past its closing
+ * '}', into *out; "{{" and "}}" inside it are escaped braces. */
+static int param_extent(struct pctx *c, size_t start, size_t *out)
+{
+    size_t i = start + 1;
+    for (;;) {
+        if (i >= c->n)
+            return unclosed_brace(c);
+        if (c->t[i] == '{') {
+            if (i + 1 >= c->n)
+                return unclosed_brace(c);
+            if (c->t[i + 1] != '{')
+                return fail(c->err,
+                            "unescaped '{' inside parameter '%.*s'; inside a parameter write a "
+                            "literal '{' as '{{' and '}' as '}}'",
+                            seg_extent(c, start), c->t + start);
+            i += 2;
+        } else if (c->t[i] == '}' && i + 1 < c->n && c->t[i + 1] == '}') {
+            i += 2;
+        } else if (c->t[i] == '}') {
+            *out = i + 1;
+            return 0;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* A new parameter at the end of the route's, zeroed; NULL when out of
+ * memory. */
+static struct param *new_param(struct pctx *c)
+{
+    fnh__route *r = c->r;
+    struct param *q = grow(r->params, r->nparams, &c->cap_param, 4, sizeof *q);
+    if (!q)
+        return NULL;
+    r->params = q;
+    struct param *p = &q[r->nparams++];
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+/* The rules for a parameter once read: a catch-all is not optional, an
+ * optional one has no default, the name is there, valid and not used by
+ * an earlier parameter of the route. */
+static int check_param(struct pctx *c, const char *ptext, const char *inside, size_t ilen,
+                       const struct param *p)
+{
+    const fnh__route *r = c->r;
+    if (inside[0] == '*' && inside[ilen - 1] == '?')
+        return fail(c->err,
+                    "the catch-all parameter '%s' cannot be optional; remove the '?' (a "
+                    "catch-all may already match nothing)",
+                    ptext);
+    if (p->optional && p->def)
+        return fail(c->err,
+                    "the optional parameter '%s' cannot also have a default value; use '{%s?}' "
+                    "or '{%s=%s}'",
+                    ptext, p->name, p->name, p->def);
+    if (p->name[0] == 0)
+        return fail(c->err, "parameter '%s' has no name; write a name, as in '{id}'", ptext);
+    if (strpbrk(p->name, "/{}?*"))
+        return fail(c->err,
+                    "invalid parameter name '%s' in '%s'; a name cannot contain '/', '{', '}', "
+                    "'?' or '*'",
+                    p->name, ptext);
+    for (size_t k = 0; k + 1 < r->nparams; k++)
+        if (strcasecmp(r->params[k].name, p->name) == 0)
+            return fail(c->err,
+                        "duplicate parameter name '%s' in route template '%s'; give each "
+                        "parameter a different name",
+                        p->name, c->tmpl);
     return 0;
 }
 
@@ -1023,106 +1157,30 @@ static int parse_param_inside(struct pctx *c, const char *ptext, const char *s, 
 static int parse_parameter(struct pctx *c, struct part **parts, size_t *np, size_t *cap)
 {
     size_t start = c->i;
-    size_t i = c->i + 1;
-    for (;;) {
-        if (i >= c->n)
-            return fail(c->err,
-                        "unclosed '{' in route template '%s'; end the parameter with '}' or "
-                        "write a literal '{' as '{{'",
-                        c->tmpl);
-        if (c->t[i] == '{') {
-            if (i + 1 >= c->n)
-                return fail(c->err,
-                            "unclosed '{' in route template '%s'; end the parameter with '}' "
-                            "or write a literal '{' as '{{'",
-                            c->tmpl);
-            if (c->t[i + 1] != '{')
-                return fail(c->err,
-                            "unescaped '{' inside parameter '%.*s'; inside a parameter write a "
-                            "literal '{' as '{{' and '}' as '}}'",
-                            seg_extent(c, start), c->t + start);
-            i += 2;
-            continue;
-        }
-        if (c->t[i] == '}') {
-            if (i + 1 < c->n && c->t[i + 1] == '}') {
-                i += 2;
-                continue;
-            }
-            i++;
-            break;
-        }
-        i++;
-    }
-    c->i = i;
-    const char *ptext_raw = c->t + start;
-    size_t plen = i - start;
-    char *ptext = xstrndup(ptext_raw, plen);
+    int rc = param_extent(c, start, &c->i);
+    if (rc < 0)
+        return rc;
+    size_t plen = c->i - start;
+    char *ptext = xstrndup(c->t + start, plen);
     if (!ptext)
         return -ENOMEM;
-    int rc = 0;
-    size_t ilen;
     char *inside = NULL;
+    size_t ilen;
+    struct param *p;
     if (plen == 2) {
         rc = fail(c->err, "parameter '{}' has no name; write a name, as in '{id}'");
         goto out;
     }
-    inside = unescape_braces(ptext_raw + 1, plen - 2, &ilen);
-    if (!inside) {
+    inside = unescape_braces(ptext + 1, plen - 2, &ilen);
+    if (!inside || !(p = new_param(c))) {
         rc = -ENOMEM;
         goto out;
     }
-    fnh__route *r = c->r;
-    if (r->nparams == c->cap_param) {
-        size_t nc = c->cap_param ? c->cap_param * 2 : 4;
-        struct param *q = realloc(r->params, nc * sizeof *q);
-        if (!q) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        r->params = q;
-        c->cap_param = nc;
-    }
-    struct param *p = &r->params[r->nparams++];
-    memset(p, 0, sizeof *p);
     rc = parse_param_inside(c, ptext, inside, ilen, p);
-    if (rc < 0)
-        goto out;
-    if (inside[0] == '*' && inside[ilen - 1] == '?') {
-        rc = fail(c->err,
-                  "the catch-all parameter '%s' cannot be optional; remove the '?' (a catch-all "
-                  "may already match nothing)",
-                  ptext);
-        goto out;
-    }
-    if (p->optional && p->def) {
-        rc = fail(c->err,
-                  "the optional parameter '%s' cannot also have a default value; use '{%s?}' or "
-                  "'{%s=%s}'",
-                  ptext, p->name, p->name, p->def);
-        goto out;
-    }
-    if (p->name[0] == 0) {
-        rc = fail(c->err, "parameter '%s' has no name; write a name, as in '{id}'", ptext);
-        goto out;
-    }
-    if (strpbrk(p->name, "/{}?*")) {
-        rc = fail(c->err,
-                  "invalid parameter name '%s' in '%s'; a name cannot contain '/', '{', '}', "
-                  "'?' or '*'",
-                  p->name, ptext);
-        goto out;
-    }
-    for (size_t k = 0; k + 1 < r->nparams; k++)
-        if (strcasecmp(r->params[k].name, p->name) == 0) {
-            rc = fail(c->err,
-                      "duplicate parameter name '%s' in route template '%s'; give each "
-                      "parameter a different name",
-                      p->name, c->tmpl);
-            goto out;
-        }
-    struct part pt = {.lit = NULL, .litlen = 0, .param = r->nparams - 1};
-    rc = add_part(parts, np, cap, pt);
+    if (!rc)
+        rc = check_param(c, ptext, inside, ilen, p);
+    if (!rc)
+        rc = add_part(parts, np, cap, (struct part){.lit = NULL, .param = c->r->nparams - 1});
 out:
     free(inside);
     free(ptext);
@@ -1247,6 +1305,90 @@ bad:
     return rc;
 }
 
+/* Drops a leading "~/" or "/" and one trailing '/' (but not of "//"). */
+static int trim_template(struct pctx *c)
+{
+    if (c->n >= 2 && c->t[0] == '~' && c->t[1] == '/') {
+        c->t += 2;
+        c->n -= 2;
+    } else if (c->n >= 1 && c->t[0] == '/') {
+        c->t++;
+        c->n--;
+    } else if (c->n >= 1 && c->t[0] == '~') {
+        return fail(c->err,
+                    "route template '%s' cannot start with '~' unless it is followed by '/'; "
+                    "remove the '~'",
+                    c->tmpl);
+    }
+    if (c->n >= 1 && c->t[c->n - 1] == '/' && !(c->n >= 2 && c->t[c->n - 2] == '/'))
+        c->n--;
+    return 0;
+}
+
+static int empty_segment(const struct pctx *c)
+{
+    return fail(c->err, "empty segment in route template '%s'; remove the extra '/'", c->tmpl);
+}
+
+/* The segments between the '/'s, none of them empty. */
+static int parse_segments(struct pctx *c)
+{
+    while (c->i < c->n) {
+        if (c->t[c->i] == '/')
+            return empty_segment(c);
+        int rc = parse_segment(c);
+        if (rc < 0)
+            return rc;
+        if (c->i < c->n && ++c->i == c->n) /* nothing after the separator */
+            return empty_segment(c);
+    }
+    return 0;
+}
+
+static int check_catchall_last(const struct pctx *c)
+{
+    const fnh__route *r = c->r;
+    for (size_t i = 0; i + 1 < r->nseg; i++)
+        if (r->segs[i].kind == SEG_CATCHALL)
+            return fail(c->err,
+                        "the catch-all parameter '{*%s}' must be the last segment; move it to "
+                        "the end of the template",
+                        r->params[r->segs[i].parts[0].param].name);
+    return 0;
+}
+
+/* Whether the route ends in a catch-all, and the fewest request segments
+ * it can match. */
+static void measure_route(fnh__route *r)
+{
+    r->catchall = r->nseg > 0 && r->segs[r->nseg - 1].kind == SEG_CATCHALL;
+    r->min_segs = 0;
+    for (size_t i = 0; i < r->nseg; i++)
+        if (!r->segs[i].absentable)
+            r->min_segs = i + 1;
+}
+
+/* Does each default value satisfy its own parameter's constraints? */
+static int check_defaults(const struct pctx *c)
+{
+    fnh__route *r = c->r;
+    for (size_t i = 0; i < r->nparams; i++) {
+        struct param *p = &r->params[i];
+        if (!p->def)
+            continue;
+        int ok = param_check(p, p->def, strlen(p->def));
+        if (ok == -ERANGE)
+            return fail(c->err,
+                        "the regex constraint of '{%s}' in '%s' gives up on the parameter's "
+                        "default value (too much backtracking); simplify the pattern",
+                        p->name, c->tmpl);
+        if (ok < 0)
+            return ok;
+        p->def_ok = ok == 1;
+    }
+    return 0;
+}
+
 int fnh__route_parse(const char *tmpl, fnh__route **out, char **err)
 {
     if (err)
@@ -1264,78 +1406,21 @@ int fnh__route_parse(const char *tmpl, fnh__route **out, char **err)
         return -ENOMEM;
     }
     struct pctx c = {.tmpl = tmpl, .t = tmpl, .n = strlen(tmpl), .err = err, .r = r};
-    int rc = 0;
-    if (c.n >= 2 && c.t[0] == '~' && c.t[1] == '/') {
-        c.t += 2;
-        c.n -= 2;
-    } else if (c.n >= 1 && c.t[0] == '/') {
-        c.t++;
-        c.n--;
-    } else if (c.n >= 1 && c.t[0] == '~') {
-        rc = fail(err,
-                  "route template '%s' cannot start with '~' unless it is followed by '/'; "
-                  "remove the '~'",
-                  tmpl);
-        goto bad;
+    int rc = trim_template(&c);
+    if (!rc)
+        rc = parse_segments(&c);
+    if (!rc)
+        rc = check_catchall_last(&c);
+    if (!rc) {
+        measure_route(r);
+        rc = check_defaults(&c);
     }
-    if (c.n >= 1 && c.t[c.n - 1] == '/' && !(c.n >= 2 && c.t[c.n - 2] == '/'))
-        c.n--;
-    while (c.i < c.n) {
-        if (c.t[c.i] == '/') {
-            rc = fail(err, "empty segment in route template '%s'; remove the extra '/'", tmpl);
-            goto bad;
-        }
-        rc = parse_segment(&c);
-        if (rc < 0)
-            goto bad;
-        if (c.i < c.n) {
-            c.i++; /* the separator */
-            if (c.i == c.n) {
-                rc = fail(err, "empty segment in route template '%s'; remove the extra '/'",
-                          tmpl);
-                goto bad;
-            }
-        }
-    }
-    /* catch-all must be last */
-    for (size_t i = 0; i + 1 < r->nseg; i++)
-        if (r->segs[i].kind == SEG_CATCHALL) {
-            const struct param *p = &r->params[r->segs[i].parts[0].param];
-            rc = fail(err,
-                      "the catch-all parameter '{*%s}' must be the last segment; move it to "
-                      "the end of the template",
-                      p->name);
-            goto bad;
-        }
-    r->catchall = r->nseg > 0 && r->segs[r->nseg - 1].kind == SEG_CATCHALL;
-    r->min_segs = 0;
-    for (size_t i = 0; i < r->nseg; i++)
-        if (!r->segs[i].absentable)
-            r->min_segs = i + 1;
-    /* does each default satisfy its own constraints? */
-    for (size_t i = 0; i < r->nparams; i++) {
-        struct param *p = &r->params[i];
-        if (p->def) {
-            int ok = param_check(p, p->def, strlen(p->def));
-            if (ok == -ERANGE) {
-                rc = fail(err,
-                          "the regex constraint of '{%s}' in '%s' gives up on the parameter's "
-                          "default value (too much backtracking); simplify the pattern",
-                          p->name, tmpl);
-                goto bad;
-            }
-            if (ok < 0) {
-                rc = ok;
-                goto bad;
-            }
-            p->def_ok = ok == 1;
-        }
+    if (rc) {
+        fnh__route_free(r);
+        return rc;
     }
     *out = r;
     return 0;
-bad:
-    fnh__route_free(r);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
