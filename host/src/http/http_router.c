@@ -291,6 +291,15 @@ static size_t scan_digits(const char *s, size_t n, size_t *i, bool thousands, si
     return nd;
 }
 
+/* Skips the digits at s[*i]; how many there were. */
+static size_t skip_digits(const char *s, size_t n, size_t *i)
+{
+    size_t from = *i;
+    while (*i < n && is_digit((unsigned char)s[*i]))
+        (*i)++;
+    return *i - from;
+}
+
 /* decimal.TryParse(NumberStyles.Number): sign (leading or trailing),
  * thousands separators, decimal point, no exponent, |v| < 7.9e28. */
 static bool chk_decimal(const char *s, size_t n)
@@ -306,10 +315,7 @@ static bool chk_decimal(const char *s, size_t n)
     size_t intend = i;
     if (i < n && s[i] == '.') {
         i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        nd += i - j;
+        nd += skip_digits(s, n, &i);
     }
     if (nd == 0)
         return false;
@@ -346,10 +352,7 @@ static bool chk_double(const char *s, size_t n)
     size_t nd = scan_digits(s, n, &i, true, NULL);
     if (i < n && s[i] == '.') {
         i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        nd += i - j;
+        nd += skip_digits(s, n, &i);
     }
     if (nd == 0)
         return false;
@@ -357,10 +360,7 @@ static bool chk_double(const char *s, size_t n)
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        if (i == j)
+        if (skip_digits(s, n, &i) == 0)
             return false;
     }
     return i == n;
@@ -457,10 +457,8 @@ static bool parse_time(const char *s, size_t n, size_t *i)
             return false;
         if (p < n && s[p] == '.') {
             p++;
-            size_t j = p;
-            while (p < n && is_digit((unsigned char)s[p]))
-                p++;
-            if (p == j || p - j > 7)
+            size_t nf = skip_digits(s, n, &p);
+            if (nf == 0 || nf > 7)
                 return false;
         }
     }
