@@ -106,10 +106,32 @@ static int is_option(const char *a)
                            (a[1] >= 'A' && a[1] <= 'Z'));
 }
 
-int fnh__cli_cron(int argc, char **argv)
+/* What the command line asks for; NULL where it was not given. */
+struct cron_args {
+    const char *expr, *from, *count, *tz;
+    int tz_given;
+};
+
+/* Matches --from, --count or --tz, alone or as --name=value: returns which
+ * (0, 1, 2) with *val the text after '=' (NULL when none), or -1. */
+static int which_option(const char *a, const char **val)
 {
-    const char *expr = NULL, *from = NULL, *count_s = NULL, *tzname = NULL;
-    int tz_given = 0, options_done = 0;
+    static const char *const names[] = {"--from", "--count", "--tz"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(names[k]);
+        if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
+            *val = a[n] == '=' ? a + n + 1 : NULL;
+            return k;
+        }
+    }
+    return -1;
+}
+
+/* Reads argv into *o. Returns -1 to go on, or the exit status: 0 after
+ * printing the usage for --help, 2 after a usage error. */
+static int parse_args(int argc, char **argv, struct cron_args *o)
+{
+    int options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!options_done && !strcmp(a, "--")) {
@@ -121,103 +143,72 @@ int fnh__cli_cron(int argc, char **argv)
             return 0;
         }
         if (!options_done && is_option(a)) {
-            static const char *const names[] = {"--from", "--count", "--tz"};
-            const char **slots[] = {&from, &count_s, &tzname};
-            int which = -1;
-            const char *val = NULL;
-            for (int k = 0; k < 3; k++) {
-                size_t n = strlen(names[k]);
-                if (!strncmp(a, names[k], n) && (a[n] == '\0' || a[n] == '=')) {
-                    which = k;
-                    val = a[n] == '=' ? a + n + 1 : NULL;
-                }
-            }
+            const char **slots[] = {&o->from, &o->count, &o->tz};
+            const char *val;
+            int which = which_option(a, &val);
             if (which < 0)
                 return usage_error("unknown option '%s'", a);
             if (!val) {
                 if (i + 1 >= argc)
-                    return usage_error("option '%s' needs a value", names[which]);
+                    return usage_error("option '%s' needs a value", a);
                 val = argv[++i];
             }
             *slots[which] = val;
-            if (which == 2)
-                tz_given = 1;
+            o->tz_given |= which == 2;
             continue;
         }
-        if (expr)
+        if (o->expr)
             return usage_error("unexpected extra argument '%s' (quote the expression)", a);
-        expr = a;
+        o->expr = a;
     }
-    if (!expr)
+    if (!o->expr)
         return usage_error("missing the schedule expression%s", "");
+    return -1;
+}
 
-    long count = 5;
-    if (count_s) {
-        char *end;
-        errno = 0;
-        count = strtol(count_s, &end, 10);
-        if (errno || end == count_s || *end || count < 1 || count > MAX_COUNT)
-            return usage_error("--count must be a whole number from 1 to 100000, not '%s'",
-                               count_s);
-    }
+/* Prints why a zone or schedule was refused; the exit status. */
+static int refused(int r, char *err)
+{
+    fprintf(stderr, "fnhost cron: %s\n", err ? err : strerror(-r));
+    free(err);
+    return r == -ENOMEM ? 1 : 2;
+}
 
-    if (!tz_given)
-        tzname = fnh__tz_env_name();
-    fnh__tz *tz = NULL;
-    char *err = NULL;
-    int r = fnh__tz_load(tzname, &tz, &err);
-    if (r) {
-        fprintf(stderr, "fnhost cron: %s\n", err ? err : strerror(-r));
-        free(err);
-        return r == -ENOMEM ? 1 : 2;
-    }
+/* The instant --from names, in ms since the epoch: with its own offset, or
+ * else as a wall time in tz. 0, or -EINVAL when it is not an ISO-8601 time. */
+static int from_ms(const char *from, const fnh__tz *tz, int64_t *out)
+{
+    fnh__civil c;
+    int ms, has_off, off;
+    if (!parse_iso(from, &c, &ms, &has_off, &off))
+        return -EINVAL;
+    int64_t s = 0;
+    if (has_off)
+        s = fnh__civil_to_seconds(&c) - off;
+    else
+        fnh__tz_from_local(tz, &c, &s);
+    *out = s * 1000 + ms;
+    return 0;
+}
 
-    int64_t start;
-    if (from) {
-        fnh__civil c;
-        int ms, has_off, off;
-        if (!parse_iso(from, &c, &ms, &has_off, &off)) {
-            fnh__tz_free(tz);
-            fprintf(stderr,
-                    "fnhost cron: '%s' is not a valid --from time; use 2026-01-31T23:59:00, "
-                    "optionally with Z or +hh:mm\n",
-                    from);
-            return 2;
-        }
-        int64_t s = 0;
-        if (has_off)
-            s = fnh__civil_to_seconds(&c) - off;
-        else
-            fnh__tz_from_local(tz, &c, &s);
-        start = s * 1000 + ms;
-    } else {
-        start = now_ms();
-    }
-
-    fnh__schedule sched;
-    r = fnh__schedule_parse(expr, &sched, &err);
-    if (r) {
-        fnh__tz_free(tz);
-        fprintf(stderr, "fnhost cron: %s\n", err ? err : strerror(-r));
-        free(err);
-        return r == -ENOMEM ? 1 : 2;
-    }
-
-    int printed = 0, status = 0;
+/* Prints the local times in tz of the next count occurrences after start
+ * (ms), one a line, or "never". The exit status: 1 when stdout failed. */
+static int print_next(const fnh__schedule *sched, const fnh__tz *tz, int64_t start, long count)
+{
+    int printed = 0;
     int64_t after = start;
     char buf[20];
     for (long i = 0; i < count; i++) {
         fnh__civil local;
-        if (sched.cron) {
+        if (sched->cron) {
             int64_t next;
-            r = fnh__sched_next_utc_tz(sched.cron, tz, after, &next, &local);
-            if (r)
+            if (fnh__sched_next_utc_tz(sched->cron, tz, after, &next, &local))
                 break; /* -ENOENT: none before year 10000; -ERANGE: --from out of range */
             after = next;
         } else {
-            if (after > END_MS - sched.interval_ms)
+            if (after > END_MS - sched->interval_ms)
                 break;
-            after += sched.interval_ms;
+            after += sched->interval_ms;
             if (fnh__tz_to_local(tz, after, &local, NULL))
                 break;
         }
@@ -227,8 +218,45 @@ int fnh__cli_cron(int argc, char **argv)
     }
     if (!printed)
         puts("never");
-    if (fflush(stdout) != 0 || ferror(stdout))
-        status = 1;
+    return fflush(stdout) != 0 || ferror(stdout) ? 1 : 0;
+}
+
+int fnh__cli_cron(int argc, char **argv)
+{
+    struct cron_args o = {0};
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    long count = 5;
+    if (o.count) {
+        char *end;
+        errno = 0;
+        count = strtol(o.count, &end, 10);
+        if (errno || end == o.count || *end || count < 1 || count > MAX_COUNT)
+            return usage_error("--count must be a whole number from 1 to 100000, not '%s'",
+                               o.count);
+    }
+    fnh__tz *tz = NULL;
+    char *err = NULL;
+    int r = fnh__tz_load(o.tz_given ? o.tz : fnh__tz_env_name(), &tz, &err);
+    if (r)
+        return refused(r, err);
+    int64_t start = now_ms();
+    if (o.from && from_ms(o.from, tz, &start)) {
+        fnh__tz_free(tz);
+        fprintf(stderr,
+                "fnhost cron: '%s' is not a valid --from time; use 2026-01-31T23:59:00, "
+                "optionally with Z or +hh:mm\n",
+                o.from);
+        return 2;
+    }
+    fnh__schedule sched;
+    r = fnh__schedule_parse(o.expr, &sched, &err);
+    if (r) {
+        fnh__tz_free(tz);
+        return refused(r, err);
+    }
+    status = print_next(&sched, tz, start, count);
     fnh__schedule_clear(&sched);
     fnh__tz_free(tz);
     return status;

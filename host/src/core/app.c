@@ -507,6 +507,92 @@ void fnh__app_warn_unknown_keys(fnh__app *app, const fnh__function *fn, const cJ
     }
 }
 
+/* bindings[i].direction, "in", "out" or "inout" in any case, into b. */
+static void read_direction(fnh__function *fn, fnh__binding *b, const cJSON *dir, const char *at)
+{
+    if (!cJSON_IsString(dir) || (strcasecmp(dir->valuestring, "in") != 0 &&
+                                 strcasecmp(dir->valuestring, "out") != 0 &&
+                                 strcasecmp(dir->valuestring, "inout") != 0)) {
+        char *brief = fnh__json_brief(dir);
+        FERR(fn, "%s: %s.direction: %s is not a direction; use \"in\", \"out\" or \"inout\"",
+             fn->config_file, at, dir ? brief : "missing");
+        free(brief);
+        return;
+    }
+    b->direction = strcasecmp(dir->valuestring, "in") == 0    ? FNH__DIR_IN
+                   : strcasecmp(dir->valuestring, "out") == 0 ? FNH__DIR_OUT
+                                                              : FNH__DIR_IN | FNH__DIR_OUT;
+}
+
+/* bindings[i].name into b: letters, digits and '_' not starting with a
+ * digit, or "$return" for an output; two bindings of a function sharing
+ * a name (in any case) are reported. */
+static void read_binding_name(fnh__function *fn, fnh__binding *b, const cJSON *name,
+                              const char *at)
+{
+    if (!cJSON_IsString(name) || !*name->valuestring) {
+        FERR(fn, "%s: %s.name: must be a non-empty string such as \"req\"", fn->config_file, at);
+        return;
+    }
+    const char *nm = name->valuestring;
+    int ok = strcmp(nm, "$return") == 0 ? b->direction == FNH__DIR_OUT
+                                        : (isalpha((unsigned char)nm[0]) || nm[0] == '_');
+    for (const char *p = nm + 1; ok && *p && nm[0] != '$'; p++)
+        ok = isalnum((unsigned char)*p) || *p == '_';
+    if (!ok) {
+        FERR(fn, "%s: %s.name: '%s' is not a valid binding name; use letters, digits "
+                 "and '_' (or \"$return\" for an output)",
+             fn->config_file, at, nm);
+        return;
+    }
+    for (size_t k = 0; k + 1 < fn->nbindings; k++)
+        if (fn->bindings[k].name && strcasecmp(fn->bindings[k].name, nm) == 0)
+            FERR(fn, "%s: %s.name: '%s' is already used by bindings[%d]; give "
+                     "every binding its own name",
+                 fn->config_file, at, nm, fn->bindings[k].index);
+    b->name = fnh__strdup(nm);
+}
+
+/* bindings[index] into the next binding of fn (none when it has no type);
+ * *ntriggers counts the triggers, of which the first is fn's. */
+static void load_binding(const fnh__app *app, fnh__function *fn, const cJSON *bj, int index,
+                         int *ntriggers)
+{
+    char at[32];
+    snprintf(at, sizeof at, "bindings[%d]", index);
+    if (!cJSON_IsObject(bj)) {
+        FERR(fn, "%s: %s: must be an object with \"type\", \"direction\" and \"name\"",
+             fn->config_file, at);
+        return;
+    }
+    fnh__binding *b = &fn->bindings[fn->nbindings];
+    b->index = index;
+    b->json = cJSON_Duplicate(bj, 1);
+    const cJSON *type = get_ci(bj, "type");
+    if (!cJSON_IsString(type) || !*type->valuestring) {
+        FERR(fn, "%s: %s.type: must be a non-empty string such as \"httpTrigger\"",
+             fn->config_file, at);
+        cJSON_Delete(b->json);
+        return;
+    }
+    b->type = fnh__strdup(type->valuestring);
+    fn->nbindings++;
+    /* as in Azure, a trigger is a binding whose type ends in "Trigger" */
+    size_t tlen = strlen(b->type);
+    b->is_trigger = tlen > 7 && strcasecmp(b->type + tlen - 7, "Trigger") == 0;
+    read_direction(fn, b, get_ci(bj, "direction"), at);
+    read_binding_name(fn, b, get_ci(bj, "name"), at);
+    if (resolve_settings(app, fn, b->json, at) || !b->is_trigger)
+        return;
+    if (++*ntriggers > 1) {
+        FERR(fn, "%s: %s: a function has exactly one trigger, and '%s' already is one; "
+                 "remove one of them",
+             fn->config_file, at, fn->trigger ? fn->trigger->type : "another binding");
+        return;
+    }
+    fn->trigger = b;
+}
+
 static void load_bindings(const fnh__app *app, fnh__function *fn)
 {
     const cJSON *bindings = get_ci(fn->config, "bindings");
@@ -523,91 +609,18 @@ static void load_bindings(const fnh__app *app, fnh__function *fn)
     int i = 0, ntriggers = 0;
     const cJSON *bj;
     cJSON_ArrayForEach(bj, bindings)
-    {
-        char at[32];
-        snprintf(at, sizeof at, "bindings[%d]", i);
-        i++;
-        if (!cJSON_IsObject(bj)) {
-            FERR(fn, "%s: %s: must be an object with \"type\", \"direction\" and \"name\"",
-                 fn->config_file, at);
-            continue;
-        }
-        fnh__binding *b = &fn->bindings[fn->nbindings];
-        b->index = i - 1;
-        b->json = cJSON_Duplicate(bj, 1);
-        const cJSON *type = get_ci(bj, "type");
-        const cJSON *dir = get_ci(bj, "direction");
-        const cJSON *name = get_ci(bj, "name");
-        if (!cJSON_IsString(type) || !*type->valuestring) {
-            FERR(fn, "%s: %s.type: must be a non-empty string such as \"httpTrigger\"",
-                 fn->config_file, at);
-            cJSON_Delete(b->json);
-            continue;
-        }
-        b->type = fnh__strdup(type->valuestring);
-        fn->nbindings++;
-        /* as in Azure, a trigger is a binding whose type ends in "Trigger" */
-        int is_trigger = strlen(b->type) > 7 &&
-                         strcasecmp(b->type + strlen(b->type) - 7, "Trigger") == 0;
-        b->is_trigger = is_trigger;
-        if (!cJSON_IsString(dir) || (strcasecmp(dir->valuestring, "in") != 0 &&
-                                     strcasecmp(dir->valuestring, "out") != 0 &&
-                                     strcasecmp(dir->valuestring, "inout") != 0)) {
-            char *brief = fnh__json_brief(dir);
-            FERR(fn, "%s: %s.direction: %s is not a direction; use \"in\", \"out\" or \"inout\"",
-                 fn->config_file, at, dir ? brief : "missing");
-            free(brief);
-        } else {
-            b->direction = strcasecmp(dir->valuestring, "in") == 0    ? FNH__DIR_IN
-                           : strcasecmp(dir->valuestring, "out") == 0 ? FNH__DIR_OUT
-                                                                      : FNH__DIR_IN | FNH__DIR_OUT;
-        }
-        if (!cJSON_IsString(name) || !*name->valuestring) {
-            FERR(fn, "%s: %s.name: must be a non-empty string such as \"req\"", fn->config_file,
-                 at);
-        } else {
-            const char *nm = name->valuestring;
-            int ok = strcmp(nm, "$return") == 0 ? b->direction == FNH__DIR_OUT
-                                                : (isalpha((unsigned char)nm[0]) || nm[0] == '_');
-            for (const char *p = nm + 1; ok && *p && nm[0] != '$'; p++)
-                ok = isalnum((unsigned char)*p) || *p == '_';
-            if (!ok)
-                FERR(fn, "%s: %s.name: '%s' is not a valid binding name; use letters, digits "
-                         "and '_' (or \"$return\" for an output)",
-                     fn->config_file, at, nm);
-            else {
-                for (size_t k = 0; k + 1 < fn->nbindings; k++)
-                    if (fn->bindings[k].name && strcasecmp(fn->bindings[k].name, nm) == 0)
-                        FERR(fn, "%s: %s.name: '%s' is already used by bindings[%d]; give "
-                                 "every binding its own name",
-                             fn->config_file, at, nm, fn->bindings[k].index);
-                b->name = fnh__strdup(nm);
-            }
-        }
-        if (resolve_settings(app, fn, b->json, at))
-            continue;
-        if (is_trigger) {
-            if (++ntriggers > 1) {
-                FERR(fn, "%s: %s: a function has exactly one trigger, and '%s' already is one; "
-                         "remove one of them",
-                     fn->config_file, at, fn->trigger ? fn->trigger->type : "another binding");
-                continue;
-            }
-            fn->trigger = b;
-        }
-    }
-    if (!ntriggers) {
-        fnh__buf types = {0};
-        for (size_t i = 0; i < fn->nbindings; i++)
-            if (fn->bindings[i].type)
-                fnh__buf_printf(&types, "%s\"%s\"", types.len ? ", " : "",
-                                fn->bindings[i].type);
-        FERR(fn, "%s: bindings: no trigger binding found (a trigger's type ends in \"Trigger\"; "
-                 "the types here are %s); add one such as {\"type\": \"httpTrigger\", "
-                 "\"direction\": \"in\", \"name\": \"req\"}",
-             fn->config_file, types.len ? types.data : "none");
-        fnh__buf_free(&types);
-    }
+        load_binding(app, fn, bj, i++, &ntriggers);
+    if (ntriggers)
+        return;
+    fnh__buf types = {0};
+    for (size_t k = 0; k < fn->nbindings; k++)
+        if (fn->bindings[k].type)
+            fnh__buf_printf(&types, "%s\"%s\"", types.len ? ", " : "", fn->bindings[k].type);
+    FERR(fn, "%s: bindings: no trigger binding found (a trigger's type ends in \"Trigger\"; "
+             "the types here are %s); add one such as {\"type\": \"httpTrigger\", "
+             "\"direction\": \"in\", \"name\": \"req\"}",
+         fn->config_file, types.len ? types.data : "none");
+    fnh__buf_free(&types);
 }
 
 static int setting_disables(const fnh__app *app, const char *name)

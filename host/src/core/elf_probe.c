@@ -53,88 +53,152 @@ static int fail(const char **why, const char *text, int rc)
     return rc;
 }
 
+static ElfW(Phdr) phdr_at(const unsigned char *p, const ElfW(Ehdr) *eh, size_t i)
+{
+    ElfW(Phdr) ph;
+    memcpy(&ph, p + eh->e_phoff + i * sizeof ph, sizeof ph);
+    return ph;
+}
+
+static ElfW(Shdr) shdr_at(const unsigned char *p, const ElfW(Ehdr) *eh, size_t i)
+{
+    ElfW(Shdr) sh;
+    memcpy(&sh, p + eh->e_shoff + i * sizeof sh, sizeof sh);
+    return sh;
+}
+
+/* The ELF header, into *eh: a shared object for this machine. */
+static int check_header(const unsigned char *p, size_t len, ElfW(Ehdr) *eh, const char **why)
+{
+    if (len < sizeof *eh || memcmp(p, ELFMAG, SELFMAG) != 0)
+        return fail(why, "it is not an ELF file (invalid ELF header)", -ENOEXEC);
+    memcpy(eh, p, sizeof *eh);
+    if (eh->e_ident[EI_CLASS] != HOST_CLASS)
+        return fail(why, "it is built for another word size (ELF class)", -ENOEXEC);
+    if (eh->e_ident[EI_DATA] != HOST_DATA)
+        return fail(why, "it is built for another byte order", -ENOEXEC);
+    if (eh->e_type != ET_DYN)
+        return fail(why, "it is not a shared object (link it with -shared)", -ENOEXEC);
+#ifdef HOST_MACHINE
+    if (eh->e_machine != HOST_MACHINE)
+        return fail(why, "it is built for another processor architecture", -ENOEXEC);
+#endif
+    return 0;
+}
+
+/* The program headers, and every loadable segment, lie in the file: mapping
+ * past its end is what makes dlopen die of SIGBUS. */
+static int check_segments(const unsigned char *p, size_t len, const ElfW(Ehdr) *eh,
+                          const char **why)
+{
+    if (eh->e_phentsize != sizeof(ElfW(Phdr)) || eh->e_phnum == 0)
+        return fail(why, "it has a malformed program header table", -ENOEXEC);
+    if (!inside(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(ElfW(Phdr)), len))
+        return fail(why, "it is truncated: its program headers end past the end of the file",
+                    -ENOEXEC);
+    for (size_t i = 0; i < eh->e_phnum; i++) {
+        ElfW(Phdr) ph = phdr_at(p, eh, i);
+        if (ph.p_type == PT_LOAD && !inside(ph.p_offset, ph.p_filesz, len))
+            return fail(why, "it is truncated: a loadable segment ends past the end of the file",
+                        -ENOEXEC);
+    }
+    return 0;
+}
+
+/* The section header table is there and lies in the file. */
+static int check_sections(size_t len, const ElfW(Ehdr) *eh, const char **why)
+{
+    if (eh->e_shoff == 0 || eh->e_shnum == 0)
+        return fail(why, "it has no section headers (was it stripped with sstrip?)", -ENOTSUP);
+    if (eh->e_shentsize != sizeof(ElfW(Shdr)))
+        return fail(why, "it has a malformed section header table", -ENOEXEC);
+    if (!inside(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(ElfW(Shdr)), len))
+        return fail(why, "it is truncated: its section headers end past the end of the file",
+                    -ENOEXEC);
+    return 0;
+}
+
+/* The first dynamic symbol table, into *sym, and its string table, into
+ * *str, both checked to lie in the file. -ENOENT when there is none. */
+static int find_dynsym(const unsigned char *p, size_t len, const ElfW(Ehdr) *eh,
+                       ElfW(Shdr) *sym, ElfW(Shdr) *str, const char **why)
+{
+    for (size_t i = 0; i < eh->e_shnum; i++) {
+        *sym = shdr_at(p, eh, i);
+        if (sym->sh_type != SHT_DYNSYM)
+            continue;
+        if (sym->sh_entsize != sizeof(ElfW(Sym)) || sym->sh_link >= eh->e_shnum ||
+            !inside(sym->sh_offset, sym->sh_size, len))
+            return fail(why, "it has a malformed dynamic symbol table", -ENOEXEC);
+        *str = shdr_at(p, eh, sym->sh_link);
+        if (str->sh_type != SHT_STRTAB || !inside(str->sh_offset, str->sh_size, len))
+            return fail(why, "it has a malformed dynamic string table", -ENOEXEC);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* The file bytes of the initial value of s: inside the loadable segment
+ * that holds all of it, or NULL (zero-filled data, an absolute symbol). */
+static const unsigned char *symbol_bytes(const unsigned char *p, const ElfW(Ehdr) *eh,
+                                         const ElfW(Sym) *s)
+{
+    for (size_t j = 0; j < eh->e_phnum && s->st_shndx != SHN_ABS; j++) {
+        ElfW(Phdr) ph = phdr_at(p, eh, j);
+        if (ph.p_type == PT_LOAD && s->st_value >= ph.p_vaddr &&
+            s->st_value - ph.p_vaddr < ph.p_filesz &&
+            s->st_size <= ph.p_filesz - (s->st_value - ph.p_vaddr))
+            return p + ph.p_offset + (s->st_value - ph.p_vaddr);
+    }
+    return NULL;
+}
+
+/* The defined global, weak or unique symbol called name in the table
+ * symtab (names in strtab), into *out; -ENOENT when there is none. */
+static int find_symbol(const unsigned char *p, const ElfW(Shdr) *symtab,
+                       const ElfW(Shdr) *strtab, const char *name, ElfW(Sym) *out)
+{
+    const char *strs = (const char *)p + strtab->sh_offset;
+    size_t want = strlen(name);
+    for (uint64_t k = 0; k < symtab->sh_size / sizeof(ElfW(Sym)); k++) {
+        ElfW(Sym) s;
+        memcpy(&s, p + symtab->sh_offset + k * sizeof s, sizeof s);
+        unsigned bind = ELF64_ST_BIND(s.st_info);
+        if (s.st_shndx == SHN_UNDEF || s.st_name >= strtab->sh_size ||
+            (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE))
+            continue;
+        /* the name and its NUL must lie inside the string table */
+        if (want >= strtab->sh_size - s.st_name || memcmp(strs + s.st_name, name, want + 1) != 0)
+            continue;
+        *out = s;
+        return 0;
+    }
+    return -ENOENT;
+}
+
 int fnh__elf_probe(const void *buf, size_t len, const char *name, fnh__elf_symbol *sym,
                    const char **why)
 {
     const unsigned char *p = buf;
     ElfW(Ehdr) eh;
-    if (len < sizeof eh || memcmp(p, ELFMAG, SELFMAG) != 0)
-        return fail(why, "it is not an ELF file (invalid ELF header)", -ENOEXEC);
-    memcpy(&eh, p, sizeof eh);
-    if (eh.e_ident[EI_CLASS] != HOST_CLASS)
-        return fail(why, "it is built for another word size (ELF class)", -ENOEXEC);
-    if (eh.e_ident[EI_DATA] != HOST_DATA)
-        return fail(why, "it is built for another byte order", -ENOEXEC);
-    if (eh.e_type != ET_DYN)
-        return fail(why, "it is not a shared object (link it with -shared)", -ENOEXEC);
-#ifdef HOST_MACHINE
-    if (eh.e_machine != HOST_MACHINE)
-        return fail(why, "it is built for another processor architecture", -ENOEXEC);
-#endif
-    if (eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0)
-        return fail(why, "it has a malformed program header table", -ENOEXEC);
-    if (!inside(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(ElfW(Phdr)), len))
-        return fail(why, "it is truncated: its program headers end past the end of the file",
-                    -ENOEXEC);
-    /* every loadable segment must be in the file: mapping past its end is
-     * what makes dlopen die of SIGBUS */
-    for (size_t i = 0; i < eh.e_phnum; i++) {
-        ElfW(Phdr) ph;
-        memcpy(&ph, p + eh.e_phoff + i * sizeof ph, sizeof ph);
-        if (ph.p_type == PT_LOAD && !inside(ph.p_offset, ph.p_filesz, len))
-            return fail(why, "it is truncated: a loadable segment ends past the end of the file",
-                        -ENOEXEC);
-    }
-    if (eh.e_shoff == 0 || eh.e_shnum == 0)
-        return fail(why, "it has no section headers (was it stripped with sstrip?)", -ENOTSUP);
-    if (eh.e_shentsize != sizeof(ElfW(Shdr)))
-        return fail(why, "it has a malformed section header table", -ENOEXEC);
-    if (!inside(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(ElfW(Shdr)), len))
-        return fail(why, "it is truncated: its section headers end past the end of the file",
-                    -ENOEXEC);
-    const unsigned char *shdrs = p + eh.e_shoff;
-    for (size_t i = 0; i < eh.e_shnum; i++) {
-        ElfW(Shdr) sh, st;
-        memcpy(&sh, shdrs + i * sizeof sh, sizeof sh);
-        if (sh.sh_type != SHT_DYNSYM)
-            continue;
-        if (sh.sh_entsize != sizeof(ElfW(Sym)) || sh.sh_link >= eh.e_shnum ||
-            !inside(sh.sh_offset, sh.sh_size, len))
-            return fail(why, "it has a malformed dynamic symbol table", -ENOEXEC);
-        memcpy(&st, shdrs + (size_t)sh.sh_link * sizeof st, sizeof st);
-        if (st.sh_type != SHT_STRTAB || !inside(st.sh_offset, st.sh_size, len))
-            return fail(why, "it has a malformed dynamic string table", -ENOEXEC);
-        const char *strs = (const char *)p + st.sh_offset;
-        size_t want = strlen(name);
-        for (uint64_t k = 0; k < sh.sh_size / sizeof(ElfW(Sym)); k++) {
-            ElfW(Sym) s;
-            memcpy(&s, p + sh.sh_offset + k * sizeof s, sizeof s);
-            unsigned bind = ELF64_ST_BIND(s.st_info);
-            if (s.st_shndx == SHN_UNDEF || s.st_name >= st.sh_size ||
-                (bind != STB_GLOBAL && bind != STB_WEAK && bind != STB_GNU_UNIQUE))
-                continue;
-            /* the name and its NUL must lie inside the string table */
-            if (want >= st.sh_size - s.st_name || memcmp(strs + s.st_name, name, want + 1) != 0)
-                continue;
-            sym->type = ELF64_ST_TYPE(s.st_info);
-            sym->size = s.st_size;
-            sym->addr = s.st_value;
-            sym->bytes = NULL;
-            for (size_t j = 0; j < eh.e_phnum && s.st_shndx != SHN_ABS; j++) {
-                ElfW(Phdr) ph;
-                memcpy(&ph, p + eh.e_phoff + j * sizeof ph, sizeof ph);
-                if (ph.p_type == PT_LOAD && s.st_value >= ph.p_vaddr &&
-                    s.st_value - ph.p_vaddr < ph.p_filesz &&
-                    s.st_size <= ph.p_filesz - (s.st_value - ph.p_vaddr)) {
-                    sym->bytes = p + ph.p_offset + (s.st_value - ph.p_vaddr);
-                    break;
-                }
-            }
-            return 0;
-        }
-        return -ENOENT;
-    }
-    return -ENOENT; /* no dynamic symbol table: it exports nothing */
+    ElfW(Shdr) symtab, strtab;
+    ElfW(Sym) s;
+    int rc = check_header(p, len, &eh, why);
+    if (!rc)
+        rc = check_segments(p, len, &eh, why);
+    if (!rc)
+        rc = check_sections(len, &eh, why);
+    if (!rc)
+        rc = find_dynsym(p, len, &eh, &symtab, &strtab, why); /* none: it exports nothing */
+    if (!rc)
+        rc = find_symbol(p, &symtab, &strtab, name, &s);
+    if (rc)
+        return rc;
+    sym->type = ELF64_ST_TYPE(s.st_info);
+    sym->size = s.st_size;
+    sym->addr = s.st_value;
+    sym->bytes = symbol_bytes(p, &eh, &s);
+    return 0;
 }
 
 /* Is a symbol of this type, size and address a descriptor? */

@@ -1,5 +1,5 @@
-/* ncrontab.c: NCRONTAB parsing and next-occurrence search (a line-by-line
- * port of atifaziz/NCrontab CrontabFieldImpl/CrontabField/CrontabSchedule),
+/* ncrontab.c: NCRONTAB parsing and next-occurrence search (a port of
+ * atifaziz/NCrontab CrontabFieldImpl/CrontabField/CrontabSchedule),
  * .NET TimeSpan.Parse (port of System.Globalization.TimeSpanParse standard
  * formats), a TZif + POSIX-TZ reader, and Azure CronSchedule's DST rules.
  * No global mutable state; see ncrontab.h for the contract. */
@@ -515,96 +515,91 @@ char *fnh__cron_format(const fnh__cron *c)
     return buf;
 }
 
+/* The time being searched for, as cron fields (F_SECOND..F_MONTH) with the
+ * year after the month, so that each field carries into the next one. */
+enum { F_YEAR = F_MONTH + 1 };
+
+static void civil_to_fields(const fnh__civil *c, int v[F_YEAR + 1])
+{
+    v[F_SECOND] = c->second;
+    v[F_MINUTE] = c->minute;
+    v[F_HOUR] = c->hour;
+    v[F_DAY] = c->day;
+    v[F_MONTH] = c->month;
+    v[F_YEAR] = c->year;
+}
+
+static void fields_to_civil(const int v[F_YEAR + 1], fnh__civil *c)
+{
+    c->second = v[F_SECOND];
+    c->minute = v[F_MINUTE];
+    c->hour = v[F_HOUR];
+    c->day = v[F_DAY];
+    c->month = v[F_MONTH];
+    c->year = v[F_YEAR];
+}
+
+/* CrontabSchedule's step for field k once v[k] is its next set value (or
+ * NIL): with none left, k restarts at its first value and carries into
+ * k + 1; either way, when k moved on, the fields below it restart at their
+ * first values. (NCrontab leaves the second alone when the hour wraps; the
+ * day that then moves on restarts it all the same.) */
+static void settle_field(const fnh__cron *c, int v[], const int base[], int k)
+{
+    int moved = v[k] == NIL || v[k] > base[k];
+    if (v[k] == NIL) {
+        v[k] = cf_first(&c->f[k]);
+        v[k + 1]++;
+    }
+    for (int j = 0; moved && j < k; j++)
+        v[j] = cf_first(&c->f[j]);
+}
+
+/* The first time after base whose fields match, the day of week aside;
+ * -ENOENT when there is none before year 10000. */
+static int next_ignoring_dow(const fnh__cron *c, const fnh__civil *base, fnh__civil *out)
+{
+    int b[F_YEAR + 1], v[F_YEAR + 1];
+    civil_to_fields(base, b);
+    civil_to_fields(base, v);
+    v[F_SECOND]++;
+    for (int k = F_SECOND; k < F_DAY; k++) {
+        v[k] = cf_next(&c->f[k], v[k]);
+        settle_field(c, v, b, k);
+    }
+    v[F_DAY] = cf_next(&c->f[F_DAY], v[F_DAY]);
+    for (;;) { /* RetryDayMonth: the day may not exist in the month found */
+        settle_field(c, v, b, F_DAY);
+        v[F_MONTH] = cf_next(&c->f[F_MONTH], v[F_MONTH]);
+        settle_field(c, v, b, F_MONTH);
+        if (v[F_YEAR] > MAX_YEAR)
+            return -ENOENT;
+        int moved = v[F_DAY] != b[F_DAY] || v[F_MONTH] != b[F_MONTH] || v[F_YEAR] != b[F_YEAR];
+        if (v[F_DAY] <= 28 || !moved || v[F_DAY] <= days_in_month(v[F_YEAR], v[F_MONTH]))
+            break;
+        v[F_DAY] = NIL;
+    }
+    fields_to_civil(v, out);
+    return 0;
+}
+
 /* CrontabSchedule.TryGetNextOccurrence with endTime = DateTime.MaxValue,
- * the day-of-week recursion turned into a loop. */
+ * the day-of-week recursion turned into a loop: a day whose weekday does
+ * not match is skipped from its last second. */
 int fnh__cron_next(const fnh__cron *c, const fnh__civil *after, fnh__civil *next)
 {
     if (!fnh__civil_valid(after))
         return -EINVAL;
-    const cfield *S = &c->f[F_SECOND], *M = &c->f[F_MINUTE], *H = &c->f[F_HOUR],
-                 *D = &c->f[F_DAY], *MO = &c->f[F_MONTH], *W = &c->f[F_DOW];
-    fnh__civil base = *after;
+    fnh__civil base = *after, t;
     for (;;) {
-        int year = base.year, month = base.month, day = base.day;
-        int hour = base.hour, minute = base.minute, second = base.second + 1;
-
-        second = cf_next(S, second);
-        if (second == NIL) {
-            second = cf_first(S);
-            minute++;
-        }
-
-        minute = cf_next(M, minute);
-        if (minute == NIL) {
-            second = cf_first(S);
-            minute = cf_first(M);
-            hour++;
-        } else if (minute > base.minute) {
-            second = cf_first(S);
-        }
-
-        hour = cf_next(H, hour);
-        if (hour == NIL) {
-            minute = cf_first(M);
-            hour = cf_first(H);
-            day++;
-        } else if (hour > base.hour) {
-            second = cf_first(S);
-            minute = cf_first(M);
-        }
-
-        day = cf_next(D, day);
-        for (;;) { /* RetryDayMonth */
-            if (day == NIL) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-                month++;
-            } else if (day > base.day) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-            }
-
-            month = cf_next(MO, month);
-            if (month == NIL) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-                month = cf_first(MO);
-                year++;
-            } else if (month > base.month) {
-                second = cf_first(S);
-                minute = cf_first(M);
-                hour = cf_first(H);
-                day = cf_first(D);
-            }
-
-            if (year > MAX_YEAR)
-                return -ENOENT;
-
-            int changed = day != base.day || month != base.month || year != base.year;
-            if (day > 28 && changed && day > days_in_month(year, month)) {
-                day = NIL;
-                continue;
-            }
-            break;
-        }
-
-        if (cf_contains(W, day_of_week(year, month, day))) {
-            next->year = year;
-            next->month = month;
-            next->day = day;
-            next->hour = hour;
-            next->minute = minute;
-            next->second = second;
+        int r = next_ignoring_dow(c, &base, &t);
+        if (r)
+            return r;
+        if (cf_contains(&c->f[F_DOW], day_of_week(t.year, t.month, t.day))) {
+            *next = t;
             return 0;
         }
-        base.year = year;
-        base.month = month;
-        base.day = day;
+        base = t;
         base.hour = 23;
         base.minute = 59;
         base.second = 59;
@@ -624,22 +619,62 @@ typedef struct {
     size_t n;
 } ts_lit;
 
+/* A TimeSpan text split by TimeSpanTokenizer: literals and numbers
+ * alternate, starting and ending with a literal (empty where the text
+ * starts or ends with a number), so nlit == nnum + 1. */
 typedef struct {
-    const char *start, *dh, *hm, *ms, *sf, *end, *appcompat;
+    ts_lit lit[6];
+    ts_num num[5];
+    int nlit, nnum;
+} ts_tokens;
+
+/* The separators a format can ask for between two numbers. */
+enum { TS_DH, TS_HM, TS_MS, TS_SF, TS_APPCOMPAT, TS_NSEP };
+
+typedef struct {
+    const char *start, *end;
+    const char *sep[TS_NSEP];
 } ts_pat;
 
 /* Invariant "c" literals and the invariant/en-US localized ones derived from
  * FullTimeSpanPositivePattern "d':'h':'mm':'ss'.'FFFFFFF". */
 static const ts_pat ts_pats[4] = {
-    {"", ".", ":", ":", ".", "", ":."},  /* positive invariant */
-    {"-", ".", ":", ":", ".", "", ":."}, /* negative invariant */
-    {"", ":", ":", ":", ".", "", ":."},  /* positive localized */
-    {"-", ":", ":", ":", ".", "", ":."}, /* negative localized */
+    {"", "", {".", ":", ":", ".", ":."}},  /* positive invariant */
+    {"-", "", {".", ":", ":", ".", ":."}}, /* negative invariant */
+    {"", "", {":", ":", ":", ".", ":."}},  /* positive localized */
+    {"-", "", {":", ":", ":", ".", ":."}}, /* negative localized */
+};
+
+/* The parts of a TimeSpan: days, hours, minutes, seconds, fraction. */
+enum { TS_D, TS_H, TS_M, TS_S, TS_F, TS_NPARTS };
+
+/* The standard formats: how many numbers, the separators between them and
+ * the part each number is. Formats with the same count are tried in this
+ * order. */
+static const struct {
+    int count;
+    int sep[4];
+    int part[5];
+} ts_formats[] = {
+    {1, {0}, {TS_D}},                                             /* d */
+    {2, {TS_HM}, {TS_H, TS_M}},                                   /* h:m */
+    {3, {TS_HM, TS_MS}, {TS_H, TS_M, TS_S}},                      /* h:m:s */
+    {3, {TS_DH, TS_HM}, {TS_D, TS_H, TS_M}},                      /* d.h:m */
+    {3, {TS_HM, TS_APPCOMPAT}, {TS_H, TS_M, TS_F}},               /* h:m:.f */
+    {4, {TS_HM, TS_MS, TS_SF}, {TS_H, TS_M, TS_S, TS_F}},         /* h:m:s.f */
+    {4, {TS_DH, TS_HM, TS_MS}, {TS_D, TS_H, TS_M, TS_S}},         /* d.h:m:s */
+    {4, {TS_DH, TS_HM, TS_APPCOMPAT}, {TS_D, TS_H, TS_M, TS_F}},  /* d.h:m:.f */
+    {5, {TS_DH, TS_HM, TS_MS, TS_SF}, {TS_D, TS_H, TS_M, TS_S, TS_F}}, /* d.h:m:s.f */
 };
 
 static int lit_eq(ts_lit l, const char *s)
 {
     return l.n == strlen(s) && memcmp(l.p, s, l.n) == 0;
+}
+
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
 }
 
 /* TimeSpanToken.NormalizeAndValidateFraction: fraction in 100 ns ticks. */
@@ -686,6 +721,106 @@ static int ts_ticks(int positive, ts_num d, ts_num h, ts_num m, ts_num s, ts_num
     return 1;
 }
 
+/* Reads the run of digits at s[*i], before end, counting leading zeroes
+ * apart. -ERANGE when the number reaches 0x10000000 (.NET's
+ * (num & 0xF0000000) test, without its int wrap-around). */
+static int ts_read_number(const char *s, size_t end, size_t *i, ts_num *out)
+{
+    ts_num t = {0, 0};
+    while (*i < end && s[*i] == '0')
+        t.zeroes++, (*i)++;
+    while (*i < end && is_digit(s[*i])) {
+        int64_t v = (int64_t)t.num * 10 + (s[*i] - '0');
+        if (v >= 0x10000000)
+            return -ERANGE;
+        t.num = (int)v;
+        (*i)++;
+    }
+    *out = t;
+    return 0;
+}
+
+static int ts_add_literal(ts_tokens *t, const char *p, size_t n)
+{
+    if (t->nlit >= 6)
+        return -EINVAL;
+    t->lit[t->nlit++] = (ts_lit){p, n};
+    return 0;
+}
+
+/* TimeSpanTokenizer over s[b, e): at most 5 numbers and 6 literals. */
+static int ts_tokenize(const char *s, size_t b, size_t e, ts_tokens *t)
+{
+    t->nlit = t->nnum = 0;
+    int last_num = 0;
+    for (size_t i = b; i < e;) {
+        if (is_digit(s[i])) {
+            if (i == b) /* leading empty literal */
+                ts_add_literal(t, s + i, 0);
+            ts_num num;
+            int r = ts_read_number(s, e, &i, &num);
+            if (r)
+                return r;
+            if (t->nnum >= 5)
+                return -EINVAL;
+            t->num[t->nnum++] = num;
+            last_num = 1;
+        } else {
+            size_t st = i;
+            while (i < e && !is_digit(s[i]))
+                i++;
+            if (ts_add_literal(t, s + st, i - st))
+                return -EINVAL;
+            last_num = 0;
+        }
+    }
+    if (last_num && ts_add_literal(t, s + e, 0))
+        return -EINVAL;
+    return t->nlit == t->nnum + 1 ? 0 : -EINVAL;
+}
+
+/* Do the literals of t read as format f with the literals of pattern P? */
+static int ts_format_matches(const ts_tokens *t, size_t f, const ts_pat *P)
+{
+    if (ts_formats[f].count != t->nnum)
+        return 0;
+    for (int j = 0; j + 1 < t->nnum; j++)
+        if (!lit_eq(t->lit[j + 1], P->sep[ts_formats[f].sep[j]]))
+            return 0;
+    return 1;
+}
+
+/* The ticks of t read as format f; 0 when a part is out of range. */
+static int ts_format_ticks(const ts_tokens *t, size_t f, int positive, int64_t *ticks)
+{
+    ts_num part[TS_NPARTS] = {{0, 0}};
+    for (int j = 0; j < t->nnum; j++)
+        part[ts_formats[f].part[j]] = t->num[j];
+    return ts_ticks(positive, part[TS_D], part[TS_H], part[TS_M], part[TS_S], part[TS_F],
+                    ticks);
+}
+
+/* Each format is tried with the +inv, -inv, +loc and -loc literals; the
+ * first whose literals match and whose numbers fit wins. -ERANGE when
+ * literals matched but no numbers fit, -EINVAL when none matched. */
+static int ts_match(const ts_tokens *t, int64_t *ticks)
+{
+    int overflow = 0;
+    for (int k = 0; k < 4; k++) {
+        const ts_pat *P = &ts_pats[k];
+        if (!lit_eq(t->lit[0], P->start) || !lit_eq(t->lit[t->nlit - 1], P->end))
+            continue;
+        for (size_t f = 0; f < sizeof ts_formats / sizeof ts_formats[0]; f++) {
+            if (!ts_format_matches(t, f, P))
+                continue;
+            if (ts_format_ticks(t, f, k % 2 == 0, ticks))
+                return 0;
+            overflow = 1;
+        }
+    }
+    return overflow ? -ERANGE : -EINVAL;
+}
+
 int fnh__timespan_parse(const char *s, int64_t *ms)
 {
     if (!s)
@@ -697,121 +832,13 @@ int fnh__timespan_parse(const char *s, int64_t *ms)
         e--;
     if (b == e)
         return -EINVAL;
-
-    ts_lit L[6];
-    ts_num N[5];
-    int nl = 0, nn = 0, ntok = 0, last_num = 0;
-    size_t i = b;
-    while (i < e) {
-        if (s[i] >= '0' && s[i] <= '9') {
-            if (ntok == 0) { /* leading empty literal */
-                L[nl++] = (ts_lit){s + i, 0};
-                ntok++;
-            }
-            ts_num t = {0, 0};
-            while (i < e && s[i] == '0')
-                t.zeroes++, i++;
-            while (i < e && s[i] >= '0' && s[i] <= '9') {
-                /* .NET's (num & 0xF0000000) test, without its int wrap-around */
-                int64_t v = (int64_t)t.num * 10 + (s[i] - '0');
-                if (v >= 0x10000000)
-                    return -ERANGE;
-                t.num = (int)v;
-                i++;
-            }
-            if (nn >= 5 || ntok >= 11)
-                return -EINVAL;
-            N[nn++] = t;
-            ntok++;
-            last_num = 1;
-        } else {
-            size_t st = i;
-            while (i < e && !(s[i] >= '0' && s[i] <= '9'))
-                i++;
-            if (nl >= 6 || ntok >= 11)
-                return -EINVAL;
-            L[nl++] = (ts_lit){s + st, i - st};
-            ntok++;
-            last_num = 0;
-        }
-    }
-    if (last_num) {
-        if (nl >= 6 || ntok >= 11)
-            return -EINVAL;
-        L[nl++] = (ts_lit){s + e, 0};
-    }
-    if (nl != nn + 1)
-        return -EINVAL;
-
-    const ts_num z = {0, 0};
+    ts_tokens t;
     int64_t ticks = 0;
-    int overflow = 0;
-    /* Each terminal state tries +inv, -inv, +loc, -loc; the first literal
-     * match whose numbers fit wins (the 3/4-number states keep trying). */
-    for (int k = 0; k < 4; k++) {
-        const ts_pat *P = &ts_pats[k];
-        int pos = (k % 2) == 0;
-        if (!lit_eq(L[0], P->start) || !lit_eq(L[nl - 1], P->end))
-            continue;
-        switch (nn) {
-        case 1: /* d */
-            if (!ts_ticks(pos, N[0], z, z, z, z, &ticks))
-                return -ERANGE;
-            goto done;
-        case 2: /* h:m */
-            if (!lit_eq(L[1], P->hm))
-                continue;
-            if (!ts_ticks(pos, z, N[0], N[1], z, z, &ticks))
-                return -ERANGE;
-            goto done;
-        case 3:
-            if (lit_eq(L[1], P->hm) && lit_eq(L[2], P->ms)) { /* h:m:s */
-                if (ts_ticks(pos, z, N[0], N[1], N[2], z, &ticks))
-                    goto done;
-                overflow = 1;
-            }
-            if (lit_eq(L[1], P->dh) && lit_eq(L[2], P->hm)) { /* d.h:m */
-                if (ts_ticks(pos, N[0], N[1], N[2], z, z, &ticks))
-                    goto done;
-                overflow = 1;
-            }
-            if (lit_eq(L[1], P->hm) && lit_eq(L[2], P->appcompat)) { /* h:m:.f */
-                if (ts_ticks(pos, z, N[0], N[1], z, N[2], &ticks))
-                    goto done;
-                overflow = 1;
-            }
-            continue;
-        case 4:
-            if (lit_eq(L[1], P->hm) && lit_eq(L[2], P->ms) && lit_eq(L[3], P->sf)) {
-                if (ts_ticks(pos, z, N[0], N[1], N[2], N[3], &ticks)) /* h:m:s.f */
-                    goto done;
-                overflow = 1;
-            }
-            if (lit_eq(L[1], P->dh) && lit_eq(L[2], P->hm) && lit_eq(L[3], P->ms)) {
-                if (ts_ticks(pos, N[0], N[1], N[2], N[3], z, &ticks)) /* d.h:m:s */
-                    goto done;
-                overflow = 1;
-            }
-            if (lit_eq(L[1], P->dh) && lit_eq(L[2], P->hm) && lit_eq(L[3], P->appcompat)) {
-                if (ts_ticks(pos, N[0], N[1], N[2], z, N[3], &ticks)) /* d.h:m:.f */
-                    goto done;
-                overflow = 1;
-            }
-            continue;
-        case 5:
-            if (lit_eq(L[1], P->dh) && lit_eq(L[2], P->hm) && lit_eq(L[3], P->ms) &&
-                lit_eq(L[4], P->sf)) {
-                if (!ts_ticks(pos, N[0], N[1], N[2], N[3], N[4], &ticks))
-                    return -ERANGE;
-                goto done;
-            }
-            continue;
-        default:
-            return -EINVAL;
-        }
-    }
-    return overflow ? -ERANGE : -EINVAL;
-done:
+    int r = ts_tokenize(s, b, e, &t);
+    if (!r)
+        r = ts_match(&t, &ticks);
+    if (r)
+        return r;
     *ms = ticks / 10000;
     return 0;
 }
@@ -931,6 +958,18 @@ static const char *tzp_name(const char *p)
     return p - s >= 3 ? p : NULL;
 }
 
+/* ":m" or ":mm" at p, into *v; NULL without a digit. */
+static const char *tzp_minsec(const char *p, int *v)
+{
+    p++;
+    if (!isdigit((unsigned char)*p))
+        return NULL;
+    *v = *p++ - '0';
+    if (isdigit((unsigned char)*p))
+        *v = *v * 10 + (*p++ - '0');
+    return p;
+}
+
 /* [+-]hh[:mm[:ss]] with hours up to max_h; result in seconds (sign kept). */
 static const char *tzp_time(const char *p, int max_h, int32_t *out)
 {
@@ -945,22 +984,10 @@ static const char *tzp_time(const char *p, int max_h, int32_t *out)
         if (h > max_h)
             return NULL;
     }
-    if (*p == ':') {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return NULL;
-        m = *p++ - '0';
-        if (isdigit((unsigned char)*p))
-            m = m * 10 + (*p++ - '0');
-        if (*p == ':') {
-            p++;
-            if (!isdigit((unsigned char)*p))
-                return NULL;
-            s = *p++ - '0';
-            if (isdigit((unsigned char)*p))
-                s = s * 10 + (*p++ - '0');
-        }
-    }
+    if (*p == ':' && !(p = tzp_minsec(p, &m)))
+        return NULL;
+    if (*p == ':' && !(p = tzp_minsec(p, &s))) /* only after minutes */
+        return NULL;
     if (m > 59 || s > 59)
         return NULL;
     *out = sign * (h * 3600 + m * 60 + s);

@@ -52,7 +52,7 @@ enum ckind {
 
 /* nargs: 0 none, 1 one integer, 2 two integers, 3 one or two integers,
  * 4 the whole text (regex). */
-static const struct {
+static const struct cons_kind {
     const char *name;
     enum ckind kind;
     int nargs;
@@ -195,6 +195,20 @@ static char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+/* Room for one more element after the n in arr (capacity *cap, the first
+ * allocation holding first elements of size bytes each): the array, moved
+ * or not, or NULL when out of memory (arr is then unchanged). */
+static void *grow(void *arr, size_t n, size_t *cap, size_t first, size_t size)
+{
+    if (n < *cap)
+        return arr;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *q = realloc(arr, nc * size);
+    if (q)
+        *cap = nc;
+    return q;
+}
+
 /* Sets *err to a formatted sentence; returns -EINVAL (or -ENOMEM). */
 static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(char **err, const char *fmt, ...)
@@ -277,6 +291,15 @@ static size_t scan_digits(const char *s, size_t n, size_t *i, bool thousands, si
     return nd;
 }
 
+/* Skips the digits at s[*i]; how many there were. */
+static size_t skip_digits(const char *s, size_t n, size_t *i)
+{
+    size_t from = *i;
+    while (*i < n && is_digit((unsigned char)s[*i]))
+        (*i)++;
+    return *i - from;
+}
+
 /* decimal.TryParse(NumberStyles.Number): sign (leading or trailing),
  * thousands separators, decimal point, no exponent, |v| < 7.9e28. */
 static bool chk_decimal(const char *s, size_t n)
@@ -292,10 +315,7 @@ static bool chk_decimal(const char *s, size_t n)
     size_t intend = i;
     if (i < n && s[i] == '.') {
         i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        nd += i - j;
+        nd += skip_digits(s, n, &i);
     }
     if (nd == 0)
         return false;
@@ -332,10 +352,7 @@ static bool chk_double(const char *s, size_t n)
     size_t nd = scan_digits(s, n, &i, true, NULL);
     if (i < n && s[i] == '.') {
         i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        nd += i - j;
+        nd += skip_digits(s, n, &i);
     }
     if (nd == 0)
         return false;
@@ -343,10 +360,7 @@ static bool chk_double(const char *s, size_t n)
         i++;
         if (i < n && (s[i] == '+' || s[i] == '-'))
             i++;
-        size_t j = i;
-        while (i < n && is_digit((unsigned char)s[i]))
-            i++;
-        if (i == j)
+        if (skip_digits(s, n, &i) == 0)
             return false;
     }
     return i == n;
@@ -443,10 +457,8 @@ static bool parse_time(const char *s, size_t n, size_t *i)
             return false;
         if (p < n && s[p] == '.') {
             p++;
-            size_t j = p;
-            while (p < n && is_digit((unsigned char)s[p]))
-                p++;
-            if (p == j || p - j > 7)
+            size_t nf = skip_digits(s, n, &p);
+            if (nf == 0 || nf > 7)
                 return false;
         }
     }
@@ -658,17 +670,21 @@ static int seg_extent(const struct pctx *c, size_t from)
     return (int)(j - from);
 }
 
+static int unclosed_brace(const struct pctx *c)
+{
+    return fail(c->err,
+                "unclosed '{' in route template '%s'; end the parameter with '}' or write a "
+                "literal '{' as '{{'",
+                c->tmpl);
+}
+
 static int add_part(struct part **parts, size_t *np, size_t *cap, struct part p)
 {
-    if (*np == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        struct part *q = realloc(*parts, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        *parts = q;
-        *cap = nc;
-    }
-    (*parts)[(*np)++] = p;
+    struct part *q = grow(*parts, *np, cap, 4, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    *parts = q;
+    q[(*np)++] = p;
     return 0;
 }
 
@@ -681,10 +697,7 @@ static int parse_literal(struct pctx *c, struct part **parts, size_t *np, size_t
         char ch = c->t[c->i];
         if (ch == '{') {
             if (c->i + 1 >= c->n)
-                return fail(c->err,
-                            "unclosed '{' in route template '%s'; end the parameter with '}' "
-                            "or write a literal '{' as '{{'",
-                            c->tmpl);
+                return unclosed_brace(c);
             if (c->t[c->i + 1] != '{')
                 break;
             c->i += 2;
@@ -720,6 +733,118 @@ static int parse_literal(struct pctx *c, struct part **parts, size_t *np, size_t
     return 0;
 }
 
+/* The entry of cons_table named text[0..n), in any case; NULL when none. */
+static const struct cons_kind *cons_lookup(const char *text, size_t n)
+{
+    for (size_t k = 0; k < NCONS_KINDS; k++)
+        if (eq_ci(text, n, cons_table[k].name, strlen(cons_table[k].name)))
+            return &cons_table[k];
+    return NULL;
+}
+
+/* Compiles the pattern of a regex constraint, with the match limits. */
+static int compile_regex(struct pctx *c, const char *ptext, const char *pat, size_t n,
+                         struct cons *out)
+{
+    uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
+    int ec;
+    PCRE2_SIZE eoff;
+    out->re = pcre2_compile((PCRE2_SPTR)pat, n, opts, &ec, &eoff, NULL);
+    if (!out->re) {
+        PCRE2_UCHAR msg[256];
+        if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
+            snprintf((char *)msg, sizeof msg, "error %d", ec);
+        return fail(c->err,
+                    "invalid regular expression '%.*s' in '%s': %s at offset %zu; fix the "
+                    "pattern (inside a template write '{' and '}' as '{{' and '}}')",
+                    (int)n, pat, ptext, (const char *)msg, (size_t)eoff);
+    }
+    pcre2_jit_compile(out->re, PCRE2_JIT_COMPLETE); /* the interpreter if it fails */
+    out->mc = pcre2_match_context_create(NULL);
+    if (!out->mc) {
+        pcre2_code_free(out->re);
+        return -ENOMEM;
+    }
+    pcre2_set_match_limit(out->mc, REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(out->mc, REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(out->mc, REGEX_HEAP_KIB);
+    return 0;
+}
+
+/* Reads "a" or "a,b" (each item trimmed of blanks) as integers into v;
+ * false when an item is not an integer or there are more than two. */
+static bool parse_int_list(const char *args, size_t alen, long long v[2], size_t *nv)
+{
+    const char *p = args, *end = args + alen;
+    *nv = 0;
+    for (;;) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        const char *a = p;
+        while (a < e && (*a == ' ' || *a == '\t'))
+            a++;
+        const char *b = e;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (*nv == 2 || !parse_i64(a, (size_t)(b - a), &v[*nv]))
+            return false;
+        (*nv)++;
+        if (!comma)
+            return true;
+        p = comma + 1;
+    }
+}
+
+/* Do nv integers suit a constraint taking nargs (1: one, 2: two, 3: one or
+ * two), each from 0 to INT_MAX for a length? */
+static bool int_args_fit(int nargs, bool is_len, const long long v[2], size_t nv)
+{
+    for (size_t j = 0; is_len && j < nv; j++)
+        if (v[j] < 0 || v[j] > INT_MAX)
+            return false;
+    return nargs == 1 ? nv == 1 : nargs == 2 ? nv == 2 : nv >= 1;
+}
+
+static int bad_int_args(struct pctx *c, const struct cons_kind *k, bool is_len,
+                        const char *ptext)
+{
+    if (k->nargs == 2)
+        return fail(c->err,
+                    "route constraint '%s' in '%s' needs two integer arguments; write e.g. "
+                    "'%s(1,10)'",
+                    k->name, ptext, k->name);
+    if (k->nargs == 3)
+        return fail(c->err,
+                    "route constraint '%s' in '%s' needs one or two non-negative integer "
+                    "arguments; write e.g. 'length(6)' or 'length(1,20)'",
+                    k->name, ptext);
+    return fail(c->err,
+                "route constraint '%s' in '%s' needs %s integer argument; write e.g. "
+                "'%s(1)'",
+                k->name, ptext, is_len ? "a non-negative" : "an", k->name);
+}
+
+/* The integer arguments args[0..alen) (NULL without parentheses) of the
+ * constraint text of kind k: min, max, range or a length. */
+static int resolve_int_args(struct pctx *c, const char *ptext, const char *text, size_t tlen,
+                            const char *args, size_t alen, const struct cons_kind *k,
+                            struct cons *out)
+{
+    long long v[2];
+    size_t nv = 0;
+    bool is_len = k->kind == C_LENGTH || k->kind == C_MINLENGTH || k->kind == C_MAXLENGTH;
+    if (!args || !parse_int_list(args, alen, v, &nv) || !int_args_fit(k->nargs, is_len, v, nv))
+        return bad_int_args(c, k, is_len, ptext);
+    out->a = v[0];
+    out->b = nv > 1 ? v[1] : v[0];
+    if (nv == 2 && out->a > out->b)
+        return fail(c->err,
+                    "route constraint '%.*s' in '%s' has its minimum above its maximum; write "
+                    "'%s(%lld,%lld)'",
+                    (int)tlen, text, ptext, k->name, out->b, out->a);
+    return 0;
+}
+
 /* Resolves one constraint text ("int", "min(3)", "regex(^a$)") for the
  * parameter whose raw text is ptext. */
 static int resolve_constraint(struct pctx *c, const char *ptext, const char *text, size_t tlen,
@@ -738,121 +863,34 @@ static int resolve_constraint(struct pctx *c, const char *ptext, const char *tex
         args = paren + 1;
         alen = tlen - nlen - 2;
     }
-    size_t k;
-    for (k = 0; k < NCONS_KINDS; k++)
-        if (eq_ci(text, nlen, cons_table[k].name, strlen(cons_table[k].name)))
-            break;
-    if (k == NCONS_KINDS)
+    const struct cons_kind *k = cons_lookup(text, nlen);
+    if (!k)
         return fail(c->err, "unknown route constraint '%.*s' in '%s'; use one of " CONS_NAME_LIST,
                     (int)nlen, text, ptext);
-    const char *cname = cons_table[k].name;
-    int nargs = cons_table[k].nargs;
     memset(out, 0, sizeof *out);
-    out->kind = cons_table[k].kind;
-    if (nargs == 0) {
-        if (paren)
-            return fail(c->err, "route constraint '%s' in '%s' takes no arguments; write '%s'",
-                        cname, ptext, cname);
+    out->kind = k->kind;
+    if (k->nargs == 0 && paren)
+        return fail(c->err, "route constraint '%s' in '%s' takes no arguments; write '%s'",
+                    k->name, ptext, k->name);
+    if (k->nargs == 0)
         return 0;
-    }
-    if (nargs == 4) {
-        if (!paren || alen == 0)
-            return fail(c->err,
-                        "route constraint 'regex' in '%s' needs a pattern; write e.g. "
-                        "'regex(^[a-z]+$)'",
-                        ptext);
-        uint32_t opts = PCRE2_CASELESS | PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF;
-        int ec;
-        PCRE2_SIZE eoff;
-        out->re = pcre2_compile((PCRE2_SPTR)args, alen, opts, &ec, &eoff, NULL);
-        if (!out->re) {
-            PCRE2_UCHAR msg[256];
-            if (pcre2_get_error_message(ec, msg, sizeof msg) < 0)
-                snprintf((char *)msg, sizeof msg, "error %d", ec);
-            return fail(c->err,
-                        "invalid regular expression '%.*s' in '%s': %s at offset %zu; fix the "
-                        "pattern (inside a template write '{' and '}' as '{{' and '}}')",
-                        (int)alen, args, ptext, (const char *)msg, (size_t)eoff);
-        }
-        pcre2_jit_compile(out->re, PCRE2_JIT_COMPLETE); /* the interpreter if it fails */
-        out->mc = pcre2_match_context_create(NULL);
-        if (!out->mc) {
-            pcre2_code_free(out->re);
-            return -ENOMEM;
-        }
-        pcre2_set_match_limit(out->mc, REGEX_MATCH_LIMIT);
-        pcre2_set_depth_limit(out->mc, REGEX_DEPTH_LIMIT);
-        pcre2_set_heap_limit(out->mc, REGEX_HEAP_KIB);
-        return 0;
-    }
-    /* integer arguments, split on ',' and trimmed */
-    long long v[2];
-    size_t nv = 0;
-    bool bad = !paren;
-    if (paren) {
-        const char *p = args, *end = args + alen;
-        while (!bad) {
-            const char *comma = memchr(p, ',', (size_t)(end - p));
-            const char *e = comma ? comma : end;
-            const char *a = p;
-            while (a < e && (*a == ' ' || *a == '\t'))
-                a++;
-            const char *b = e;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-                b--;
-            if (nv == 2 || !parse_i64(a, (size_t)(b - a), &v[nv]))
-                bad = true;
-            else
-                nv++;
-            if (!comma)
-                break;
-            p = comma + 1;
-        }
-    }
-    bool is_len = out->kind == C_LENGTH || out->kind == C_MINLENGTH || out->kind == C_MAXLENGTH;
-    if (!bad && is_len)
-        for (size_t j = 0; j < nv; j++)
-            if (v[j] < 0 || v[j] > INT_MAX)
-                bad = true;
-    if (!bad && ((nargs == 1 && nv != 1) || (nargs == 2 && nv != 2) || (nargs == 3 && nv < 1)))
-        bad = true;
-    if (bad) {
-        if (nargs == 2)
-            return fail(c->err,
-                        "route constraint '%s' in '%s' needs two integer arguments; write e.g. "
-                        "'%s(1,10)'",
-                        cname, ptext, cname);
-        if (nargs == 3)
-            return fail(c->err,
-                        "route constraint '%s' in '%s' needs one or two non-negative integer "
-                        "arguments; write e.g. 'length(6)' or 'length(1,20)'",
-                        cname, ptext);
+    if (k->nargs == 4 && alen == 0) /* also without parentheses */
         return fail(c->err,
-                    "route constraint '%s' in '%s' needs %s integer argument; write e.g. "
-                    "'%s(1)'",
-                    cname, ptext, is_len ? "a non-negative" : "an", cname);
-    }
-    out->a = v[0];
-    out->b = nv > 1 ? v[1] : v[0];
-    if (nv == 2 && out->a > out->b)
-        return fail(c->err,
-                    "route constraint '%.*s' in '%s' has its minimum above its maximum; write "
-                    "'%s(%lld,%lld)'",
-                    (int)tlen, text, ptext, cname, out->b, out->a);
-    return 0;
+                    "route constraint 'regex' in '%s' needs a pattern; write e.g. "
+                    "'regex(^[a-z]+$)'",
+                    ptext);
+    if (k->nargs == 4)
+        return compile_regex(c, ptext, args, alen, out);
+    return resolve_int_args(c, ptext, text, tlen, args, alen, k, out);
 }
 
 static int add_constraint(struct pctx *c, struct param *p, const char *ptext, const char *text,
                           size_t tlen, size_t *cap)
 {
-    if (p->ncons == *cap) {
-        size_t nc = *cap ? *cap * 2 : 2;
-        struct cons *q = realloc(p->cons, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        p->cons = q;
-        *cap = nc;
-    }
+    struct cons *q = grow(p->cons, p->ncons, cap, 2, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    p->cons = q;
     struct cons cs;
     int rc = resolve_constraint(c, ptext, text, tlen, &cs);
     if (rc < 0)
@@ -863,119 +901,253 @@ static int add_constraint(struct pctx *c, struct param *p, const char *ptext, co
     return 0;
 }
 
+/* The markers around a parameter's inside s[0..n): '*' or '**' before it
+ * (catch-all), '?' after it (optional), set on p. The rest lies in
+ * s[*start..*end]. */
+static void param_markers(const char *s, size_t n, struct param *p, ptrdiff_t *start,
+                          ptrdiff_t *end)
+{
+    *start = 0;
+    *end = (ptrdiff_t)n - 1;
+    if (n >= 2 && s[0] == '*' && s[1] == '*') {
+        p->catchall = true;
+        *start = 2;
+    } else if (n >= 1 && s[0] == '*') {
+        p->catchall = true;
+        *start = 1;
+    }
+    if (n >= 1 && s[*end] == '?') {
+        p->optional = true;
+        (*end)--;
+    }
+}
+
+/* Where the name in s[start..end] ends (exclusive): at the first ':' or '='
+ * after its first character, or at the end. *cur is where the constraints
+ * are read from: the name's last character, or past the end. */
+static ptrdiff_t param_name_end(const char *s, ptrdiff_t start, ptrdiff_t end, ptrdiff_t *cur)
+{
+    ptrdiff_t name_end = start;
+    for (*cur = start; *cur <= end; (*cur)++) {
+        if ((s[*cur] == ':' || s[*cur] == '=') && *cur != start) {
+            name_end = *cur;
+            (*cur)--;
+            break;
+        } else if (*cur == end) {
+            name_end = *cur + 1;
+        }
+    }
+    return name_end;
+}
+
+/* ASP.NET's ParseConstraints: a state machine reading s[cur..end] that cuts
+ * the text after the name into constraints and adds them to p; it stops at
+ * the '=' of a default value (left at cur) or past the end. */
+struct cscan {
+    struct pctx *c;
+    struct param *p;
+    const char *ptext, *s;
+    ptrdiff_t end;
+    ptrdiff_t cur; /* the character being read */
+    ptrdiff_t cs;  /* where the constraint being read starts */
+    size_t cap;    /* of p->cons */
+    enum { ST_START, ST_NAME, ST_PAREN, ST_END } st;
+};
+
+/* Adds the constraint s[cs..cs + len). */
+static int scan_take(struct cscan *x, ptrdiff_t len)
+{
+    return add_constraint(x->c, x->p, x->ptext, x->s + x->cs, (size_t)len, &x->cap);
+}
+
+/* Before a constraint: ':' starts one, '(' starts arguments, '=' or the
+ * end (ch == -1) stops. */
+static int scan_start(struct cscan *x, int ch)
+{
+    if (ch == -1) {
+        x->st = ST_END;
+    } else if (ch == ':') {
+        x->st = ST_NAME;
+        x->cs = x->cur + 1;
+    } else if (ch == '(') {
+        x->st = ST_PAREN;
+    } else if (ch == '=') {
+        x->st = ST_END;
+        x->cur--;
+    }
+    return 0;
+}
+
+/* In a constraint's name: ':', '=' or the end closes a non-empty one;
+ * '(' starts its arguments. */
+static int scan_name(struct cscan *x, int ch)
+{
+    int rc = 0;
+    if (ch == -1 || ch == ':' || ch == '=') {
+        if (x->cur - x->cs > 0)
+            rc = scan_take(x, x->cur - x->cs);
+        if (ch == -1) {
+            x->st = ST_END;
+        } else if (ch == ':') {
+            x->cs = x->cur + 1;
+        } else {
+            x->st = ST_END;
+            x->cur--;
+        }
+    } else if (ch == '(') {
+        x->st = ST_PAREN;
+    }
+    return rc;
+}
+
+/* In a constraint's arguments: a ')' followed by ':', '=' or the end closes
+ * the constraint; so does a ':' or '=' with no ')' after it, while one with
+ * a ')' after it is taken as part of the arguments up to that ')'. */
+static int scan_paren(struct cscan *x, int ch)
+{
+    int rc = 0;
+    if (ch == -1) {
+        x->st = ST_END;
+        rc = scan_take(x, x->cur - x->cs);
+    } else if (ch == ')') {
+        int nx = x->cur + 1 > x->end ? -1 : (unsigned char)x->s[x->cur + 1];
+        if (nx == -1 || nx == ':' || nx == '=') {
+            rc = scan_take(x, x->cur - x->cs + 1);
+            if (nx == ':') {
+                x->st = ST_START;
+                x->cs = x->cur + 1;
+            } else {
+                x->st = ST_END;
+            }
+        }
+    } else if (ch == ':' || ch == '=') {
+        const char *close = memchr(x->s + x->cur + 1, ')', (size_t)(x->end - x->cur));
+        if (x->cur + 1 > x->end || !close) {
+            rc = scan_take(x, x->cur - x->cs);
+            if (ch == ':') {
+                x->st = ST_NAME;
+                x->cs = x->cur + 1;
+            } else {
+                x->st = ST_END;
+                x->cur--;
+            }
+        } else {
+            x->cur = close - x->s;
+        }
+    }
+    return rc;
+}
+
+static int scan_constraints(struct cscan *x)
+{
+    do {
+        int ch = x->cur > x->end ? -1 : (unsigned char)x->s[x->cur];
+        int rc = x->st == ST_START  ? scan_start(x, ch)
+                 : x->st == ST_NAME ? scan_name(x, ch)
+                                    : scan_paren(x, ch);
+        if (rc < 0)
+            return rc;
+        x->cur++;
+    } while (x->st != ST_END);
+    return 0;
+}
+
 /* The inside of a parameter (braces already unescaped), ASP.NET's
  * RouteParameterParser: [*|**]name[:constraint[(args)]]...[=default][?]. */
 static int parse_param_inside(struct pctx *c, const char *ptext, const char *s, size_t n,
                               struct param *p)
 {
-    ptrdiff_t start = 0, end = (ptrdiff_t)n - 1, cur;
-    if (n >= 2 && s[0] == '*' && s[1] == '*') {
-        p->catchall = true;
-        start = 2;
-    } else if (n >= 1 && s[0] == '*') {
-        p->catchall = true;
-        start = 1;
-    }
-    if (n >= 1 && s[end] == '?') {
-        p->optional = true;
-        end--;
-    }
-    /* name */
-    cur = start;
-    ptrdiff_t name_end = start;
-    while (cur <= end) {
-        if ((s[cur] == ':' || s[cur] == '=') && cur != start) {
-            name_end = cur;
-            cur--;
-            break;
-        } else if (cur == end) {
-            name_end = cur + 1;
-        }
-        cur++;
-    }
+    ptrdiff_t start, end, cur;
+    param_markers(s, n, p, &start, &end);
+    ptrdiff_t name_end = param_name_end(s, start, end, &cur);
     p->name = xstrndup(s + start, name_end > start ? (size_t)(name_end - start) : 0);
     if (!p->name)
         return -ENOMEM;
-    /* constraints: the ParseConstraints state machine */
-    enum { ST_START, ST_NAME, ST_PAREN, ST_END } st = ST_START;
-    ptrdiff_t cs = cur;
-    size_t cap = 0;
-    int rc = 0;
-    do {
-        int ch = cur > end ? -1 : (unsigned char)s[cur];
-        switch (st) {
-        case ST_START:
-            if (ch == -1) {
-                st = ST_END;
-            } else if (ch == ':') {
-                st = ST_NAME;
-                cs = cur + 1;
-            } else if (ch == '(') {
-                st = ST_PAREN;
-            } else if (ch == '=') {
-                st = ST_END;
-                cur--;
-            }
-            break;
-        case ST_PAREN:
-            if (ch == -1) {
-                st = ST_END;
-                rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-            } else if (ch == ')') {
-                int nx = cur + 1 > end ? -1 : (unsigned char)s[cur + 1];
-                if (nx == -1 || nx == ':' || nx == '=') {
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs + 1), &cap);
-                    if (nx == ':') {
-                        st = ST_START;
-                        cs = cur + 1;
-                    } else {
-                        st = ST_END;
-                    }
-                }
-            } else if (ch == ':' || ch == '=') {
-                const char *close = memchr(s + cur + 1, ')', (size_t)(end - cur));
-                if (cur + 1 > end || !close) {
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-                    if (ch == ':') {
-                        st = ST_NAME;
-                        cs = cur + 1;
-                    } else {
-                        st = ST_END;
-                        cur--;
-                    }
-                } else {
-                    cur = close - s;
-                }
-            }
-            break;
-        case ST_NAME:
-            if (ch == -1 || ch == ':' || ch == '=') {
-                if (cur - cs > 0)
-                    rc = add_constraint(c, p, ptext, s + cs, (size_t)(cur - cs), &cap);
-                if (ch == -1) {
-                    st = ST_END;
-                } else if (ch == ':') {
-                    cs = cur + 1;
-                } else {
-                    st = ST_END;
-                    cur--;
-                }
-            } else if (ch == '(') {
-                st = ST_PAREN;
-            }
-            break;
-        case ST_END:
-            break;
-        }
-        if (rc < 0)
-            return rc;
-        cur++;
-    } while (st != ST_END);
-    if (cur <= end && s[cur] == '=') {
-        p->def = xstrndup(s + cur + 1, (size_t)(end - cur));
+    struct cscan x = {.c = c, .p = p, .ptext = ptext, .s = s, .end = end, .cur = cur, .cs = cur,
+                      .cap = 0, .st = ST_START};
+    int rc = scan_constraints(&x);
+    if (rc < 0)
+        return rc;
+    if (x.cur <= end && s[x.cur] == '=') {
+        p->def = xstrndup(s + x.cur + 1, (size_t)(end - x.cur));
         if (!p->def)
             return -ENOMEM;
     }
+    return 0;
+}
+
+/* Where the parameter whose '{' is at start ends: just past its closing
+ * '}', into *out; "{{" and "}}" inside it are escaped braces. */
+static int param_extent(struct pctx *c, size_t start, size_t *out)
+{
+    size_t i = start + 1;
+    for (;;) {
+        if (i >= c->n)
+            return unclosed_brace(c);
+        if (c->t[i] == '{') {
+            if (i + 1 >= c->n)
+                return unclosed_brace(c);
+            if (c->t[i + 1] != '{')
+                return fail(c->err,
+                            "unescaped '{' inside parameter '%.*s'; inside a parameter write a "
+                            "literal '{' as '{{' and '}' as '}}'",
+                            seg_extent(c, start), c->t + start);
+            i += 2;
+        } else if (c->t[i] == '}' && i + 1 < c->n && c->t[i + 1] == '}') {
+            i += 2;
+        } else if (c->t[i] == '}') {
+            *out = i + 1;
+            return 0;
+        } else {
+            i++;
+        }
+    }
+}
+
+/* A new parameter at the end of the route's, zeroed; NULL when out of
+ * memory. */
+static struct param *new_param(struct pctx *c)
+{
+    fnh__route *r = c->r;
+    struct param *q = grow(r->params, r->nparams, &c->cap_param, 4, sizeof *q);
+    if (!q)
+        return NULL;
+    r->params = q;
+    struct param *p = &q[r->nparams++];
+    memset(p, 0, sizeof *p);
+    return p;
+}
+
+/* The rules for a parameter once read: a catch-all is not optional, an
+ * optional one has no default, the name is there, valid and not used by
+ * an earlier parameter of the route. */
+static int check_param(struct pctx *c, const char *ptext, const char *inside, size_t ilen,
+                       const struct param *p)
+{
+    const fnh__route *r = c->r;
+    if (inside[0] == '*' && inside[ilen - 1] == '?')
+        return fail(c->err,
+                    "the catch-all parameter '%s' cannot be optional; remove the '?' (a "
+                    "catch-all may already match nothing)",
+                    ptext);
+    if (p->optional && p->def)
+        return fail(c->err,
+                    "the optional parameter '%s' cannot also have a default value; use '{%s?}' "
+                    "or '{%s=%s}'",
+                    ptext, p->name, p->name, p->def);
+    if (p->name[0] == 0)
+        return fail(c->err, "parameter '%s' has no name; write a name, as in '{id}'", ptext);
+    if (strpbrk(p->name, "/{}?*"))
+        return fail(c->err,
+                    "invalid parameter name '%s' in '%s'; a name cannot contain '/', '{', '}', "
+                    "'?' or '*'",
+                    p->name, ptext);
+    for (size_t k = 0; k + 1 < r->nparams; k++)
+        if (strcasecmp(r->params[k].name, p->name) == 0)
+            return fail(c->err,
+                        "duplicate parameter name '%s' in route template '%s'; give each "
+                        "parameter a different name",
+                        p->name, c->tmpl);
     return 0;
 }
 
@@ -983,106 +1155,30 @@ static int parse_param_inside(struct pctx *c, const char *ptext, const char *s, 
 static int parse_parameter(struct pctx *c, struct part **parts, size_t *np, size_t *cap)
 {
     size_t start = c->i;
-    size_t i = c->i + 1;
-    for (;;) {
-        if (i >= c->n)
-            return fail(c->err,
-                        "unclosed '{' in route template '%s'; end the parameter with '}' or "
-                        "write a literal '{' as '{{'",
-                        c->tmpl);
-        if (c->t[i] == '{') {
-            if (i + 1 >= c->n)
-                return fail(c->err,
-                            "unclosed '{' in route template '%s'; end the parameter with '}' "
-                            "or write a literal '{' as '{{'",
-                            c->tmpl);
-            if (c->t[i + 1] != '{')
-                return fail(c->err,
-                            "unescaped '{' inside parameter '%.*s'; inside a parameter write a "
-                            "literal '{' as '{{' and '}' as '}}'",
-                            seg_extent(c, start), c->t + start);
-            i += 2;
-            continue;
-        }
-        if (c->t[i] == '}') {
-            if (i + 1 < c->n && c->t[i + 1] == '}') {
-                i += 2;
-                continue;
-            }
-            i++;
-            break;
-        }
-        i++;
-    }
-    c->i = i;
-    const char *ptext_raw = c->t + start;
-    size_t plen = i - start;
-    char *ptext = xstrndup(ptext_raw, plen);
+    int rc = param_extent(c, start, &c->i);
+    if (rc < 0)
+        return rc;
+    size_t plen = c->i - start;
+    char *ptext = xstrndup(c->t + start, plen);
     if (!ptext)
         return -ENOMEM;
-    int rc = 0;
-    size_t ilen;
     char *inside = NULL;
+    size_t ilen;
+    struct param *p;
     if (plen == 2) {
         rc = fail(c->err, "parameter '{}' has no name; write a name, as in '{id}'");
         goto out;
     }
-    inside = unescape_braces(ptext_raw + 1, plen - 2, &ilen);
-    if (!inside) {
+    inside = unescape_braces(ptext + 1, plen - 2, &ilen);
+    if (!inside || !(p = new_param(c))) {
         rc = -ENOMEM;
         goto out;
     }
-    fnh__route *r = c->r;
-    if (r->nparams == c->cap_param) {
-        size_t nc = c->cap_param ? c->cap_param * 2 : 4;
-        struct param *q = realloc(r->params, nc * sizeof *q);
-        if (!q) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        r->params = q;
-        c->cap_param = nc;
-    }
-    struct param *p = &r->params[r->nparams++];
-    memset(p, 0, sizeof *p);
     rc = parse_param_inside(c, ptext, inside, ilen, p);
-    if (rc < 0)
-        goto out;
-    if (inside[0] == '*' && inside[ilen - 1] == '?') {
-        rc = fail(c->err,
-                  "the catch-all parameter '%s' cannot be optional; remove the '?' (a catch-all "
-                  "may already match nothing)",
-                  ptext);
-        goto out;
-    }
-    if (p->optional && p->def) {
-        rc = fail(c->err,
-                  "the optional parameter '%s' cannot also have a default value; use '{%s?}' or "
-                  "'{%s=%s}'",
-                  ptext, p->name, p->name, p->def);
-        goto out;
-    }
-    if (p->name[0] == 0) {
-        rc = fail(c->err, "parameter '%s' has no name; write a name, as in '{id}'", ptext);
-        goto out;
-    }
-    if (strpbrk(p->name, "/{}?*")) {
-        rc = fail(c->err,
-                  "invalid parameter name '%s' in '%s'; a name cannot contain '/', '{', '}', "
-                  "'?' or '*'",
-                  p->name, ptext);
-        goto out;
-    }
-    for (size_t k = 0; k + 1 < r->nparams; k++)
-        if (strcasecmp(r->params[k].name, p->name) == 0) {
-            rc = fail(c->err,
-                      "duplicate parameter name '%s' in route template '%s'; give each "
-                      "parameter a different name",
-                      p->name, c->tmpl);
-            goto out;
-        }
-    struct part pt = {.lit = NULL, .litlen = 0, .param = r->nparams - 1};
-    rc = add_part(parts, np, cap, pt);
+    if (!rc)
+        rc = check_param(c, ptext, inside, ilen, p);
+    if (!rc)
+        rc = add_part(parts, np, cap, (struct part){.lit = NULL, .param = c->r->nparams - 1});
 out:
     free(inside);
     free(ptext);
@@ -1167,16 +1263,12 @@ static int parse_segment(struct pctx *c)
     if (rc < 0)
         goto bad;
     fnh__route *r = c->r;
-    if (r->nseg == c->cap_seg) {
-        size_t nc = c->cap_seg ? c->cap_seg * 2 : 4;
-        struct segment *q = realloc(r->segs, nc * sizeof *q);
-        if (!q) {
-            rc = -ENOMEM;
-            goto bad;
-        }
-        r->segs = q;
-        c->cap_seg = nc;
+    struct segment *q = grow(r->segs, r->nseg, &c->cap_seg, 4, sizeof *q);
+    if (!q) {
+        rc = -ENOMEM;
+        goto bad;
     }
+    r->segs = q;
     struct segment *sg = &r->segs[r->nseg++];
     memset(sg, 0, sizeof *sg);
     sg->parts = parts;
@@ -1211,6 +1303,90 @@ bad:
     return rc;
 }
 
+/* Drops a leading "~/" or "/" and one trailing '/' (but not of "//"). */
+static int trim_template(struct pctx *c)
+{
+    if (c->n >= 2 && c->t[0] == '~' && c->t[1] == '/') {
+        c->t += 2;
+        c->n -= 2;
+    } else if (c->n >= 1 && c->t[0] == '/') {
+        c->t++;
+        c->n--;
+    } else if (c->n >= 1 && c->t[0] == '~') {
+        return fail(c->err,
+                    "route template '%s' cannot start with '~' unless it is followed by '/'; "
+                    "remove the '~'",
+                    c->tmpl);
+    }
+    if (c->n >= 1 && c->t[c->n - 1] == '/' && !(c->n >= 2 && c->t[c->n - 2] == '/'))
+        c->n--;
+    return 0;
+}
+
+static int empty_segment(const struct pctx *c)
+{
+    return fail(c->err, "empty segment in route template '%s'; remove the extra '/'", c->tmpl);
+}
+
+/* The segments between the '/'s, none of them empty. */
+static int parse_segments(struct pctx *c)
+{
+    while (c->i < c->n) {
+        if (c->t[c->i] == '/')
+            return empty_segment(c);
+        int rc = parse_segment(c);
+        if (rc < 0)
+            return rc;
+        if (c->i < c->n && ++c->i == c->n) /* nothing after the separator */
+            return empty_segment(c);
+    }
+    return 0;
+}
+
+static int check_catchall_last(const struct pctx *c)
+{
+    const fnh__route *r = c->r;
+    for (size_t i = 0; i + 1 < r->nseg; i++)
+        if (r->segs[i].kind == SEG_CATCHALL)
+            return fail(c->err,
+                        "the catch-all parameter '{*%s}' must be the last segment; move it to "
+                        "the end of the template",
+                        r->params[r->segs[i].parts[0].param].name);
+    return 0;
+}
+
+/* Whether the route ends in a catch-all, and the fewest request segments
+ * it can match. */
+static void measure_route(fnh__route *r)
+{
+    r->catchall = r->nseg > 0 && r->segs[r->nseg - 1].kind == SEG_CATCHALL;
+    r->min_segs = 0;
+    for (size_t i = 0; i < r->nseg; i++)
+        if (!r->segs[i].absentable)
+            r->min_segs = i + 1;
+}
+
+/* Does each default value satisfy its own parameter's constraints? */
+static int check_defaults(const struct pctx *c)
+{
+    fnh__route *r = c->r;
+    for (size_t i = 0; i < r->nparams; i++) {
+        struct param *p = &r->params[i];
+        if (!p->def)
+            continue;
+        int ok = param_check(p, p->def, strlen(p->def));
+        if (ok == -ERANGE)
+            return fail(c->err,
+                        "the regex constraint of '{%s}' in '%s' gives up on the parameter's "
+                        "default value (too much backtracking); simplify the pattern",
+                        p->name, c->tmpl);
+        if (ok < 0)
+            return ok;
+        p->def_ok = ok == 1;
+    }
+    return 0;
+}
+
 int fnh__route_parse(const char *tmpl, fnh__route **out, char **err)
 {
     if (err)
@@ -1228,78 +1404,21 @@ int fnh__route_parse(const char *tmpl, fnh__route **out, char **err)
         return -ENOMEM;
     }
     struct pctx c = {.tmpl = tmpl, .t = tmpl, .n = strlen(tmpl), .err = err, .r = r};
-    int rc = 0;
-    if (c.n >= 2 && c.t[0] == '~' && c.t[1] == '/') {
-        c.t += 2;
-        c.n -= 2;
-    } else if (c.n >= 1 && c.t[0] == '/') {
-        c.t++;
-        c.n--;
-    } else if (c.n >= 1 && c.t[0] == '~') {
-        rc = fail(err,
-                  "route template '%s' cannot start with '~' unless it is followed by '/'; "
-                  "remove the '~'",
-                  tmpl);
-        goto bad;
+    int rc = trim_template(&c);
+    if (!rc)
+        rc = parse_segments(&c);
+    if (!rc)
+        rc = check_catchall_last(&c);
+    if (!rc) {
+        measure_route(r);
+        rc = check_defaults(&c);
     }
-    if (c.n >= 1 && c.t[c.n - 1] == '/' && !(c.n >= 2 && c.t[c.n - 2] == '/'))
-        c.n--;
-    while (c.i < c.n) {
-        if (c.t[c.i] == '/') {
-            rc = fail(err, "empty segment in route template '%s'; remove the extra '/'", tmpl);
-            goto bad;
-        }
-        rc = parse_segment(&c);
-        if (rc < 0)
-            goto bad;
-        if (c.i < c.n) {
-            c.i++; /* the separator */
-            if (c.i == c.n) {
-                rc = fail(err, "empty segment in route template '%s'; remove the extra '/'",
-                          tmpl);
-                goto bad;
-            }
-        }
-    }
-    /* catch-all must be last */
-    for (size_t i = 0; i + 1 < r->nseg; i++)
-        if (r->segs[i].kind == SEG_CATCHALL) {
-            const struct param *p = &r->params[r->segs[i].parts[0].param];
-            rc = fail(err,
-                      "the catch-all parameter '{*%s}' must be the last segment; move it to "
-                      "the end of the template",
-                      p->name);
-            goto bad;
-        }
-    r->catchall = r->nseg > 0 && r->segs[r->nseg - 1].kind == SEG_CATCHALL;
-    r->min_segs = 0;
-    for (size_t i = 0; i < r->nseg; i++)
-        if (!r->segs[i].absentable)
-            r->min_segs = i + 1;
-    /* does each default satisfy its own constraints? */
-    for (size_t i = 0; i < r->nparams; i++) {
-        struct param *p = &r->params[i];
-        if (p->def) {
-            int ok = param_check(p, p->def, strlen(p->def));
-            if (ok == -ERANGE) {
-                rc = fail(err,
-                          "the regex constraint of '{%s}' in '%s' gives up on the parameter's "
-                          "default value (too much backtracking); simplify the pattern",
-                          p->name, tmpl);
-                goto bad;
-            }
-            if (ok < 0) {
-                rc = ok;
-                goto bad;
-            }
-            p->def_ok = ok == 1;
-        }
+    if (rc) {
+        fnh__route_free(r);
+        return rc;
     }
     *out = r;
     return 0;
-bad:
-    fnh__route_free(r);
-    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1533,14 +1652,10 @@ int fnh__router_add(fnh__router *rt, fnh__route *route, unsigned methods, void *
 {
     if (!rt || !route)
         return -EINVAL;
-    if (rt->n == rt->cap) {
-        size_t nc = rt->cap ? rt->cap * 2 : 16;
-        struct entry *q = realloc(rt->e, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        rt->e = q;
-        rt->cap = nc;
-    }
+    struct entry *q = grow(rt->e, rt->n, &rt->cap, 16, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    rt->e = q;
     rt->e[rt->n] = (struct entry){route, methods ? methods : FNH__M_ALL, target, rt->n};
     rt->n++;
     rt->finalized = false;
@@ -1601,15 +1716,11 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static int push_rank(size_t **arr, size_t *n, size_t *cap, size_t v)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        size_t *q = realloc(*arr, nc * sizeof *q);
-        if (!q)
-            return -ENOMEM;
-        *arr = q;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = v;
+    size_t *q = grow(*arr, *n, cap, 4, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    *arr = q;
+    q[(*n)++] = v;
     return 0;
 }
 
@@ -1637,14 +1748,10 @@ static struct node *edge_child(struct node *nd, const char *lit, size_t len)
     if (k >= 0)
         return nd->edges[k].child;
     size_t at = (size_t)(-k - 1);
-    if (nd->nedges == nd->capedges) {
-        size_t nc = nd->capedges ? nd->capedges * 2 : 4;
-        struct edge *q = realloc(nd->edges, nc * sizeof *q);
-        if (!q)
-            return NULL;
-        nd->edges = q;
-        nd->capedges = nc;
-    }
+    struct edge *q = grow(nd->edges, nd->nedges, &nd->capedges, 4, sizeof *q);
+    if (!q)
+        return NULL;
+    nd->edges = q;
     struct node *child = calloc(1, sizeof *child);
     char *key = xstrndup(lit, len);
     if (!child || !key) {
