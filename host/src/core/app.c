@@ -152,25 +152,6 @@ static void wrong_type(fnh__app *app, const char *jpath, const cJSON *v, const c
                       fnh__json_type_name(v));
 }
 
-/* Warns about keys of obj that look like typos of known ones. Azure ignores
- * unknown host.json keys, so only near misses are worth a line. */
-static void typo_warnings(fnh__app *app, const cJSON *obj, const char *at,
-                          const char *const *known)
-{
-    const cJSON *c;
-    cJSON_ArrayForEach(c, obj)
-    {
-        int found = 0;
-        for (const char *const *k = known; *k && !found; k++)
-            found = strcasecmp(*k, c->string) == 0;
-        const char *hint = found ? NULL : fnh__closest_word(c->string, known);
-        if (hint)
-            fnh__strlist_addf(&app->warnings,
-                              HOST_JSON ": %s%.60s: not a known setting, so it is ignored; did "
-                                        "you mean '%s'?",
-                              at, c->string, hint);
-    }
-}
 
 static const char *const host_keys[] = {
     "version", "functionTimeout", "retry", "functions", "http", "watchDirectories", "watchFiles",
@@ -237,7 +218,7 @@ static void load_http_options(fnh__app *app, const cJSON *http)
         fnh__strlist_addf(&app->host_errors, HOST_JSON ": extensions.http: must be an object");
         return;
     }
-    typo_warnings(app, http, "extensions.http.", http_keys);
+    fnh__json_typo_warnings(&app->warnings, HOST_JSON, http, "extensions.http.", http_keys);
     /* routePrefix and customHeaders belong to the HTTP trigger's init */
     read_count(app, get_ci(http, "maxRequestBodySize"), "extensions.http.maxRequestBodySize", 1,
                FNH__JSON_MAX_WHOLE, "104857600 (100 MB)", &app->limits.max_body);
@@ -331,7 +312,7 @@ void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len)
     cJSON_Delete(app->host_json);
     app->host_json = h;
     apply_env_overrides(h);
-    typo_warnings(app, h, "", host_keys);
+    fnh__json_typo_warnings(&app->warnings, HOST_JSON, h, "", host_keys);
     const cJSON *version = get_ci(h, "version");
     if (!version) {
         fnh__strlist_addf(&app->host_errors,
@@ -576,6 +557,14 @@ static void load_binding(const fnh__app *app, fnh__function *fn, const cJSON *bj
         return;
     }
     b->type = fnh__strdup(type->valuestring);
+    if (!b->type || !b->json) { /* out of memory: the binding is left out */
+        FERR(fn, "%s: %s: out of memory while reading the binding", fn->config_file, at);
+        free(b->type);
+        b->type = NULL;
+        cJSON_Delete(b->json);
+        b->json = NULL;
+        return;
+    }
     fn->nbindings++;
     /* as in Azure, a trigger is a binding whose type ends in "Trigger" */
     size_t tlen = strlen(b->type);

@@ -8,6 +8,24 @@
 #include "fnhost/common.h"
 #include "util.h"
 
+/* HTTP methods as bits. FNH__M_ALL = every method (no "methods" given). */
+enum {
+    FNH__M_GET = 1u << 0,
+    FNH__M_POST = 1u << 1,
+    FNH__M_PUT = 1u << 2,
+    FNH__M_DELETE = 1u << 3,
+    FNH__M_HEAD = 1u << 4,
+    FNH__M_PATCH = 1u << 5,
+    FNH__M_OPTIONS = 1u << 6,
+    FNH__M_TRACE = 1u << 7,
+    FNH__M_ALL = 0xffu
+};
+
+/* Bit for a method name, case-insensitive ("get", "POST"); 0 if unknown. */
+unsigned fnh__method_bit(const char *name, size_t len);
+/* Upper-case name of a single method bit ("GET"); NULL if not one bit. */
+const char *fnh__method_name(unsigned bit);
+
 typedef struct fnh__http_req {
     unsigned method;         /* FNH__M_* bit (0 for methods no route can have) */
     const char *method_name; /* static string, "GET" */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* cJSON copies a number into a 64-byte buffer before strtod: longer number
  * tokens are cut, so they are refused here with a clear sentence. */
@@ -550,4 +551,21 @@ const char *fnh__json_type_name(const cJSON *v)
     if (cJSON_IsArray(v))
         return "an array";
     return "an object";
+}
+
+void fnh__json_typo_warnings(fnh__strlist *to, const char *file, const cJSON *obj,
+                             const char *at, const char *const *known)
+{
+    const cJSON *c;
+    cJSON_ArrayForEach(c, obj)
+    {
+        int found = 0;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcasecmp(*k, c->string) == 0;
+        const char *hint = found ? NULL : fnh__closest_word(c->string, known);
+        if (hint)
+            fnh__strlist_addf(to, "%s: %s%.60s: not a known setting, so it is ignored; did you "
+                                  "mean '%s'?",
+                              file, at, c->string, hint);
+    }
 }

@@ -5,6 +5,8 @@
 #ifndef FNH_JSON_H
 #define FNH_JSON_H
 
+#include "strlist.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include "util.h"
@@ -46,5 +48,12 @@ int fnh__json_str_or_null(fnh__buf *b, const char *s);
 char *fnh__json_brief(const struct cJSON *v);
 /* Name of a JSON value's type for messages: "a string", "a number", ... */
 const char *fnh__json_type_name(const struct cJSON *v);
+
+/* Warns (one sentence each, into to) about keys of obj that look like
+ * typos of known ones (NULL-terminated): "<file>: <at><key>: not a known
+ * setting, so it is ignored; did you mean '<known>'?". Keys that are far
+ * from every known one are left alone (Azure ignores unknown keys). */
+void fnh__json_typo_warnings(fnh__strlist *to, const char *file, const struct cJSON *obj,
+                             const char *at, const char *const *known);
 
 #endif

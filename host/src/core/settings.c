@@ -21,25 +21,6 @@ static const char *const top_keys[] = {"IsEncrypted", "Values", "Host", "Connect
 static const char *const host_keys[] = {"LocalHttpPort", "LocalHttpAddress", "CORS",
                                         "CORSCredentials", NULL};
 
-/* Notes unknown keys of obj that look like typos of known ones (Azure
- * ignores unknown keys, so only likely typos are worth a line). */
-static void typo_warnings(fnh__local_settings *out, const cJSON *obj, const char *at,
-                          const char *const *known)
-{
-    const cJSON *c;
-    cJSON_ArrayForEach(c, obj)
-    {
-        int found = 0;
-        for (const char *const *k = known; *k && !found; k++)
-            found = strcasecmp(*k, c->string) == 0;
-        const char *hint = found ? NULL : fnh__closest_word(c->string, known);
-        if (hint)
-            fnh__strlist_addf(&out->warnings,
-                              LS ": %s%.60s: not a known setting, so it is ignored; did you mean "
-                                 "'%s'?",
-                              at, c->string, hint);
-    }
-}
 
 static void read_values(fnh__local_settings *out, const cJSON *values)
 {
@@ -79,7 +60,7 @@ static void read_values(fnh__local_settings *out, const cJSON *values)
 
 static void read_host(fnh__local_settings *out, const cJSON *host)
 {
-    typo_warnings(out, host, "Host.", host_keys);
+    fnh__json_typo_warnings(&out->warnings, LS, host, "Host.", host_keys);
     const cJSON *port = cJSON_GetObjectItem(host, "LocalHttpPort");
     uint64_t n;
     if (port && fnh__json_whole_number(port, 1, 65535, &n) != 0) {
@@ -126,7 +107,7 @@ int fnh__settings_parse(const char *text, size_t len, fnh__local_settings *out)
         return 0;
     }
     /* keys are case-insensitive, as for the .NET tools that read this file */
-    typo_warnings(out, doc, "", top_keys);
+    fnh__json_typo_warnings(&out->warnings, LS, doc, "", top_keys);
     cJSON *enc = cJSON_GetObjectItem(doc, "IsEncrypted");
     if (cJSON_IsTrue(enc))
         fnh__strlist_addf(&out->errors, LS ": IsEncrypted: encrypted settings are not supported; "

@@ -18,30 +18,6 @@
 #include <strings.h>
 
 /* ------------------------------------------------------------------------ */
-/* Methods                                                                  */
-/* ------------------------------------------------------------------------ */
-
-static const char *const method_names[8] = {"GET",  "POST",  "PUT",     "DELETE",
-                                            "HEAD", "PATCH", "OPTIONS", "TRACE"};
-
-unsigned fnh__method_bit(const char *name, size_t len)
-{
-    if (!name)
-        return 0;
-    for (unsigned i = 0; i < 8; i++)
-        if (strlen(method_names[i]) == len && strncasecmp(method_names[i], name, len) == 0)
-            return 1u << i;
-    return 0;
-}
-
-const char *fnh__method_name(unsigned bit)
-{
-    if (bit == 0 || (bit & (bit - 1)) != 0 || bit > FNH__M_TRACE)
-        return NULL;
-    return method_names[__builtin_ctz(bit)];
-}
-
-/* ------------------------------------------------------------------------ */
 /* Data                                                                     */
 /* ------------------------------------------------------------------------ */
 
