@@ -1,11 +1,10 @@
-/* fuzz_ext_manifest.c: libFuzzer target for the extension registry
- * (extension.c): the input is the app's own extensions/extensions.json,
- * read after a fixed manifest named by FNHOST_EXTENSIONS_PATH (so names and
- * types collide across manifests). Then the registry is queried and an app
- * whose functions use extension types is loaded against it (no extension
- * is dlopen'ed: nothing runs fnh__ext_load_for_app).
- *
- * ELF probe: the descriptor checks of a .so (load_so) run only after
+/* fuzz_ext_manifest.c: libFuzzer target for the extension manifest registry
+ * (extension.c). The input is the app's own extensions/extensions.json, read
+ * after a fixed manifest named by FNHOST_EXTENSIONS_PATH; the registry is
+ * queried and an app using extension types is loaded against it. Nothing is
+ * dlopen'ed. */
+
+/* ELF probe: the descriptor checks of a .so (load_so) run only after
  * dlopen, which must never see fuzzer bytes. Once extension.c checks the
  * file first with fnh__elf_probe(buf, len, ...), add tests/fuzz/fuzz_elf.c
  * calling it on the raw input, with tests/fuzz/corpus/elf/ seeded from the

@@ -1,9 +1,7 @@
-/* fuzz_function_json.c: libFuzzer target for the function.json loader
- * (app.c: bindings, directions, names, httpTrigger methods/authLevel/route,
- * timerTrigger schedule, %Setting% resolution, scriptFile/entryPoint, route
- * templates and conflicts). The input is one function's function.json in a
- * temp app beside a fixed HTTP function; an extensions manifest in the app
- * makes queue and blob types installed. */
+/* fuzz_function_json.c: libFuzzer target for the function.json loader (app.c:
+ * bindings, triggers, methods, routes, schedules, %Setting% references,
+ * scriptFile). The input is one function's function.json in a temp app beside
+ * a fixed HTTP function, with queue and blob types installed by a manifest. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -61,6 +61,15 @@ static int known_bug(const uint8_t *data, size_t size)
                    : cJSON_IsString(body) ? strtod(body->valuestring, NULL)
                                           : 0;
         bad = !(d < 1.8e19) || (cJSON_IsNumber(bps) && !(bps->valuedouble < 1.8e19));
+        /* findings/ncrontab-timespan-digits: the TimeSpans of host.json */
+        const cJSON *spans[] = {cJSON_GetObjectItem(doc, "functionTimeout"),
+                                cJSON_GetObjectItem(http, "requestHeadersTimeout"),
+                                cJSON_GetObjectItem(http, "keepAliveTimeout"),
+                                cJSON_GetObjectItem(rate, "gracePeriod")};
+        for (size_t i = 0; i < sizeof spans / sizeof *spans; i++)
+            if (cJSON_IsString(spans[i]))
+                bad |= fuzz_has_long_number((const uint8_t *)spans[i]->valuestring,
+                                            strlen(spans[i]->valuestring), 8);
     }
     cJSON_Delete(doc);
     return bad;

@@ -1,10 +1,12 @@
-/* fuzz_http.c: libFuzzer target for the HTTP request path. The real server
- * (http_server.c) with the real front door (http_trigger.c: admin API, home
- * page, CORS, routes) serves the app in tests/fuzz/app on 127.0.0.1 in this
- * process's uv loop; each input is sent as the bytes of one client connection
- * (then the client half-closes), the loop runs until every response is
- * written, every invocation finished and both ends closed. What comes back
- * must be well-formed HTTP/1.1 (checked with llhttp in response mode). */
+/* fuzz_http.c: libFuzzer target for the HTTP request path: the real server
+ * and front door (http_server.c, http_trigger.c, admin.c) serve tests/fuzz/app
+ * on 127.0.0.1 in this process's loop; each input is what one client sends on
+ * one connection, and every response that comes back must be well-formed.
+ * FUZZ_HTTP_SHOW=1 prints the responses (to reproduce a finding). */
+
+/* Per input: connect, write the bytes, half-close, run the loop until the
+ * server closed the connection, every invocation finished and the client
+ * closed; then check the responses with llhttp in response mode. */
 #include <llhttp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -125,6 +127,48 @@ static void connect_cb(uv_connect_t *req, int status)
 
 /* ---- the response check ------------------------------------------ */
 
+/* What follows the first "<name>=" (any case) in n bytes of text, or NULL. */
+static const char *find_param(const char *text, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    for (size_t i = 0; i + k < n; i++)
+        if (strncasecmp(text + i, name, k) == 0 && text[i + k] == '=')
+            return text + i + k + 1;
+    return NULL;
+}
+
+
+/* Headers the host itself sends; any other one in a response is injected,
+ * unless the echo function was asked to add it (header=K:V). */
+static const char *const host_headers[] = {
+    "Content-Type", "Date", "Content-Length", "Connection", "X-Content-Type-Options",
+    "Cache-Control", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Vary",
+};
+
+typedef struct check {
+    fnh__buf name;
+    int any_header; /* the input asked for a header of its own */
+} check;
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    return fnh__buf_append(&((check *)p->data)->name, at, len) ? -1 : 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    check *k = p->data;
+    int known = k->any_header;
+    for (size_t i = 0; i < sizeof host_headers / sizeof *host_headers && !known; i++)
+        known = strcasecmp(k->name.data ? k->name.data : "", host_headers[i]) == 0;
+    if (!known)
+        fprintf(stderr, "fuzz_http: unexpected response header '%s'\n",
+                k->name.data ? k->name.data : "");
+    k->name.len = 0;
+    return known ? 0 : -1;
+}
+
 static int on_status_complete(llhttp_t *p)
 {
     /* the server sends one interim response of its own (100 Continue);
@@ -142,14 +186,22 @@ static void check_responses(const char *req, size_t reqlen, const fnh__buf *in)
      * frame those without knowing the request, so skip the check */
     if (memmem(req, reqlen, "HEAD", 4))
         return;
+    char *text = malloc(reqlen + 1);
+    size_t n = fnh__url_decode(req, reqlen, text, 1);
+    check k = {.any_header = find_param(text, n, "header") != NULL};
+    free(text);
     llhttp_settings_t s;
     llhttp_settings_init(&s);
     s.on_status_complete = on_status_complete;
+    s.on_header_field = on_header_field;
+    s.on_header_field_complete = on_header_field_complete;
     llhttp_t p;
     llhttp_init(&p, HTTP_RESPONSE, &s);
+    p.data = &k;
     llhttp_errno_t e = llhttp_execute(&p, in->data, in->len);
     if (e == HPE_OK)
         e = llhttp_finish(&p);
+    fnh__buf_free(&k.name);
     if (e != HPE_OK) {
         fprintf(stderr, "fuzz_http: malformed response (%s: %s) at byte %zu of:\n%.*s\n",
                 llhttp_errno_name(e), llhttp_get_error_reason(&p),
@@ -160,29 +212,38 @@ static void check_responses(const char *req, size_t reqlen, const fnh__buf *in)
 }
 
 /* Known bugs (README.md), skipped only with FUZZ_SKIP_KNOWN=1. The echo
- * function takes its status and a header from the query string, so the
- * (percent-decoded) input tells whether a response reaches one. */
+ * function takes its status, a header and the content type from the query
+ * string, so the input tells whether a response reaches one. */
 static int known_bug(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
     size_t n = fnh__url_decode((const char *)data, size, text, 1);
     text[n] = '\0';
-    int bad = 0;
-    for (size_t i = 0; i + 7 <= n && !bad; i++) {
-        /* findings/http-header-name-token: a header name a function sets
-         * is checked for CR, LF, ':' and ' ' only; other non-token bytes
-         * make a response no client can parse */
-        if (strncasecmp(text + i, "header=", 7) == 0)
-            bad = 1;
-        /* findings/http-status-1xx: a function may answer 100-199; the
-         * host sends it as the final response, with its body and no
-         * Content-Length */
-        if (strncasecmp(text + i, "status=", 7) == 0) {
-            long st = strtol(text + i + 7, NULL, 10);
-            bad = st >= 100 && st < 200;
-        }
+    /* findings/http-header-name-token: a header name a function sets is
+     * checked for CR, LF, ':' and ' ' only; other non-token bytes make a
+     * response no client can parse */
+    int bad = find_param(text, n, "header") != NULL;
+    /* findings/http-status-1xx: a function may answer 100-199; the host
+     * sends it as the final response, with its body and no Content-Length */
+    for (const char *p = text; !bad && (p = find_param(p, n - (size_t)(p - text), "status"));) {
+        long st = strtol(p, NULL, 10);
+        bad = st >= 100 && st < 200;
     }
     free(text);
+    /* findings/http-content-type-injection: the content type a function
+     * sets is written into the header unchecked: CR LF adds headers, other
+     * control bytes break the response */
+    const char *raw = (const char *)data;
+    for (const char *p = raw; !bad && (p = find_param(p, size - (size_t)(p - raw), "ctype"));) {
+        size_t len = 0;
+        while (p + len < raw + size && !memchr("& #\r\n", p[len], 5))
+            len++;
+        char *v = malloc(len + 1);
+        size_t vn = fnh__url_decode(p, len, v, 1);
+        for (size_t i = 0; i < vn && !bad; i++)
+            bad = (unsigned char)v[i] < 0x20 || v[i] == 0x7f;
+        free(v);
+    }
     return bad;
 }
 
@@ -201,6 +262,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
            fnh__dispatch_inflight())
         uv_run(g_loop, UV_RUN_ONCE);
     uv_run(g_loop, UV_RUN_NOWAIT); /* close callbacks of this iteration */
+    if (getenv("FUZZ_HTTP_SHOW")) /* reproducing: show what came back */
+        fprintf(stderr, "%.*s\n", (int)c.in.len, c.in.data ? c.in.data : "");
     check_responses((const char *)data, size, &c.in);
     fnh__buf_free(&c.in);
     fnh__log_flush();

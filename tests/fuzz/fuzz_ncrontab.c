@@ -1,9 +1,8 @@
-/* fuzz_ncrontab.c: libFuzzer target for timer schedules (ncrontab.c): the
- * input is parsed as an NCRONTAB expression, a .NET TimeSpan and a timer
- * schedule (cron first, then TimeSpan). A parsed expression must format to
- * an expression that parses to the same text again, and its next
- * occurrences, in UTC and in zones with DST (a POSIX rule, a TZif file when
- * tzdata is installed), must be valid times strictly after the start. */
+/* fuzz_ncrontab.c: libFuzzer target for timer schedules (ncrontab.c): the input
+ * is read as an NCRONTAB expression, a .NET TimeSpan and a timer schedule. A
+ * parsed expression must format to text that parses to the same text, and its
+ * next occurrences (UTC, a POSIX rule zone, a TZif zone) must be valid times
+ * strictly after the start. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,11 +1,8 @@
-/* fuzz_route.c: libFuzzer target for ASP.NET Core route templates
- * (http_router.c). Input: lines; a line starting with '/' is a request path,
- * any other line a route template (up to 8 of each). Every template is
- * parsed; the good ones go into a finalized router (the precedence tree the
- * host uses) and into an unfinalized one (which tries every route in turn),
- * overlaps are computed, and every path is matched with several methods.
- * Both routers must pick the same route with the same values, and every
- * overlap example must match both routes. */
+/* fuzz_route.c: libFuzzer target for route templates (http_router.c). Input:
+ * lines; one starting with '/' is a request path, any other a template (up
+ * to 8 of each). The precedence tree (finalized router) and a full scan
+ * (unfinalized router) must pick the same route with the same values, and
+ * every overlap example must match both of its routes. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

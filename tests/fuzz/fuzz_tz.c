@@ -1,10 +1,7 @@
-/* fuzz_tz.c: libFuzzer target for the time-zone reader of ncrontab.c, which
- * reads WEBSITE_TIME_ZONE / TZ for timer schedules. An input starting with
- * "TZif" is a zone file (written to a private TZDIR and loaded by name);
- * anything else is a zone name: a Windows id or a POSIX TZ rule
- * ("EST5EDT,M3.2.0,M11.1.0"). A zone that loads is used for offsets, local
- * time conversions both ways and next occurrences of two schedules, which
- * must lie strictly after their start. */
+/* fuzz_tz.c: libFuzzer target for the time-zone reader (ncrontab.c): an input
+ * starting with "TZif" is a zone file (in a private TZDIR), anything else a
+ * zone name or POSIX TZ rule. A zone that loads is used for offsets, local
+ * time conversions and next occurrences, which must be strictly later. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

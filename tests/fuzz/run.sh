@@ -44,7 +44,7 @@ for n in $names; do
     if [ -d "$here/corpus/$n" ]; then cp "$here/corpus/$n"/* "$corpus"/ 2>/dev/null; fi
     [ -f "$here/$n.dict" ] && opts="$opts -dict=$here/$n.dict"
     log="$build/logs/$n.log"
-    ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+    ASAN_OPTIONS=detect_leaks=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$bin" $opts -max_total_time="$seconds" -max_len="$(max_len "$n")" \
         -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \

@@ -1,9 +1,8 @@
-/* echo.c: the function behind the HTTP fuzz target's app. It reads every
- * part of the request through the function API (method, url, path, query,
- * headers, route parameters, body) and answers with them, and obeys query
+/* echo.c: the function of the HTTP fuzz target's app: reads every part of the
+ * request through the function API and answers with it, obeying query
  * controls that reach the host's response code: status=N, header=K:V,
- * ctype=TYPE, fail=1 (500), noresp=1 (204), ret=1 (answer via $return),
- * setting=NAME. It never sleeps or blocks. */
+ * ctype=TYPE, fail=1 (500), noresp=1 (204), ret=1 ($return), setting=NAME.
+ * It never sleeps or blocks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
