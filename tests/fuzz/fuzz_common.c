@@ -2,9 +2,10 @@
  * restore (see fuzz_common.h). */
 #include "fuzz_common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
-#include <sanitizer/common_interface_defs.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,18 +35,41 @@ static void cleanup(void)
     g_dir[0] = '\0';
 }
 
+/* Removes the folders of fuzzer processes that died (a crash exits without
+ * running atexit handlers): "fnhost-fuzz-<pid>-*" whose pid is gone. */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        long pid;
+        char rest[64];
+        if (sscanf(e->d_name, "fnhost-fuzz-%ld-%63s", &pid, rest) != 2 || pid <= 0 ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 const char *fuzz_tmpdir(void)
 {
     if (g_dir[0])
         return g_dir;
     const char *base = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/fnhost-fuzz-XXXXXX", base && *base ? base : "/tmp");
+    if (!base || !*base)
+        base = "/tmp";
+    remove_stale(base);
+    snprintf(g_dir, sizeof g_dir, "%s/fnhost-fuzz-%ld-XXXXXX", base, (long)getpid());
     if (!mkdtemp(g_dir)) {
         perror("fuzz: mkdtemp");
         abort();
     }
     atexit(cleanup);
-    __sanitizer_set_death_callback(cleanup); /* crashes, timeouts, leaks */
     return g_dir;
 }
 

@@ -8,8 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The process's temp folder, "/tmp/fnhost-fuzz-XXXXXX" (under $TMPDIR if
- * set), created on first call and removed with everything in it at exit. */
+/* The process's temp folder, "/tmp/fnhost-fuzz-<pid>-XXXXXX" (under $TMPDIR
+ * if set), created on first call and removed with everything in it at exit;
+ * the folders of earlier processes that crashed are removed first. */
 const char *fuzz_tmpdir(void);
 /* "<tmpdir>/<rel>" in a static buffer (valid until the next call). */
 const char *fuzz_path(const char *rel);
