@@ -1,5 +1,6 @@
 # fnhost: one entry point for building, running, testing, benchmarking and
 # installing. `make run` and `make test` install missing Debian packages first.
+# `make fuzz` runs the libFuzzer targets of tests/fuzz (see its README).
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -12,6 +13,7 @@ DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp li
 # only for `make proto` (the generated C is committed)
 PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
+FUZZ_PACKAGES  = clang libclang-rt-14-dev
 LLHTTP_DIR   = /usr/share/llhttp
 LLHTTP_INC   = /usr/share/include/llhttp
 
@@ -55,7 +57,7 @@ UNIT_SRC  = $(wildcard tests/unit/test-*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 # Native functions: every <app>/<Function>/*.c builds to a .so beside it.
-FN_SRC    = $(wildcard samples/*/*/*.c tests/apps/*/*/*.c)
+FN_SRC    = $(wildcard samples/*/*/*.c tests/apps/*/*/*.c tests/fuzz/app/*/*.c)
 FN_SO     = $(FN_SRC:%.c=%.so)
 
 # Extensions: extensions/<name>/*.c build to $(BUILD)/extensions/fnh_<name>.so,
@@ -70,7 +72,8 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions proto
+.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions \
+        fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
 extensions: $(EXT_SO) $(TEST_EXT_SO)
@@ -87,8 +90,9 @@ $(BUILD)/extensions/fnh_%.so: $$(wildcard extensions/%/*.c) $$(wildcard extensio
 
 functions: $(FN_SO)
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# Installs the missing packages of $(1) (as root; otherwise says what to run).
+define install_packages
+	@missing=""; for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -99,6 +103,13 @@ deps:
 	    echo "fnhost: missing Debian packages. Run: sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+endef
+
+deps:
+	$(call install_packages,$(DEB_PACKAGES))
+
+fuzz-deps:
+	$(call install_packages,$(FUZZ_PACKAGES))
 
 # Regenerates the committed protobuf-c sources from the vendored .proto files.
 proto:
@@ -138,12 +149,14 @@ run: deps
 
 # make test: every test against the optimised build, then all again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, then the tests that drive
-# threads (worker pool, fnh_fire from extension threads) under ThreadSanitizer.
-test: deps
+# threads (worker pool, fnh_fire from extension threads) under ThreadSanitizer,
+# then every fuzz target for a few seconds.
+test: deps fuzz-deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-tsan
+	@$(MAKE) --no-print-directory check-fuzz
 
 check:
 	python3 tests/run.py --build $(BUILD)
@@ -160,6 +173,39 @@ check-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
 	  SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/fnhost functions extensions
 	TSAN_OPTIONS=halt_on_error=0 python3 tests/run.py --build build-tsan -k $(TSAN_TESTS)
+
+# Fuzzing: tests/fuzz/fuzz_<name>.c are libFuzzer targets linked against the
+# host core built with clang into build-fuzz/. `make fuzz` runs each for
+# FUZZ_SECONDS over its corpus (kept in build-fuzz/corpus/<name>, seeded from
+# tests/fuzz/corpus/<name>); `make check-fuzz` runs each for
+# FUZZ_CHECK_SECONDS over a fresh copy of the seeds, skipping the inputs of
+# the known bugs listed in tests/fuzz/README.md, and fails on any other crash,
+# leak or timeout. FUZZ_TARGETS="http route" picks targets.
+FUZZ_BUILD   = build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 5
+FUZZ_SAN     = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+FUZZ_NAMES   = $(filter-out common,$(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_APP_SO  = $(filter tests/fuzz/app/%,$(FN_SO))
+
+fuzz-build: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT=-O1 SAN="$(FUZZ_SAN)" \
+	  $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%) $(FUZZ_APP_SO)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+check-fuzz: fuzz-build
+	tests/fuzz/run.sh --check $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
+$(BUILD)/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -DFUZZ_APP_DIR='"$(CURDIR)/tests/fuzz/app"' -c -o $@ $<
+
+$(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/fuzz_common.o $(CORE_LIB) $(LLHTTP_LIB)
+	$(CC) $(SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
 
 $(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
 	@mkdir -p $(@D)
@@ -193,6 +239,6 @@ install: all install-headers
 	  tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost/extensions
 
 clean:
-	rm -rf build build-asan build-tsan $(FN_SO)
+	rm -rf build build-asan build-tsan $(FUZZ_BUILD) $(FN_SO)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

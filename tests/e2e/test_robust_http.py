@@ -422,3 +422,21 @@ def test_running_out_of_file_descriptors_is_logged(ctx):
             _time.sleep(0.1)
     else:
         raise AssertionError("the host never served again after the descriptors were freed")
+
+
+def test_function_cannot_inject_response_headers(ctx):
+    files = {"echo/function.json": http_function(route="echo/{*rest}", so="echo.so",
+                                                 methods=None),
+             "echo/echo.so": ("copy", ctx.so("native", "echo"))}
+    app = ctx.make_app(files)
+    for args in ((), ("--in-process",)):
+        h = ctx.start(app, *args)
+        # a content type with CR LF would add a header: the output is refused
+        r = h.get("/api/echo/x?ctype=text/plain%0D%0ASet-Cookie:%20a=b")
+        assert r.status == 500 and "set-cookie" not in r.headers, (args, r.status, r.headers)
+        # a header name that is no HTTP token is refused; the rest of the answer stands
+        r = h.get("/api/echo/x?header=Bad/Name:v")
+        assert r.status == 200 and "bad/name" not in r.headers, (args, r.headers)
+        r = h.get("/api/echo/x?header=X-Ctl:a%01b")
+        assert r.status == 200 and "x-ctl" not in r.headers, (args, r.headers)
+        h.stop()

@@ -2,6 +2,7 @@
  * decoded query parameters, freeing; and HTTP method names as bits. */
 #include "http_types.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -96,4 +97,22 @@ const char *fnh__method_name(unsigned bit)
     if (bit == 0 || (bit & (bit - 1)) != 0 || bit > FNH__M_TRACE)
         return NULL;
     return method_names[__builtin_ctz(bit)];
+}
+
+int fnh__http_header_name_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    return 1;
+}
+
+int fnh__http_header_value_ok(const char *s)
+{
+    for (; *s; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
+            return 0;
+    return 1;
 }

@@ -54,6 +54,12 @@ void fnh__http_req_parse_query(fnh__http_req *r);
 const char *fnh__http_req_query(fnh__http_req *r, const char *name);
 void fnh__http_req_free(fnh__http_req *r);
 
+/* 1 when s can be a header name: an HTTP token (RFC 9110 tchar). */
+int fnh__http_header_name_ok(const char *s);
+/* 1 when s can be a header value: no line breaks or other control bytes
+ * (tab is fine). */
+int fnh__http_header_value_ok(const char *s);
+
 typedef struct fnh__http_response {
     int status;
     const fnh_kv *headers; /* extra headers (borrowed for the call) */

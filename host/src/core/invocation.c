@@ -4,6 +4,7 @@
 #include "invocation.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +288,8 @@ static int api_output(fnh_ctx *c, const char *name, const fnh_value *v)
     fnh__invocation *inv = INV(c);
     if (!v || (!v->data && v->len))
         return -EINVAL;
+    if (v->content_type && !fnh__http_header_value_ok(v->content_type))
+        return -EINVAL; /* it becomes a header: no line breaks or control bytes */
     fnh__output *o = output_slot(inv, name);
     if (!o)
         return -ENOENT;
@@ -326,7 +329,7 @@ static int api_output_meta(fnh_ctx *c, const char *name, const char *key, const 
     }
     if (strncmp(key, "headers.", 8) == 0 && key[8]) {
         const char *hn = key + 8;
-        if (strpbrk(hn, "\r\n: ") || strpbrk(value, "\r\n"))
+        if (!fnh__http_header_name_ok(hn) || !fnh__http_header_value_ok(value))
             return -EINVAL;
         for (size_t i = 0; i < o->nheaders; i++)
             if (strcasecmp(o->headers[i].key, hn) == 0) {

@@ -35,25 +35,6 @@ static const cJSON *get_ci(const cJSON *obj, const char *key)
 
 /* ---- init: extensions.http ------------------------------------------------- */
 
-static int header_name_ok(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
-            return 0;
-    return 1;
-}
-
-/* A header value: no line breaks or other control characters (tab is fine). */
-static int header_value_ok(const char *s)
-{
-    for (; *s; s++)
-        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
-            return 0;
-    return 1;
-}
-
 static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
 {
     if (!headers)
@@ -67,7 +48,7 @@ static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
     const cJSON *h;
     cJSON_ArrayForEach(h, headers)
     {
-        if (!header_name_ok(h->string)) {
+        if (!fnh__http_header_name_ok(h->string)) {
             ERR(cfg, "host.json: extensions.http.customHeaders: '%.60s' is not a valid header "
                      "name; use letters, digits and !#$%%&'*+-.^_`|~",
                 h->string);
@@ -76,7 +57,7 @@ static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
             ERR(cfg, "host.json: extensions.http.customHeaders.%s: must be a string, not %s",
                 h->string, fnh__json_type_name(h));
             ok = 0;
-        } else if (!header_value_ok(h->valuestring)) {
+        } else if (!fnh__http_header_value_ok(h->valuestring)) {
             ERR(cfg, "host.json: extensions.http.customHeaders.%s: a header value cannot hold "
                      "line breaks or other control characters; remove them",
                 h->string);
