@@ -598,6 +598,9 @@ static int kill9_helper(void)
     fnh__invocation *inv = http_inv("gauge", "GET", "/api/gauge?hang=1", NULL, NULL, 0);
     outcome o;
     start(inv, &o);
+    /* one loop turn sends it; give the child a moment to be inside it */
+    uv_run(g_loop, UV_RUN_NOWAIT);
+    usleep(100000);
     fnh__log_flush();
     printf("CHILD %d\n", pid);
     fflush(stdout);

@@ -20,6 +20,7 @@ typedef struct fnh__native_code {
     int dl_shared;        /* dl belongs to another function using the same .so */
     fnh__entry_fn entry;
     uint32_t flags;       /* FNH_FN_* of the module */
+    uint64_t avg_run_ns;  /* isolated runner: its recent run time (0 = not measured) */
 } fnh__native_code;
 
 /* Native functions in the host process: the entry point called directly. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dispatch.h"
+#include "function_native.h"
 #include "log.h"
 #include "rpc_function.h"
 #include "rpc_invocation.h"
@@ -30,10 +31,23 @@ typedef struct job {
     struct job *next;
 } job;
 
+/* Invocations a busy child may hold beyond the one it runs, when every
+ * child is busy and the functions involved are short: the child reads them
+ * in one go instead of waiting for each, which saves a wake-up per
+ * invocation. They have not started: a timeout never counts their wait, and
+ * a crash gives them back to the queue. Only functions whose recent runs
+ * took under PIPELINE_MAX_NS are queued so, behind such functions only, so
+ * a short function never waits behind a long one. */
+#define PIPELINE_DEPTH 8
+#define PIPELINE_MAX_NS 1000000u
+
 typedef struct slot {
     fnh__child *child;  /* NULL until first needed, and once stopped */
     int up;             /* its process runs and takes work */
-    job *running;
+    job *running;       /* the invocation the child runs now */
+    job *queued, *queued_tail; /* sent after it, run by the child in order */
+    int inflight;       /* running + queued */
+    fnh__buf out;       /* messages for it, sent once the pump round ends */
     int cancelled;      /* killed for a timeout */
     int error;          /* a protocol error got it killed */
     const fnh__function **loaded; /* functions its current process has loaded */
@@ -52,6 +66,9 @@ static struct {
     size_t nwaiting, nrunning;
     job *finished;      /* completed inside an API call: done() on the next turn */
     uv_timer_t later;
+    uv_check_t pump_check;     /* runs the pump once per loop iteration, after I/O */
+    uv_prepare_t pump_prepare; /* and before the loop blocks */
+    int want_pump;
     int pumping, stopping, initialized;
 } g;
 
@@ -199,9 +216,10 @@ static void assign(slot *s, job *j)
                  "Function '%s' (Id=%s) cannot run isolated: its input exceeds the %u MiB "
                  "message limit",
                  fn->name, inv->id, FNH__RPC_MAX_MESSAGE >> 20);
-    __atomic_store_n(&inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
-    if (!rc)
-        rc = fnh__child_send(s->child, &b);
+    if (!s->running) /* it starts now; queued ones start when it answers */
+        __atomic_store_n(&inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
+    if (!rc) /* one write per child per round, however many it gets */
+        rc = fnh__buf_append(&s->out, b.data, b.len);
     fnh__buf_free(&b);
     if (rc) {
         finish_later(j, rc);
@@ -209,8 +227,17 @@ static void assign(slot *s, job *j)
     }
     if (load)
         remember_loaded(s, fn);
-    s->running = j;
-    s->cancelled = s->error = 0;
+    j->next = NULL;
+    if (!s->running) {
+        s->running = j;
+        s->cancelled = s->error = 0;
+    } else if (s->queued_tail) {
+        s->queued_tail->next = j;
+        s->queued_tail = j;
+    } else {
+        s->queued = s->queued_tail = j;
+    }
+    s->inflight++;
     g.nrunning++;
 }
 
@@ -225,6 +252,24 @@ static void fail_waiting(int rc, int now)
     }
 }
 
+/* A function whose recent runs were short (pipelining is safe behind it). */
+static int is_short(const fnh__function *fn)
+{
+    const fnh__native_code *c = fn->runner_state;
+    return c && c->avg_run_ns && c->avg_run_ns < PIPELINE_MAX_NS;
+}
+
+/* Folds one run's duration into the function's recent average. */
+static void note_run(fnh__invocation *inv)
+{
+    fnh__native_code *c = inv->fn->runner_state;
+    uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE), now = fnh__now_ns();
+    if (!c || !began || now < began)
+        return;
+    uint64_t d = now - began;
+    c->avg_run_ns = c->avg_run_ns ? (c->avg_run_ns * 7 + d) / 8 : d;
+}
+
 /* Gives waiting invocations to idle children, starting children as needed. */
 static void pump(void)
 {
@@ -232,16 +277,22 @@ static void pump(void)
         return; /* a child's up() inside fnh__child_start: the outer loop goes on */
     g.pumping = 1;
     while (g.lanes && !g.stopping) {
-        slot *idle = NULL, *unborn = NULL;
+        slot *idle = NULL, *unborn = NULL, *least = NULL;
+        int short_next = is_short(g.lanes->head->inv->fn);
         for (int i = 0; i < g.nslots && !idle; i++) {
             slot *s = &g.slots[i];
             if (s->up && !s->running)
                 idle = s;
             else if (!s->child && !unborn)
                 unborn = s;
+            else if (short_next && s->up && !s->cancelled && !s->error && s->running &&
+                     s->inflight <= PIPELINE_DEPTH && is_short(s->running->inv->fn) &&
+                     (!s->queued_tail || is_short(s->queued_tail->inv->fn)) &&
+                     (!least || s->inflight < least->inflight))
+                least = s;
         }
-        if (idle) {
-            assign(idle, pop_waiting());
+        if (idle || (!unborn && least)) {
+            assign(idle ? idle : least, pop_waiting());
             continue;
         }
         if (!unborn)
@@ -253,7 +304,40 @@ static void pump(void)
             fail_waiting(rc, 0);
         }
     }
+    for (int i = 0; i < g.nslots; i++) {
+        slot *s = &g.slots[i];
+        if (!s->out.len)
+            continue;
+        int rc = s->child ? fnh__child_send(s->child, &s->out) : -EPIPE;
+        fnh__buf_free(&s->out);
+        if (rc && s->child && !s->error) { /* its end of the channel is gone */
+            s->error = rc;
+            fnh__child_kill(s->child, SIGKILL);
+        }
+    }
     g.pumping = 0;
+}
+
+/* The pump runs once per loop iteration, so every child gets one write
+ * however many invocations arrived or finished in the iteration. */
+static void pump_soon(void)
+{
+    g.want_pump = 1;
+}
+
+static void pump_check_cb(uv_check_t *h)
+{
+    (void)h;
+    if (g.want_pump) {
+        g.want_pump = 0;
+        pump();
+    }
+}
+
+static void pump_prepare_cb(uv_prepare_t *h)
+{
+    (void)h;
+    pump_check_cb(NULL);
 }
 
 /* ---- messages from a child ---------------------------------------------------- */
@@ -293,10 +377,18 @@ static void child_answer(slot *s, const fnh__rpc_invocation_response *rs)
                  j->inv->fn->name, j->inv->id, error);
     free(error);
     fnh__child_healthy(s->child); /* a crash in a later function restarts it at once */
-    s->running = NULL;
+    note_run(j->inv);
+    s->running = s->queued; /* the child goes on with the next one now */
+    if (s->queued && !(s->queued = s->queued->next))
+        s->queued_tail = NULL;
+    if (s->running) {
+        s->running->next = NULL;
+        __atomic_store_n(&s->running->inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
+    }
+    s->inflight--;
     g.nrunning--;
     finish_now(j);
-    pump();
+    pump_soon();
 }
 
 static size_t child_alloc(fnh__child *c, char **p)
@@ -351,6 +443,15 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
         s->child = NULL;
     job *j = s->running;
     s->running = NULL;
+    /* what it had queued never started: back to the queue (or failed at shutdown) */
+    for (job *q = s->queued, *n; q; q = n) {
+        n = q->next;
+        g.nrunning--;
+        if (g.stopping || push_waiting(q))
+            finish_later(q, -ECANCELED);
+    }
+    s->queued = s->queued_tail = NULL;
+    s->inflight = 0;
     if (j) {
         g.nrunning--;
         int rc = s->cancelled ? -ETIMEDOUT : s->error ? s->error : g.stopping ? -ECANCELED : -ECHILD;
@@ -363,6 +464,8 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
         finish_now(j);
     }
     s->cancelled = s->error = 0;
+    if (!g.stopping)
+        pump(); /* what came back from its queue goes to the other children */
     if (e->spawn_error) {
         int any_up = 0;
         for (int i = 0; i < g.nslots; i++)
@@ -403,6 +506,12 @@ int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe)
     };
     fnh__supervisor_init(loop);
     uv_timer_init(loop, &g.later);
+    uv_check_init(loop, &g.pump_check);
+    uv_check_start(&g.pump_check, pump_check_cb);
+    uv_unref((uv_handle_t *)&g.pump_check);
+    uv_prepare_init(loop, &g.pump_prepare);
+    uv_prepare_start(&g.pump_prepare, pump_prepare_cb);
+    uv_unref((uv_handle_t *)&g.pump_prepare);
     g.initialized = 1;
     return 0;
 }
@@ -426,7 +535,7 @@ void fnh__isolated_start(fnh__invocation *inv, void (*done)(fnh__invocation *inv
         finish_later(j, -ENOMEM);
         return;
     }
-    pump();
+    pump_soon();
 }
 
 void fnh__isolated_cancel(fnh__invocation *inv)
@@ -497,10 +606,13 @@ int fnh__isolated_shutdown(uint64_t wait_ms)
     if (left)
         return left; /* their slots must outlive them: keep everything */
     uv_close((uv_handle_t *)&g.later, close_noop);
+    uv_close((uv_handle_t *)&g.pump_check, close_noop);
+    uv_close((uv_handle_t *)&g.pump_prepare, close_noop);
     uv_run(g.loop, UV_RUN_NOWAIT); /* the closes complete before g is cleared */
     for (int i = 0; i < g.nslots; i++) {
         fnh__rpc_reader_free(&g.slots[i].rd);
         free(g.slots[i].loaded);
+        fnh__buf_free(&g.slots[i].out);
     }
     free(g.slots);
     free(g.exe);

@@ -33,10 +33,17 @@ typedef struct loaded {
     char *id;        /* function_id */
     fnh__function *fn;
     char *error;     /* why it could not be loaded, or NULL */
+    uint64_t last_ns; /* how long its last run took (0: not yet run) */
 } loaded;
+
+/* Answers wait in g.out while more requests are already read, and go out in
+ * one write: before the child waits for input, and before a function that
+ * is not known to be short runs (so no answer waits behind a long one). */
+#define SHORT_RUN_NS 200000u
 
 static struct {
     int fd;
+    fnh__buf out;  /* messages not yet written */
     loaded *fns;
     size_t nfns;
     fnh__invocation *current; /* reachable while a function runs (also for leak checks) */
@@ -49,17 +56,24 @@ static char g_crash_fn[128], g_crash_id[40];
 /* ---- output ---------------------------------------------------------------- */
 
 /* Writes a whole buffer; a host that is gone ends this process. */
-static void send_buf(fnh__buf *b)
+static void flush_out(void)
 {
     size_t off = 0;
-    while (off < b->len) {
-        ssize_t n = write(g.fd, b->data + off, b->len - off);
+    while (off < g.out.len) {
+        ssize_t n = write(g.fd, g.out.data + off, g.out.len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             _exit(1);
         off += (size_t)n;
     }
+    g.out.len = 0;
+}
+
+static void send_buf(fnh__buf *b)
+{
+    if (fnh__buf_append(&g.out, b->data, b->len))
+        flush_out(), _exit(1);
     b->len = 0;
 }
 
@@ -91,6 +105,7 @@ static void child_log(fnh_ctx *c, fnh_log_level level, const char *fmt, va_list 
         m.content_case = CASE(RPC_LOG);
         m.rpc_log = &log;
         send_msg(&m);
+        flush_out(); /* a function's log lines go out as they happen */
     }
     free(msg);
     free(cat);
@@ -251,10 +266,14 @@ static void on_invocation(const fnh__rpc_invocation_request *rq)
         fnh__rpc_encode_failure(rq->invocation_id, rc, NULL, &b);
     } else {
         inv->api = &g_api;
+        if (g.out.len && !(l->last_ns && l->last_ns < SHORT_RUN_NS))
+            flush_out();
         g.current = inv;
         snprintf(g_crash_fn, sizeof g_crash_fn, "%s", l->fn->name);
         snprintf(g_crash_id, sizeof g_crash_id, "%s", inv->id);
+        uint64_t t0 = fnh__now_ns();
         rc = code->entry((fnh_ctx *)(void *)inv);
+        l->last_ns = fnh__now_ns() - t0;
         g_crash_fn[0] = '\0';
         g.current = NULL;
         int erc = fnh__rpc_encode_response(inv, rc > 0 ? 0 : rc, &b);
@@ -335,6 +354,7 @@ int fnh__native_child_main(int argc, char **argv)
     hello.content_case = CASE(START_STREAM);
     hello.start_stream = &ss;
     send_msg(&hello);
+    flush_out();
 
     fnh__rpc_reader rd;
     fnh__rpc_reader_init(&rd, 0);
@@ -368,6 +388,7 @@ int fnh__native_child_main(int argc, char **argv)
             stop = handle(m);
             fnh__rpc_msg_free(m);
         }
+        flush_out(); /* nothing more to read now: the answers go out */
         if (rc < 0) {
             fprintf(stderr, "fnhost __native-child: bad message from the host: %s\n",
                     strerror(-rc));
@@ -375,6 +396,8 @@ int fnh__native_child_main(int argc, char **argv)
             break;
         }
     }
+    flush_out();
+    fnh__buf_free(&g.out);
     fnh__rpc_reader_free(&rd);
     for (size_t i = 0; i < g.nfns; i++)
         loaded_clear(&g.fns[i]);
