@@ -245,6 +245,24 @@ static fnh__http_exchange *exchange_new(conn *c, int head)
 }
 
 /* Moves ready responses at the head of the FIFO into the output buffer. */
+/* Drops every exchange still queued on c: answered ones are freed, those a
+ * function still works on are orphaned (freed when it completes). */
+static void drop_queued(conn *c)
+{
+    while (c->head) {
+        fnh__http_exchange *x = c->head;
+        c->head = x->next;
+        if (x->ready) {
+            exchange_free(x);
+            c->outstanding--;
+        } else {
+            x->orphan = 1;
+            x->next = NULL;
+        }
+    }
+    c->tail = NULL;
+}
+
 static void drain_ready(conn *c)
 {
     int close = 0;
@@ -263,18 +281,7 @@ static void drain_ready(conn *c)
     if (close) {
         c->no_more_requests = 2; /* close once written */
         /* drop responses queued behind a closing one */
-        while (c->head) {
-            fnh__http_exchange *x = c->head;
-            c->head = x->next;
-            if (x->ready) {
-                exchange_free(x);
-                c->outstanding--;
-            } else {
-                x->orphan = 1;
-                x->next = NULL;
-            }
-        }
-        c->tail = NULL;
+        drop_queued(c);
     }
     send_continue(c);
     mark_dirty(c);
@@ -899,18 +906,7 @@ static void conn_close(conn *c)
             *pp = c->dirty_next;
             break;
         }
-    while (c->head) {
-        fnh__http_exchange *x = c->head;
-        c->head = x->next;
-        if (x->ready) {
-            exchange_free(x);
-            c->outstanding--;
-        } else {
-            x->orphan = 1;
-            x->next = NULL;
-        }
-    }
-    c->tail = NULL;
+    drop_queued(c);
     uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
 }
 
