@@ -215,7 +215,7 @@ void fuzz_app_load(const char *root)
         if (fnh__router_match(router, FNH__M_GET, paths[i], strlen(paths[i]), &m) == 1)
             fnh__route_match_clear(&m);
     }
-    n += strlen(fnh__http_route_prefix());
+    n += strlen(fnh__http_route_prefix(app));
     (void)n;
     fnh__app_unload(app);
     fnh__log_shutdown(); /* host.json logging.logLevel rules */

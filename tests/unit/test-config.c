@@ -73,8 +73,8 @@ static void bind_mem(fnh__app *app)
 
 static void unbind_mem(fnh__app *app)
 {
+    fnh__app_free(app); /* unbinds its bindings */
     fnh__ext_unload(0);
-    fnh__app_free(app);
 }
 
 static void cleanup(fnh__app *app)
@@ -137,7 +137,7 @@ static void test_missing_host_json_defaults(void)
     new_app(NULL);
     fnh__app *app = load();
     CHECK(app->host_errors.len == 0);
-    CHECK_STR(fnh__http_route_prefix(), "api");
+    CHECK_STR(fnh__http_route_prefix(app), "api");
     CHECK(app->function_timeout_ms == 30 * 60 * 1000);
     cleanup(app);
 }
@@ -344,7 +344,7 @@ static void test_host_overrides_from_env(void)
     setenv("AzureFunctionsJobHost__extensions__http__routePrefix", "v1", 1);
     new_app("{\"version\": \"2.0\"}");
     fnh__app *app = load();
-    CHECK_STR(fnh__http_route_prefix(), "v1");
+    CHECK_STR(fnh__http_route_prefix(app), "v1");
     cleanup(app);
     unsetenv("AzureFunctionsJobHost__extensions__http__routePrefix");
 }
@@ -367,7 +367,7 @@ static void test_missing_script_file(void)
 /* Every field the host reads later holds a usable value. */
 static void check_defaults_usable(fnh__app *app)
 {
-    CHECK(fnh__http_route_prefix() != NULL);
+    CHECK(fnh__http_route_prefix(app) != NULL);
     CHECK(app->host_json != NULL);
     CHECK(fnh__http_router(app) != NULL);
     CHECK(app->limits.max_body == 104857600);
@@ -418,7 +418,7 @@ static void test_broken_host_json_keeps_defaults(void)
         fnh__app *app = load();
         CHECK_STR(first_error(app, NULL), cases[i].error);
         check_defaults_usable(app);
-        CHECK_STR(fnh__http_route_prefix(), "api");
+        CHECK_STR(fnh__http_route_prefix(app), "api");
         fnh__function *f = fnh__app_find(app, "f");
         CHECK(f && f->errors.len == 0 && route_full(app, "f") &&
               strcmp(route_full(app, "f"), "api/f") == 0);
@@ -461,7 +461,7 @@ static void test_wrong_types_at_known_keys(void)
             fnh__app_read_host_json(app, text, strlen(text));
             CHECK(fnh__app_read_function_json(app, "f", HTTP_FN(""), strlen(HTTP_FN(""))));
             bind_mem(app);
-            CHECK(fnh__http_route_prefix() && fnh__http_router(app) && app->host_json);
+            CHECK(fnh__http_route_prefix(app) && fnh__http_router(app) && app->host_json);
             CHECK(app->limits.max_body >= 1 && app->function_timeout_ms != 0);
             CHECK(app->host_errors.len || route_full(app, "f") != NULL);
             unbind_mem(app);
@@ -795,7 +795,7 @@ static void test_custom_headers_validated(void)
     CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
               "host.json: extensions.http.customHeaders: 'Bad Name' is not a valid header name; "
               "use letters, digits and !#$%&'*+-.^_`|~");
-    CHECK(fnh__http_custom_headers() == NULL);
+    CHECK(fnh__http_custom_headers(app) == NULL);
     cleanup(app);
 }
 

@@ -67,7 +67,7 @@ static cJSON *function_metadata(fnh__host *h, fnh__function *fn)
     cJSON_AddStringToObject(o, "href", buf);
     const fnh__http_fn *hf = fnh__http_fn_of(fn);
     if (hf) {
-        const char *prefix = fnh__http_route_prefix();
+        const char *prefix = fnh__http_route_prefix(h->app);
         snprintf(buf, sizeof buf, "%s/%s%s%s", h->base_url, prefix, *prefix ? "/" : "",
                  hf->route);
         for (char *p = buf; *p; p++)

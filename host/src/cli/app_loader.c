@@ -50,7 +50,7 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
 
 void fnh__app_unload(fnh__app *app)
 {
+    fnh__app_unref(app); /* unbinds its bindings when it is the last reference */
     fnh__ext_unload(0);
-    fnh__app_unref(app);
     fnh__ext_registry_free();
 }

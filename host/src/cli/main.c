@@ -152,7 +152,7 @@ static void signal_cb(uv_signal_t *s, int signum)
                                    "invocations)",
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
-    fnh__ext_stop();
+    fnh__ext_stop(g_host.app);
     /* shutdown is a swap to an empty app, then a drain of the old one */
     fnh__app *empty = fnh__app_new(g_host.app->root);
     if (empty) {
@@ -327,14 +327,13 @@ static int finish(fnh__app *app, uv_loop_t *loop)
         fnh__log_shutdown();
         _exit(0);
     }
-    fnh__ext_unload(0);
+    if (g_draining)
+        fnh__app_unref(g_host.app); /* the empty one */
+    fnh__app_unload(app);            /* unbinds (on the loop), then unloads extensions */
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
-    if (g_draining)
-        fnh__app_unref(g_host.app); /* the empty one */
-    fnh__app_unload(app);
     return 0;
 }
 
@@ -348,7 +347,7 @@ static int cmd_start(const start_opts *o)
     if (!app)
         return 1;
     if (start_listening(o, app, loop, t0)) {
-        fnh__ext_stop();
+        fnh__ext_stop(app);
         fnh__log_shutdown();
         fnh__app_unload(app);
         uv_run(loop, UV_RUN_NOWAIT);
@@ -370,7 +369,7 @@ static int cmd_start(const start_opts *o)
     }
     log_routes(app);
     print_functions(app, g_host.base_url);
-    fnh__ext_start();
+    fnh__ext_start(app);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
              o->host ? o->host : "127.0.0.1", g_host.port);

@@ -956,6 +956,28 @@ void fnh__app_unref(fnh__app *app)
         fnh__app_free(app);
 }
 
+int fnh__app_part_set(fnh__app *app, const char *key, void *state,
+                      void (*free_state)(void *state))
+{
+    fnh__app_part *p = calloc(1, sizeof *p);
+    if (!p) {
+        if (free_state)
+            free_state(state);
+        return -ENOMEM;
+    }
+    *p = (fnh__app_part){key, state, free_state, app->parts};
+    app->parts = p;
+    return 0;
+}
+
+void *fnh__app_part_get(const fnh__app *app, const char *key)
+{
+    for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
+        if (strcmp(p->key, key) == 0)
+            return p->state;
+    return NULL;
+}
+
 const char *fnh__app_setting(const fnh__app *app, const char *name)
 {
     return fnh__setting(app ? &app->settings : NULL, name);
@@ -965,6 +987,13 @@ void fnh__app_free(fnh__app *app)
 {
     if (!app)
         return;
+    while (app->parts) { /* newest first: they may use older ones while freeing */
+        fnh__app_part *p = app->parts;
+        app->parts = p->next;
+        if (p->free_state)
+            p->free_state(p->state);
+        free(p);
+    }
     fnh__strlist_free(&app->settings);
     for (size_t i = 0; i < app->nfunctions; i++)
         function_free(app->functions[i]);

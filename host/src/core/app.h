@@ -57,6 +57,15 @@ typedef struct fnh__function {
     struct fnh__lane *lane; /* the worker pool's queue of its jobs (pool.c owns it) */
 } fnh__function;
 
+/* State a part of the host keeps for one app snapshot (the binding handles,
+ * the route table), owned by the app and freed with it. */
+typedef struct fnh__app_part {
+    const char *key;              /* static: "bindings", "http" */
+    void *state;
+    void (*free_state)(void *state);
+    struct fnh__app_part *next;
+} fnh__app_part;
+
 typedef struct fnh__app {
     int refs;                     /* the host and every invocation hold one (loop thread) */
     char *root;
@@ -74,6 +83,7 @@ typedef struct fnh__app {
     fnh__strlist errors;          /* problems the host runs despite (bad settings) */
     fnh__strlist notes;           /* informational lines for the console */
     fnh__strlist warnings;        /* route overlaps and other warnings */
+    fnh__app_part *parts;         /* newest first; freed in that order */
 } fnh__app;
 
 typedef struct fnh__app_options {
@@ -120,6 +130,14 @@ void fnh__app_free(fnh__app *app);
  * thread. */
 fnh__app *fnh__app_ref(fnh__app *app);
 void fnh__app_unref(fnh__app *app);
+/* Gives app the state key of a part (replacing none: keys are set once);
+ * free_state(state) runs when the app is freed, the newest part first, so a
+ * part registered after another may still use it while it frees. 0 or
+ * -ENOMEM (then free_state(state) has run). Loop (main) thread. */
+int fnh__app_part_set(fnh__app *app, const char *key, void *state,
+                      void (*free_state)(void *state));
+/* The state of part key, or NULL. */
+void *fnh__app_part_get(const fnh__app *app, const char *key);
 /* An app setting: the environment variable, else the app's Value. */
 const char *fnh__app_setting(const fnh__app *app, const char *name);
 /* Sets the log levels of host.json logging.logLevel (process-wide: start-up

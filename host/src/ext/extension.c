@@ -78,6 +78,7 @@ struct fnh_binding {
     const fnh_api *api;
     int kind;
     loaded_ext *ext;
+    fnh__app *app;      /* the snapshot it binds (borrowed: the app owns the binding) */
     fnh__function *fn;
     fnh__binding *b;
     const fnh_trigger_type *trig; /* copied struct below when a trigger */
@@ -114,6 +115,10 @@ typedef struct fire_ev {
 
 static const fnh_api g_api;
 
+/* The bindings of the app being loaded, in order (its "bindings" part). */
+static struct fnh_binding *bindings_head, **bindings_tail = &bindings_head;
+
+
 static void fire_ev_free(fire_ev *e)
 {
     fnh__buf_free(&e->payload);
@@ -132,10 +137,9 @@ static struct {
     fnh__strlist dup_types; /* types claimed twice */
     fnh__strlist dup_msgs;  /* the matching sentences */
     loaded_ext *loaded;
-    struct fnh_binding *bindings;
     uv_loop_t *loop;
     char *root;
-    fnh__app *app;
+    fnh__app *loading;  /* the app fnh__ext_load_for_app binds now */
     /* fire queue */
     pthread_mutex_t lock;
     fire_ev *qhead, *qtail;
@@ -751,6 +755,7 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
     hb->api = &g_api;
     hb->kind = K_BINDING;
     hb->ext = x;
+    hb->app = g.loading;
     hb->fn = fn;
     hb->b = b;
     char where[256];
@@ -804,10 +809,8 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
     if (!b->is_trigger && (((b->direction & FNH__DIR_IN) && hb->bt->read) ||
                            ((b->direction & FNH__DIR_OUT) && hb->bt->write)))
         fn->has_ext_io = 1;
-    struct fnh_binding **tail = &g.bindings; /* kept in function.json order */
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = hb;
+    *bindings_tail = hb; /* kept in function.json order */
+    bindings_tail = &hb->next;
     return 0;
 }
 
@@ -874,10 +877,38 @@ static loaded_ext *loaded_provider(const char *type)
     return NULL;
 }
 
+/* Unbinds and frees a snapshot's bindings (its "bindings" part), when the
+ * app is freed: after the drain, no invocation uses them. */
+static void bindings_free(void *state)
+{
+    struct fnh_binding *hb = state;
+    while (hb) {
+        struct fnh_binding *next = hb->next;
+        void (*unbind)(void *) = hb->trig ? hb->trig->unbind : hb->bt->unbind;
+        if (hb->bound && unbind) {
+            fnh__crash_scope cs = EXT_SCOPE("unbind", hb->ext, hb->fn->config_file);
+            fnh__crash_enter(&cs);
+            unbind(hb->state);
+            fnh__crash_leave(&cs);
+        }
+        if (hb->b)
+            hb->b->ext_handle = NULL;
+        free(hb);
+        hb = next;
+    }
+}
+
+static struct fnh_binding *bindings_of(const fnh__app *app)
+{
+    return fnh__app_part_get(app, "bindings");
+}
+
 int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files)
 {
     g.loop = loop;
-    g.app = app;
+    g.loading = app;
+    bindings_head = NULL;
+    bindings_tail = &bindings_head;
     fnh__dispatch_set_binding_io(fnh__ext_read_inputs, fnh__ext_write_outputs);
     fail_duplicate_types(app);
     check_types(app);
@@ -896,10 +927,16 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files)
         }
     }
     /* a function that went into error above must not keep bound bindings */
-    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next)
+    for (struct fnh_binding *hb = bindings_head; hb; hb = hb->next)
         if (!fnh__function_ok(hb->fn))
             hb->stopped = 1;
-    if (g.bindings && loop) {
+    /* registered last, so freed first: the built-ins' parts outlive the unbinds */
+    int have = bindings_head != NULL;
+    if (have && fnh__app_part_set(app, "bindings", bindings_head, bindings_free))
+        return -ENOMEM;
+    bindings_head = NULL;
+    bindings_tail = &bindings_head;
+    if (have && loop && !g.async_open) {
         uv_async_init(loop, &g.async, drain_cb);
         uv_unref((uv_handle_t *)&g.async);
         g.async_open = 1;
@@ -907,12 +944,12 @@ int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files)
     return 0;
 }
 
-void fnh__ext_start(void)
+void fnh__ext_start(fnh__app *app)
 {
     pthread_mutex_lock(&g.lock);
     g.accepting = 1;
     pthread_mutex_unlock(&g.lock);
-    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
+    for (struct fnh_binding *hb = bindings_of(app); hb; hb = hb->next) {
         if (!hb->trig || hb->stopped || hb->fn->disabled || !hb->trig->start)
             continue;
         fnh__crash_scope cs = EXT_SCOPE("start", hb->ext, hb->fn->config_file);
@@ -934,12 +971,12 @@ void fnh__ext_start(void)
     }
 }
 
-void fnh__ext_stop(void)
+void fnh__ext_stop(fnh__app *app)
 {
     pthread_mutex_lock(&g.lock);
     g.accepting = 0;
     pthread_mutex_unlock(&g.lock);
-    for (struct fnh_binding *hb = g.bindings; hb; hb = hb->next) {
+    for (struct fnh_binding *hb = bindings_of(app); hb; hb = hb->next) {
         if (hb->started && hb->trig->stop) {
             fnh__crash_scope cs = EXT_SCOPE("stop", hb->ext, hb->fn->config_file);
             fnh__crash_enter(&cs);
@@ -967,20 +1004,6 @@ void fnh__ext_unload(int busy)
         fnh__log("Host.Extensions", FNH_LOG_WARN, "Invocations are still running; extensions "
                                                   "are not unloaded");
         return;
-    }
-    while (g.bindings) {
-        struct fnh_binding *hb = g.bindings;
-        g.bindings = hb->next;
-        void (*unbind)(void *) = hb->trig ? hb->trig->unbind : hb->bt->unbind;
-        if (hb->bound && unbind) {
-            fnh__crash_scope cs = EXT_SCOPE("unbind", hb->ext, hb->fn->config_file);
-            fnh__crash_enter(&cs);
-            unbind(hb->state);
-            fnh__crash_leave(&cs);
-        }
-        if (hb->b)
-            hb->b->ext_handle = NULL;
-        free(hb);
     }
     while (g.loaded) {
         loaded_ext *x = g.loaded;
@@ -1034,8 +1057,12 @@ fnh__binding *fnh__binding_model(const fnh_binding *b)
 
 fnh__app *fnh__binding_app(const fnh_binding *b)
 {
-    (void)b;
-    return g.app;
+    return b->app;
+}
+
+void *fnh__binding_state(const fnh_binding *b)
+{
+    return b ? b->state : NULL;
 }
 
 const cJSON *fnh__config_cjson(const fnh_config *c)
@@ -1050,8 +1077,7 @@ fnh__strlist *fnh__config_errors(const fnh_config *c)
 
 fnh__app *fnh__config_app(const fnh_config *c)
 {
-    (void)c;
-    return g.app;
+    return c->hb ? c->hb->app : g.loading;
 }
 
 int fnh__ext_invoke(fnh__function *fn, const fnh_value *input)
@@ -1066,7 +1092,7 @@ int fnh__ext_invoke(fnh__function *fn, const fnh_value *input)
         fnh__crash_leave(&cs);
         return rc_ok(rc) ? rc : -EIO;
     }
-    fnh__invocation *inv = fnh__invocation_new(g.app, fn, FNH__REASON_HOST_API);
+    fnh__invocation *inv = fnh__invocation_new(hb->app, fn, FNH__REASON_HOST_API);
     if (!inv || fnh__input_set_payload(inv, input->data, input->len, input->content_type)) {
         fnh__invocation_free(inv);
         return -ENOMEM;
@@ -1104,7 +1130,7 @@ static void ext_complete(fnh__invocation *inv)
 static void run_event(fire_ev *e)
 {
     struct fnh_binding *hb = e->hb;
-    fnh__invocation *inv = fnh__invocation_new(g.app, hb->fn, "New event detected.");
+    fnh__invocation *inv = fnh__invocation_new(hb->app, hb->fn, "New event detected.");
     if (!inv) { /* cannot run it: fail it so the extension retries */
         call_complete(hb, e->token, -ENOMEM, NULL);
         return;
@@ -1449,8 +1475,9 @@ static loaded_ext *ext_of(const void *h, struct fnh_binding **hb)
 
 static const char *api_setting(const void *h, const char *name)
 {
-    (void)h;
-    return name ? fnh__app_setting(g.app, name) : NULL;
+    struct fnh_binding *b = NULL;
+    ext_of(h, &b);
+    return name ? fnh__app_setting(b ? b->app : g.loading, name) : NULL;
 }
 
 static void *api_global(const void *h)

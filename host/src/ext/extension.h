@@ -33,12 +33,14 @@ int fnh__ext_register_builtin(const fnh_extension_def *def);
  * failure is a host error). loop may be NULL (no start). Returns 0 or
  * -ENOMEM. */
 int fnh__ext_load_for_app(fnh__app *app, uv_loop_t *loop, int load_files);
-/* Starts every trigger binding (just before the loop runs). */
-void fnh__ext_start(void);
-/* Stops every trigger binding: no fnh_fire succeeds after this returns. */
-void fnh__ext_stop(void);
-/* Unbinds, finis and unloads (after in-flight invocations finished). With
- * busy set (invocations abandoned at shutdown) it leaves everything loaded. */
+/* Starts every trigger binding of app (just before the loop runs). The
+ * bindings are app's "bindings" part: unbound when the app is freed. */
+void fnh__ext_start(fnh__app *app);
+/* Stops every trigger binding of app: no fnh_fire succeeds after this. */
+void fnh__ext_stop(fnh__app *app);
+/* Finis and unloads every extension (after the apps that bound them were
+ * freed). With busy set (invocations abandoned at shutdown) it leaves
+ * everything loaded. */
 void fnh__ext_unload(int busy);
 /* Appends a JSON array of loaded extensions ([{"name","version","file"}]). */
 void fnh__ext_status_json(fnh__buf *b);
@@ -55,6 +57,8 @@ int fnh__ext_invoke(fnh__function *fn, const fnh_value *input);
 fnh__function *fnh__binding_function(const fnh_binding *b);
 fnh__binding *fnh__binding_model(const fnh_binding *b);
 fnh__app *fnh__binding_app(const fnh_binding *b);
+/* The state bind stored for binding handle b (NULL when b is NULL). */
+void *fnh__binding_state(const fnh_binding *b);
 const struct cJSON *fnh__config_cjson(const fnh_config *c);
 fnh__strlist *fnh__config_errors(const fnh_config *c);
 fnh__app *fnh__config_app(const fnh_config *c);

@@ -2,7 +2,8 @@
  * extension's: init takes host.json extensions.http (routePrefix,
  * customHeaders), bind validates an httpTrigger (methods, authLevel, route)
  * or an "http" output, and the route table is built once every function is
- * bound (reserved and duplicate routes become errors, overlaps warnings). */
+ * bound (reserved and duplicate routes become errors, overlaps warnings).
+ * All of it is the app snapshot's "http" part, freed with the app. */
 #include "http_binding.h"
 
 #include <cjson/cJSON.h>
@@ -18,13 +19,19 @@
 #include "strlist.h"
 #include "util.h"
 
-static struct {
+/* What the HTTP bindings of one app snapshot share: its "http" part. */
+typedef struct http_state {
     char *route_prefix;
     cJSON *custom_headers;
     fnh__http_fn *fns, **tail; /* bound triggers, in bind order */
     fnh__router *router;
     int routed;
-} g;
+} http_state;
+
+static http_state *state_of(const fnh__app *app)
+{
+    return fnh__app_part_get(app, "http");
+}
 
 #define ERR(cfg, ...) fnh__strlist_addf(fnh__config_errors(cfg), __VA_ARGS__)
 
@@ -35,7 +42,7 @@ static const cJSON *get_ci(const cJSON *obj, const char *key)
 
 /* ---- init: extensions.http ------------------------------------------------- */
 
-static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
+static void read_custom_headers(http_state *g, const fnh_config *cfg, const cJSON *headers)
 {
     if (!headers)
         return;
@@ -65,10 +72,10 @@ static void read_custom_headers(const fnh_config *cfg, const cJSON *headers)
         }
     }
     if (ok)
-        g.custom_headers = cJSON_Duplicate(headers, 1);
+        g->custom_headers = cJSON_Duplicate(headers, 1);
 }
 
-static void read_route_prefix(const fnh_config *cfg, const cJSON *prefix)
+static void read_route_prefix(http_state *g, const fnh_config *cfg, const cJSON *prefix)
 {
     if (prefix && !cJSON_IsString(prefix)) {
         ERR(cfg, "host.json: extensions.http.routePrefix: must be a string such as \"api\" or "
@@ -86,37 +93,40 @@ static void read_route_prefix(const fnh_config *cfg, const cJSON *prefix)
         n--;
     char *p = fnh__strndup(s, n);
     if (p) {
-        free(g.route_prefix);
-        g.route_prefix = p;
+        free(g->route_prefix);
+        g->route_prefix = p;
     }
 }
 
-static void http_fini(void *global);
+static void state_free(void *p)
+{
+    http_state *g = p;
+    if (g->router)
+        fnh__router_free(g->router);
+    cJSON_Delete(g->custom_headers);
+    free(g->route_prefix);
+    free(g);
+}
 
+/* extensions.http into the app's "http" part (its bindings find it as the
+ * extension global). */
 static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
 {
     (void)ext;
-    (void)global;
-    http_fini(NULL); /* one app at a time */
-    g.route_prefix = fnh__strdup("api");
-    g.tail = &g.fns;
-    if (!g.route_prefix)
+    http_state *g = calloc(1, sizeof *g);
+    if (!g || !(g->route_prefix = fnh__strdup("api"))) {
+        free(g);
         return -ENOMEM;
+    }
+    g->tail = &g->fns;
+    if (fnh__app_part_set(fnh__config_app(section), "http", g, state_free))
+        return -ENOMEM;
+    *global = g;
     size_t before = fnh__config_errors(section)->len;
     const cJSON *http = fnh__config_cjson(section);
-    read_route_prefix(section, get_ci(http, "routePrefix"));
-    read_custom_headers(section, get_ci(http, "customHeaders"));
+    read_route_prefix(g, section, get_ci(http, "routePrefix"));
+    read_custom_headers(g, section, get_ci(http, "customHeaders"));
     return fnh__config_errors(section)->len > before ? -EINVAL : 0;
-}
-
-static void http_fini(void *global)
-{
-    (void)global;
-    if (g.router)
-        fnh__router_free(g.router);
-    cJSON_Delete(g.custom_headers);
-    free(g.route_prefix);
-    memset(&g, 0, sizeof g);
 }
 
 /* ---- bind: httpTrigger ------------------------------------------------------ */
@@ -227,8 +237,10 @@ static int trigger_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     for (size_t i = 0; i < fn->nbindings; i++)
         if (fn->bindings[i].type && strcasecmp(fn->bindings[i].type, "http") == 0)
             hf->out = &fn->bindings[i];
-    *g.tail = hf;
-    g.tail = &hf->next;
+    http_state *g = fnh_global(b);
+    hf->shared = g;
+    *g->tail = hf;
+    g->tail = &hf->next;
     *state = hf;
     return 0;
 }
@@ -236,11 +248,12 @@ static int trigger_bind(fnh_binding *b, const fnh_config *cfg, void **state)
 static void trigger_unbind(void *state)
 {
     fnh__http_fn *hf = state;
-    for (fnh__http_fn **p = &g.fns; *p; p = &(*p)->next)
+    http_state *g = hf->shared;
+    for (fnh__http_fn **p = &g->fns; *p; p = &(*p)->next)
         if (*p == hf) {
             *p = hf->next;
-            if (g.tail == &hf->next)
-                g.tail = p;
+            if (g->tail == &hf->next)
+                g->tail = p;
             break;
         }
     free(hf->route);
@@ -334,29 +347,30 @@ const fnh_extension_def fnh__http_extension = {
     .name = "http",
     .version = FNH_VERSION,
     .init = http_init,
-    .fini = http_fini,
     .triggers = triggers,
     .bindings = bindings,
 };
 
 /* ---- the route table ------------------------------------------------------- */
 
-const char *fnh__http_route_prefix(void)
+const char *fnh__http_route_prefix(const fnh__app *app)
 {
-    return g.route_prefix ? g.route_prefix : "api";
+    const http_state *g = state_of(app);
+    return g && g->route_prefix ? g->route_prefix : "api";
 }
 
-const cJSON *fnh__http_custom_headers(void)
+const cJSON *fnh__http_custom_headers(const fnh__app *app)
 {
-    return g.custom_headers;
+    const http_state *g = state_of(app);
+    return g ? g->custom_headers : NULL;
 }
 
 const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn)
 {
-    for (const fnh__http_fn *hf = g.fns; hf; hf = hf->next)
-        if (hf->fn == fn)
-            return hf;
-    return NULL;
+    if (!fn || !fn->trigger || !fn->trigger->ext_handle ||
+        strcasecmp(fn->trigger->type, "httpTrigger") != 0)
+        return NULL;
+    return fnh__binding_state(fn->trigger->ext_handle);
 }
 
 static void overlap_cb(void *a, void *b, const char *example, void *arg)
@@ -373,7 +387,7 @@ static void overlap_cb(void *a, void *b, const char *example, void *arg)
 }
 
 /* A route's problem before parsing: reserved, or another function's. */
-static int route_conflicts(fnh__http_fn *hf)
+static int route_conflicts(const http_state *g, fnh__http_fn *hf)
 {
     fnh__function *fn = hf->fn;
     int reserved = strncasecmp(hf->route, "admin", 5) == 0 ||
@@ -386,7 +400,7 @@ static int route_conflicts(fnh__http_fn *hf)
                           fn->config_file, hf->b->index, hf->route);
         return 1;
     }
-    for (fnh__http_fn *o = g.fns; o != hf; o = o->next)
+    for (fnh__http_fn *o = g->fns; o != hf; o = o->next)
         if (fnh__function_ok(o->fn) && strcasecmp(o->route, hf->route) == 0 &&
             (o->methods & hf->methods)) {
             fnh__strlist_addf(&fn->errors,
@@ -400,16 +414,17 @@ static int route_conflicts(fnh__http_fn *hf)
 
 fnh__router *fnh__http_router(fnh__app *app)
 {
-    if (g.routed)
-        return g.router;
-    g.routed = 1;
-    g.router = fnh__router_new();
-    if (!g.router)
+    http_state *g = state_of(app);
+    if (!g || g->routed)
+        return g ? g->router : NULL;
+    g->routed = 1;
+    g->router = fnh__router_new();
+    if (!g->router)
         return NULL;
-    const char *prefix = fnh__http_route_prefix();
-    for (fnh__http_fn *hf = g.fns; hf; hf = hf->next) {
+    const char *prefix = fnh__http_route_prefix(app);
+    for (fnh__http_fn *hf = g->fns; hf; hf = hf->next) {
         fnh__function *fn = hf->fn;
-        if (!fnh__function_ok(fn) || route_conflicts(hf))
+        if (!fnh__function_ok(fn) || route_conflicts(g, hf))
             continue;
         hf->route_full = *prefix ? fnh__asprintf("%s/%s", prefix, hf->route)
                                  : fnh__strdup(hf->route);
@@ -425,9 +440,9 @@ fnh__router *fnh__http_router(fnh__app *app)
             fnh__route_free(r);
             continue;
         }
-        fnh__router_add(g.router, r, hf->methods, hf);
+        fnh__router_add(g->router, r, hf->methods, hf);
     }
-    fnh__router_finalize(g.router);
-    fnh__router_overlaps(g.router, overlap_cb, app);
-    return g.router;
+    fnh__router_finalize(g->router);
+    fnh__router_overlaps(g->router, overlap_cb, app);
+    return g->router;
 }

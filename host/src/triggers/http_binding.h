@@ -20,20 +20,21 @@ typedef struct fnh__http_fn {
     char *route;          /* as given (or the function name) */
     char *route_full;     /* with the route prefix, as mapped; NULL until routed */
     struct fnh_binding *handle;
+    struct http_state *shared; /* the app's "http" part it is listed in */
     struct fnh__http_fn *next;
 } fnh__http_fn;
 
 extern const fnh_extension_def fnh__http_extension;
 
-/* extensions.http.routePrefix ("api" by default; "" for none). Borrowed. */
-const char *fnh__http_route_prefix(void);
-/* extensions.http.customHeaders (a JSON object) or NULL. Borrowed. */
-const struct cJSON *fnh__http_custom_headers(void);
+/* app's extensions.http.routePrefix ("api" by default; "" for none). Borrowed. */
+const char *fnh__http_route_prefix(const fnh__app *app);
+/* app's extensions.http.customHeaders (a JSON object) or NULL. Borrowed. */
+const struct cJSON *fnh__http_custom_headers(const fnh__app *app);
 /* The HTTP trigger of fn, or NULL when fn is not HTTP-triggered. */
 const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn);
-/* The route table of the bound HTTP functions, built on first use after
+/* The route table of app's bound HTTP functions, built on first use after
  * every binding was bound: route conflicts become errors of the functions,
- * overlaps warnings of app. NULL when out of memory. */
+ * overlaps warnings of app. NULL when out of memory or app has none. */
 fnh__router *fnh__http_router(fnh__app *app);
 
 #endif

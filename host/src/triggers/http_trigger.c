@@ -57,7 +57,7 @@ static void add_header(hdrs *h, const char *k, const char *v)
 
 static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs *h)
 {
-    const cJSON *custom = fnh__http_custom_headers();
+    const cJSON *custom = fnh__http_custom_headers(app);
     if (custom) {
         const cJSON *c;
         cJSON_ArrayForEach(c, custom) add_header(h, c->string, c->valuestring);
