@@ -4,7 +4,10 @@
 #include "rpc_frame.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+
+#include "arena.h"
 
 #define READ_CHUNK 65536u
 #define KEEP_BYTES (1u << 20)
@@ -85,6 +88,43 @@ void fnh__rpc_reader_commit(fnh__rpc_reader *r, size_t n)
     r->buf.data[r->buf.len] = '\0';
 }
 
+/* Unpacked messages live in one arena each: protobuf-c's many small
+ * allocations become a few chunk allocations, and freeing a message is
+ * freeing its arena. The arena's control block sits in front of the
+ * message (the first allocation unpack makes is the message itself). */
+typedef struct unpacked {
+    fnh__arena arena;
+    _Alignas(16) unsigned char msg[];
+} unpacked;
+
+static void *arena_alloc_cb(void *data, size_t size)
+{
+    return fnh__arena_alloc(data, size);
+}
+
+static void arena_free_cb(void *data, void *p)
+{
+    (void)data;
+    (void)p; /* the whole arena goes at once */
+}
+
+static fnh__rpc_msg *unpack(const unsigned char *data, size_t len)
+{
+    fnh__arena a = {0};
+    unpacked *u = fnh__arena_alloc(&a, sizeof *u); /* first: its own control block */
+    if (!u)
+        return NULL;
+    ProtobufCAllocator al = {arena_alloc_cb, arena_free_cb, &u->arena};
+    u->arena = a;
+    fnh__rpc_msg *m = azure_functions_rpc_messages__streaming_message__unpack(&al, len, data);
+    if (!m || (void *)m != (void *)u->msg) { /* not laid out as expected: give up */
+        fnh__arena tmp = u->arena;
+        fnh__arena_free(&tmp);
+        return NULL;
+    }
+    return m;
+}
+
 int fnh__rpc_reader_next(fnh__rpc_reader *r, fnh__rpc_msg **out)
 {
     *out = NULL;
@@ -98,8 +138,7 @@ int fnh__rpc_reader_next(fnh__rpc_reader *r, fnh__rpc_msg **out)
         return -EPROTO;
     if (r->buf.len - r->off < FNH__RPC_HEADER + (size_t)n)
         return 0;
-    *out = azure_functions_rpc_messages__streaming_message__unpack(NULL, (size_t)n,
-                                                                   h + FNH__RPC_HEADER);
+    *out = unpack(h + FNH__RPC_HEADER, (size_t)n);
     r->off += FNH__RPC_HEADER + (size_t)n;
     if (r->off == r->buf.len) {
         r->off = r->buf.len = 0;
@@ -117,6 +156,9 @@ void fnh__rpc_reader_free(fnh__rpc_reader *r)
 
 void fnh__rpc_msg_free(fnh__rpc_msg *m)
 {
-    if (m)
-        azure_functions_rpc_messages__streaming_message__free_unpacked(m, NULL);
+    if (!m)
+        return;
+    unpacked *u = (unpacked *)(void *)((unsigned char *)m - offsetof(unpacked, msg));
+    fnh__arena a = u->arena; /* u itself lives in the arena */
+    fnh__arena_free(&a);
 }
