@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "fuzz_common.h"
 #include "host.h"
+#include "http_binding.h"
 #include "http_server.h"
 #include "log.h"
 #include "util.h"
@@ -59,16 +60,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     /* small limits so short inputs reach the 413, 414 and 431 answers */
-    app->limits.max_request_line = 2048;
-    app->limits.max_header_bytes = 4096;
-    app->limits.max_headers = 16;
+    fnh__http_limits *limits = fnh__http_limits_of(app);
+    limits->max_request_line = 2048;
+    limits->max_header_bytes = 4096;
+    limits->max_headers = 16;
     g_host.app = app;
     g_host.admin = fnh__admin_handle;
     g_host.loop = g_loop;
     g_host.state = "Running";
     g_host.start_ns = fnh__now_ns();
     if (fnh__dispatch_init(g_loop, 2, app->function_timeout_ms) != 0 ||
-        fnh__http_server_start(g_loop, "127.0.0.1", 0, &app->limits, fnh__http_trigger_handle,
+        fnh__http_server_start(g_loop, "127.0.0.1", 0, limits, fnh__http_trigger_handle,
                                &g_host, &g_host.http) != 0)
         abort();
     g_host.port = fnh__http_server_port(g_host.http);

@@ -370,11 +370,11 @@ static void check_defaults_usable(fnh__app *app)
     CHECK(fnh__http_route_prefix(app) != NULL);
     CHECK(app->host_json != NULL);
     CHECK(fnh__http_router(app) != NULL);
-    CHECK(app->limits.max_body == 104857600);
-    CHECK(app->limits.headers_timeout_ms == 30000);
-    CHECK(app->limits.keepalive_timeout_ms == 130000);
-    CHECK(app->limits.min_body_rate == 240);
-    CHECK(app->limits.body_grace_ms == 5000);
+    CHECK(fnh__http_limits_of(app)->max_body == 104857600);
+    CHECK(fnh__http_limits_of(app)->headers_timeout_ms == 30000);
+    CHECK(fnh__http_limits_of(app)->keepalive_timeout_ms == 130000);
+    CHECK(fnh__http_limits_of(app)->min_body_rate == 240);
+    CHECK(fnh__http_limits_of(app)->body_grace_ms == 5000);
     CHECK(app->function_timeout_ms == 30 * 60 * 1000);
     for (size_t i = 0; i < app->host_errors.len; i++)
         CHECK(strchr(app->host_errors.items[i], '\n') == NULL);
@@ -462,7 +462,7 @@ static void test_wrong_types_at_known_keys(void)
             CHECK(fnh__app_read_function_json(app, "f", HTTP_FN(""), strlen(HTTP_FN(""))));
             bind_mem(app);
             CHECK(fnh__http_route_prefix(app) && fnh__http_router(app) && app->host_json);
-            CHECK(app->limits.max_body >= 1 && app->function_timeout_ms != 0);
+            CHECK(fnh__http_limits_of(app)->max_body >= 1 && app->function_timeout_ms != 0);
             CHECK(app->host_errors.len || route_full(app, "f") != NULL);
             unbind_mem(app);
         }
@@ -715,7 +715,7 @@ static void test_timeouts_out_of_range(void)
     CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL,
               "host.json: extensions.http.keepAliveTimeout: \"00:00:00\" is not a TimeSpan of "
               "more than zero; write \"hh:mm:ss\", e.g. \"00:05:00\" (or \"-1\" for no limit)");
-    CHECK(app->limits.keepalive_timeout_ms == 130000 && app->limits.headers_timeout_ms == 30000);
+    CHECK(fnh__http_limits_of(app)->keepalive_timeout_ms == 130000 && fnh__http_limits_of(app)->headers_timeout_ms == 30000);
     cleanup(app);
 }
 
@@ -749,7 +749,7 @@ static void test_kestrel_numbers_validated(void)
                  "to 9007199254740991; write e.g. 104857600 (100 MB)",
                  bad[i].shown);
         CHECK_STR(first_error(app, NULL), want);
-        CHECK(app->limits.max_body == 104857600);
+        CHECK(fnh__http_limits_of(app)->max_body == 104857600);
         if (strcmp(bad[i].value, "0") != 0) {
             snprintf(want, sizeof want,
                      "host.json: extensions.http.minRequestBodyDataRate.bytesPerSecond: %s is not "
@@ -757,7 +757,7 @@ static void test_kestrel_numbers_validated(void)
                      "check off)",
                      bad[i].shown);
             CHECK_STR(app->host_errors.len > 1 ? app->host_errors.items[1] : NULL, want);
-            CHECK(app->limits.min_body_rate == 240);
+            CHECK(fnh__http_limits_of(app)->min_body_rate == 240);
         }
         cleanup(app);
     }
@@ -768,8 +768,8 @@ static void test_kestrel_numbers_validated(void)
     fnh__app *app = load();
     unsetenv("AzureFunctionsJobHost__extensions__http__maxRequestBodySize");
     CHECK(app->host_errors.len == 0);
-    CHECK(app->limits.max_body == 2048 && app->limits.min_body_rate == 1000);
-    CHECK(app->limits.body_grace_ms == 400);
+    CHECK(fnh__http_limits_of(app)->max_body == 2048 && fnh__http_limits_of(app)->min_body_rate == 1000);
+    CHECK(fnh__http_limits_of(app)->body_grace_ms == 400);
     cleanup(app);
     setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "-1", 1);
     new_app("{\"version\": \"2.0\"}");
@@ -779,7 +779,7 @@ static void test_kestrel_numbers_validated(void)
               "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '-1' is not a whole number of bytes from 1 to "
               "9007199254740991; fix the app setting (local.settings.json or the environment), "
               "e.g. 104857600");
-    CHECK(app->limits.max_body == 104857600);
+    CHECK(fnh__http_limits_of(app)->max_body == 104857600);
     cleanup(app);
 }
 

@@ -268,7 +268,8 @@ static int start_listening(const start_opts *o, fnh__app *app, uv_loop_t *loop, 
     g_host.loop = loop;
     g_host.start_ns = t0;
     g_host.state = "Running";
-    int rc = fnh__http_server_start(loop, bind, port, &app->limits, fnh__http_trigger_handle,
+    int rc = fnh__http_server_start(loop, bind, port, fnh__http_limits_of(app),
+                                    fnh__http_trigger_handle,
                                     &g_host, &g_host.http);
     if (rc == UV_EADDRINUSE)
         fnh__log("Host", FNH_LOG_ERROR,

@@ -72,80 +72,6 @@ static void apply_env_overrides(cJSON *host)
     }
 }
 
-/* The longest TimeSpan accepted for a timeout or limit: 10,000 days. Longer
- * spans would overflow the host's nanosecond deadlines. */
-#define MAX_SPAN_MS 864000000000LL
-
-/* Why a TimeSpan setting is refused, after "<file>: <path>: <value> ". */
-#define SPAN_RANGE_FIX                                                                       \
-    "is out of range; hours go up to 23 and minutes and seconds up to 59 (write days as "      \
-    "d.hh:mm:ss), and the longest span accepted is 10000.00:00:00"
-
-/* A .NET TimeSpan ("00:05:00") in ms, from min_ms to MAX_SPAN_MS; with
- * unlimited, "-1" gives -1. 0, -EINVAL (not a TimeSpan, or below min_ms) or
- * -ERANGE (a component or the whole out of range). */
-static int timespan_ms(const cJSON *v, int unlimited, int64_t min_ms, int64_t *ms)
-{
-    if (!cJSON_IsString(v))
-        return -EINVAL;
-    if (unlimited && strcmp(v->valuestring, "-1") == 0) {
-        *ms = -1;
-        return 0;
-    }
-    int64_t t;
-    int rc = fnh__timespan_parse(v->valuestring, &t);
-    if (rc)
-        return rc;
-    if (t > MAX_SPAN_MS)
-        return -ERANGE;
-    if (t < min_ms)
-        return -EINVAL;
-    *ms = t;
-    return 0;
-}
-
-/* Reads a TimeSpan setting of host.json: with positive, more than zero or
- * "-1" for no limit (UINT64_MAX); else zero or more. Leaves *ms (the
- * default) alone when v is missing or bad. */
-static void read_timespan(fnh__app *app, const cJSON *v, const char *jpath, int positive,
-                          uint64_t *ms)
-{
-    if (!v)
-        return;
-    int64_t t;
-    int rc = timespan_ms(v, positive, positive, &t);
-    if (rc == 0) {
-        *ms = t < 0 ? UINT64_MAX : (uint64_t)t;
-        return;
-    }
-    char *brief = fnh__json_brief(v);
-    if (rc == -ERANGE)
-        fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s: %s " SPAN_RANGE_FIX, jpath,
-                          brief ? brief : "value");
-    else
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": %s: %s is not a TimeSpan%s; write \"hh:mm:ss\", e.g. %s",
-                          jpath, brief ? brief : "value", positive ? " of more than zero" : "",
-                          positive ? "\"00:05:00\" (or \"-1\" for no limit)" : "\"00:00:05\"");
-    free(brief);
-}
-
-/* Reads a whole number of host.json from min to max into *out (left alone
- * when v is missing or bad). */
-static void read_count(fnh__app *app, const cJSON *v, const char *jpath, uint64_t min,
-                       uint64_t max, const char *example, uint64_t *out)
-{
-    if (!v || fnh__json_whole_number(v, min, max, out) == 0)
-        return;
-    char *brief = fnh__json_brief(v);
-    fnh__strlist_addf(&app->host_errors,
-                      HOST_JSON ": %s: %s is not a whole number from %llu to %llu; write e.g. %s",
-                      jpath, brief ? brief : "value", (unsigned long long)min,
-                      (unsigned long long)max, example);
-    free(brief);
-}
-
-/* An error for a known key whose value has the wrong JSON type. */
 static void wrong_type(fnh__app *app, const char *jpath, const cJSON *v, const char *want)
 {
     fnh__strlist_addf(&app->host_errors, HOST_JSON ": %s: must be %s, not %s", jpath, want,
@@ -210,6 +136,7 @@ void fnh__app_apply_log_levels(const fnh__app *app)
 }
 
 /* A header field name (RFC 9110 token). */
+/* extensions.http: its shape and typos; the HTTP trigger's init reads it. */
 static void load_http_options(fnh__app *app, const cJSON *http)
 {
     if (!http)
@@ -219,33 +146,12 @@ static void load_http_options(fnh__app *app, const cJSON *http)
         return;
     }
     fnh__json_typo_warnings(&app->warnings, HOST_JSON, http, "extensions.http.", http_keys);
-    /* routePrefix and customHeaders belong to the HTTP trigger's init */
-    read_count(app, get_ci(http, "maxRequestBodySize"), "extensions.http.maxRequestBodySize", 1,
-               FNH__JSON_MAX_WHOLE, "104857600 (100 MB)", &app->limits.max_body);
-    read_timespan(app, get_ci(http, "requestHeadersTimeout"),
-                  "extensions.http.requestHeadersTimeout", 1, &app->limits.headers_timeout_ms);
-    read_timespan(app, get_ci(http, "keepAliveTimeout"), "extensions.http.keepAliveTimeout", 1,
-                  &app->limits.keepalive_timeout_ms);
-    const cJSON *rate = get_ci(http, "minRequestBodyDataRate");
-    if (rate && !cJSON_IsObject(rate)) {
-        fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": extensions.http.minRequestBodyDataRate: must be an "
-                                    "object like {\"bytesPerSecond\": 240, \"gracePeriod\": "
-                                    "\"00:00:05\"}");
-    } else if (rate) {
-        read_count(app, get_ci(rate, "bytesPerSecond"),
-                   "extensions.http.minRequestBodyDataRate.bytesPerSecond", 0, FNH__JSON_MAX_WHOLE,
-                   "240 (0 turns the check off)", &app->limits.min_body_rate);
-        read_timespan(app, get_ci(rate, "gracePeriod"),
-                      "extensions.http.minRequestBodyDataRate.gracePeriod", 0,
-                      &app->limits.body_grace_ms);
-    }
 }
 
 static void load_function_timeout(fnh__app *app, const cJSON *timeout)
 {
     int64_t ms;
-    int rc = timeout ? timespan_ms(timeout, 1, 1000, &ms) : 0;
+    int rc = timeout ? fnh__json_timespan_ms(timeout, 1, 1000, &ms) : 0;
     if (!timeout)
         return;
     if (rc == 0) {
@@ -255,7 +161,7 @@ static void load_function_timeout(fnh__app *app, const cJSON *timeout)
     char *brief = fnh__json_brief(timeout);
     if (rc == -ERANGE)
         fnh__strlist_addf(&app->host_errors,
-                          HOST_JSON ": functionTimeout: %s " SPAN_RANGE_FIX
+                          HOST_JSON ": functionTimeout: %s " FNH__SPAN_RANGE_FIX
                                     "; write \"-1\" for no limit",
                           brief ? brief : "value");
     else
@@ -810,16 +716,6 @@ fnh__app *fnh__app_new(const char *root)
     while (rl > 1 && app->root[rl - 1] == '/')
         app->root[--rl] = '\0';
     app->function_timeout_ms = 30 * 60 * 1000;
-    app->limits = (fnh__http_limits){
-        .max_request_line = 8192,
-        .max_header_bytes = 32768,
-        .max_headers = 100,
-        .max_body = 104857600,
-        .headers_timeout_ms = 30000,
-        .keepalive_timeout_ms = 130000,
-        .min_body_rate = 240,
-        .body_grace_ms = 5000,
-    };
     return app;
 }
 
@@ -850,16 +746,6 @@ static void load_settings(fnh__app *app)
     take_all(&app->warnings, &ls.warnings);
     take_all(&app->notes, &ls.notes);
     fnh__settings_free(&ls);
-    const char *limit = fnh__app_setting(app, "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
-    if (limit) {
-        cJSON v = {.type = cJSON_String, .valuestring = (char *)limit};
-        if (fnh__json_whole_number(&v, 1, FNH__JSON_MAX_WHOLE, &app->limits.max_body))
-            fnh__strlist_addf(&app->host_errors,
-                              "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '%.60s' is not a whole number "
-                              "of bytes from 1 to %llu; fix the app setting (local.settings.json "
-                              "or the environment), e.g. 104857600",
-                              limit, (unsigned long long)FNH__JSON_MAX_WHOLE);
-    }
 }
 
 static void load_host_json(fnh__app *app)

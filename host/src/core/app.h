@@ -26,16 +26,6 @@ typedef struct fnh__binding {
     void *ext_handle;   /* the extension's fnh_binding, when an extension provides it */
 } fnh__binding;
 
-typedef struct fnh__http_limits {
-    size_t max_request_line;       /* 8 KiB -> 414 */
-    size_t max_header_bytes;       /* 32 KiB -> 431 */
-    size_t max_headers;            /* 100 -> 431 */
-    uint64_t max_body;             /* 100 MB -> 413 */
-    uint64_t headers_timeout_ms;   /* 30 s */
-    uint64_t keepalive_timeout_ms; /* 130 s */
-    uint64_t min_body_rate;        /* 240 bytes/s */
-    uint64_t body_grace_ms;        /* 5 s */
-} fnh__http_limits;
 
 typedef struct fnh__function {
     char *name;
@@ -71,7 +61,6 @@ typedef struct fnh__app {
     char *root;
     struct cJSON *host_json;
     int64_t function_timeout_ms; /* -1 = unlimited */
-    fnh__http_limits limits;
     fnh__strlist settings;        /* local.settings.json Values, "NAME=value" */
     char *cors;                   /* Host.CORS */
     int cors_credentials;
@@ -105,8 +94,8 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out);
  * log levels; they read the environment (AzureFunctionsJobHost__* overrides,
  * %Setting% references). One app per thread.
  *
- * fnh__app_new: an app with every setting at its default (route prefix
- * "api", 30-minute timeout, Kestrel's limits), no functions; root is copied
+ * fnh__app_new: an app with every setting at its default (30-minute
+ * timeout), no functions; root is copied
  * (function folders are <root>/<name>). NULL when out of memory.
  * fnh__app_read_host_json: validates host.json text (len bytes, any bytes)
  * into app; each problem is one sentence in app->host_errors (line and

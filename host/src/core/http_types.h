@@ -26,6 +26,18 @@ unsigned fnh__method_bit(const char *name, size_t len);
 /* Upper-case name of a single method bit ("GET"); NULL if not one bit. */
 const char *fnh__method_name(unsigned bit);
 
+/* Kestrel's limits and timeouts for the server (host.json extensions.http). */
+typedef struct fnh__http_limits {
+    size_t max_request_line;       /* 8 KiB -> 414 */
+    size_t max_header_bytes;       /* 32 KiB -> 431 */
+    size_t max_headers;            /* 100 -> 431 */
+    uint64_t max_body;             /* 100 MB -> 413 */
+    uint64_t headers_timeout_ms;   /* 30 s */
+    uint64_t keepalive_timeout_ms; /* 130 s */
+    uint64_t min_body_rate;        /* 240 bytes/s */
+    uint64_t body_grace_ms;        /* 5 s */
+} fnh__http_limits;
+
 typedef struct fnh__http_req {
     unsigned method;         /* FNH__M_* bit (0 for methods no route can have) */
     const char *method_name; /* static string, "GET" */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ncrontab.h"
+
 /* cJSON copies a number into a 64-byte buffer before strtod: longer number
  * tokens are cut, so they are refused here with a clear sentence. */
 #define MAX_NUMBER_CHARS 63
@@ -569,3 +571,70 @@ void fnh__json_typo_warnings(fnh__strlist *to, const char *file, const cJSON *ob
                               file, at, c->string, hint);
     }
 }
+
+
+
+/* A .NET TimeSpan ("00:05:00") in ms, from min_ms to FNH__MAX_SPAN_MS; with
+ * unlimited, "-1" gives -1. 0, -EINVAL (not a TimeSpan, or below min_ms) or
+ * -ERANGE (a component or the whole out of range). */
+int fnh__json_timespan_ms(const cJSON *v, int unlimited, int64_t min_ms, int64_t *ms)
+{
+    if (!cJSON_IsString(v))
+        return -EINVAL;
+    if (unlimited && strcmp(v->valuestring, "-1") == 0) {
+        *ms = -1;
+        return 0;
+    }
+    int64_t t;
+    int rc = fnh__timespan_parse(v->valuestring, &t);
+    if (rc)
+        return rc;
+    if (t > FNH__MAX_SPAN_MS)
+        return -ERANGE;
+    if (t < min_ms)
+        return -EINVAL;
+    *ms = t;
+    return 0;
+}
+
+/* Reads a TimeSpan setting of host.json: with positive, more than zero or
+ * "-1" for no limit (UINT64_MAX); else zero or more. Leaves *ms (the
+ * default) alone when v is missing or bad. */
+void fnh__json_read_timespan(fnh__strlist *errs, const char *file, const cJSON *v,
+                             const char *jpath, int positive, uint64_t *ms)
+{
+    if (!v)
+        return;
+    int64_t t;
+    int rc = fnh__json_timespan_ms(v, positive, positive, &t);
+    if (rc == 0) {
+        *ms = t < 0 ? UINT64_MAX : (uint64_t)t;
+        return;
+    }
+    char *brief = fnh__json_brief(v);
+    if (rc == -ERANGE)
+        fnh__strlist_addf(errs, "%s: %s: %s " FNH__SPAN_RANGE_FIX, file, jpath,
+                          brief ? brief : "value");
+    else
+        fnh__strlist_addf(errs, "%s: %s: %s is not a TimeSpan%s; write \"hh:mm:ss\", e.g. %s",
+                          file, jpath, brief ? brief : "value", positive ? " of more than zero" : "",
+                          positive ? "\"00:05:00\" (or \"-1\" for no limit)" : "\"00:00:05\"");
+    free(brief);
+}
+
+/* Reads a whole number of host.json from min to max into *out (left alone
+ * when v is missing or bad). */
+void fnh__json_read_count(fnh__strlist *errs, const char *file, const cJSON *v,
+                          const char *jpath, uint64_t min, uint64_t max, const char *example,
+                          uint64_t *out)
+{
+    if (!v || fnh__json_whole_number(v, min, max, out) == 0)
+        return;
+    char *brief = fnh__json_brief(v);
+    fnh__strlist_addf(errs, "%s: %s: %s is not a whole number from %llu to %llu; write e.g. %s",
+                      file, jpath, brief ? brief : "value", (unsigned long long)min,
+                      (unsigned long long)max, example);
+    free(brief);
+}
+
+/* An error for a known key whose value has the wrong JSON type. */

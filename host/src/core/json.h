@@ -56,4 +56,27 @@ const char *fnh__json_type_name(const struct cJSON *v);
 void fnh__json_typo_warnings(fnh__strlist *to, const char *file, const struct cJSON *obj,
                              const char *at, const char *const *known);
 
+/* The longest TimeSpan accepted for a timeout or limit: 10,000 days. Longer
+ * spans would overflow the host's nanosecond deadlines. */
+#define FNH__MAX_SPAN_MS 864000000000LL
+/* Why a TimeSpan setting is refused, after "<file>: <path>: <value> ". */
+#define FNH__SPAN_RANGE_FIX                                                                  \
+    "is out of range; hours go up to 23 and minutes and seconds up to 59 (write days as "      \
+    "d.hh:mm:ss), and the longest span accepted is 10000.00:00:00"
+
+/* A .NET TimeSpan string ("00:05:00") in ms, from min_ms to
+ * FNH__MAX_SPAN_MS; with unlimited, "-1" gives -1. 0, -EINVAL (not a
+ * TimeSpan, or below min_ms) or -ERANGE (a component or the whole out of
+ * range). */
+int fnh__json_timespan_ms(const struct cJSON *v, int unlimited, int64_t min_ms, int64_t *ms);
+/* Config value readers: v (NULL: absent, *out untouched) into *out, or one
+ * sentence "<file>: <jpath>: ..." with the fix into errs. A count is a whole
+ * number from min to max (example shows a good one); a TimeSpan with
+ * positive must be more than zero ("-1": no limit, UINT64_MAX). */
+void fnh__json_read_count(fnh__strlist *errs, const char *file, const struct cJSON *v,
+                          const char *jpath, uint64_t min, uint64_t max, const char *example,
+                          uint64_t *out);
+void fnh__json_read_timespan(fnh__strlist *errs, const char *file, const struct cJSON *v,
+                             const char *jpath, int positive, uint64_t *ms);
+
 #endif

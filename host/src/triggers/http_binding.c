@@ -21,6 +21,7 @@
 
 /* What the HTTP bindings of one app snapshot share: its "http" part. */
 typedef struct http_state {
+    fnh__http_limits limits;   /* the server's (Kestrel's) limits */
     char *route_prefix;
     cJSON *custom_headers;
     fnh__http_fn *fns, **tail; /* bound triggers, in bind order */
@@ -98,6 +99,55 @@ static void read_route_prefix(http_state *g, const fnh_config *cfg, const cJSON 
     }
 }
 
+/* Kestrel's defaults, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, then host.json
+ * extensions.http (which wins). Errors into the init's list. */
+static void read_limits(http_state *g, const fnh_config *cfg, const cJSON *http)
+{
+    g->limits = (fnh__http_limits){
+        .max_request_line = 8192,
+        .max_header_bytes = 32768,
+        .max_headers = 100,
+        .max_body = 104857600,
+        .headers_timeout_ms = 30000,
+        .keepalive_timeout_ms = 130000,
+        .min_body_rate = 240,
+        .body_grace_ms = 5000,
+    };
+    fnh__strlist *errs = fnh__config_errors(cfg);
+    const char *limit = fnh__app_setting(fnh__config_app(cfg), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT");
+    if (limit) {
+        cJSON v = {.type = cJSON_String, .valuestring = (char *)limit};
+        if (fnh__json_whole_number(&v, 1, FNH__JSON_MAX_WHOLE, &g->limits.max_body))
+            fnh__strlist_addf(errs,
+                              "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '%.60s' is not a whole number "
+                              "of bytes from 1 to %llu; fix the app setting (local.settings.json "
+                              "or the environment), e.g. 104857600",
+                              limit, (unsigned long long)FNH__JSON_MAX_WHOLE);
+    }
+    fnh__json_read_count(errs, "host.json", get_ci(http, "maxRequestBodySize"),
+                         "extensions.http.maxRequestBodySize", 1, FNH__JSON_MAX_WHOLE,
+                         "104857600 (100 MB)", &g->limits.max_body);
+    fnh__json_read_timespan(errs, "host.json", get_ci(http, "requestHeadersTimeout"),
+                            "extensions.http.requestHeadersTimeout", 1,
+                            &g->limits.headers_timeout_ms);
+    fnh__json_read_timespan(errs, "host.json", get_ci(http, "keepAliveTimeout"),
+                            "extensions.http.keepAliveTimeout", 1, &g->limits.keepalive_timeout_ms);
+    const cJSON *rate = get_ci(http, "minRequestBodyDataRate");
+    if (rate && !cJSON_IsObject(rate)) {
+        fnh__strlist_addf(errs, "host.json: extensions.http.minRequestBodyDataRate: must be an "
+                                "object like {\"bytesPerSecond\": 240, \"gracePeriod\": "
+                                "\"00:00:05\"}");
+    } else if (rate) {
+        fnh__json_read_count(errs, "host.json", get_ci(rate, "bytesPerSecond"),
+                             "extensions.http.minRequestBodyDataRate.bytesPerSecond", 0,
+                             FNH__JSON_MAX_WHOLE, "240 (0 turns the check off)",
+                             &g->limits.min_body_rate);
+        fnh__json_read_timespan(errs, "host.json", get_ci(rate, "gracePeriod"),
+                                "extensions.http.minRequestBodyDataRate.gracePeriod", 0,
+                                &g->limits.body_grace_ms);
+    }
+}
+
 static void state_free(void *p)
 {
     http_state *g = p;
@@ -108,7 +158,7 @@ static void state_free(void *p)
     free(g);
 }
 
-/* extensions.http into the app's "http" part (its bindings find it as the
+/* extensions.http (limits, routePrefix, customHeaders) into the app's "http" part (its bindings find it as the
  * extension global). */
 static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
 {
@@ -124,6 +174,7 @@ static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
     *global = g;
     size_t before = fnh__config_errors(section)->len;
     const cJSON *http = fnh__config_cjson(section);
+    read_limits(g, section, http);
     read_route_prefix(g, section, get_ci(http, "routePrefix"));
     read_custom_headers(g, section, get_ci(http, "customHeaders"));
     return fnh__config_errors(section)->len > before ? -EINVAL : 0;
@@ -357,6 +408,13 @@ const char *fnh__http_route_prefix(const fnh__app *app)
 {
     const http_state *g = state_of(app);
     return g && g->route_prefix ? g->route_prefix : "api";
+}
+
+fnh__http_limits *fnh__http_limits_of(fnh__app *app)
+{
+    static fnh__http_limits none; /* no HTTP part: nothing to serve */
+    http_state *g = state_of(app);
+    return g ? &g->limits : &none;
 }
 
 const cJSON *fnh__http_custom_headers(const fnh__app *app)

@@ -2,7 +2,8 @@
  * registered like an extension's (fnh__http_extension): init reads
  * host.json extensions.http (routePrefix, customHeaders), bind validates a
  * function's trigger (methods, authLevel, route) and its "http" output, and
- * the route table is built from the bound triggers. Loop (main) thread. */
+ * the route table is built from the bound triggers; init also reads the
+ * server's limits. All of it is the app's "http" part. Loop (main) thread. */
 #ifndef FNH_HTTP_BINDING_H
 #define FNH_HTTP_BINDING_H
 
@@ -28,6 +29,9 @@ extern const fnh_extension_def fnh__http_extension;
 
 /* app's extensions.http.routePrefix ("api" by default; "" for none). Borrowed. */
 const char *fnh__http_route_prefix(const fnh__app *app);
+/* app's server limits (extensions.http, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT):
+ * Kestrel's defaults unless set. Borrowed; the app's until it is freed. */
+fnh__http_limits *fnh__http_limits_of(fnh__app *app);
 /* app's extensions.http.customHeaders (a JSON object) or NULL. Borrowed. */
 const struct cJSON *fnh__http_custom_headers(const fnh__app *app);
 /* The HTTP trigger of fn, or NULL when fn is not HTTP-triggered. */
