@@ -630,29 +630,39 @@ static int run_init(fnh__app *app, loaded_ext *x, fnh__strlist *errs)
     return rc < 0 ? rc : -EIO;
 }
 
-/* Sets up the built-in provider d (HTTP, Timer): it is part of the host, so
- * a problem with its host.json section stops the host. */
+/* Sets up the built-in provider d (HTTP, Timer) for app: its record is made
+ * once and kept (a later app only runs its init again). It is part of the
+ * host, so a problem with its host.json section stops the host. */
 static loaded_ext *load_builtin(fnh__app *app, const fnh_extension_def *d)
 {
-    loaded_ext *x = calloc(1, sizeof *x);
-    if (!x)
-        return NULL;
-    x->api = &g_api;
-    x->kind = K_EXT;
-    x->builtin = 1;
-    memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
+    loaded_ext *x = NULL;
+    for (loaded_ext *l = g.loaded; l && !x; l = l->next)
+        if (l->builtin && strcmp(l->def.name, d->name) == 0)
+            x = l;
+    int fresh = !x;
+    if (fresh) {
+        if (!(x = calloc(1, sizeof *x)))
+            return NULL;
+        x->api = &g_api;
+        x->kind = K_EXT;
+        x->builtin = 1;
+        memcpy(&x->def, d, d->size < sizeof x->def ? d->size : sizeof x->def);
+    }
     fnh__strlist errs = {0};
     if (run_init(app, x, &errs)) {
         for (size_t i = 0; i < errs.len; i++)
             fnh__strlist_addf(&app->host_errors, "%s", errs.items[i]);
         fnh__strlist_free(&errs);
-        free(x);
+        if (fresh)
+            free(x);
         return NULL;
     }
     fnh__strlist_free(&errs);
-    x->inited = 1;
-    x->next = g.loaded;
-    g.loaded = x;
+    if (fresh) {
+        x->inited = 1;
+        x->next = g.loaded;
+        g.loaded = x;
+    }
     return x;
 }
 
