@@ -317,7 +317,6 @@ static int in_csv(const char *csv, const char *name)
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
 
-static void function_free(fnh__function *fn);
 
 /* Replaces %Setting% in every string of v (recursively). */
 static int resolve_settings(const fnh__app *app, fnh__function *fn, cJSON *v, const char *jpath)
@@ -557,7 +556,7 @@ static fnh__function *function_new(fnh__app *app, const char *name)
     fn->config_file = fnh__asprintf("%s/function.json", name);
     fn->log_category = fnh__asprintf("Function.%s", name);
     if (!fn->name || !fn->dir || !fn->config_file || !fn->log_category) {
-        function_free(fn);
+        fnh__function_free(fn);
         return NULL;
     }
     app->functions[app->nfunctions++] = fn;
@@ -810,7 +809,7 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
     return 0;
 }
 
-static void function_free(fnh__function *fn)
+void fnh__function_free(fnh__function *fn)
 {
     for (size_t i = 0; i < fn->nbindings; i++) {
         free(fn->bindings[i].type);
@@ -882,7 +881,7 @@ void fnh__app_free(fnh__app *app)
     }
     fnh__strlist_free(&app->settings);
     for (size_t i = 0; i < app->nfunctions; i++)
-        function_free(app->functions[i]);
+        fnh__function_free(app->functions[i]);
     free(app->functions);
     cJSON_Delete(app->host_json);
     fnh__strlist_free(&app->host_errors);

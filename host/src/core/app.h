@@ -143,6 +143,10 @@ const char *fnh__function_trigger_type(const fnh__function *fn);
  * such as "methds" would otherwise be silently ignored. at: "bindings[i]". */
 void fnh__app_warn_unknown_keys(fnh__app *app, const fnh__function *fn, const struct cJSON *bj,
                                 const char *type, const char *const *keys, const char *at);
+/* Frees a function (its bindings, its runner's state through
+ * runner_release, its strings). For functions outside an app (a child's);
+ * an app frees its own. */
+void fnh__function_free(fnh__function *fn);
 /* Binding by name (case-insensitive); NULL if none. */
 fnh__binding *fnh__function_binding(const fnh__function *fn, const char *name);
 

@@ -120,22 +120,8 @@ fnh__function *fnh__rpc_function_new(const fnh__rpc_load_request *rq)
 
 void fnh__rpc_function_free(fnh__function *fn)
 {
-    if (!fn)
-        return;
-    for (size_t i = 0; i < fn->nbindings; i++) {
-        free(fn->bindings[i].type);
-        free(fn->bindings[i].name);
-        cJSON_Delete(fn->bindings[i].json);
-    }
-    free(fn->bindings);
-    fnh__native_unload(fn);
-    fnh__strlist_free(&fn->errors);
-    cJSON_Delete(fn->config);
-    free(fn->name);
-    free(fn->dir);
-    free(fn->config_file);
-    free(fn->log_category);
-    free(fn);
+    if (fn)
+        fnh__function_free(fn); /* runner_release unloads its .so, when loaded */
 }
 
 int fnh__rpc_encode_load_response(const char *function_id, const char *error, fnh__buf *out)
