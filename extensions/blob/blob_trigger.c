@@ -47,6 +47,9 @@
     (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE_SELF |         \
      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW)
 #define SETTLE_NS (200 * 1000000LL)    /* quiet time for files found by a scan */
+/* How soon a file whose close was seen, but that still had a writer when
+ * looked at, is looked at again. */
+#define SETTLED_RETRY_NS 5000000
 #define EAGAIN_RETRY_NS (50 * 1000000LL)
 #define RETRY_STEP_NS (100 * 1000000LL) /* failed run n is retried after n * this */
 #define MAX_DEPTH 64
@@ -403,8 +406,14 @@ static int version_wanted(trig *t, const version *v)
 static int writers_done(trig *t, const version *v, int fd)
 {
     int free_of_writers = no_writers(fd);
-    if (free_of_writers == 0)
-        return 0; /* its writer's close (IN_CLOSE_WRITE) brings it back */
+    if (free_of_writers == 0) {
+        /* its writer's close (IN_CLOSE_WRITE) brings it back; but the kernel
+         * sends that event before it drops the closing writer's access, so a
+         * file queued by the close itself is looked at again shortly */
+        if (v->settled)
+            requeue(t, v->e, blob_mono_ns() + SETTLED_RETRY_NS, 1);
+        return 0;
+    }
     if (free_of_writers > 0 || v->settled)
         return 1;
     int64_t age =
