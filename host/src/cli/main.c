@@ -105,11 +105,6 @@ static fnh__app *g_draining;  /* the app being drained at shutdown */
 
 static uv_prepare_t g_log_flusher;
 
-static void close_noop(uv_handle_t *h)
-{
-    (void)h;
-}
-
 /* Before the loop waits for I/O, buffered log lines go out. */
 static void log_flush_cb(uv_prepare_t *p)
 {
@@ -125,16 +120,16 @@ static void drain_cb(uv_timer_t *t)
     if (!done && fnh__now_ns() < g_drain_deadline)
         return;
     uv_timer_stop(t);
-    uv_close((uv_handle_t *)t, close_noop);
+    uv_close((uv_handle_t *)t, NULL); /* nothing to free: the handle is static */
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     if (g_host.http)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
-    uv_close((uv_handle_t *)&g_log_flusher, close_noop);
-    uv_close((uv_handle_t *)&g_sigint, close_noop);
-    uv_close((uv_handle_t *)&g_sigterm, close_noop);
+    uv_close((uv_handle_t *)&g_log_flusher, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g_sigint, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g_sigterm, NULL); /* nothing to free: the handle is static */
 }
 
 static void signal_cb(uv_signal_t *s, int signum)

@@ -314,11 +314,6 @@ size_t fnh__dispatch_inflight(void)
     return g.inflight;
 }
 
-static void close_noop(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void cancelled(fnh__invocation *inv)
 {
     inv->in_pool = 0;
@@ -343,6 +338,6 @@ int fnh__dispatch_shutdown(uint64_t wait_ms)
     if (still_running)
         return (int)g.inflight > 0 ? (int)g.inflight : still_running;
     g.initialized = 0;
-    uv_close((uv_handle_t *)&g.timeout_timer, close_noop);
+    uv_close((uv_handle_t *)&g.timeout_timer, NULL); /* nothing to free: the handle is static */
     return 0;
 }

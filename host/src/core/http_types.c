@@ -54,15 +54,6 @@ void fnh__http_req_parse_query(fnh__http_req *r)
     }
 }
 
-const char *fnh__http_req_query(fnh__http_req *r, const char *name)
-{
-    fnh__http_req_parse_query(r);
-    for (size_t i = 0; i < r->nq; i++)
-        if (strcasecmp(r->qparams[i].key, name) == 0)
-            return r->qparams[i].value;
-    return NULL;
-}
-
 void fnh__http_req_free(fnh__http_req *r)
 {
     if (!r)

@@ -51,7 +51,7 @@ typedef struct fnh__http_req {
     fnh__buf body;           /* NUL-terminated */
     int keep_alive;
     int http_minor;
-    /* decoded query parameters, filled on first use by fnh__http_req_query */
+    /* decoded query parameters, filled by fnh__http_req_parse_query */
     fnh_kv *qparams;
     size_t nq;
     char *qstore;
@@ -62,8 +62,6 @@ typedef struct fnh__http_req {
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name);
 /* Parses the query string once (thread of the caller; not concurrently). */
 void fnh__http_req_parse_query(fnh__http_req *r);
-/* First decoded value of query parameter `name`, or NULL. */
-const char *fnh__http_req_query(fnh__http_req *r, const char *name);
 void fnh__http_req_free(fnh__http_req *r);
 
 /* 1 when s can be a header name: an HTTP token (RFC 9110 tchar). */

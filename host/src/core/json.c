@@ -396,7 +396,8 @@ static int scan_text(scan *s)
     return rc;
 }
 
-int fnh__json_check(const char *text, size_t len, char **err)
+/* The strict check fnh__json_parse makes before cJSON reads the text. */
+static int json_check(const char *text, size_t len, char **err)
 {
     *err = NULL;
     scan *s = calloc(1, sizeof *s);
@@ -427,7 +428,7 @@ int fnh__json_parse(const char *text, size_t len, cJSON **out, char **err)
         *err = fnh__strdup("line 1, column 1: the file is saved as UTF-16; save it as UTF-8");
         return -EINVAL;
     }
-    int rc = fnh__json_check(text, len, err);
+    int rc = json_check(text, len, err);
     if (rc)
         return rc;
     *out = cJSON_ParseWithLength(text, len);

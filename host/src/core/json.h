@@ -17,16 +17,13 @@ struct cJSON;
  * the bound keeps cJSON's recursive walks shallow). */
 #define FNH__JSON_MAX_DEPTH 100
 
-/* Checks that text (len bytes, any bytes, no NUL terminator needed) is one
- * strict RFC 8259 JSON value, nested at most FNH__JSON_MAX_DEPTH deep, with
- * no \u0000 in any string (C strings cannot hold it). Returns 0, -ENOMEM, or
- * -EINVAL with *err = malloc'd one-line "line L, column C: <what is wrong
- * there and the fix>" (caller frees), the position being that of the
- * offending character. */
-int fnh__json_check(const char *text, size_t len, char **err);
-/* Checks (as above, after skipping a UTF-8 byte order mark) and parses text.
+/* Checks that text (len bytes, any bytes, no NUL terminator needed; a UTF-8
+ * byte order mark is skipped) is one strict RFC 8259 JSON value, nested at
+ * most FNH__JSON_MAX_DEPTH deep, with no \u0000 in any string, and parses it.
  * On success returns 0 and *out (caller frees with cJSON_Delete); else
- * *out = NULL and -EINVAL with *err as above, or -ENOMEM. */
+ * *out = NULL and -ENOMEM, or -EINVAL with *err = malloc'd one-line
+ * "line L, column C: <what is wrong there and the fix>" (caller frees), the
+ * position being that of the offending character. */
 int fnh__json_parse(const char *text, size_t len, struct cJSON **out, char **err);
 /* Reads and parses a file; errors as above, -ENOENT for a missing file
  * (then *err is NULL). */

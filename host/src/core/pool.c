@@ -338,11 +338,6 @@ int fnh__pool_abandon(fnh__invocation *inv)
     return running;
 }
 
-static void close_noop(uv_handle_t *h)
-{
-    (void)h;
-}
-
 int fnh__pool_shutdown(fnh__pool_fn cancelled)
 {
     if (!g.initialized)
@@ -385,9 +380,9 @@ int fnh__pool_shutdown(fnh__pool_fn cancelled)
         g.lanes = l->next_all;
         free(l);
     }
-    uv_close((uv_handle_t *)&g.done_async, close_noop);
-    uv_close((uv_handle_t *)&g.batcher, close_noop);
-    uv_close((uv_handle_t *)&g.batcher2, close_noop);
-    uv_close((uv_handle_t *)&g.stall_timer, close_noop);
+    uv_close((uv_handle_t *)&g.done_async, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.batcher, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.batcher2, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.stall_timer, NULL); /* nothing to free: the handle is static */
     return 0;
 }

@@ -1001,11 +1001,6 @@ void fnh__ext_stop(fnh__app *app)
         drain_cb(&g.async);
 }
 
-static void close_noop(uv_handle_t *h)
-{
-    (void)h;
-}
-
 void fnh__ext_unload(int busy)
 {
     if (busy) {
@@ -1030,7 +1025,7 @@ void fnh__ext_unload(int busy)
     g.qlen = 0;
     pthread_mutex_unlock(&g.lock);
     if (g.async_open)
-        uv_close((uv_handle_t *)&g.async, close_noop);
+        uv_close((uv_handle_t *)&g.async, NULL); /* nothing to free: the handle is static */
     g.async_open = 0;
 }
 

@@ -565,11 +565,6 @@ size_t fnh__isolated_inflight(void)
     return g.nwaiting + g.nrunning;
 }
 
-static void close_noop(uv_handle_t *h)
-{
-    (void)h;
-}
-
 int fnh__isolated_shutdown(uint64_t wait_ms)
 {
     if (!g.initialized)
@@ -605,9 +600,9 @@ int fnh__isolated_shutdown(uint64_t wait_ms)
     }
     if (left)
         return left; /* their slots must outlive them: keep everything */
-    uv_close((uv_handle_t *)&g.later, close_noop);
-    uv_close((uv_handle_t *)&g.pump_check, close_noop);
-    uv_close((uv_handle_t *)&g.pump_prepare, close_noop);
+    uv_close((uv_handle_t *)&g.later, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.pump_check, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.pump_prepare, NULL); /* nothing to free: the handle is static */
     uv_run(g.loop, UV_RUN_NOWAIT); /* the closes complete before g is cleared */
     for (int i = 0; i < g.nslots; i++) {
         fnh__rpc_reader_free(&g.slots[i].rd);

@@ -54,7 +54,8 @@ static struct {
     unsigned serial;
 } g;
 
-void fnh__exit_text(int64_t status, int signal, char out[48])
+/* "signal 11 (SIGSEGV)" or "exit status 3" into out[48]. */
+static void exit_text(int64_t status, int signal, char out[48])
 {
     if (signal) {
         const char *abbrev = sigabbrev_np(signal);
@@ -340,7 +341,7 @@ static void exit_cb(uv_process_t *p, int64_t status, int signal)
     uv_timer_stop(&c->timer);
 
     fnh__child_exit e = {.status = status, .signal = signal, .requested = c->requested};
-    fnh__exit_text(status, signal, e.text);
+    exit_text(status, signal, e.text);
     uint64_t lived_ms = (fnh__now_ns() - c->started_ns) / 1000000u;
     uint64_t healthy = c->kind->healthy_ms ? c->kind->healthy_ms : DEFAULT_HEALTHY_MS;
     uint64_t max = c->kind->backoff_max_ms ? c->kind->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;

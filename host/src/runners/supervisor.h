@@ -83,7 +83,5 @@ int fnh__supervisor_stop_all(uint64_t grace_ms);
 /* Children that exist (running or waiting to restart). */
 size_t fnh__supervisor_children(void);
 
-/* "signal 11 (SIGSEGV)" or "exit status 3" into out[48]. */
-void fnh__exit_text(int64_t status, int signal, char out[48]);
 
 #endif

@@ -606,18 +606,13 @@ static int timer_start(void *state)
     return 0;
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
 static void timer_stop(void *state)
 {
     timer_fn *t = state;
     t->stopped = 1;
     if (t->started) {
         uv_timer_stop(&t->timer);
-        uv_close((uv_handle_t *)&t->timer, timer_closed);
+        uv_close((uv_handle_t *)&t->timer, NULL); /* freed by unbind, after the loop */
     }
 }
 
