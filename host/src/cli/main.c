@@ -299,16 +299,22 @@ static void log_routes(const fnh__app *app)
     }
 }
 
+/* SIGINT and SIGTERM start the drain; set before the host says it started,
+ * so a signal sent as soon as it listens is never the default (death). */
+static void watch_signals(uv_loop_t *loop)
+{
+    uv_signal_init(loop, &g_sigint);
+    uv_signal_init(loop, &g_sigterm);
+    uv_signal_start(&g_sigint, signal_cb, SIGINT);
+    uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
+}
+
 /* Serves until a signal's drain closed every handle. */
 static void serve(uv_loop_t *loop)
 {
     uv_prepare_init(loop, &g_log_flusher);
     uv_prepare_start(&g_log_flusher, log_flush_cb);
     uv_unref((uv_handle_t *)&g_log_flusher);
-    uv_signal_init(loop, &g_sigint);
-    uv_signal_init(loop, &g_sigterm);
-    uv_signal_start(&g_sigint, signal_cb, SIGINT);
-    uv_signal_start(&g_sigterm, signal_cb, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
 }
 
@@ -366,6 +372,7 @@ static int cmd_start(const start_opts *o)
     log_routes(app);
     print_functions(app, g_host.base_url);
     fnh__ext_start(app);
+    watch_signals(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
              o->host ? o->host : "127.0.0.1", g_host.port);
