@@ -1,6 +1,8 @@
-/* admin.c: the admin API under /admin (open locally, as with func start):
- * host ping and status, function metadata and status, and the "invoke any
- * function" endpoint POST /admin/functions/{name} (202, runs in background). */
+/* admin.c: the admin API under /admin (open locally, as with func start;
+ * with --enable-auth every route but ping needs the master key): host ping,
+ * status and restart, function metadata and status, and the routing to the
+ * key API (admin_keys.c), the invoke endpoint (admin_invoke.c) and the
+ * read-only file access of /admin/vfs (admin_vfs.c). */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -11,13 +13,30 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_internal.h"
+#include "auth.h"
 #include "dispatch.h"
 #include "extension.h"
 #include "http_binding.h"
 #include "json.h"
+#include "log.h"
 #include "util.h"
 
-static void respond_json(fnh__http_exchange *x, int status, cJSON *doc)
+static void (*g_restart)(void);
+
+void fnh__admin_set_restart(void (*hook)(void))
+{
+    g_restart = hook;
+}
+
+void fnh__admin_respond_error(fnh__http_exchange *x, int status, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    fnh__admin_respond_json(x, status, o);
+}
+
+void fnh__admin_respond_json(fnh__http_exchange *x, int status, cJSON *doc)
 {
     char *s = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
@@ -38,7 +57,7 @@ static long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static cJSON *errors_array(const fnh__strlist *l)
+cJSON *fnh__admin_errors_array(const fnh__strlist *l)
 {
     cJSON *a = cJSON_CreateArray();
     for (size_t i = 0; i < l->len; i++)
@@ -85,7 +104,7 @@ static cJSON *function_metadata(fnh__host *h, fnh__function *fn)
     cJSON_AddBoolToObject(o, "isDisabled", fn->disabled);
     cJSON_AddBoolToObject(o, "isDirect", 0);
     cJSON_AddBoolToObject(o, "isProxy", 0);
-    cJSON_AddItemToObject(o, "errors", errors_array(&fn->errors));
+    cJSON_AddItemToObject(o, "errors", fnh__admin_errors_array(&fn->errors));
     return o;
 }
 
@@ -110,7 +129,7 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
     for (size_t i = 0; i < h->app->nfunctions; i++)
         nerr += h->app->functions[i]->errors.len;
     if (h->app->errors.len || nerr) {
-        cJSON *errs = errors_array(&h->app->errors);
+        cJSON *errs = fnh__admin_errors_array(&h->app->errors);
         for (size_t i = 0; i < h->app->nfunctions; i++) {
             const fnh__function *fn = h->app->functions[i];
             for (size_t k = 0; k < fn->errors.len; k++)
@@ -118,131 +137,54 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
         }
         cJSON_AddItemToObject(o, "errors", errs);
     }
-    respond_json(x, 200, o);
+    fnh__admin_respond_json(x, 200, o);
 }
 
-/* Appends the decoded JSON string literal [p, end) (quotes included) to b,
- * every byte of it: cJSON ends its strings at a "\u0000". The literal is
- * valid JSON (cJSON accepted it). 0 or -ENOMEM. */
-static int json_unquote(const char *p, const char *end, fnh__buf *b)
+/* POST /admin/host/restart: Azure's answer (the host's options), then the
+ * hook reloads the app; 501 while no hook is installed. */
+static void restart(fnh__host *h, fnh__http_exchange *x)
 {
-    for (p++, end--; p < end; p++) {
-        char ch = *p;
-        if (ch == '\\' && p + 1 < end) {
-            ch = *++p;
-            if (ch == 'u' && p + 4 < end) {
-                char hex[5] = {p[1], p[2], p[3], p[4], 0};
-                unsigned long cp = strtoul(hex, NULL, 16);
-                p += 4;
-                if (cp >= 0xD800 && cp < 0xDC00 && p + 6 < end && p[1] == '\\' && p[2] == 'u') {
-                    char lo[5] = {p[3], p[4], p[5], p[6], 0};
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (strtoul(lo, NULL, 16) - 0xDC00);
-                    p += 6;
-                }
-                char u[4];
-                size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-                static const unsigned char lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
-                for (size_t i = n - 1; i > 0; i--, cp >>= 6)
-                    u[i] = (char)(0x80 | (cp & 0x3F));
-                u[0] = (char)(lead[n] | cp);
-                if (fnh__buf_append(b, u, n))
-                    return -ENOMEM;
-                continue;
+    if (!g_restart) {
+        fnh__admin_respond_error(x, 501, "restarting the host is not available in this build; "
+                                         "stop and start fnhost instead");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "isSelfHost", 1);
+    cJSON_AddStringToObject(o, "scriptPath", h->app->root ? h->app->root : "");
+    cJSON_AddStringToObject(o, "logPath", "");
+    if (h->secrets)
+        cJSON_AddStringToObject(o, "secretsPath", fnh__secrets_dir(h->secrets));
+    fnh__admin_respond_json(x, 200, o);
+    fnh__log("Host", FNH_LOG_INFO, "Restart requested through /admin/host/restart");
+    g_restart();
+}
+
+/* 1 when rest is "keys" or "keys/{name}". */
+static int is_keys_path(const char *rest)
+{
+    return strncasecmp(rest, "keys", 4) == 0 &&
+           (!rest[4] || (rest[4] == '/' && rest[5] && !strchr(rest + 5, '/')));
+}
+
+/* The key API's routes: 1 when path was one (and was answered). */
+static int keys_route(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, char *path)
+{
+    static const char *const scopes[] = {"keys", "functionkeys", "systemkeys"};
+    if (strncasecmp(path, "/admin/host/", 12) == 0) {
+        char *scope = path + 12, *name = strchr(scope, '/');
+        if (name)
+            *name++ = '\0';
+        for (size_t i = 0; i < 3; i++)
+            if (strcasecmp(scope, scopes[i]) == 0 && (!name || !strchr(name, '/'))) {
+                fnh__admin_keys(h, x, req, NULL, scope, name);
+                return 1;
             }
-            ch = ch == 'b' ? '\b' : ch == 'f' ? '\f' : ch == 'n' ? '\n' : ch == 'r' ? '\r'
-                 : ch == 't' ? '\t' : ch;
-        }
-        if (fnh__buf_append(b, &ch, 1))
-            return -ENOMEM;
+        if (name)
+            name[-1] = '/';
+        return 0;
     }
     return 0;
-}
-
-/* Past what cJSON takes for whitespace (any byte up to ' '). */
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (unsigned char)*p <= ' ')
-        p++;
-    return p;
-}
-
-/* The invocation input of an admin invoke body (a JSON object cJSON
- * accepted): the first top-level member named "input" (any case, as
- * cJSON_GetObjectItem finds it). A string gives its bytes, "\u0000"
- * included; another value its JSON text as sent; null or no member nothing.
- * Sets *json for a non-string value. 0 or -ENOMEM. */
-static int invoke_input(const fnh__buf *body, fnh__buf *out, int *json)
-{
-    const char *end = body->data + body->len, *vend;
-    const char *p = skip_ws(body->data, end) + 1; /* past '{' */
-    *json = 0;
-    while (p < end) {
-        cJSON *key = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &vend, 0);
-        int is_key = cJSON_IsString(key); /* not at the '}' of an empty object */
-        int found = is_key && strcasecmp(key->valuestring, "input") == 0;
-        cJSON_Delete(key);
-        if (!is_key)
-            return 0;
-        p = skip_ws(vend, end);
-        if (p == end || *p != ':')
-            return 0;
-        p = skip_ws(p + 1, end);
-        cJSON *v = cJSON_ParseWithLengthOpts(p, (size_t)(end - p), &vend, 0);
-        int ok = v != NULL, str = cJSON_IsString(v), null = cJSON_IsNull(v);
-        cJSON_Delete(v);
-        if (!ok || (found && null))
-            return 0;
-        if (found) {
-            *json = !str;
-            return str ? json_unquote(p, vend, out) : fnh__buf_append(out, p, (size_t)(vend - p));
-        }
-        p = skip_ws(vend, end);
-        if (p == end || *p != ',')
-            return 0;
-        p++;
-    }
-    return 0;
-}
-
-/* POST /admin/functions/{name} with {"input": ...}: 202, runs in background. */
-static void invoke(fnh__http_exchange *x, fnh__function *fn, fnh__http_req *req)
-{
-    cJSON *doc = req->body.len ? cJSON_ParseWithLength(req->body.data, req->body.len) : NULL;
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        static const char msg[] = "{\"error\":\"the body must be a JSON object such as "
-                                  "{\\\"input\\\": \\\"...\\\"} (send {} for no input)\"}";
-        fnh__respond_simple(x, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
-        return;
-    }
-    if (!fnh__function_ok(fn) || !fn->runner) {
-        cJSON_Delete(doc);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "error", "the function is in error and cannot run");
-        cJSON_AddItemToObject(o, "errors", errors_array(&fn->errors));
-        respond_json(x, 409, o);
-        return;
-    }
-    cJSON_Delete(doc);
-    fnh__buf input = {0};
-    int json;
-    if (invoke_input(&req->body, &input, &json) < 0) {
-        fnh__buf_free(&input);
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
-        return;
-    }
-    fnh_value v = {input.data ? input.data : "", input.len,
-                   json ? "application/json" : "text/plain; charset=utf-8"};
-    int rc = fnh__ext_invoke(fn, &v);
-    fnh__buf_free(&input);
-    if (rc) { /* told only when the invocation really started */
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "error", rc == -ENOENT ? "the function's trigger is not running"
-                                                          : strerror(-rc));
-        respond_json(x, rc == -ENOMEM || rc == -EAGAIN ? 503 : 500, o);
-        return;
-    }
-    fnh__respond_simple(x, 202, NULL, NULL, 0);
 }
 
 int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
@@ -263,13 +205,22 @@ int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
         fnh_kv hh[] = {{"Cache-Control", "no-store, no-cache"}};
         fnh__http_response r = {.status = 200, .headers = hh, .nheaders = 1};
         fnh__http_respond(x, &r);
+    } else if (h->auth && (!h->secrets || fnh__auth_request_level(h->secrets, NULL, req) !=
+                                              FNH__AUTH_ADMIN)) {
+        fnh__respond_simple(x, 401, NULL, NULL, 0); /* every other route needs the master key */
     } else if (strcasecmp(path, "/admin/host/status") == 0 && get) {
         host_status(h, x);
+    } else if (strcasecmp(path, "/admin/host/restart") == 0 && post) {
+        restart(h, x);
+    } else if (strncasecmp(path, "/admin/vfs/", 11) == 0 || strcasecmp(path, "/admin/vfs") == 0) {
+        fnh__admin_vfs(h, x, req, path[10] ? path + 11 : "");
+    } else if (keys_route(h, x, req, path)) {
+        /* answered */
     } else if (strcasecmp(path, "/admin/functions") == 0 && get) {
         cJSON *a = cJSON_CreateArray();
         for (size_t i = 0; i < h->app->nfunctions; i++)
             cJSON_AddItemToArray(a, function_metadata(h, h->app->functions[i]));
-        respond_json(x, 200, a);
+        fnh__admin_respond_json(x, 200, a);
     } else if (strncasecmp(path, "/admin/functions/", 17) == 0) {
         char *name = path + 17;
         char *rest = strchr(name, '/');
@@ -279,14 +230,16 @@ int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
         if (!fn) {
             fnh__respond_simple(x, 404, NULL, NULL, 0);
         } else if (!rest && get) {
-            respond_json(x, 200, function_metadata(h, fn));
+            fnh__admin_respond_json(x, 200, function_metadata(h, fn));
         } else if (!rest && post) {
-            invoke(x, fn, req);
+            fnh__admin_invoke(h, x, fn, req);
+        } else if (rest && is_keys_path(rest)) {
+            fnh__admin_keys(h, x, req, fn->name, "keys", rest[4] ? rest + 5 : NULL);
         } else if (rest && strcasecmp(rest, "status") == 0 && get) {
             cJSON *o = cJSON_CreateObject();
             if (fn->errors.len)
-                cJSON_AddItemToObject(o, "errors", errors_array(&fn->errors));
-            respond_json(x, 200, o);
+                cJSON_AddItemToObject(o, "errors", fnh__admin_errors_array(&fn->errors));
+            fnh__admin_respond_json(x, 200, o);
         } else {
             fnh__respond_simple(x, 404, NULL, NULL, 0);
         }

@@ -10,4 +10,8 @@
  * Matches fnh__admin_fn. */
 int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req);
 
+/* Installs the hook POST /admin/host/restart calls (after answering) to
+ * reload the app; NULL (the default) answers 501. Start-up, loop thread. */
+void fnh__admin_set_restart(void (*hook)(void));
+
 #endif

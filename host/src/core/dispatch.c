@@ -86,6 +86,7 @@ static uint64_t run_ms(const fnh__invocation *inv)
 
 static void log_executing(fnh__invocation *inv)
 {
+    fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     const char *cat = category(inv->fn);
     if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
         char line[1024], *at = line, *end = line + sizeof line;
@@ -100,9 +101,10 @@ static void log_executing(fnh__invocation *inv)
     }
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
+    fnh__log_tee_set(prev);
 }
 
-static void log_executed(fnh__invocation *inv, int ok)
+static void log_executed_line(fnh__invocation *inv, int ok)
 {
     const char *cat = category(inv->fn);
     uint64_t ms = run_ms(inv);
@@ -137,6 +139,13 @@ static void log_executed(fnh__invocation *inv, int ok)
     }
 }
 
+static void log_executed(fnh__invocation *inv, int ok)
+{
+    fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
+    log_executed_line(inv, ok);
+    fnh__log_tee_set(prev);
+}
+
 /* ---- the pipeline ---------------------------------------------------------- */
 
 /* The work has returned (loop thread): complete unless a timeout already
@@ -148,6 +157,7 @@ static void finish(fnh__invocation *inv)
         log_executed(inv, inv->rc == 0);
         if (inv->complete)
             inv->complete(inv);
+        fnh__invocation_notify(inv);
     }
     if (inv->release)
         inv->release(inv);
@@ -164,6 +174,7 @@ static int timed_out(fnh__invocation *inv)
  * thread: the loop or a pool worker. */
 static void run_in_process(fnh__invocation *inv)
 {
+    fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     int rc = inv->fn->has_ext_io ? g.read_inputs(inv) : 0;
     if (!rc) {
         runner_of(inv->fn)->run(inv);
@@ -172,17 +183,22 @@ static void run_in_process(fnh__invocation *inv)
     if (!rc && inv->fn->has_ext_io && !timed_out(inv))
         rc = g.write_outputs(inv);
     inv->rc = rc;
+    fnh__log_tee_set(prev);
 }
 
 static void read_inputs_job(fnh__invocation *inv)
 {
+    fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     inv->rc = g.read_inputs(inv);
+    fnh__log_tee_set(prev);
 }
 
 static void write_outputs_job(fnh__invocation *inv)
 {
+    fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     if (!timed_out(inv))
         inv->rc = g.write_outputs(inv);
+    fnh__log_tee_set(prev);
 }
 
 /* A pool job of inv came back (loop thread). */
@@ -275,10 +291,12 @@ static void timeout_cb(uv_timer_t *t)
         }
         char ts[32];
         fnh__timespan_fmt(g.timeout_ms, ts);
+        fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
         fnh__log(category(inv->fn), FNH_LOG_ERROR,
                  "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). "
                  "Initiating cancellation.",
                  ts, inv->fn->name, inv->id);
+        fnh__log_tee_set(prev);
         /* the runner still owns rc and the outputs: completion must only
          * look at timed_out and never at what the function writes */
         __atomic_store_n(&inv->timed_out, 1, __ATOMIC_RELEASE);
@@ -286,6 +304,7 @@ static void timeout_cb(uv_timer_t *t)
         if (inv->complete)
             inv->complete(inv);
         inv->complete = NULL;
+        fnh__invocation_notify(inv);
         inv->abandoned = 1; /* answered; stays live until the work returns */
     }
 }

@@ -27,7 +27,39 @@ fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, co
     inv->fn = fn;
     inv->reason = reason;
     fnh__uuid(inv->id);
+    fnh__inv_watch *w = fnh__invocation_watch_take();
+    if (w)
+        fnh__invocation_watch(inv, w);
     return inv;
+}
+
+static _Thread_local fnh__inv_watch *armed;
+
+void fnh__invocation_watch_arm(fnh__inv_watch *w)
+{
+    armed = w;
+}
+
+fnh__inv_watch *fnh__invocation_watch_take(void)
+{
+    fnh__inv_watch *w = armed;
+    armed = NULL;
+    return w;
+}
+
+void fnh__invocation_watch(fnh__invocation *inv, fnh__inv_watch *w)
+{
+    inv->watch = w;
+    if (!inv->tee)
+        inv->tee = calloc(1, sizeof *inv->tee);
+}
+
+void fnh__invocation_notify(fnh__invocation *inv)
+{
+    fnh__inv_watch *w = inv->watch;
+    inv->watch = NULL;
+    if (w)
+        w->done(w, inv);
 }
 
 void fnh__invocation_free(fnh__invocation *inv)
@@ -35,6 +67,10 @@ void fnh__invocation_free(fnh__invocation *inv)
     if (!inv)
         return;
     fnh__app_unref(inv->app);
+    if (inv->tee) {
+        fnh__log_tee_clear(inv->tee);
+        free(inv->tee);
+    }
     fnh__http_req_free(inv->in.http);
     fnh__buf_free(&inv->in.payload);
     free(inv->in.ctype);

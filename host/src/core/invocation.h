@@ -68,6 +68,17 @@ typedef struct fnh__trigger_input {
 typedef struct fnh__invocation fnh__invocation;
 typedef void (*fnh__complete_fn)(fnh__invocation *inv);
 
+/* An observer of one invocation, whatever trigger started it (the admin
+ * API's synchronous invoke). Owned by whoever armed it; the invocation
+ * borrows it until done is called. */
+typedef struct fnh__inv_watch fnh__inv_watch;
+struct fnh__inv_watch {
+    /* Loop thread, once: inv completed (right after its trigger's
+     * completion; on a timeout its outputs must not be read), or inv is
+     * NULL: the run was dropped before it started (the host is stopping). */
+    void (*done)(fnh__inv_watch *w, fnh__invocation *inv);
+};
+
 struct fnh__invocation {
     const fnh_function_api *api; /* first member: this is the fnh_ctx */
     fnh__function *fn;
@@ -96,6 +107,8 @@ struct fnh__invocation {
     fnh__complete_fn release;  /* loop thread, once, optional: the work has really
                                 * returned (after complete; later when timed out) */
     void *owner;             /* e.g. the HTTP exchange */
+    fnh__inv_watch *watch;   /* an observer (borrowed), or NULL */
+    struct fnh__log_tee *tee; /* with a watch: a copy of the lines it logs (owned) */
     fnh__invocation *next;   /* queue links (dispatch, pool) */
     fnh__invocation *prev_live, *next_live;
 };
@@ -104,6 +117,17 @@ struct fnh__invocation {
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
 void fnh__invocation_free(fnh__invocation *inv);
+
+/* Arms w (borrowed; NULL disarms): the next invocation this thread
+ * creates, or the next event it fires (ext/), takes it. Loop thread. */
+void fnh__invocation_watch_arm(fnh__inv_watch *w);
+/* The armed watch, disarmed; NULL when none (or on another thread). */
+fnh__inv_watch *fnh__invocation_watch_take(void);
+/* Makes w (borrowed) the observer of inv and starts copying its log lines
+ * (without memory for that copy, only the lines are missing). */
+void fnh__invocation_watch(fnh__invocation *inv, fnh__inv_watch *w);
+/* Tells inv's observer (if any) that inv completed, once. Loop thread. */
+void fnh__invocation_notify(fnh__invocation *inv);
 /* The invocation's result for its trigger's completion: 0, the function's
  * negative errno, or -ETIMEDOUT (then outputs must not be read: the
  * function may still be running). Loop thread. */

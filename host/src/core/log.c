@@ -33,6 +33,8 @@ static struct {
     uint64_t last_flush_ns;
 } g_log = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO};
 
+static _Thread_local fnh__log_tee *tls_tee;
+
 static const char *level_names[] = {"Trace", "Debug", "Information", "Warning",
                                     "Error", "Critical", "None"};
 
@@ -133,11 +135,47 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     fnh__buf_puts(&g_log.out, color ? "\033[0m\n" : "\n");
 }
 
+/* Appends one JSON object for the line to the thread's tee. Under the lock. */
+static void tee_line(fnh__log_tee *t, const char *ts, const char *category, fnh_log_level level,
+                     const char *msg, size_t n)
+{
+    fnh__buf *b = &t->lines;
+    fnh__buf_printf(b, "%s{\"timestamp\":\"%s\",\"level\":\"%s\",\"category\":",
+                    b->len ? "," : "", ts, level_names[level]);
+    fnh__json_escape(b, category, strlen(category));
+    fnh__buf_puts(b, ",\"message\":");
+    fnh__json_escape(b, msg, n);
+    fnh__buf_puts(b, "}");
+}
+
+fnh__log_tee *fnh__log_tee_set(fnh__log_tee *t)
+{
+    fnh__log_tee *prev = tls_tee;
+    tls_tee = t;
+    return prev;
+}
+
+void fnh__log_tee_take(fnh__log_tee *t, fnh__buf *out)
+{
+    pthread_mutex_lock(&g_log.lock);
+    if (t->lines.len)
+        fnh__buf_append(out, t->lines.data, t->lines.len);
+    t->lines.len = 0;
+    pthread_mutex_unlock(&g_log.lock);
+}
+
+void fnh__log_tee_clear(fnh__log_tee *t)
+{
+    fnh__buf_free(&t->lines);
+}
+
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
 {
     char ts[32];
     fnh__iso_utc(fnh__wall_ms(), ts);
     pthread_mutex_lock(&g_log.lock);
+    if (tls_tee)
+        tee_line(tls_tee, ts, category, level, msg, n);
     if (g_log.json) {
         append_line(ts, category, level, msg, n);
     } else {

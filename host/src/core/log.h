@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include "fnhost/common.h"
+#include "util.h"
 
 #define FNH__LOG_NONE 6 /* "None": nothing passes */
 
@@ -33,6 +34,23 @@ void fnh__log_line(const char *category, fnh_log_level level, const char *msg, s
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */
 void fnh__log_flush(void);
+/* A copy of the lines one invocation logs (the admin API's synchronous
+ * invoke): JSON objects {"timestamp","level","category","message"}
+ * separated by commas, appended under the log's lock. */
+typedef struct fnh__log_tee {
+    fnh__buf lines;
+} fnh__log_tee;
+/* From now on, every line this thread writes is also copied into t (NULL:
+ * none). Returns the thread's previous tee, to restore it. t is borrowed:
+ * it must live until it is replaced. Any thread (the setting is the
+ * thread's own). */
+fnh__log_tee *fnh__log_tee_set(fnh__log_tee *t);
+/* Moves the lines copied into t so far into out (appended), under the
+ * log's lock, so another thread may still be writing to t. Any thread. */
+void fnh__log_tee_take(fnh__log_tee *t, fnh__buf *out);
+/* Frees t's lines (not t). Nothing may write to it any more. */
+void fnh__log_tee_clear(fnh__log_tee *t);
+
 /* Frees the level table. Call at exit. */
 void fnh__log_shutdown(void);
 

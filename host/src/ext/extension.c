@@ -110,6 +110,7 @@ typedef struct fire_ev {
     size_t nmeta;
     char *metastore;
     void *token;
+    fnh__inv_watch *watch; /* a synchronous admin invoke waits for this run */
     struct fire_ev *next;
 } fire_ev;
 
@@ -119,8 +120,11 @@ static const fnh_api g_api;
 static struct fnh_binding *bindings_head, **bindings_tail = &bindings_head;
 
 
+/* Frees e; a watch still on it hears that its run was dropped. */
 static void fire_ev_free(fire_ev *e)
 {
+    if (e->watch)
+        e->watch->done(e->watch, NULL);
     fnh__buf_free(&e->payload);
     free(e->ctype);
     free(e->meta);
@@ -1140,6 +1144,9 @@ static void run_event(fire_ev *e)
         call_complete(hb, e->token, -ENOMEM, NULL);
         return;
     }
+    if (e->watch)
+        fnh__invocation_watch(inv, e->watch);
+    e->watch = NULL;
     inv->in.payload = e->payload; /* moved, not copied */
     e->payload = (fnh__buf){0};
     inv->in.data = inv->in.payload.data ? inv->in.payload.data : "";
@@ -1219,6 +1226,7 @@ static int api_fire(fnh_binding *b, const fnh_value *payload, const fnh_kv *meta
         e->nmeta = nmeta;
     }
     int rc = 0;
+    e->watch = fnh__invocation_watch_take(); /* fired by a manual run that waits for it */
     pthread_mutex_lock(&g.lock);
     if (!ok)
         rc = -ENOMEM;
@@ -1236,6 +1244,8 @@ static int api_fire(fnh_binding *b, const fnh_value *payload, const fnh_kv *meta
     }
     pthread_mutex_unlock(&g.lock);
     if (rc) {
+        fnh__invocation_watch_arm(e->watch); /* the caller hears of the failure instead */
+        e->watch = NULL;
         fire_ev_free(e);
         return rc;
     }

@@ -349,7 +349,8 @@ static void child_log(slot *s, const PB(RpcLog) *log)
     fnh_log_level level = (fnh_log_level)log->level;
     const fnh__invocation *inv = s->running ? s->running->inv : NULL;
     char cat[192];
-    if (inv && strcmp(log->invocation_id, inv->id) == 0) {
+    int mine = inv && strcmp(log->invocation_id, inv->id) == 0;
+    if (mine) {
         if (log->log_category == AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__RPC_LOG_CATEGORY__System)
             snprintf(cat, sizeof cat, "%s", fn_category(inv->fn));
         else
@@ -357,8 +358,12 @@ static void child_log(slot *s, const PB(RpcLog) *log)
     } else {
         snprintf(cat, sizeof cat, "Host.Child.%s", fnh__child_name(s->child));
     }
-    if (fnh__log_enabled(cat, level))
+    if (fnh__log_enabled(cat, level)) {
+        /* the invocation's own lines are copied for whoever watches it */
+        fnh__log_tee *prev = fnh__log_tee_set(mine ? inv->tee : NULL);
         fnh__log_line(cat, level, log->message, strlen(log->message));
+        fnh__log_tee_set(prev);
+    }
 }
 
 static void child_answer(slot *s, const fnh__rpc_invocation_response *rs)
@@ -372,9 +377,12 @@ static void child_answer(slot *s, const fnh__rpc_invocation_response *rs)
     }
     char *error = NULL;
     fnh__rpc_apply_response(j->inv, rs, &error);
-    if (error)
+    if (error) {
+        fnh__log_tee *prev = fnh__log_tee_set(j->inv->tee);
         fnh__log(fn_category(j->inv->fn), FNH_LOG_ERROR, "Function '%s' (Id=%s) failed: %s",
                  j->inv->fn->name, j->inv->id, error);
+        fnh__log_tee_set(prev);
+    }
     free(error);
     fnh__child_healthy(s->child); /* a crash in a later function restarts it at once */
     note_run(j->inv);

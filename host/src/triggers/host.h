@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "http_server.h"
+#include "secrets.h"
 
 typedef struct fnh__host fnh__host;
 
@@ -25,6 +26,8 @@ struct fnh__host {
     char base_url[96]; /* "http://localhost:7071" */
     uint64_t start_ns;
     const char *state; /* "Running", "Stopping" */
+    fnh__secrets *secrets; /* the app's keys (the key API; authorization) */
+    int auth;              /* --enable-auth: authLevel and the admin API's master key apply */
 };
 
 /* Handles one HTTP request: admin API, home page, CORS, then the function

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "extension.h"
 #include "json.h"
@@ -215,22 +216,21 @@ static unsigned read_methods(const fnh_config *cfg, const fnh__function *fn, con
     return bits;
 }
 
-static void check_auth_level(const fnh_config *cfg, const fnh__function *fn, const char *at)
+/* The trigger's authLevel as an fnh__auth_level (function when absent). */
+static int check_auth_level(const fnh_config *cfg, const fnh__function *fn, const char *at)
 {
     const cJSON *auth = get_ci(fnh__config_cjson(cfg), "authLevel");
     if (!auth)
-        return;
-    static const char *levels[] = {"anonymous", "function", "admin", "system", "user"};
-    int ok = 0;
-    for (size_t i = 0; cJSON_IsString(auth) && i < 5; i++)
-        ok |= strcasecmp(auth->valuestring, levels[i]) == 0;
-    if (!ok) {
+        return FNH__AUTH_FUNCTION;
+    int level = cJSON_IsString(auth) ? fnh__auth_parse_level(auth->valuestring) : -EINVAL;
+    if (level < 0) {
         char *brief = fnh__json_brief(auth);
         ERR(cfg, "%s: %s.authLevel: %s is not an authorization level; use anonymous, function "
                  "or admin",
             fn->config_file, at, brief ? brief : "value");
         free(brief);
     }
+    return level;
 }
 
 /* The route as given, without leading and trailing '/'; the function's
@@ -269,7 +269,7 @@ static int trigger_bind(fnh_binding *b, const fnh_config *cfg, void **state)
                                trigger_keys, at);
     size_t before = fnh__config_errors(cfg)->len;
     unsigned methods = read_methods(cfg, fn, at);
-    check_auth_level(cfg, fn, at);
+    int auth_level = check_auth_level(cfg, fn, at);
     char *route = read_route(cfg, fn, at);
     if (fnh__config_errors(cfg)->len > before || !route) {
         free(route);
@@ -283,6 +283,7 @@ static int trigger_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     hf->fn = fn;
     hf->b = model;
     hf->methods = methods;
+    hf->auth_level = auth_level;
     hf->route = route;
     hf->handle = b;
     for (size_t i = 0; i < fn->nbindings; i++)

@@ -18,6 +18,7 @@ typedef struct fnh__http_fn {
     fnh__binding *b;      /* the httpTrigger binding */
     fnh__binding *out;    /* its "http" output binding, or NULL */
     unsigned methods;     /* FNH__M_* bits; FNH__M_ALL when not restricted */
+    int auth_level;       /* authLevel as an fnh__auth_level (function by default) */
     char *route;          /* as given (or the function name) */
     char *route_full;     /* with the route prefix, as mapped; NULL until routed */
     struct fnh_binding *handle;

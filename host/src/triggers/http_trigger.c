@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "dispatch.h"
 #include "host.h"
 #include "http_binding.h"
@@ -222,10 +223,15 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     int found = req->method && router ? fnh__router_match(router, req->method, req->path_raw,
                                                           strlen(req->path_raw), &m)
                                       : 0;
-    if (found == -ERANGE)
+    if (found == -ERANGE) {
         regex_gave_up(app, x, req, &m);
-    else if (found != 1)
+    } else if (found != 1) {
         answer_plain(app, x, req, 404);
-    else
+    } else if (h->auth && !fnh__auth_request_passes(h->secrets, ((fnh__http_fn *)m.target)->fn->name,
+                                                    ((fnh__http_fn *)m.target)->auth_level, req)) {
+        fnh__route_match_clear(&m); /* --enable-auth: no key that passes authLevel */
+        answer_plain(app, x, req, 401);
+    } else {
         invoke_route(app, x, req, &m);
+    }
 }
