@@ -20,6 +20,7 @@
 #include "cli_cron.h"
 #define HAVE_CRON 1
 #endif
+#include "cli_invoke.h"
 #include "dispatch.h"
 #include "extension.h"
 #include "host.h"
@@ -29,6 +30,7 @@
 #include "json.h"
 #include "log.h"
 #include "child.h"
+#include "secrets.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -39,9 +41,13 @@ static void usage(FILE *f)
           "\n"
           "Usage:\n"
           "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
-          "               [--verbose] [--json-logs] [--in-process]\n"
+          "               [--verbose] [--json-logs] [--in-process] [--enable-auth]\n"
           "      Serve the function app in DIR (default: the current folder) on\n"
           "      http://127.0.0.1:7071 until SIGINT or SIGTERM.\n"
+          "      --enable-auth (or --enableAuth) applies authLevel and keys as Azure does.\n"
+          "  fnhost invoke NAME [--data JSON|TEXT|@FILE] [--port N] [--script-root DIR]\n"
+          "      Run one function of a running host and print its result, outputs and\n"
+          "      log lines; exits 1 when the function failed.\n"
           "  fnhost routes [--script-root DIR] [--match METHOD PATH]\n"
           "      List every HTTP route, most specific first; with --match print the\n"
           "      function and route values a request would reach as one JSON line.\n"
@@ -65,6 +71,7 @@ typedef struct start_opts {
     int verbose;
     int json_logs;
     int in_process; /* native functions run in the host process */
+    int enable_auth; /* authLevel and keys apply (off by default, as Core Tools) */
 } start_opts;
 
 static int parse_port(const char *s, int *out)
@@ -329,6 +336,7 @@ static int finish(fnh__app *app, uv_loop_t *loop)
         fnh__log_shutdown();
         _exit(0);
     }
+    fnh__secrets_free(g_host.secrets);
     if (g_draining)
         fnh__app_unref(g_host.app); /* the empty one */
     fnh__app_unload(app);            /* unbinds (on the loop), then unloads extensions */
@@ -337,6 +345,19 @@ static int finish(fnh__app *app, uv_loop_t *loop)
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     return 0;
+}
+
+/* The app's keys (the key API works with authorization off too); with
+ * --enable-auth the host secrets are made now, so `fnhost invoke` finds the
+ * master key. */
+static void start_keys(const start_opts *o)
+{
+    g_host.auth = o->enable_auth;
+    g_host.secrets = fnh__secrets_new(o->root, g_host.base_url + strlen("http://"));
+    const char *master;
+    if (g_host.auth && g_host.secrets && fnh__secrets_master(g_host.secrets, &master) == 0)
+        fnh__log("Host", FNH_LOG_INFO, "Authorization is on: function and admin keys are in %s",
+                 fnh__secrets_dir(g_host.secrets));
 }
 
 static int cmd_start(const start_opts *o)
@@ -369,6 +390,7 @@ static int cmd_start(const start_opts *o)
         fnh__log("Host", FNH_LOG_ERROR, "Cannot set up isolated functions: %s", strerror(-rc));
         return 1;
     }
+    start_keys(o);
     log_routes(app);
     print_functions(app, g_host.base_url);
     fnh__ext_start(app);
@@ -493,6 +515,8 @@ int main(int argc, char **argv)
                 o.json_logs = 1;
             else if (!routes && strcmp(a, "--in-process") == 0)
                 o.in_process = 1;
+            else if (!routes && (strcmp(a, "--enable-auth") == 0 || strcmp(a, "--enableAuth") == 0))
+                o.enable_auth = 1;
             else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
                 match_method = argv[++i];
                 match_path = argv[++i];
@@ -508,6 +532,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "extensions") == 0)
         return fnh__ext_cli(argc - 1, argv + 1);
+    if (strcmp(cmd, "invoke") == 0)
+        return fnh__cli_invoke(argc - 1, argv + 1);
     int xrc = fnh__ext_command(argc - 1, argv + 1);
     if (xrc != -ENOENT)
         return xrc;
