@@ -89,6 +89,22 @@ def test_wait_failing_function(ctx):
     assert any(lvl == "Error" and m.startswith("Executed 'Functions.say' (Failed") for lvl, m in msgs)
 
 
+def test_wait_timed_out_function(ctx):
+    app = say_app(ctx)
+    with open(os.path.join(app, "host.json"), "w") as f:
+        json.dump({"version": "2.0", "functionTimeout": "00:00:01"}, f)
+    for mode in ((), ("--in-process",)):
+        h = ctx.start(app, *mode)
+        res = invoke(h, "say", {"input": "sleep:3000"}).json()
+        assert res["status"] == "failed" and res["error"] == "The function timed out.", res
+        assert res["outputs"] == {} and res["response"]["statusCode"] == 500
+        msgs = [line["message"] for line in res["logs"]]
+        assert any(m.startswith("Timeout value of 00:00:01 exceeded by function 'Functions.say'")
+                   for m in msgs), msgs
+        assert "say got: sleep:3000" in msgs
+        h.stop()
+
+
 def test_wait_timer_function(ctx):
     app = ctx.make_app({
         "tick/function.json": {"bindings": [{"type": "timerTrigger", "direction": "in",

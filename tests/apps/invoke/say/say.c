@@ -1,9 +1,11 @@
 /* say.c: the invoke tests' HTTP function. It logs what it got, answers 201
  * with "said: <body>" and an X-Say header, and puts the body on the output
  * "out" when the function has one (a queue). A body of "fail" logs an error
- * and fails (-EIO). */
+ * and fails (-EIO); "sleep:N" sleeps N ms first. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <fnhost/function.h>
 
@@ -16,6 +18,13 @@ FNH_EXPORT int run(fnh_ctx *ctx)
     if (rc)
         return rc;
     fnh_log(ctx, FNH_LOG_INFO, "say got: %.*s", (int)body.len, (const char *)body.data);
+    if (body.len > 6 && body.len < 16 && memcmp(body.data, "sleep:", 6) == 0) {
+        char ms[16] = {0};
+        memcpy(ms, (const char *)body.data + 6, body.len - 6);
+        long n = atol(ms);
+        struct timespec ts = {n / 1000, (n % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (body.len == 4 && memcmp(body.data, "fail", 4) == 0) {
         fnh_log(ctx, FNH_LOG_ERROR, "say is failing on purpose");
         return -EIO;
