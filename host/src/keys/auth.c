@@ -21,9 +21,12 @@ int fnh__auth_parse_level(const char *s)
 int fnh__auth_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    volatile unsigned char diff = la != lb;
-    for (size_t i = 0; i < lb; i++)
+    unsigned diff = la != lb;
+    for (size_t i = 0; i < lb; i++) {
         diff |= (unsigned char)((i < la ? a[i] : 0) ^ b[i]);
+        /* the compiler may not know diff: no early exit once it is set */
+        __asm__ volatile("" : "+r"(diff));
+    }
     return diff == 0;
 }
 
