@@ -89,7 +89,8 @@ static void test_files_created_once(void)
     /* a change is written back and seen by a store that loads later */
     const char *stored;
     int created;
-    CHECK(fnh__secrets_set(a, FNH__KEYS_FUNCTION, "Hello", "k1", "value-1", &stored, &created) == 0);
+    CHECK(fnh__secrets_set(a, FNH__KEYS_FUNCTION, "Hello", "k1", "value-1", &stored,
+                           &created) == 0);
     CHECK(created == 1);
     CHECK_STR(stored, "value-1");
     fnh__secrets *c = fnh__secrets_new(g_root, NULL);

@@ -515,7 +515,8 @@ int main(int argc, char **argv)
                 o.json_logs = 1;
             else if (!routes && strcmp(a, "--in-process") == 0)
                 o.in_process = 1;
-            else if (!routes && (strcmp(a, "--enable-auth") == 0 || strcmp(a, "--enableAuth") == 0))
+            else if (!routes && (strcmp(a, "--enable-auth") == 0 ||
+                                 strcmp(a, "--enableAuth") == 0)) /* Core Tools' spelling */
                 o.enable_auth = 1;
             else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
                 match_method = argv[++i];

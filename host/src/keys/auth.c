@@ -55,7 +55,7 @@ static const char *presented_key(fnh__http_req *req)
 
 fnh__auth_level fnh__auth_request_level(fnh__secrets *s, const char *fn, fnh__http_req *req)
 {
-    const char *key = presented_key(req);
+    const char *key = s ? presented_key(req) : NULL;
     if (!key || !*key)
         return FNH__AUTH_ANONYMOUS;
     const char *master;

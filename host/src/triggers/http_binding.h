@@ -35,6 +35,15 @@ const char *fnh__http_route_prefix(const fnh__app *app);
 fnh__http_limits *fnh__http_limits_of(fnh__app *app);
 /* app's extensions.http.customHeaders (a JSON object) or NULL. Borrowed. */
 const struct cJSON *fnh__http_custom_headers(const fnh__app *app);
+/* A route target's function name and authLevel (fnh__auth_level). */
+static inline const char *fnh__http_fn_name(const void *target)
+{
+    return ((const fnh__http_fn *)target)->fn->name;
+}
+static inline int fnh__http_fn_auth(const void *target)
+{
+    return ((const fnh__http_fn *)target)->auth_level;
+}
 /* The HTTP trigger of fn, or NULL when fn is not HTTP-triggered. */
 const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn);
 /* The route table of app's bound HTTP functions, built on first use after

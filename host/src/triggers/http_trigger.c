@@ -227,8 +227,8 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         regex_gave_up(app, x, req, &m);
     } else if (found != 1) {
         answer_plain(app, x, req, 404);
-    } else if (h->auth && !fnh__auth_request_passes(h->secrets, ((fnh__http_fn *)m.target)->fn->name,
-                                                    ((fnh__http_fn *)m.target)->auth_level, req)) {
+    } else if (h->auth && !fnh__auth_request_passes(h->secrets, fnh__http_fn_name(m.target),
+                                                    fnh__http_fn_auth(m.target), req)) {
         fnh__route_match_clear(&m); /* --enable-auth: no key that passes authLevel */
         answer_plain(app, x, req, 401);
     } else {
