@@ -262,7 +262,8 @@ static void sync_done(fnh__inv_watch *w, fnh__invocation *inv)
     if (inv)
         fnh__admin_respond_json(r->x, 200, result_json(inv));
     else
-        fnh__admin_respond_error(r->x, 503, "the host is stopping; the invocation did not run");
+        fnh__admin_respond_error(r->x, 503, "the invocation did not run (the host is stopping "
+                                            "or out of memory)");
     r->answered = 1;
     if (!r->in_call)
         free(r);
@@ -331,19 +332,17 @@ void fnh__admin_invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn,
     int unwatched;
     int rc = start_run(fn, &v, r, &unwatched);
     fnh__buf_free(&input);
-    if (r && r->answered) { /* it ran and was answered on the way */
+    if (r && r->answered) { /* it ran, or was dropped, and was answered on the way */
         free(r);
-        return;
-    }
-    if (rc) { /* told only when the invocation really started */
-        free(r);
-        fnh__admin_respond_error(x, rc == -ENOMEM || rc == -EAGAIN ? 503 : 500,
-                                 rc == -ENOENT ? "the function's trigger is not running"
-                                               : strerror(-rc));
         return;
     }
     if (r && !unwatched)
-        return; /* sync_done answers */
+        return; /* an invocation or event holds the watch: sync_done answers */
     free(r);
-    fnh__respond_simple(x, 202, NULL, NULL, 0);
+    if (rc) /* told only when the invocation really started */
+        fnh__admin_respond_error(x, rc == -ENOMEM || rc == -EAGAIN ? 503 : 500,
+                                 rc == -ENOENT ? "the function's trigger is not running"
+                                               : strerror(-rc));
+    else
+        fnh__respond_simple(x, 202, NULL, NULL, 0);
 }

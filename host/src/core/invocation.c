@@ -66,6 +66,8 @@ void fnh__invocation_free(fnh__invocation *inv)
 {
     if (!inv)
         return;
+    if (inv->watch) /* freed before it completed: it never ran */
+        inv->watch->done(inv->watch, NULL);
     fnh__app_unref(inv->app);
     if (inv->tee) {
         fnh__log_tee_clear(inv->tee);

@@ -75,7 +75,8 @@ typedef struct fnh__inv_watch fnh__inv_watch;
 struct fnh__inv_watch {
     /* Loop thread, once: inv completed (right after its trigger's
      * completion; on a timeout its outputs must not be read), or inv is
-     * NULL: the run was dropped before it started (the host is stopping). */
+     * NULL: the run was dropped before it started (the host is stopping,
+     * or the invocation was freed undispatched after an error). */
     void (*done)(fnh__inv_watch *w, fnh__invocation *inv);
 };
 
@@ -116,6 +117,7 @@ struct fnh__invocation {
 /* New invocation of fn (caller owns; freed by dispatch after completion).
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
+/* Frees inv; a watch still on it (it never completed) hears done(NULL). */
 void fnh__invocation_free(fnh__invocation *inv);
 
 /* Arms w (borrowed; NULL disarms): the next invocation this thread
