@@ -128,6 +128,9 @@ def test_header_wins_over_query(ctx):
     hk = host_key(app)
     assert h.get(f"/api/Func?code={hk}", headers=key_hdr("wrong")).status == 401
     assert h.get("/api/Func?code=wrong", headers=key_hdr(hk)).status == 200
+    # an empty header is no header
+    assert h.get(f"/api/Func?code={hk}", headers=key_hdr("")).status == 200
+    assert h.get("/api/Func", headers=key_hdr("")).status == 401
 
 
 def test_admin_routes_need_the_master_key(ctx):

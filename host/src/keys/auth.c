@@ -44,7 +44,7 @@ static int any_equal(const char *key, const fnh__key *keys, size_t n)
 static const char *presented_key(fnh__http_req *req)
 {
     const char *h = fnh__http_req_header(req, "x-functions-key");
-    if (h)
+    if (h && *h) /* an empty header is none (Azure's IsNullOrEmpty) */
         return h;
     fnh__http_req_parse_query(req);
     for (size_t i = 0; i < req->nq; i++)
