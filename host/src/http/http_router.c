@@ -1519,7 +1519,8 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
     return 1;
 }
 
-/* Splits and decodes the raw path into q using buf (at least len bytes) and
+/* Splits the raw path on '/' and then decodes each segment (except "%2F",
+ * kept as written) into q using buf (at least len bytes) and
  * off/len arrays of at least cap entries. Returns 1 if usable, 0 if the path
  * cannot match anything (empty segment), -1 if more than cap segments. */
 static int req_fill(struct req *q, const char *path, size_t len, char *buf, size_t *off,
@@ -1548,7 +1549,9 @@ static int req_fill(struct req *q, const char *path, size_t len, char *buf, size
             if (ch == '%' && i + 2 < len && is_hex((unsigned char)path[i + 1]) &&
                 is_hex((unsigned char)path[i + 2])) {
                 int v = hexval((unsigned char)path[i + 1]) * 16 + hexval((unsigned char)path[i + 2]);
-                if (v != 0) {
+                /* as Kestrel: "%2F" stays encoded (the value keeps it; it
+                 * never splits a segment), and so does "%00" */
+                if (v != 0 && v != '/') {
                     buf[o++] = (char)v;
                     i += 3;
                     continue;
