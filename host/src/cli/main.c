@@ -24,6 +24,7 @@
 #include "extension.h"
 #include "host.h"
 #include "http_binding.h"
+#include "http_throttle.h"
 #include "http_router.h"
 #include "isolated.h"
 #include "json.h"
@@ -124,6 +125,7 @@ static void drain_cb(uv_timer_t *t)
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
+    fnh__http_throttle_shutdown(); /* requests still waiting for a slot: 503 */
     if (g_host.http)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
