@@ -87,7 +87,17 @@ typedef struct fnh_trigger_type {
      * caller is told it failed). NULL: the host runs the function with input
      * as the trigger value, without calling complete. */
     int (*invoke)(void *state, const fnh_value *input);
+    /* ABI 1.2, optional: FNH_TRIGGER_* bits. */
+    uint32_t flags;
 } fnh_trigger_type;
+
+/* The host applies retry policies (host.json or function.json "retry") to
+ * this trigger's invocations, as Azure does for Timer, Event Hubs, Cosmos DB
+ * and Kafka: a failed try runs again after the policy's delay, with the
+ * function's retry context counting the tries, and complete() is called
+ * once, with the status of the last try. Leave it out when the source has
+ * its own redelivery (a queue's dequeue count, a blob's receipts). */
+#define FNH_TRIGGER_RETRIES 0x1u
 
 /* An input and/or output binding type. */
 typedef struct fnh_binding_type {

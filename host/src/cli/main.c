@@ -150,6 +150,7 @@ static void signal_cb(uv_signal_t *s, int signum)
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
     fnh__ext_stop(g_host.app);
+    fnh__dispatch_stop_retries(); /* failed tries waiting for a retry fail now */
     /* shutdown is a swap to an empty app, then a drain of the old one */
     fnh__app *empty = fnh__app_new(g_host.app->root);
     if (empty) {

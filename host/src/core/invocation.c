@@ -50,6 +50,7 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->inputs);
     free(inv->reason_owned);
     free(inv->trigger_details);
+    free(inv->retry_exception);
     for (size_t i = 0; i < inv->noutputs; i++) {
         fnh__output *o = &inv->outputs[i];
         free(o->name);
@@ -478,6 +479,20 @@ static const char *api_invocation_id(fnh_ctx *c)
     return INV(c)->id;
 }
 
+static int api_retry_context(fnh_ctx *c, fnh_retry_info *out)
+{
+    fnh__invocation *inv = INV(c);
+    if (!out)
+        return -EINVAL;
+    if (!inv->has_retry)
+        return -ENOENT;
+    out->retry_count = inv->retry_count;
+    out->max_retry_count = inv->retry_max;
+    out->last_error = inv->retry_count ? inv->retry_last_rc : 0;
+    out->exception = inv->retry_count ? inv->retry_exception : NULL;
+    return 0;
+}
+
 const fnh_function_api fnh__function_api = {
     .size = sizeof(fnh_function_api),
     .abi_minor = FNH_ABI_MINOR,
@@ -490,4 +505,5 @@ const fnh_function_api fnh__function_api = {
     .log = api_log,
     .strerror = api_strerror,
     .invocation_id = api_invocation_id,
+    .retry_context = api_retry_context,
 };

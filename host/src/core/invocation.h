@@ -85,6 +85,15 @@ struct fnh__invocation {
     fnh__output *outputs;
     size_t noutputs;
     int rc;                  /* the function's return value */
+    /* retries (dispatch.c): has_retry when the function runs under a retry
+     * policy; retry_count tries before this one; the previous try's rc and
+     * failure text (owned) */
+    int has_retry;
+    int retry_count;
+    int retry_max;
+    int retry_last_rc;
+    char *retry_exception;
+    uint64_t retry_due_ns;   /* waiting for its next try until then */
     int timed_out;           /* functionTimeout passed: completed as failed (loop thread) */
     int abandoned;           /* completed; the worker frees it when it returns */
     int overdue;             /* pool lock: timed out while a worker runs it */
