@@ -154,7 +154,7 @@ def test_refuses_no_descriptor(ctx):
 def test_refuses_newer_abi(ctx):
     so = ext_so(ctx, "newabi")
     d, out = refusal(ctx, [{"name": "tick", "file": so, "types": ["tickTrigger", "memo"]}])
-    assert f"extension \"tick\" ({so}) was built for fnhost ABI 2.0, this host provides 1.1; " \
+    assert f"extension \"tick\" ({so}) was built for fnhost ABI 2.0, this host provides 1.2; " \
            "rebuild it against this host's include/fnhost headers" in out
 
 
