@@ -192,7 +192,7 @@ def test_refuses_bind_failure_with_function_json_path(ctx):
 def test_extensions_cli(ctx):
     d = manifest_dir(ctx, [tick_entry(ctx)])
     p = ctx.run("extensions", "list", env={"FNHOST_EXTENSIONS_PATH": d})
-    assert re.search(r"^tick\s+1\.2\.3\s+ABI 1\.1\s+\S*ticktrig\.so$", p.stdout, re.M), p.stdout
+    assert re.search(r"^tick\s+1\.2\.3\s+ABI 1\.2\s+\S*ticktrig\.so$", p.stdout, re.M), p.stdout
     assert "types: tickTrigger (trigger) constant (in) memo (out)" in p.stdout
     p = ctx.run("extensions", "check", ext_so(ctx, "ticktrig"))
     assert p.returncode == 0 and "is a usable fnhost extension" in p.stdout
