@@ -3,7 +3,8 @@ real host: regex(...) constraints are case-insensitive and unanchored (the
 pattern matches somewhere in the value unless it anchors itself), "%2F" in
 a route value stays encoded while other escapes are decoded, the path is
 split into segments before decoding, and constraints see the value as the
-function does."""
+function does (number, bool and Guid constraints skip the white space
+.NET's parsers skip)."""
 from harness import http_function
 
 
@@ -65,3 +66,12 @@ def test_routes_command_shows_the_encoded_value(ctx):
     p = ctx.run("routes", "--script-root", app, "--match", "GET", "/api/items/a%2Fb")
     assert p.returncode == 0, p.stderr
     assert '"params":{"id":"a%2Fb"}' in p.stdout, p.stdout
+
+
+def test_number_constraints_allow_white_space_around_the_value(ctx):
+    # int.TryParse(NumberStyles.Integer) and bool.TryParse skip it, so ASP.NET
+    # Core routes " 5" to {n:int}; the value keeps the spaces
+    h = ctx.start(routes_app(ctx, {"num": "num/{n:int}", "flag": "flag/{f:bool}"}))
+    assert params(h.get("/api/num/%205%20")) == {"n": " 5 "}
+    assert h.get("/api/num/5%205").status == 404
+    assert params(h.get("/api/flag/%09true")) == {"f": "\ttrue"}

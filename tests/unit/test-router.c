@@ -205,8 +205,15 @@ static void test_constraints_numbers(void)
     CHECK(!accepts("int", "1.5"));
     CHECK(!accepts("int", "abc"));
     CHECK(!accepts("int", "-"));
-    CHECK(!accepts("int", "%205"));   /* leading space */
-    CHECK(!accepts("int", "5%20"));   /* trailing space */
+    /* int.TryParse(NumberStyles.Integer) allows white space around the value */
+    CHECK(accepts("int", "%205"));    /* leading space */
+    CHECK(accepts("int", "5%20"));    /* trailing space */
+    CHECK(accepts("int", "%09-5%0D%0A"));
+    CHECK(!accepts("int", "5%205"));  /* but not inside it */
+    CHECK(!accepts("int", "%20"));    /* nor only white space */
+    CHECK(accepts("range(1,9)", "%205%20"));
+    CHECK(accepts("decimal", "%201.5"));
+    CHECK(accepts("double", "1e3%20"));
     CHECK(!accepts("int", "1,000"));
     CHECK(accepts("long", "9223372036854775807"));
     CHECK(accepts("long", "-9223372036854775808"));
@@ -261,13 +268,16 @@ static void test_constraints_other(void)
     CHECK(accepts("bool", "False"));
     CHECK(!accepts("bool", "1"));
     CHECK(!accepts("bool", "yes"));
-    CHECK(!accepts("bool", "true%20"));
+    CHECK(accepts("bool", "true%20")); /* bool.TryParse trims white space */
+    CHECK(accepts("bool", "%20FALSE"));
+    CHECK(!accepts("bool", "tr%20ue"));
 
     CHECK(accepts("guid", "0f8fad5b-d9cb-469f-a165-70867728950e"));
     CHECK(accepts("guid", "0F8FAD5BD9CB469FA16570867728950E"));
     CHECK(accepts("guid", "%7B0f8fad5b-d9cb-469f-a165-70867728950e%7D"));
     CHECK(accepts("guid", "(0f8fad5b-d9cb-469f-a165-70867728950e)"));
     CHECK(!accepts("guid", "0f8fad5b-d9cb-469f-a165-70867728950"));
+    CHECK(accepts("guid", "%200f8fad5b-d9cb-469f-a165-70867728950e%09")); /* Guid.TryParse trims */
     CHECK(!accepts("guid", "0f8fad5b-d9cb-469f-a165-70867728950g"));
     CHECK(!accepts("guid", "0f8fad5bd9cb-469f-a165-70867728950e0"));
 

@@ -221,7 +221,8 @@ static ptrdiff_t last_index_ci(const char *s, size_t n, const char *lit, size_t 
 /* Constraint checks (invariant culture)                                    */
 /* ------------------------------------------------------------------------ */
 
-/* [+-]digits within int64 (NumberStyles.Integer without white space). */
+/* [+-]digits within int64 (NumberStyles.Integer; cons_check strips the
+ * white space it allows around the value). */
 static bool parse_i64(const char *s, size_t n, long long *out)
 {
     size_t i = 0;
@@ -492,11 +493,30 @@ static size_t utf16_len(const char *s, size_t n)
     return k;
 }
 
+/* White space as .NET's parsers skip it: tab, line feed, vertical tab, form
+ * feed, carriage return and space. */
+static bool is_dotnet_space(int c)
+{
+    return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
+
 /* Runs one constraint on a present value. Returns 1/0, -ENOMEM, or -ERANGE
  * when a regex gave up (see REGEX_MATCH_LIMIT). */
 static int cons_check(const struct cons *c, const char *s, size_t n)
 {
     long long v;
+    /* .NET's number, bool, Guid and DateTime parsers, which these
+     * constraints use (NumberStyles.Integer, Number and Float all allow
+     * leading and trailing white space), skip white space around the value */
+    if (c->kind != C_ALPHA && c->kind != C_LENGTH && c->kind != C_MINLENGTH &&
+        c->kind != C_MAXLENGTH && c->kind != C_REQUIRED && c->kind != C_REGEX) {
+        while (n && is_dotnet_space((unsigned char)*s)) {
+            s++;
+            n--;
+        }
+        while (n && is_dotnet_space((unsigned char)s[n - 1]))
+            n--;
+    }
     switch (c->kind) {
     case C_INT:
         return parse_i64(s, n, &v) && v >= INT_MIN && v <= INT_MAX;
