@@ -217,3 +217,20 @@ def test_environment_override_sets_the_policy(ctx):
     h = ctx.start(app, env={"AzureFunctionsJobHost__retry__maxRetryCount": "1"})
     out = wait_count(h, "Executed 'Functions.tick' (Failed", 2)
     assert [w[1:] for w in WAITING.findall(out)] == [("1", "1")], out
+
+
+def test_retries_with_input_and_output_bindings_complete_once(ctx):
+    # tests/apps/ext/tickfn fails for the tick named by TICK_FAIL_N; the
+    # retries run through the worker pool with an input and an output binding
+    from test_extensions import app as tick_app, tick_function
+    d = manifest_dir(ctx, [tick_entry(ctx)])
+    fj = tick_function(count=2, const="c-{n}")
+    fj["retry"] = {"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "00:00:00.05"}
+    h = ctx.start(tick_app(ctx, fj, values={"TICK_FAIL_N": "0"}),
+                  env={"FNHOST_EXTENSIONS_PATH": d})
+    out = h.wait_log("complete token=1 ")
+    out = h.wait_log("complete token=2 ")
+    assert "complete token=1 status=-5 result=null" in out  # three tries, the last failed
+    assert "complete token=2 status=0 result=ret 1" in out
+    assert out.count("Executed 'Functions.ticker' (Failed") == 3, out
+    assert "memo 0:" not in out and "memo 1: got tick 1 n=1 const=c-1" in out
