@@ -283,28 +283,7 @@ void fnh__dispatch_set_binding_io(fnh__binding_io_fn read_inputs, fnh__binding_i
 /* Makes inv a fresh try: a new id, no outputs or inputs yet. */
 static void reset_for_retry(fnh__invocation *inv)
 {
-    for (size_t i = 0; i < inv->noutputs; i++) {
-        fnh__output *o = &inv->outputs[i];
-        free(o->name);
-        fnh__buf_free(&o->body);
-        free(o->content_type);
-        for (size_t k = 0; k < o->nheaders; k++) {
-            free((char *)o->headers[k].key);
-            free((char *)o->headers[k].value);
-        }
-        free(o->headers);
-    }
-    free(inv->outputs);
-    inv->outputs = NULL;
-    inv->noutputs = 0;
-    for (size_t i = 0; i < inv->ninputs; i++) {
-        free(inv->inputs[i].name);
-        fnh__buf_free(&inv->inputs[i].value);
-        free(inv->inputs[i].content_type);
-    }
-    free(inv->inputs);
-    inv->inputs = NULL;
-    inv->ninputs = 0;
+    fnh__invocation_clear_io(inv);
     fnh__uuid(inv->id);
     inv->run_ns = 0;
     inv->in_pool = 0;
@@ -380,7 +359,10 @@ static int retry_later(fnh__invocation *inv)
              "retry count: '%d'",
              span, inv->retry_count, inv->retry_max);
     reset_for_retry(inv);
-    inv->retry_due_ns = fnh__now_ns() + (uint64_t)delay * 1000000u;
+    /* a delay of up to 10,000 days: saturate rather than wrap */
+    uint64_t wait_ns = (uint64_t)delay > UINT64_MAX / 4 / 1000000u ? UINT64_MAX / 4
+                                                                    : (uint64_t)delay * 1000000u;
+    inv->retry_due_ns = fnh__now_ns() + wait_ns;
     inv->next = g.retrying;
     g.retrying = inv;
     g.nretrying++;

@@ -30,27 +30,16 @@ fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, co
     return inv;
 }
 
-void fnh__invocation_free(fnh__invocation *inv)
+void fnh__invocation_clear_io(fnh__invocation *inv)
 {
-    if (!inv)
-        return;
-    fnh__app_unref(inv->app);
-    fnh__http_req_free(inv->in.http);
-    fnh__buf_free(&inv->in.payload);
-    free(inv->in.ctype);
-    free(inv->in.meta);
-    free(inv->in.metastore);
-    free(inv->in.params);
-    free(inv->in.paramstore);
     for (size_t i = 0; i < inv->ninputs; i++) {
         free(inv->inputs[i].name);
         fnh__buf_free(&inv->inputs[i].value);
         free(inv->inputs[i].content_type);
     }
     free(inv->inputs);
-    free(inv->reason_owned);
-    free(inv->trigger_details);
-    free(inv->retry_exception);
+    inv->inputs = NULL;
+    inv->ninputs = 0;
     for (size_t i = 0; i < inv->noutputs; i++) {
         fnh__output *o = &inv->outputs[i];
         free(o->name);
@@ -63,6 +52,26 @@ void fnh__invocation_free(fnh__invocation *inv)
         free(o->headers);
     }
     free(inv->outputs);
+    inv->outputs = NULL;
+    inv->noutputs = 0;
+}
+
+void fnh__invocation_free(fnh__invocation *inv)
+{
+    if (!inv)
+        return;
+    fnh__app_unref(inv->app);
+    fnh__http_req_free(inv->in.http);
+    fnh__buf_free(&inv->in.payload);
+    free(inv->in.ctype);
+    free(inv->in.meta);
+    free(inv->in.metastore);
+    free(inv->in.params);
+    free(inv->in.paramstore);
+    fnh__invocation_clear_io(inv);
+    free(inv->reason_owned);
+    free(inv->trigger_details);
+    free(inv->retry_exception);
     free(inv);
 }
 

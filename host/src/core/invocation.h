@@ -113,6 +113,9 @@ struct fnh__invocation {
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
 void fnh__invocation_free(fnh__invocation *inv);
+/* Frees the extension inputs read and the outputs set so far (a retry's
+ * fresh try starts without them). Loop thread, or the thread owning inv. */
+void fnh__invocation_clear_io(fnh__invocation *inv);
 /* The invocation's result for its trigger's completion: 0, the function's
  * negative errno, or -ETIMEDOUT (then outputs must not be read: the
  * function may still be running). Loop thread. */
