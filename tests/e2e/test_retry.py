@@ -234,3 +234,15 @@ def test_retries_with_input_and_output_bindings_complete_once(ctx):
     assert "complete token=2 status=0 result=ret 1" in out
     assert out.count("Executed 'Functions.ticker' (Failed") == 3, out
     assert "memo 0:" not in out and "memo 1: got tick 1 n=1 const=c-1" in out
+
+
+def test_a_long_delay_ends_when_the_host_stops(ctx):
+    policy = {"strategy": "fixedDelay", "maxRetryCount": 3, "delayInterval": "10000.00:00:00"}
+    h = ctx.start(retry_app(ctx, {"tick": timer_fn(policy)}))
+    out = h.wait_log("Waiting for `10000.00:00:00` before retrying function execution. "
+                     "Next attempt: '1'. Max retry count: '3'")
+    assert out.count("Executing 'Functions.tick'") == 1
+    t0 = time.time()
+    h.stop()
+    assert time.time() - t0 < 20
+    assert h.output.count("Executing 'Functions.tick'") == 1
