@@ -71,7 +71,8 @@ typedef struct fnh_trigger_type {
      * function has really returned (after a timeout, when the runner has
      * stopped it), so the event is never redelivered while it runs. result is the
      * function's $return value or NULL (borrowed for the call). Called
-     * exactly once per successful fnh_fire. */
+     * exactly once per successful fnh_fire; under a retry policy
+     * (FNH_TRIGGER_RETRIES) once, for the last try. */
     void (*complete)(void *state, void *token, int status, const fnh_value *result);
     /* Stops listening. After it returns the extension calls fnh_fire no more
      * (its threads are joined, its handles closed). complete() may still be
