@@ -133,7 +133,7 @@ def test_so_custom_entry_point(ctx):
 def test_so_newer_abi(ctx):
     h = ctx.start(broken_app(ctx, ctx.so("native", "broken", "newabi")))
     assert ("bad/function.json: scriptFile: 'fn.so' was built for fnhost function ABI 2.0, this "
-            "host provides 1.1; rebuild it against this host's include/fnhost headers") in h.output
+            "host provides 1.2; rebuild it against this host's include/fnhost headers") in h.output
 
 
 def test_so_that_cannot_load(ctx):

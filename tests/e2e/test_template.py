@@ -129,7 +129,7 @@ def test_template_passes_extensions_check_and_adds_a_command(ctx):
     assert f"ok: {so} is a usable fnhost extension" in p.stdout
     env = {"FNHOST_EXTENSIONS_PATH": d}
     p = ctx.run("extensions", "list", env=env)
-    assert any(line.startswith("template ") and "0.1.0" in line and "ABI 1.1" in line
+    assert any(line.startswith("template ") and "0.1.0" in line and "ABI 1.2" in line
                for line in p.stdout.splitlines()), p.stdout
     p = ctx.run("template", "--script-root", os.path.join(d, "example"), env=env)
     assert p.returncode == 0, p.stdout + p.stderr

@@ -79,7 +79,7 @@ static int in_read(void *state, fnh_call *call)
 }
 
 static const fnh_trigger_type trig = {sizeof(fnh_trigger_type), "robustTrigger", trig_bind,
-                                      trig_start, NULL, NULL, NULL, NULL};
+                                      trig_start, NULL, NULL, NULL, NULL, 0};
 static const fnh_binding_type in = {sizeof(fnh_binding_type), "robustIn", FNH_IN, in_bind,
                                     in_read, NULL, NULL};
 static const fnh_trigger_type *const triggers[] = {&trig, NULL};

@@ -170,7 +170,7 @@ static void plain_unbind(void *state)
 
 static const fnh_trigger_type tick_type = {
     sizeof(fnh_trigger_type), "tickTrigger", tick_bind, tick_start, tick_complete, tick_stop,
-    tick_unbind, tick_invoke};
+    tick_unbind, tick_invoke, FNH_TRIGGER_RETRIES};
 static const fnh_binding_type const_type = {sizeof(fnh_binding_type), "constant", FNH_IN,
                                             const_bind, const_read, NULL, plain_unbind};
 static const fnh_binding_type memo_type = {sizeof(fnh_binding_type), "memo", FNH_OUT,

@@ -4,7 +4,7 @@
 #include <fnhost/extension.h>
 
 static const fnh_trigger_type tock = {sizeof(fnh_trigger_type), "tock", NULL, NULL, NULL, NULL,
-                                      NULL, NULL};
+                                      NULL, NULL, 0};
 static const fnh_trigger_type *const triggers[] = {&tock, NULL};
 
 FNH_EXPORT const fnh_extension_def fnh_extension = {

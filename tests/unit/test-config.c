@@ -18,6 +18,7 @@
 #include "http_router.h"
 #include "json.h"
 #include "ncrontab.h"
+#include "retry.h"
 #include "settings.h"
 #include "unit.h"
 
@@ -868,6 +869,77 @@ static void test_host_json_typos_warn(void)
     cleanup(app);
 }
 
+/* Reads a "retry" object from JSON text; the first error or "OK". */
+static const char *retry_err(const char *json, fnh__retry_policy *p)
+{
+    static char out[512];
+    cJSON *v = cJSON_Parse(json);
+    fnh__strlist errs = {0}, warns = {0};
+    *p = (fnh__retry_policy){0};
+    int rc = fnh__retry_read(v, "host.json", "retry", &errs, &warns, p);
+    snprintf(out, sizeof out, "%s", rc ? (errs.len ? errs.items[0] : "?") : "OK");
+    fnh__strlist_free(&errs);
+    fnh__strlist_free(&warns);
+    cJSON_Delete(v);
+    return out;
+}
+
+static void test_retry_policies(void)
+{
+    fnh__retry_policy p;
+    CHECK_STR(retry_err("{\"strategy\":\"FixedDelay\",\"maxRetryCount\":3,"
+                        "\"delayInterval\":\"00:00:05\"}", &p), "OK");
+    CHECK(p.strategy == FNH__RETRY_FIXED && p.max_retry_count == 3 && p.delay_ms == 5000);
+    CHECK_STR(retry_err("{\"strategy\":\"exponentialBackoff\",\"maxRetryCount\":\"-1\","
+                        "\"minimumInterval\":\"00:00:00.5\",\"maximumInterval\":\"1.00:00:00\"}",
+                        &p), "OK");
+    CHECK(p.strategy == FNH__RETRY_EXPONENTIAL && p.max_retry_count == -1 && p.min_ms == 500 &&
+          p.max_ms == 86400000);
+    CHECK_STR(retry_err("{\"strategy\":\"fixedDelay\",\"maxRetryCount\":0,"
+                        "\"delayInterval\":\"00:00:00\"}", &p), "OK");
+    CHECK(p.max_retry_count == 0 && p.delay_ms == 0);
+    CHECK_STR(retry_err("{\"maxRetryCount\":1}", &p),
+              "host.json: retry.strategy: missing is not a retry strategy; write \"fixedDelay\" "
+              "or \"exponentialBackoff\"");
+    CHECK(p.strategy == FNH__RETRY_NONE); /* an error leaves no policy */
+    CHECK_STR(retry_err("{\"strategy\":\"fixedDelay\",\"maxRetryCount\":1.5,"
+                        "\"delayInterval\":\"00:00:01\"}", &p),
+              "host.json: retry.maxRetryCount: 1.5 is not a retry count; write a whole number "
+              "from 0 to 2147483647, or -1 to retry until the function succeeds");
+    CHECK_STR(retry_err("{\"strategy\":\"fixedDelay\",\"maxRetryCount\":1,"
+                        "\"delayInterval\":\"-00:00:01\"}", &p),
+              "host.json: retry.delayInterval: \"-00:00:01\" is not a TimeSpan of zero or more; "
+              "write \"hh:mm:ss\", e.g. \"00:00:05\"");
+    CHECK_STR(retry_err("{\"strategy\":\"fixedDelay\",\"maxRetryCount\":1,"
+                        "\"delayInterval\":\"00:61:00\"}", &p),
+              "host.json: retry.delayInterval: \"00:61:00\" " FNH__SPAN_RANGE_FIX);
+    CHECK_STR(retry_err("[]", &p),
+              "host.json: retry: must be an object like {\"strategy\": \"fixedDelay\", "
+              "\"maxRetryCount\": 3, \"delayInterval\": \"00:00:05\"}, not an array");
+}
+
+static void test_retry_delays(void)
+{
+    fnh__retry_policy fixed = {FNH__RETRY_FIXED, 3, 1500, 0, 0};
+    CHECK(fnh__retry_delay_ms(&fixed, 1) == 1500 && fnh__retry_delay_ms(&fixed, 9) == 1500);
+    fnh__retry_policy exp = {FNH__RETRY_EXPONENTIAL, -1, 0, 1000, 60000};
+    for (int round = 0; round < 50; round++) {
+        CHECK(fnh__retry_delay_ms(&exp, 1) == 1000);
+        int64_t d2 = fnh__retry_delay_ms(&exp, 2), d4 = fnh__retry_delay_ms(&exp, 4);
+        CHECK(d2 >= 1800 && d2 <= 2200);
+        CHECK(d4 >= 1000 + 3200 && d4 <= 1000 + 4800);
+        CHECK(fnh__retry_delay_ms(&exp, 40) == 60000);      /* capped */
+        CHECK(fnh__retry_delay_ms(&exp, 1000000) == 60000); /* no overflow */
+    }
+    char s[40];
+    fnh__retry_span_fmt(5000, s);
+    CHECK_STR(s, "00:00:05");
+    fnh__retry_span_fmt(250, s);
+    CHECK_STR(s, "00:00:00.2500000");
+    fnh__retry_span_fmt(93784005, s);
+    CHECK_STR(s, "1.02:03:04.0050000");
+}
+
 int main(void)
 {
     UNIT_RUN(test_version_missing);
@@ -905,5 +977,7 @@ int main(void)
     UNIT_RUN(test_messages_stay_on_one_line);
     UNIT_RUN(test_function_json_typos_warn);
     UNIT_RUN(test_host_json_typos_warn);
+    UNIT_RUN(test_retry_policies);
+    UNIT_RUN(test_retry_delays);
     UNIT_END();
 }

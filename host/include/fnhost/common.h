@@ -18,7 +18,7 @@
  * struct or table: the host accepts modules whose minor is <= its own.
  * Rule for maintainers: add new members at the end only, never reorder. */
 #define FNH_ABI_MAJOR 1
-#define FNH_ABI_MINOR 1
+#define FNH_ABI_MINOR 2
 
 #define FNH_EXPORT __attribute__((visibility("default")))
 

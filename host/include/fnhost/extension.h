@@ -71,7 +71,8 @@ typedef struct fnh_trigger_type {
      * function has really returned (after a timeout, when the runner has
      * stopped it), so the event is never redelivered while it runs. result is the
      * function's $return value or NULL (borrowed for the call). Called
-     * exactly once per successful fnh_fire. */
+     * exactly once per successful fnh_fire; under a retry policy
+     * (FNH_TRIGGER_RETRIES) once, for the last try. */
     void (*complete)(void *state, void *token, int status, const fnh_value *result);
     /* Stops listening. After it returns the extension calls fnh_fire no more
      * (its threads are joined, its handles closed). complete() may still be
@@ -87,7 +88,17 @@ typedef struct fnh_trigger_type {
      * caller is told it failed). NULL: the host runs the function with input
      * as the trigger value, without calling complete. */
     int (*invoke)(void *state, const fnh_value *input);
+    /* ABI 1.2, optional: FNH_TRIGGER_* bits. */
+    uint32_t flags;
 } fnh_trigger_type;
+
+/* The host applies retry policies (host.json or function.json "retry") to
+ * this trigger's invocations, as Azure does for Timer, Event Hubs, Cosmos DB
+ * and Kafka: a failed try runs again after the policy's delay, with the
+ * function's retry context counting the tries, and complete() is called
+ * once, with the status of the last try. Leave it out when the source has
+ * its own redelivery (a queue's dequeue count, a blob's receipts). */
+#define FNH_TRIGGER_RETRIES 0x1u
 
 /* An input and/or output binding type. */
 typedef struct fnh_binding_type {

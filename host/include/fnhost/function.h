@@ -45,10 +45,21 @@
 #ifndef FNHOST_FUNCTION_H
 #define FNHOST_FUNCTION_H
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include "common.h"
 
 typedef struct fnh_ctx fnh_ctx;
+
+/* ABI 1.2: where this invocation stands under its function's retry policy
+ * (host.json or function.json "retry"), as Azure's RetryContext. */
+typedef struct fnh_retry_info {
+    int retry_count;       /* 0 on the first try, then 1, 2, ... */
+    int max_retry_count;   /* the policy's maxRetryCount; -1: retried until it succeeds */
+    int last_error;        /* the previous try's negative errno; 0 on the first try */
+    const char *exception; /* the previous try's failure as text; NULL on the first try */
+} fnh_retry_info;
 
 /* Module flags for FNH_FUNCTION_MODULE. */
 #define FNH_FN_NONBLOCKING 0x1u
@@ -80,6 +91,8 @@ typedef struct fnh_function_api {
     void (*log)(fnh_ctx *c, fnh_log_level level, const char *fmt, va_list ap);
     const char *(*strerror)(int err);
     const char *(*invocation_id)(fnh_ctx *c);
+    /* ABI 1.2 */
+    int (*retry_context)(fnh_ctx *c, fnh_retry_info *out);
 } fnh_function_api;
 
 #define FNH__FAPI(c) (*(const fnh_function_api *const *)(const void *)(c))
@@ -164,6 +177,20 @@ static inline const char *fnh_strerror(fnh_ctx *c, int err)
 static inline const char *fnh_invocation_id(fnh_ctx *c)
 {
     return FNH__FAPI(c)->invocation_id(c);
+}
+
+/* Fills *out with the invocation's retry context (out->exception is
+ * borrowed until the entry point returns). Returns 0, -ENOENT when the
+ * function runs under no retry policy (Azure's RetryContext is null then:
+ * HTTP functions, triggers without retries, no "retry" configured), or
+ * -ENOSYS on a host older than ABI 1.2. */
+static inline int fnh_retry_context(fnh_ctx *c, fnh_retry_info *out)
+{
+    const fnh_function_api *api = FNH__FAPI(c);
+    if (api->size < offsetof(fnh_function_api, retry_context) + sizeof api->retry_context ||
+        !api->retry_context)
+        return -ENOSYS;
+    return api->retry_context(c, out);
 }
 
 #endif

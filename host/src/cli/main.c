@@ -25,6 +25,7 @@
 #include "extension.h"
 #include "host.h"
 #include "http_binding.h"
+#include "http_throttle.h"
 #include "http_router.h"
 #include "isolated.h"
 #include "json.h"
@@ -131,6 +132,7 @@ static void drain_cb(uv_timer_t *t)
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
+    fnh__http_throttle_shutdown(); /* requests still waiting for a slot: 503 */
     if (g_host.http)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
@@ -155,6 +157,7 @@ static void signal_cb(uv_signal_t *s, int signum)
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
     fnh__http_server_stop(g_host.http);
     fnh__ext_stop(g_host.app);
+    fnh__dispatch_stop_retries(); /* failed tries waiting for a retry fail now */
     /* shutdown is a swap to an empty app, then a drain of the old one */
     fnh__app *empty = fnh__app_new(g_host.app->root);
     if (empty) {

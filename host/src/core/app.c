@@ -237,6 +237,8 @@ void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len)
         free(brief);
     }
     load_function_timeout(app, get_ci(h, "functionTimeout"));
+    fnh__retry_read(get_ci(h, "retry"), HOST_JSON, "retry", &app->host_errors, &app->warnings,
+                    &app->retry);
     check_log_levels(app, get_ci(h, "logging"));
     check_allow_list(app, get_ci(h, "functions"));
     const cJSON *ext = get_ci(h, "extensions");
@@ -596,6 +598,8 @@ static void function_read(fnh__app *app, fnh__function *fn, const char *text, si
                               fn->config_file, c->string, hint);
     }
     load_bindings(app, fn);
+    fnh__retry_read(get_ci(fn->config, "retry"), fn->config_file, "retry", &fn->errors,
+                    &app->warnings, &fn->retry_declared);
     const cJSON *disabled = get_ci(fn->config, "disabled");
     if (cJSON_IsTrue(disabled) ||
         (cJSON_IsString(disabled) && fnh__truthy(fnh__app_setting(app, disabled->valuestring)))) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fnhost/function.h"
+#include "retry.h"
 #include "strlist.h"
 
 struct cJSON;
@@ -45,6 +46,11 @@ typedef struct fnh__function {
     void (*runner_release)(struct fnh__function *fn); /* frees runner_state */
     int run_inline;        /* the runner may run it on the loop thread (non-blocking) */
     struct fnh__lane *lane; /* the worker pool's queue of its jobs (pool.c owns it) */
+    /* function.json "retry" (strategy NONE when absent), and the policy
+     * dispatch applies: this one or host.json's, when its trigger type takes
+     * retry policies (set when the trigger is bound), else none */
+    fnh__retry_policy retry_declared;
+    fnh__retry_policy retry;
 } fnh__function;
 
 /* State a part of the host keeps for one app snapshot (the binding handles,
@@ -61,6 +67,7 @@ typedef struct fnh__app {
     char *root;
     struct cJSON *host_json;
     int64_t function_timeout_ms; /* -1 = unlimited */
+    fnh__retry_policy retry;      /* host.json "retry" (strategy NONE when absent) */
     fnh__strlist settings;        /* local.settings.json Values, "NAME=value" */
     char *cors;                   /* Host.CORS */
     int cors_credentials;

@@ -6,15 +6,20 @@
  * start on the loop and report back through fnh__dispatch_ran. Dispatch owns
  * functionTimeout (counted from the moment the function starts): the caller
  * is answered at once, the runner is asked to stop the work, and the
- * invocation stays counted until the work has really returned. */
+ * invocation stays counted until the work has really returned. Dispatch
+ * also applies retry policies: a failed try of a function with one (its
+ * trigger type takes them) waits the policy's delay and runs again as the
+ * same invocation, and the trigger hears only of the last try. */
 #include "dispatch.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "pool.h"
+#include "retry.h"
 #include "runner.h"
 #include "util.h"
 
@@ -29,6 +34,11 @@ static struct {
     size_t inflight;
     uv_timer_t timeout_timer;
     int initialized;
+    /* invocations waiting for their next try (linked by next), loop thread */
+    fnh__invocation *retrying;
+    size_t nretrying;
+    uv_timer_t retry_timer;
+    int no_retries; /* the host is stopping: failures are final */
 } g;
 
 /* "Function.<name>", made once at load (app.c). */
@@ -104,6 +114,15 @@ static void log_executing(fnh__invocation *inv)
     fnh__log_tee_set(prev);
 }
 
+/* Why a try failed, for the log and the next try's retry context. */
+static const char *failure_text(const fnh__invocation *inv)
+{
+    return inv->timed_out          ? "The function timed out."
+           : inv->rc == -ECANCELED ? "The host is shutting down; the invocation was cancelled "
+                                     "before it started."
+                                   : strerror(inv->rc < 0 ? -inv->rc : EIO);
+}
+
 static void log_executed_line(fnh__invocation *inv, int ok)
 {
     const char *cat = category(inv->fn);
@@ -128,10 +147,7 @@ static void log_executed_line(fnh__invocation *inv, int ok)
         put(&at, end, "ms)");
         fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
     } else {
-        const char *why = inv->timed_out          ? "The function timed out."
-                          : inv->rc == -ECANCELED ? "The host is shutting down; the "
-                                                    "invocation was cancelled before it started."
-                                                  : strerror(inv->rc < 0 ? -inv->rc : EIO);
+        const char *why = failure_text(inv);
         fnh__log(cat, FNH_LOG_ERROR,
                  "Executed 'Functions.%s' (Failed, Id=%s, Duration=%llums)\n"
                  "Exception while executing function: Functions.%s. %s",
@@ -148,13 +164,18 @@ static void log_executed(fnh__invocation *inv, int ok)
 
 /* ---- the pipeline ---------------------------------------------------------- */
 
-/* The work has returned (loop thread): complete unless a timeout already
- * did, release, free. */
+static int retry_later(fnh__invocation *inv);
+
+/* The work has returned (loop thread): a failed try under a retry policy
+ * waits for its next one; else complete unless a timeout already did,
+ * release, free. */
 static void finish(fnh__invocation *inv)
 {
     live_remove(inv);
     if (!inv->abandoned) {
         log_executed(inv, inv->rc == 0);
+        if (inv->rc != 0 && retry_later(inv))
+            return;
         if (inv->complete)
             inv->complete(inv);
         fnh__invocation_notify(inv);
@@ -239,6 +260,10 @@ void fnh__dispatch_ran(fnh__invocation *inv)
 
 void fnh__dispatch(fnh__invocation *inv)
 {
+    if (!inv->has_retry && inv->fn->retry.strategy != FNH__RETRY_NONE) {
+        inv->has_retry = 1;
+        inv->retry_max = inv->fn->retry.max_retry_count;
+    }
     inv->start_ns = fnh__now_ns();
     log_executing(inv);
     live_add(inv);
@@ -267,6 +292,122 @@ void fnh__dispatch_set_binding_io(fnh__binding_io_fn read_inputs, fnh__binding_i
 {
     g.read_inputs = read_inputs;
     g.write_outputs = write_outputs;
+}
+
+/* ---- retries ------------------------------------------------------------------- */
+
+/* Makes inv a fresh try: a new id, no outputs or inputs yet. */
+static void reset_for_retry(fnh__invocation *inv)
+{
+    fnh__invocation_clear_io(inv);
+    fnh__uuid(inv->id);
+    inv->run_ns = 0;
+    inv->in_pool = 0;
+    inv->overdue = inv->returned = 0;
+    inv->pool_job = inv->pool_done = NULL;
+}
+
+static void retry_cb(uv_timer_t *t);
+
+static void retry_rearm(void)
+{
+    uint64_t first = UINT64_MAX, now = fnh__now_ns();
+    for (fnh__invocation *r = g.retrying; r; r = r->next)
+        if (r->retry_due_ns < first)
+            first = r->retry_due_ns;
+    if (first == UINT64_MAX) {
+        uv_timer_stop(&g.retry_timer);
+        return;
+    }
+    uint64_t ms = first > now ? (first - now + 999999u) / 1000000u : 0;
+    uv_timer_start(&g.retry_timer, retry_cb, ms, 0);
+}
+
+/* Runs every invocation whose next try is due (loop thread). */
+static void retry_cb(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = fnh__now_ns();
+    fnh__invocation *due = NULL, **tail = &due;
+    for (fnh__invocation **p = &g.retrying; *p;) {
+        fnh__invocation *r = *p;
+        if (r->retry_due_ns <= now) {
+            *p = r->next;
+            r->next = NULL;
+            g.nretrying--;
+            *tail = r;
+            tail = &r->next;
+        } else {
+            p = &r->next;
+        }
+    }
+    retry_rearm();
+    while (due) {
+        fnh__invocation *r = due;
+        due = r->next;
+        r->next = NULL;
+        r->rc = 0;
+        fnh__dispatch(r);
+    }
+}
+
+/* inv's try failed: when its policy allows another, logs Azure's line,
+ * schedules the next try and returns 1; else 0 (the failure is final). */
+static int retry_later(fnh__invocation *inv)
+{
+    if (!inv->has_retry || g.no_retries || !g.initialized || inv->rc == -ECANCELED ||
+        inv->timed_out)
+        return 0;
+    if (inv->retry_max >= 0 && inv->retry_count >= inv->retry_max)
+        return 0;
+    char *why = fnh__strdup(failure_text(inv));
+    if (!why)
+        return 0;
+    free(inv->retry_exception);
+    inv->retry_exception = why;
+    inv->retry_last_rc = inv->rc;
+    inv->retry_count++;
+    int64_t delay = fnh__retry_delay_ms(&inv->fn->retry, inv->retry_count);
+    char span[40];
+    fnh__retry_span_fmt(delay, span);
+    fnh__log("Host.Executor", FNH_LOG_INFO,
+             "Waiting for `%s` before retrying function execution. Next attempt: '%d'. Max "
+             "retry count: '%d'",
+             span, inv->retry_count, inv->retry_max);
+    reset_for_retry(inv);
+    /* a delay of up to 10,000 days: saturate rather than wrap */
+    uint64_t wait_ns = (uint64_t)delay > UINT64_MAX / 4 / 1000000u ? UINT64_MAX / 4
+                                                                    : (uint64_t)delay * 1000000u;
+    inv->retry_due_ns = fnh__now_ns() + wait_ns;
+    inv->next = g.retrying;
+    g.retrying = inv;
+    g.nretrying++;
+    retry_rearm();
+    return 1;
+}
+
+size_t fnh__dispatch_retrying(void)
+{
+    return g.nretrying;
+}
+
+void fnh__dispatch_stop_retries(void)
+{
+    g.no_retries = 1;
+    if (g.initialized)
+        uv_timer_stop(&g.retry_timer);
+    while (g.retrying) {
+        fnh__invocation *r = g.retrying;
+        g.retrying = r->next;
+        r->next = NULL;
+        g.nretrying--;
+        /* the last try's failure stands: rc still holds it */
+        if (r->complete)
+            r->complete(r);
+        if (r->release)
+            r->release(r);
+        fnh__invocation_free(r);
+    }
 }
 
 /* ---- functionTimeout --------------------------------------------------------- */
@@ -322,6 +463,8 @@ int fnh__dispatch_init(uv_loop_t *loop, int nthreads, int64_t timeout_ms)
         uv_timer_start(&g.timeout_timer, timeout_cb, tick, tick);
     }
     uv_unref((uv_handle_t *)&g.timeout_timer);
+    uv_timer_init(loop, &g.retry_timer);
+    g.no_retries = 0;
     g.initialized = 1;
     int rc = fnh__pool_init(loop, nthreads);
     g.pooled = rc == 0;
@@ -344,6 +487,7 @@ int fnh__dispatch_shutdown(uint64_t wait_ms)
 {
     if (!g.initialized)
         return 0;
+    fnh__dispatch_stop_retries(); /* failures are final from now on */
     uint64_t deadline = fnh__now_ns() + wait_ms * 1000000u;
     /* let queued and running invocations finish, up to the bound */
     while (g.inflight && fnh__now_ns() < deadline) {
@@ -358,5 +502,6 @@ int fnh__dispatch_shutdown(uint64_t wait_ms)
         return (int)g.inflight > 0 ? (int)g.inflight : still_running;
     g.initialized = 0;
     uv_close((uv_handle_t *)&g.timeout_timer, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.retry_timer, NULL);   /* nothing to free: the handle is static */
     return 0;
 }

@@ -1,8 +1,9 @@
 /* dispatch.h: the one path every invocation takes, whatever its trigger and
  * runner: log "Executing", read input bindings, run the function through its
  * runner (runner.h), write output bindings, enforce functionTimeout from the
- * moment the function starts, log "Executed", and call the trigger's
- * completion on the loop thread. */
+ * moment the function starts, log "Executed", retry a failed try under
+ * the function's retry policy (fn->retry), and call the trigger's
+ * completion on the loop thread once, for the last try. */
 #ifndef FNH_DISPATCH_H
 #define FNH_DISPATCH_H
 
@@ -28,6 +29,13 @@ void fnh__dispatch(fnh__invocation *inv);
 /* An out-of-process runner's invocation has returned (runner.h). Loop
  * thread; inv->rc and the outputs are set. */
 void fnh__dispatch_ran(fnh__invocation *inv);
+/* Invocations whose try failed and that wait for their next one (retry
+ * policies). */
+size_t fnh__dispatch_retrying(void);
+/* The host is stopping: no try is retried any more, and every invocation
+ * waiting for its next try completes now with its last try's failure
+ * (Azure cancels retries on shutdown). Loop thread. */
+void fnh__dispatch_stop_retries(void);
 /* Invocations dispatched whose work has not returned (timed-out ones that
  * still run included). */
 size_t fnh__dispatch_inflight(void);

@@ -62,6 +62,32 @@ void fnh__invocation_notify(fnh__invocation *inv)
         w->done(w, inv);
 }
 
+void fnh__invocation_clear_io(fnh__invocation *inv)
+{
+    for (size_t i = 0; i < inv->ninputs; i++) {
+        free(inv->inputs[i].name);
+        fnh__buf_free(&inv->inputs[i].value);
+        free(inv->inputs[i].content_type);
+    }
+    free(inv->inputs);
+    inv->inputs = NULL;
+    inv->ninputs = 0;
+    for (size_t i = 0; i < inv->noutputs; i++) {
+        fnh__output *o = &inv->outputs[i];
+        free(o->name);
+        fnh__buf_free(&o->body);
+        free(o->content_type);
+        for (size_t k = 0; k < o->nheaders; k++) {
+            free((char *)o->headers[k].key);
+            free((char *)o->headers[k].value);
+        }
+        free(o->headers);
+    }
+    free(inv->outputs);
+    inv->outputs = NULL;
+    inv->noutputs = 0;
+}
+
 void fnh__invocation_free(fnh__invocation *inv)
 {
     if (!inv)
@@ -80,26 +106,10 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->in.metastore);
     free(inv->in.params);
     free(inv->in.paramstore);
-    for (size_t i = 0; i < inv->ninputs; i++) {
-        free(inv->inputs[i].name);
-        fnh__buf_free(&inv->inputs[i].value);
-        free(inv->inputs[i].content_type);
-    }
-    free(inv->inputs);
+    fnh__invocation_clear_io(inv);
     free(inv->reason_owned);
     free(inv->trigger_details);
-    for (size_t i = 0; i < inv->noutputs; i++) {
-        fnh__output *o = &inv->outputs[i];
-        free(o->name);
-        fnh__buf_free(&o->body);
-        free(o->content_type);
-        for (size_t k = 0; k < o->nheaders; k++) {
-            free((char *)o->headers[k].key);
-            free((char *)o->headers[k].value);
-        }
-        free(o->headers);
-    }
-    free(inv->outputs);
+    free(inv->retry_exception);
     free(inv);
 }
 
@@ -516,6 +526,20 @@ static const char *api_invocation_id(fnh_ctx *c)
     return INV(c)->id;
 }
 
+static int api_retry_context(fnh_ctx *c, fnh_retry_info *out)
+{
+    fnh__invocation *inv = INV(c);
+    if (!out)
+        return -EINVAL;
+    if (!inv->has_retry)
+        return -ENOENT;
+    out->retry_count = inv->retry_count;
+    out->max_retry_count = inv->retry_max;
+    out->last_error = inv->retry_count ? inv->retry_last_rc : 0;
+    out->exception = inv->retry_count ? inv->retry_exception : NULL;
+    return 0;
+}
+
 const fnh_function_api fnh__function_api = {
     .size = sizeof(fnh_function_api),
     .abi_minor = FNH_ABI_MINOR,
@@ -528,4 +552,5 @@ const fnh_function_api fnh__function_api = {
     .log = api_log,
     .strerror = api_strerror,
     .invocation_id = api_invocation_id,
+    .retry_context = api_retry_context,
 };

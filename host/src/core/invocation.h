@@ -97,6 +97,15 @@ struct fnh__invocation {
     fnh__output *outputs;
     size_t noutputs;
     int rc;                  /* the function's return value */
+    /* retries (dispatch.c): has_retry when the function runs under a retry
+     * policy; retry_count tries before this one; the previous try's rc and
+     * failure text (owned) */
+    int has_retry;
+    int retry_count;
+    int retry_max;
+    int retry_last_rc;
+    char *retry_exception;
+    uint64_t retry_due_ns;   /* waiting for its next try until then */
     int timed_out;           /* functionTimeout passed: completed as failed (loop thread) */
     int abandoned;           /* completed; the worker frees it when it returns */
     int overdue;             /* pool lock: timed out while a worker runs it */
@@ -130,6 +139,9 @@ fnh__inv_watch *fnh__invocation_watch_take(void);
 void fnh__invocation_watch(fnh__invocation *inv, fnh__inv_watch *w);
 /* Tells inv's observer (if any) that inv completed, once. Loop thread. */
 void fnh__invocation_notify(fnh__invocation *inv);
+/* Frees the extension inputs read and the outputs set so far (a retry's
+ * fresh try starts without them). Loop thread, or the thread owning inv. */
+void fnh__invocation_clear_io(fnh__invocation *inv);
 /* The invocation's result for its trigger's completion: 0, the function's
  * negative errno, or -ETIMEDOUT (then outputs must not be read: the
  * function may still be running). Loop thread. */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,10 +411,12 @@ static int ends_in_trigger(const char *type)
 /* The refusal for a loaded descriptor's type tables, or NULL. */
 static char *types_refusal(const char *who, const fnh_extension_def *d)
 {
-    /* every struct the extension hands in must cover the 1.0 layout */
+    /* every struct the extension hands in must cover the 1.0 layout (1.1 for
+     * triggers: 1.1 appended invoke, 1.2 flags, read only when the size
+     * covers them) */
     const char *small = NULL;
     for (const fnh_trigger_type *const *t = d->triggers; t && *t && !small; t++)
-        if ((*t)->size < sizeof(fnh_trigger_type) || !(*t)->type)
+        if ((*t)->size < offsetof(fnh_trigger_type, flags) || !(*t)->type)
             small = "fnh_trigger_type";
     for (const fnh_binding_type *const *t = d->bindings; t && *t && !small; t++)
         if ((*t)->size < sizeof(fnh_binding_type) || !(*t)->type)
@@ -761,6 +764,23 @@ static int kind_fits(fnh__function *fn, const fnh__binding *b, const loaded_ext 
     return 1;
 }
 
+/* The retry policy of fn, whose trigger is bound to hb: function.json's or
+ * host.json's when the trigger type takes them; a function.json policy on
+ * any other trigger is warned about (as Azure ignores it there). */
+static void apply_retry_policy(fnh__function *fn, const struct fnh_binding *hb)
+{
+    int takes = (hb->trig->flags & FNH_TRIGGER_RETRIES) != 0;
+    const fnh__retry_policy *p =
+        fn->retry_declared.strategy ? &fn->retry_declared : &hb->app->retry;
+    fn->retry = takes ? *p : (fnh__retry_policy){0};
+    if (!takes && fn->retry_declared.strategy)
+        fnh__strlist_addf(&hb->app->warnings,
+                          "%s: retry: '%s' triggers take no retry policy (as in Azure, retries "
+                          "apply to timer triggers and to extension triggers that support "
+                          "them), so it has no effect here; remove it",
+                          fn->config_file, fn->trigger->type);
+}
+
 static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
 {
     struct fnh_binding *hb = calloc(1, sizeof *hb);
@@ -820,6 +840,8 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
     fnh__strlist_free(&errs);
     hb->bound = 1;
     b->ext_handle = hb;
+    if (hb->trig && b == fn->trigger)
+        apply_retry_policy(fn, hb);
     if (!b->is_trigger && (((b->direction & FNH__DIR_IN) && hb->bt->read) ||
                            ((b->direction & FNH__DIR_OUT) && hb->bt->write)))
         fn->has_ext_io = 1;

@@ -221,7 +221,8 @@ static ptrdiff_t last_index_ci(const char *s, size_t n, const char *lit, size_t 
 /* Constraint checks (invariant culture)                                    */
 /* ------------------------------------------------------------------------ */
 
-/* [+-]digits within int64 (NumberStyles.Integer without white space). */
+/* [+-]digits within int64 (NumberStyles.Integer; cons_check strips the
+ * white space it allows around the value). */
 static bool parse_i64(const char *s, size_t n, long long *out)
 {
     size_t i = 0;
@@ -492,11 +493,30 @@ static size_t utf16_len(const char *s, size_t n)
     return k;
 }
 
+/* White space as .NET's parsers skip it: tab, line feed, vertical tab, form
+ * feed, carriage return and space. */
+static bool is_dotnet_space(int c)
+{
+    return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
+
 /* Runs one constraint on a present value. Returns 1/0, -ENOMEM, or -ERANGE
  * when a regex gave up (see REGEX_MATCH_LIMIT). */
 static int cons_check(const struct cons *c, const char *s, size_t n)
 {
     long long v;
+    /* .NET's number, bool, Guid and DateTime parsers, which these
+     * constraints use (NumberStyles.Integer, Number and Float all allow
+     * leading and trailing white space), skip white space around the value */
+    if (c->kind != C_ALPHA && c->kind != C_LENGTH && c->kind != C_MINLENGTH &&
+        c->kind != C_MAXLENGTH && c->kind != C_REQUIRED && c->kind != C_REGEX) {
+        while (n && is_dotnet_space((unsigned char)*s)) {
+            s++;
+            n--;
+        }
+        while (n && is_dotnet_space((unsigned char)s[n - 1]))
+            n--;
+    }
     switch (c->kind) {
     case C_INT:
         return parse_i64(s, n, &v) && v >= INT_MIN && v <= INT_MAX;
@@ -1519,7 +1539,8 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
     return 1;
 }
 
-/* Splits and decodes the raw path into q using buf (at least len bytes) and
+/* Splits the raw path on '/' and then decodes each segment (except "%2F",
+ * kept as written) into q using buf (at least len bytes) and
  * off/len arrays of at least cap entries. Returns 1 if usable, 0 if the path
  * cannot match anything (empty segment), -1 if more than cap segments. */
 static int req_fill(struct req *q, const char *path, size_t len, char *buf, size_t *off,
@@ -1548,7 +1569,9 @@ static int req_fill(struct req *q, const char *path, size_t len, char *buf, size
             if (ch == '%' && i + 2 < len && is_hex((unsigned char)path[i + 1]) &&
                 is_hex((unsigned char)path[i + 2])) {
                 int v = hexval((unsigned char)path[i + 1]) * 16 + hexval((unsigned char)path[i + 2]);
-                if (v != 0) {
+                /* as Kestrel: "%2F" stays encoded (the value keeps it; it
+                 * never splits a segment), and so does "%00" */
+                if (v != 0 && v != '/') {
                     buf[o++] = (char)v;
                     i += 3;
                     continue;

@@ -60,10 +60,12 @@ typedef struct fnh__route_match {
  * (release with fnh__route_match_clear) on a match, 0 when nothing matches,
  * -ENOMEM, or -ERANGE when a regex constraint gave up on the value (PCRE2's
  * match, depth or heap limit: the pattern backtracks too much on it); *m then
- * names the route, its target and the parameter (m->gave_up). Literals match case-insensitively; parameter values keep their
- * case, are percent-decoded per segment (an encoded "%2F" never splits a
- * segment) and absent optional parameters have value NULL (a default gives
- * its default). */
+ * names the route, its target and the parameter (m->gave_up). Literals
+ * match case-insensitively; parameter values keep their case and are
+ * percent-decoded per segment after the split, except that, as in Kestrel
+ * and ASP.NET Core, "%2F" stays encoded (it never splits a segment and the
+ * value keeps "%2F"); absent optional parameters have value NULL (a default
+ * gives its default). */
 int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
                       fnh__route_match *m);
 void fnh__route_match_clear(fnh__route_match *m);

@@ -304,6 +304,22 @@ int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fn
             meta_add(&a, &meta, inv->in.meta[i].key, inv->in.meta[i].value);
     rq.trigger_metadata = meta.items;
     rq.n_trigger_metadata = meta.n;
+    /* the retry context: count, max, and the previous try's failure */
+    char etype[32];
+    if (inv->has_retry) {
+        PB(RetryContext) *rc = NEW(&a, RetryContext, retry_context);
+        if (rc) {
+            rc->retry_count = inv->retry_count;
+            rc->max_retry_count = inv->retry_max;
+            if (inv->retry_count && (rc->exception = NEW(&a, RpcException, rpc_exception))) {
+                snprintf(etype, sizeof etype, "errno:%d",
+                         inv->retry_last_rc < 0 ? -inv->retry_last_rc : EIO);
+                rc->exception->type = etype;
+                rc->exception->message = S(inv->retry_exception ? inv->retry_exception : "");
+            }
+        }
+        rq.retry_context = rc;
+    }
     int rc = -ENOMEM;
     if (!a.failed) {
         fnh__rpc_msg m = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__INIT;
@@ -640,6 +656,20 @@ int fnh__rpc_decode_invocation(const fnh__rpc_invocation_request *rq, fnh__funct
     }
     if (!rc && !have_trigger)
         rc = -EPROTO;
+    const PB(RetryContext) *retry = rq->retry_context;
+    if (!rc && retry) {
+        inv->has_retry = 1;
+        inv->retry_count = retry->retry_count;
+        inv->retry_max = retry->max_retry_count;
+        const PB(RpcException) *ex = retry->exception;
+        int n = 0;
+        if (ex && ex->type && sscanf(ex->type, "errno:%d", &n) == 1 && n > 0)
+            inv->retry_last_rc = -n;
+        else if (ex)
+            inv->retry_last_rc = -EIO;
+        if (ex && ex->message && !(inv->retry_exception = fnh__strdup(ex->message)))
+            rc = -ENOMEM;
+    }
     if (!rc)
         rc = fill_meta(inv, rq, http, req); /* takes req */
     else

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "dispatch.h"
 #include "extension.h"
+#include "http_throttle.h"
 #include "json.h"
 #include "strlist.h"
 #include "util.h"
@@ -25,6 +26,7 @@ typedef struct http_state {
     fnh__http_limits limits;   /* the server's (Kestrel's) limits */
     char *route_prefix;
     cJSON *custom_headers;
+    fnh__http_throttle_opts throttle; /* throttles and HSTS */
     fnh__http_fn *fns, **tail; /* bound triggers, in bind order */
     fnh__router *router;
     int routed;
@@ -155,11 +157,12 @@ static void state_free(void *p)
     if (g->router)
         fnh__router_free(g->router);
     cJSON_Delete(g->custom_headers);
+    fnh__http_throttle_opts_free(&g->throttle);
     free(g->route_prefix);
     free(g);
 }
 
-/* extensions.http (limits, routePrefix, customHeaders) into the app's "http" part (its bindings find it as the
+/* extensions.http (limits, routePrefix, customHeaders, throttles, hsts) into the app's "http" part (its bindings find it as the
  * extension global). */
 static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
 {
@@ -178,6 +181,8 @@ static int http_init(fnh_ext *ext, const fnh_config *section, void **global)
     read_limits(g, section, http);
     read_route_prefix(g, section, get_ci(http, "routePrefix"));
     read_custom_headers(g, section, get_ci(http, "customHeaders"));
+    fnh__http_throttle_read(&g->throttle, http, fnh__config_errors(section),
+                            &fnh__config_app(section)->warnings);
     return fnh__config_errors(section)->len > before ? -EINVAL : 0;
 }
 
@@ -422,6 +427,12 @@ const cJSON *fnh__http_custom_headers(const fnh__app *app)
 {
     const http_state *g = state_of(app);
     return g ? g->custom_headers : NULL;
+}
+
+const fnh__http_throttle_opts *fnh__http_throttle_of(const fnh__app *app)
+{
+    const http_state *g = state_of(app);
+    return g ? &g->throttle : NULL;
 }
 
 const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn)

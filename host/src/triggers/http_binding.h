@@ -1,6 +1,6 @@
 /* http_binding.h: the built-in "httpTrigger" and "http" binding types,
  * registered like an extension's (fnh__http_extension): init reads
- * host.json extensions.http (routePrefix, customHeaders), bind validates a
+ * host.json extensions.http (routePrefix, customHeaders, throttles, hsts), bind validates a
  * function's trigger (methods, authLevel, route) and its "http" output, and
  * the route table is built from the bound triggers; init also reads the
  * server's limits. All of it is the app's "http" part. Loop (main) thread. */
@@ -44,6 +44,9 @@ static inline int fnh__http_fn_auth(const void *target)
 {
     return ((const fnh__http_fn *)target)->auth_level;
 }
+/* app's extensions.http throttles and HSTS (http_throttle.h), or NULL when
+ * app has no HTTP part. Borrowed; the app's until it is freed. */
+const struct fnh__http_throttle_opts *fnh__http_throttle_of(const fnh__app *app);
 /* The HTTP trigger of fn, or NULL when fn is not HTTP-triggered. */
 const fnh__http_fn *fnh__http_fn_of(const fnh__function *fn);
 /* The route table of app's bound HTTP functions, built on first use after

@@ -14,6 +14,7 @@
 #include "dispatch.h"
 #include "host.h"
 #include "http_binding.h"
+#include "http_throttle.h"
 #include "log.h"
 #include "settings.h"
 
@@ -63,6 +64,9 @@ static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs
         const cJSON *c;
         cJSON_ArrayForEach(c, custom) add_header(h, c->string, c->valuestring);
     }
+    const char *hsts = fnh__http_hsts_value(fnh__http_throttle_of(app), req);
+    if (hsts)
+        add_header(h, "Strict-Transport-Security", hsts);
     const char *origin = req ? cors_origin(app, req) : NULL;
     if (origin) {
         add_header(h, "Access-Control-Allow-Origin", origin);
@@ -170,6 +174,24 @@ static void regex_gave_up(fnh__app *app, fnh__http_exchange *x, fnh__http_req *r
     answer_plain(app, x, req, 500);
 }
 
+/* Runs inv now, queues it under extensions.http's throttles, or answers
+ * 429 (as Azure: no body) when maxOutstandingRequests is reached. */
+static void admit(fnh__app *app, fnh__invocation *inv)
+{
+    const fnh__http_throttle_opts *t = fnh__http_throttle_of(app);
+    if (!t) {
+        fnh__dispatch(inv);
+        return;
+    }
+    if (fnh__http_throttle_admit(t, inv) != -EBUSY)
+        return;
+    hdrs hh = {.n = 0};
+    add_host_headers(app, inv->in.http, &hh);
+    fnh__http_response r = {.status = 429, .headers = hh.kv, .nheaders = hh.n};
+    fnh__http_respond(inv->owner, &r);
+    fnh__invocation_free(inv);
+}
+
 /* Starts the invocation of the matched function; takes req and m. */
 static void invoke_route(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req,
                          fnh__route_match *m)
@@ -196,7 +218,7 @@ static void invoke_route(fnh__app *app, fnh__http_exchange *x, fnh__http_req *re
     inv->owner = x;
     inv->token = hf;
     inv->complete = complete_http;
-    fnh__dispatch(inv);
+    admit(app, inv);
 }
 
 void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *req)

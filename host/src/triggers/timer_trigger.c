@@ -652,6 +652,7 @@ static const fnh_trigger_type timer_trigger_type = {
     .stop = timer_stop,
     .unbind = timer_unbind,
     .invoke = timer_invoke,
+    .flags = FNH_TRIGGER_RETRIES,
 };
 
 static const fnh_trigger_type *const timer_triggers[] = {&timer_trigger_type, NULL};
