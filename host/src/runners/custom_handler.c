@@ -70,6 +70,8 @@ struct ch {
     job *running;           /* sent to it */
     size_t nrunning, nwaiting;
     unsigned crashes;       /* ended unasked since its last answer */
+    uv_timer_t later;       /* completes what ended inside a call (next loop turn) */
+    job *finished;
     int freed;              /* its snapshot is gone: free once the child has stopped */
 };
 
@@ -121,6 +123,31 @@ static void complete(job *j, int rc)
     inv->rc = rc;
     free(j);
     fnh__dispatch_ran(inv);
+}
+
+static void later_cb(uv_timer_t *t)
+{
+    ch *h = t->data;
+    while (h->finished) {
+        job *j = h->finished;
+        h->finished = j->next;
+        complete(j, j->inv->rc);
+    }
+}
+
+/* Completes j with rc on the next loop turn, never inside the caller's
+ * call (dispatch may still be using the invocation). */
+static void complete_later(job *j, int rc)
+{
+    ch *h = j->h;
+    j->inv->rc = rc;
+    j->prev = NULL;
+    j->next = NULL;
+    job **pp = &h->finished;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = j;
+    uv_timer_start(&h->later, later_cb, 0, 0);
 }
 
 static void fail_waiting(ch *h, int rc, const char *why)
@@ -187,7 +214,7 @@ static void send_job(ch *h, job *j)
     if (!j->req) {
         list_remove(&h->running, j);
         h->nrunning--;
-        complete(j, -ENOMEM);
+        complete_later(j, -ENOMEM);
     }
 }
 
@@ -215,7 +242,7 @@ static void runner_start(fnh__invocation *inv)
                  "Function '%s' (Id=%s) failed: the custom handler (%s) is not answering HTTP on "
                  "127.0.0.1:%d",
                  inv->fn->name, inv->id, h->exe_shown, h->port);
-        complete(j, -EHOSTDOWN);
+        complete_later(j, -EHOSTDOWN);
         return;
     }
     list_add_tail(&h->waiting, j);
@@ -232,7 +259,7 @@ static void runner_cancel(fnh__invocation *inv)
             list_remove(&h->waiting, j);
             h->nwaiting--;
             j->timed_out = 1;
-            complete(j, -ETIMEDOUT);
+            complete_later(j, -ETIMEDOUT);
             return;
         }
     for (job *j = h->running; j; j = j->next)
@@ -242,8 +269,9 @@ static void runner_cancel(fnh__invocation *inv)
             h->nrunning--;
             if (j->req)
                 fnh__hc_abort(j->req);
+            j->req = NULL;
             j->timed_out = 1;
-            complete(j, -ETIMEDOUT);
+            complete_later(j, -ETIMEDOUT);
             return;
         }
 }
@@ -400,6 +428,10 @@ static int unused_port(void)
 static void poll_closed(uv_handle_t *hd)
 {
     ch *h = hd->data;
+    if (!uv_is_closing((uv_handle_t *)&h->later)) {
+        uv_close((uv_handle_t *)&h->later, poll_closed);
+        return;
+    }
     fnh__strlist_free(&h->argv);
     fnh__strlist_free(&h->env);
     free(h->argv_v);
@@ -411,6 +443,7 @@ static void poll_closed(uv_handle_t *hd)
 
 static void state_free_now(ch *h)
 {
+    later_cb(&h->later);
     fail_waiting(h, -ECANCELED, NULL);
     fnh__hc_free(h->hc); /* what still runs ends with -ECANCELED */
     h->hc = NULL;
@@ -483,8 +516,11 @@ static char *expand(const fnh__app *app, const char *s)
 }
 
 /* Appends the strings of JSON array v (path jpath) to l, expanded. */
-static void read_args(fnh__app *app, const cJSON *v, const char *jpath, fnh__strlist *l)
+static void read_args(fnh__app *app, const cJSON *v, const char *sname, const char *key,
+                      fnh__strlist *l)
 {
+    char jpath[96];
+    snprintf(jpath, sizeof jpath, "%s.description.%s", sname, key);
     if (!v || cJSON_IsNull(v))
         return;
     if (!cJSON_IsArray(v)) {
@@ -630,12 +666,11 @@ static int read_config(fnh__app *app, ch *h)
     fnh__strlist_addf(&h->argv, "__exec-child");
     fnh__strlist_take(&h->argv, resolved ? resolved : fnh__strdup(exe_path));
     free(exe_path);
-    read_args(app, cJSON_GetObjectItem(d, "arguments"), "description.arguments", &h->argv);
+    read_args(app, cJSON_GetObjectItem(d, "arguments"), sname, "arguments", &h->argv);
     const cJSON *wp = cJSON_GetObjectItem(d, "defaultWorkerPath");
     if (cJSON_IsString(wp) && wp->valuestring[0])
         fnh__strlist_take(&h->argv, expand(app, wp->valuestring));
-    read_args(app, cJSON_GetObjectItem(d, "workerArguments"), "description.workerArguments",
-              &h->argv);
+    read_args(app, cJSON_GetObjectItem(d, "workerArguments"), sname, "workerArguments", &h->argv);
     if (!h->cwd || !h->exe_shown)
         return -ENOMEM;
     struct stat st;
@@ -715,6 +750,8 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
     }
     uv_timer_init(loop, &h->poll);
     h->poll.data = h;
+    uv_timer_init(loop, &h->later);
+    h->later.data = h;
     h->kind = (fnh__child_kind){
         .name = "custom-handler",
         .argv = (const char *const *)h->argv_v,
