@@ -376,6 +376,15 @@ def test_custom_azure_sample_unmodified(ctx):
     h.wait_log("Request handler random was called.")
 
 
+def test_custom_azure_retry_sample_loads(ctx):
+    """sample/CustomHandlerRetry needs express from npm (not vendored): its
+    app is checked as fnhost reads it, the part that runs without npm."""
+    app = ctx.path("tests", "apps", "azure-customhandler-retry")
+    p = ctx.run("routes", "--script-root", app)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"GET,POST\s+api/HttpTrigger\s+HttpTrigger", p.stdout), p.stdout
+
+
 def sample_check(ctx, name):
     app = ctx.copy_app(ctx.path("samples", name))
     h = ctx.start(app)
