@@ -73,6 +73,7 @@ struct ch {
     uv_timer_t later;       /* completes what ended inside a call (next loop turn) */
     job *finished;
     int freed;              /* its snapshot is gone: free once the child has stopped */
+    int in_down;            /* inside child_down: the supervisor frees a stopped child */
 };
 
 static const char *fn_category(const fnh__function *fn)
@@ -365,6 +366,7 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
 {
     ch *h = fnh__child_data(c);
     h->ready = 0;
+    h->in_down = 1;
     uv_timer_stop(&h->poll);
     if (h->probe) {
         fnh__hc_abort(h->probe);
@@ -400,11 +402,11 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
                  "The custom handler '%s' ended %u times in a row without answering; restarting "
                  "it in %llu ms",
                  h->exe_shown, h->crashes, (unsigned long long)e->restart_ms);
-    if (e->final) {
+    if (e->final)
         fail_waiting(h, -ECANCELED, NULL);
-        if (h->freed)
-            state_free_now(h);
-    }
+    h->in_down = 0;
+    if (h->freed && !h->child) /* its snapshot went while it ran, or during this call */
+        state_free_now(h);
 }
 
 /* A free TCP port on 127.0.0.1 (as Azure's GetUnusedTcpPort), or 0. */
@@ -459,10 +461,10 @@ static void state_free(void *p)
     if (h->child) {
         fnh__child *c = h->child;
         if (!fnh__child_pid(c))
-            h->child = NULL; /* between runs: freed at once, no down() */
+            h->child = NULL; /* between runs (or ending now): no final down() comes */
         fnh__child_stop(c, STOP_GRACE_MS);
-        if (h->child)
-            return; /* child_down (final) frees the rest */
+        if (h->child || h->in_down)
+            return; /* child_down (final, or the one under way) frees the rest */
     }
     state_free_now(h);
 }
