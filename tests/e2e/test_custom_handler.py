@@ -155,6 +155,24 @@ def test_custom_payload_fields(ctx):
     assert r.json()["payload"]["Data"]["req"]["Method"] == "GET"
 
 
+def test_custom_description_paths_and_arguments(ctx):
+    """workingDirectory (relative to the app root), defaultWorkerPath and
+    workerArguments after the arguments, %VAR% expanded, unset ones removed."""
+    app = custom_app(ctx, {"Echo": http_fn()}, description={
+        "defaultExecutablePath": "python3", "arguments": ["-u"],
+        "defaultWorkerPath": "handler.py", "workingDirectory": "sub",
+        "workerArguments": ["w1", "%MY_SETTING%", "x%NOT_SET_ANYWHERE%y"]})
+    os.makedirs(os.path.join(app, "sub"))
+    os.rename(os.path.join(app, "handler.py"), os.path.join(app, "sub", "handler.py"))
+    h = ctx.start(app)
+    r = h.get("/api/Echo")
+    assert r.status == 201, (r, h.output[-2000:])
+    echo = r.json()
+    assert echo["argv"] == ["w1", "from-settings", "xy"]
+    assert os.path.realpath(echo["cwd"]) == os.path.realpath(os.path.join(app, "sub"))
+    h.wait_log("handler listening on")  # its stdout reaches the host log
+
+
 def test_custom_return_value_and_failures(ctx):
     ret = {"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req",
                          "authLevel": "anonymous"},
@@ -283,8 +301,8 @@ def test_custom_crash_fails_cleanly_then_restarts(ctx):
     os.unlink(os.path.join(app, "handler.pid"))
     r = h.get("/api/Crash")
     assert r.status == 500
-    out = h.wait_log("Executed 'Functions.Crash' (Failed")
-    assert "exit status 3" in out
+    h.wait_log("Executed 'Functions.Crash' (Failed")
+    h.wait_log("ended: exit status 3")  # reported, and restarted
     r = h.get("/api/Echo")
     assert r.status == 201, (r, h.output[-2000:])
     assert r.json()["pid"] != pid1

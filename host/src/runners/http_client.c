@@ -280,8 +280,10 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     if (n < 0) {
-        if (c->req && n == UV_EOF && c->got_bytes &&
-            llhttp_finish(&c->parser) == HPE_OK && c->done) { /* a body that ends at close */
+        llhttp_errno_t fin = c->req && n == UV_EOF && c->got_bytes && !c->done
+                                 ? llhttp_finish(&c->parser)
+                                 : HPE_INTERNAL;
+        if ((fin == HPE_OK || fin == HPE_PAUSED) && c->done) { /* a body that ends at close */
             c->keep_alive = 0;
             conn_finish(c, 0);
         } else if (c->req) {
