@@ -328,6 +328,15 @@ def test_custom_never_ready(ctx):
     assert "is not answering HTTP" in h.output
 
 
+def test_custom_repeated_crashes_reported_with_back_off(ctx):
+    app = custom_app(ctx, {"Echo": http_fn()}, description={
+        "defaultExecutablePath": "python3", "arguments": ["-c", "import sys; sys.exit(2)"]})
+    h = ctx.start(app)
+    out = h.wait_log("ended 3 times in a row without answering", timeout=20)
+    delays = [int(x) for x in re.findall(r"ended: exit status 2; restarting it in (\d+) ms", out)]
+    assert len(delays) >= 3 and delays[2] > delays[1] > 0, delays
+
+
 def test_custom_function_timeout(ctx):
     app = custom_app(ctx, {"Hang": http_fn(), "Echo": http_fn()},
                      host_extra={"functionTimeout": "00:00:01"})
