@@ -74,7 +74,11 @@ struct ch {
     job *finished;
     int freed;              /* its snapshot is gone: free once the child has stopped */
     int in_down;            /* inside child_down: the supervisor frees a stopped child */
+    ch *next_all;           /* every handler state not yet freed */
 };
+
+static ch *g_all;          /* loop thread */
+static uv_loop_t *g_loop;
 
 static const char *fn_category(const fnh__function *fn)
 {
@@ -434,6 +438,11 @@ static void poll_closed(uv_handle_t *hd)
         uv_close((uv_handle_t *)&h->later, poll_closed);
         return;
     }
+    for (ch **pp = &g_all; *pp; pp = &(*pp)->next_all)
+        if (*pp == h) {
+            *pp = h->next_all;
+            break;
+        }
     fnh__strlist_free(&h->argv);
     fnh__strlist_free(&h->env);
     free(h->argv_v);
@@ -763,6 +772,9 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
         .up = child_up,
         .down = child_down,
     };
+    g_loop = loop;
+    h->next_all = g_all;
+    g_all = h;
     if (fnh__app_part_set(app, PART_KEY, h, state_free))
         return; /* state_free has run */
     rc = fnh__child_start(&h->kind, h, &h->child);
@@ -772,4 +784,27 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
                  "customHandler.description.defaultExecutablePath in host.json (a file of the "
                  "app or a program on PATH)",
                  h->exe_shown, uv_strerror(rc));
+}
+
+int fnh__custom_handler_shutdown(uint64_t grace_ms)
+{
+    for (ch *h = g_all; h; h = h->next_all) {
+        uv_timer_stop(&h->poll);
+        if (!h->child)
+            continue;
+        fnh__child *c = h->child;
+        if (!fnh__child_pid(c))
+            h->child = NULL; /* between runs: freed at once, no down() */
+        fnh__child_stop(c, grace_ms);
+    }
+    uint64_t deadline = fnh__now_ns() + (grace_ms + 1000) * 1000000u;
+    for (;;) {
+        int left = 0;
+        for (ch *h = g_all; h; h = h->next_all)
+            left += h->child != NULL;
+        if (!left || fnh__now_ns() >= deadline)
+            return left;
+        uv_run(g_loop, UV_RUN_NOWAIT);
+        uv_sleep(1);
+    }
 }

@@ -9,6 +9,7 @@
 #ifndef FNH_CUSTOM_HANDLER_H
 #define FNH_CUSTOM_HANDLER_H
 
+#include <stdint.h>
 #include <uv.h>
 
 #include "app.h"
@@ -28,5 +29,11 @@ int fnh__custom_handler_app(const fnh__app *app);
  * process through the supervisor and waits, without blocking, for it to
  * answer HTTP; its state becomes the app's "customHandler" part. */
 void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop);
+
+/* Stops every handler process (SIGTERM to its group, SIGKILL after
+ * grace_ms) and runs the loop until they have exited, at most grace_ms + 1 s;
+ * their states go with their snapshots. Returns how many still run. Loop
+ * thread, at shutdown. */
+int fnh__custom_handler_shutdown(uint64_t grace_ms);
 
 #endif
