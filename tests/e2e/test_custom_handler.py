@@ -149,6 +149,12 @@ def test_custom_payload_fields(ctx):
     r = h.post("/api/echo/7", body=blob, headers={"Content-Type": "application/octet-stream"})
     assert r.status == 201
     assert base64.b64decode(r.json()["payload"]["Data"]["req"]["Body"]) == blob
+    # text that is not UTF-8 still arrives as JSON (U+FFFD, as .NET decodes it)
+    r = h.post("/api/echo/9?q=%FF", body=b"ok \xff\xfe end", headers={"Content-Type": "text/plain"})
+    assert r.status == 201
+    req = r.json()["payload"]["Data"]["req"]
+    assert req["Body"] == "ok \ufffd\ufffd end"
+    assert req["Query"] == {"q": "\ufffd"}
     r = h.get("/api/echo/8")
     assert r.status == 201
     assert "Body" not in r.json()["payload"]["Data"]["req"]

@@ -57,6 +57,46 @@ static int is_binary_type(const char *ct)
                   strncasecmp(ct, "multipart/", 10) == 0);
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!len || len > n || (len == 2 && c < 0xc2) || (len == 4 && c > 0xf4))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if (len == 3 && ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0)))
+        return 0; /* overlong, or a surrogate */
+    if (len == 4 && ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90)))
+        return 0;
+    return len;
+}
+
+/* Text as a JSON string, each byte that is not UTF-8 replaced by U+FFFD (as
+ * .NET's ReadAsStringAsync decodes it), so the handler always gets JSON. */
+static int put_text(fnh__buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n && utf8_len(u + i, n - i))
+        i += utf8_len(u + i, n - i);
+    if (i == n)
+        return fnh__json_escape(b, s, n);
+    fnh__buf clean = {0};
+    int rc = 0;
+    for (i = 0; i < n && !rc;) {
+        size_t k = utf8_len(u + i, n - i);
+        rc = k ? fnh__buf_append(&clean, s + i, k) : fnh__buf_puts(&clean, "\xEF\xBF\xBD");
+        i += k ? k : 1;
+    }
+    if (!rc)
+        rc = fnh__json_escape(b, clean.data ? clean.data : "", clean.len);
+    fnh__buf_free(&clean);
+    return rc;
+}
+
 /* 1 when s (n bytes) is one JSON object or array. */
 static int is_json_container(const char *s, size_t n)
 {
@@ -86,7 +126,7 @@ static int put_value(fnh__buf *b, const char *data, size_t len, const char *ct)
         return fnh__buf_puts(b, "\"");
     }
     fnh__buf inner = {0};
-    int rc = fnh__json_escape(&inner, data, len);
+    int rc = put_text(&inner, data, len);
     if (!rc)
         rc = fnh__json_escape(b, inner.data, inner.len);
     fnh__buf_free(&inner);
@@ -117,7 +157,7 @@ static int is_integer(const char *s)
 static int put_meta_value(fnh__buf *b, const char *v)
 {
     if (looks_like_time(v) || is_integer(v))
-        return fnh__json_escape(b, v, strlen(v));
+        return put_text(b, v, strlen(v));
     return put_value(b, v, strlen(v), "text/plain");
 }
 
@@ -126,7 +166,7 @@ static int put_key(fnh__buf *b, int *first, const char *k)
     if (!*first && fnh__buf_puts(b, ","))
         return -ENOMEM;
     *first = 0;
-    if (fnh__json_escape(b, k, strlen(k)) || fnh__buf_puts(b, ":"))
+    if (put_text(b, k, strlen(k)) || fnh__buf_puts(b, ":"))
         return -ENOMEM;
     return 0;
 }
@@ -135,7 +175,7 @@ static int put_str(fnh__buf *b, int *first, const char *k, const char *v)
 {
     if (put_key(b, first, k))
         return -ENOMEM;
-    return fnh__json_str_or_null(b, v);
+    return v ? put_text(b, v, strlen(v)) : fnh__buf_puts(b, "null");
 }
 
 static int put_sys(fnh__buf *b, int *first, const fnh__invocation *inv)
@@ -198,7 +238,7 @@ static int put_http_request(fnh__buf *b, fnh__invocation *inv)
                 continue;
             rc |= fnh__buf_puts(b, vf ? "" : ",");
             vf = 0;
-            rc |= fnh__json_str_or_null(b, r->headers[j].value);
+            rc |= put_text(b, r->headers[j].value, strlen(r->headers[j].value));
         }
         rc |= fnh__buf_puts(b, "]");
     }
@@ -227,7 +267,7 @@ static int put_http_request(fnh__buf *b, fnh__invocation *inv)
             rc |= b64(b, (const unsigned char *)r->body.data, r->body.len);
             rc |= fnh__buf_puts(b, "\"");
         } else {
-            rc |= fnh__json_escape(b, r->body.data, r->body.len);
+            rc |= put_text(b, r->body.data, r->body.len);
         }
     }
     rc |= fnh__buf_puts(b, "}");
@@ -262,7 +302,7 @@ static int put_http_metadata(fnh__buf *b, fnh__invocation *inv)
                 rc |= fnh__buf_puts(&joined, joined.len ? "," : "");
                 rc |= fnh__buf_puts(&joined, r->headers[j].value);
             }
-        rc |= fnh__json_escape(b, joined.data ? joined.data : "", joined.len);
+        rc |= put_text(b, joined.data ? joined.data : "", joined.len);
         fnh__buf_free(&joined);
     }
     rc |= fnh__buf_puts(b, "}");
