@@ -217,6 +217,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
+	python3 bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md
 
 # install-headers: what building a function or an extension out of tree needs.
 install-headers:

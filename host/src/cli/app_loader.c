@@ -41,7 +41,7 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
     int live = run && !app->host_errors.len;
     /* isolation is the default; --in-process or the app setting opts out */
     int in_process = opts->in_process || fnh__truthy(fnh__app_setting(app, "FNHOST_IN_PROCESS"));
-    fnh__runners_prepare(app, live, in_process);
+    fnh__runners_prepare(app, live, in_process, loop);
     rc = fnh__ext_load_for_app(app, loop, live);
     fnh__http_router(app);
     fnh__app_finish(app);

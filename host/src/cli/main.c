@@ -27,6 +27,7 @@
 #include "http_binding.h"
 #include "http_throttle.h"
 #include "http_router.h"
+#include "custom_handler.h"
 #include "isolated.h"
 #include "json.h"
 #include "log.h"
@@ -131,6 +132,7 @@ static void drain_cb(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL); /* nothing to free: the handle is static */
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
+    fnh__custom_handler_shutdown(1000);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     fnh__http_throttle_shutdown(); /* requests still waiting for a slot: 503 */
     if (g_host.http)

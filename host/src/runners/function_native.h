@@ -5,6 +5,8 @@
 #ifndef FNH_FUNCTION_NATIVE_H
 #define FNH_FUNCTION_NATIVE_H
 
+#include <uv.h>
+
 #include "app.h"
 #include "runner.h"
 
@@ -40,11 +42,13 @@ enum {
 void fnh__native_resolve(fnh__function *fn, int mode);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
-/* (runners.c) Gives every healthy function of app its runner. With run: native
+/* (runners.c) Gives every healthy function of app its runner. A custom
+ * handler's app (custom_handler.h) runs all of them in its handler, started
+ * here on loop when run. Otherwise, with run: native
  * functions run isolated in child processes (their .so checked here without
  * running any of its code), or, with in_process, loaded into the host;
  * without run, only their paths are resolved. Problems become function
  * errors. */
-void fnh__runners_prepare(fnh__app *app, int run, int in_process);
+void fnh__runners_prepare(fnh__app *app, int run, int in_process, uv_loop_t *loop);
 
 #endif

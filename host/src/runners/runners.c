@@ -1,10 +1,16 @@
-/* runners.c: choosing what runs each function: native functions isolated
- * in child processes (the default) or loaded into the host (--in-process). */
+/* runners.c: choosing what runs each function: a custom handler's app all
+ * in its handler process, native functions isolated in child processes (the
+ * default) or loaded into the host (--in-process). */
+#include "custom_handler.h"
 #include "function_native.h"
 #include "isolated.h"
 
-void fnh__runners_prepare(fnh__app *app, int run, int in_process)
+void fnh__runners_prepare(fnh__app *app, int run, int in_process, uv_loop_t *loop)
 {
+    if (fnh__custom_handler_app(app)) { /* no native code: every function is the handler's */
+        fnh__custom_handler_prepare(app, run ? loop : NULL);
+        return;
+    }
     for (size_t i = 0; i < app->nfunctions; i++) {
         fnh__function *fn = app->functions[i];
         if (!fnh__function_ok(fn))
