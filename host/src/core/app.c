@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "ncrontab.h"
+#include "pool.h"
 #include "settings.h"
 #include "util.h"
 
@@ -819,6 +820,7 @@ void fnh__function_free(fnh__function *fn)
     free(fn->bindings);
     if (fn->runner_release)
         fn->runner_release(fn);
+    fnh__pool_lane_release(fn);
     fnh__strlist_free(&fn->errors);
     cJSON_Delete(fn->config);
     free(fn->name);

@@ -17,7 +17,7 @@ typedef struct fnh__native_code {
     char *script_path;    /* absolute or relative to the function's folder */
     char *entry_name;     /* entryPoint, default "run" */
     void *dl;             /* NULL until loaded */
-    int dl_shared;        /* dl belongs to another function using the same .so */
+    int dl_shared;        /* dl is in the cache, counted (closed by its last user) */
     fnh__entry_fn entry;
     uint32_t flags;       /* FNH_FN_* of the module */
     uint64_t avg_run_ns;  /* isolated runner: its recent run time (0 = not measured) */
@@ -38,6 +38,13 @@ enum {
  * in-process native runner. Each problem is appended to fn->errors (with
  * dlerror() text). */
 void fnh__native_resolve(fnh__function *fn, int mode);
+/* Host only, at start-up: makes the private shadow folder (under $TMPDIR or
+ * /tmp) that every later check or load copies each .so into and loads
+ * from. 0 or -errno (then files load from where they are). */
+int fnh__native_shadow_init(void);
+/* Deletes the shadow folder and its copies (at exit, after every function
+ * was unloaded). */
+void fnh__native_shadow_cleanup(void);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
 /* (runners.c) Gives every healthy function of app its runner. With run: native
