@@ -22,6 +22,7 @@
 #endif
 #include "dispatch.h"
 #include "extension.h"
+#include "function_native.h"
 #include "host.h"
 #include "http_binding.h"
 #include "http_router.h"
@@ -29,6 +30,7 @@
 #include "json.h"
 #include "log.h"
 #include "child.h"
+#include "reload.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -39,9 +41,10 @@ static void usage(FILE *f)
           "\n"
           "Usage:\n"
           "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
-          "               [--verbose] [--json-logs] [--in-process]\n"
+          "               [--verbose] [--json-logs] [--in-process] [--no-watch]\n"
           "      Serve the function app in DIR (default: the current folder) on\n"
-          "      http://127.0.0.1:7071 until SIGINT or SIGTERM.\n"
+          "      http://127.0.0.1:7071 until SIGINT or SIGTERM; changed files reload\n"
+          "      the app unless --no-watch.\n"
           "  fnhost routes [--script-root DIR] [--match METHOD PATH]\n"
           "      List every HTTP route, most specific first; with --match print the\n"
           "      function and route values a request would reach as one JSON line.\n"
@@ -65,6 +68,7 @@ typedef struct start_opts {
     int verbose;
     int json_logs;
     int in_process; /* native functions run in the host process */
+    int no_watch;   /* no hot reload on file changes */
 } start_opts;
 
 static int parse_port(const char *s, int *out)
@@ -143,6 +147,7 @@ static void signal_cb(uv_signal_t *s, int signum)
         _exit(128 + signum);
     }
     g_host.state = "Stopping";
+    fnh__reload_stop();
     fnh__log("Host", FNH_LOG_INFO, "Received %s; stopping the host (finishing %zu in-flight "
                                    "invocations)",
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
@@ -329,11 +334,14 @@ static int finish(fnh__app *app, uv_loop_t *loop)
         fnh__log_shutdown();
         _exit(0);
     }
+    (void)app; /* a reload may have replaced it: the last one is unloaded */
+    fnh__app *last = g_draining ? g_draining : g_host.app;
     if (g_draining)
         fnh__app_unref(g_host.app); /* the empty one */
-    fnh__app_unload(app);            /* unbinds (on the loop), then unloads extensions */
+    fnh__app_unload(last);           /* unbinds (on the loop), then unloads extensions */
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
+    fnh__native_shadow_cleanup();
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     return 0;
@@ -345,15 +353,24 @@ static int cmd_start(const start_opts *o)
     fnh__log_init(o->json_logs, o->verbose);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
+    int src = fnh__native_shadow_init(); /* a rebuilt .so never changes the loaded copy */
+    if (src)
+        fnh__log("Host", FNH_LOG_WARN, "Cannot create a folder for copies of native functions "
+                                       "(%s); they load from where they are built and a "
+                                       "rebuild while the host runs may crash it",
+                 strerror(-src));
     fnh__app *app = start_load(o, loop);
-    if (!app)
+    if (!app) {
+        fnh__native_shadow_cleanup();
         return 1;
+    }
     if (start_listening(o, app, loop, t0)) {
         fnh__ext_stop(app);
         fnh__log_shutdown();
         fnh__app_unload(app);
         uv_run(loop, UV_RUN_NOWAIT);
         uv_loop_close(loop);
+        fnh__native_shadow_cleanup();
         return 1;
     }
     int rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);
@@ -372,6 +389,9 @@ static int cmd_start(const start_opts *o)
     log_routes(app);
     print_functions(app, g_host.base_url);
     fnh__ext_start(app);
+    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
+                           .in_process = o->in_process};
+    fnh__reload_init(&g_host, &ao, !o->no_watch); /* says itself what went wrong */
     watch_signals(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
@@ -493,6 +513,8 @@ int main(int argc, char **argv)
                 o.json_logs = 1;
             else if (!routes && strcmp(a, "--in-process") == 0)
                 o.in_process = 1;
+            else if (!routes && strcmp(a, "--no-watch") == 0)
+                o.no_watch = 1;
             else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
                 match_method = argv[++i];
                 match_path = argv[++i];

@@ -84,7 +84,7 @@ static const char *const host_keys[] = {
     "version", "functionTimeout", "retry", "functions", "http", "watchDirectories", "watchFiles",
     "queues", "serviceBus", "eventHub", "singleton", "logging", "aggregator", "healthMonitor",
     "extensionBundle", "managedDependency", "customHandler", "httpWorker", "extensions",
-    "concurrency", "id", NULL};
+    "concurrency", "id", "fileWatchingEnabled", NULL};
 static const char *const http_keys[] = {
     "routePrefix", "maxOutstandingRequests", "maxConcurrentRequests", "dynamicThrottlesEnabled",
     "hsts", "customHeaders", "enableChunkedRequestBinding", "maxRequestBodySize",

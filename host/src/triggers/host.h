@@ -24,7 +24,12 @@ struct fnh__host {
     int port;
     char base_url[96]; /* "http://localhost:7071" */
     uint64_t start_ns;
-    const char *state; /* "Running", "Stopping" */
+    const char *state; /* "Running", "Offline", "Stopping" */
+    /* app_offline.htm's content while the file is in the app root (owned by
+     * the reload part, cli/reload.c), else NULL: every request but the
+     * admin API's gets 503 with it */
+    const char *offline_html;
+    size_t offline_len;
 };
 
 /* Handles one HTTP request: admin API, home page, CORS, then the function
