@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import threading
 import time
 
@@ -371,4 +372,44 @@ def test_watch_directories(ctx):
     assert re.search(r"File change of type 'Changed' detected for '[^']*/shared/data\.txt'",
                      out), out
     assert "no function changed" in out
+    h.stop()
+
+
+def test_timer_run_in_progress_across_reloads(ctx):
+    tick = {"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
+                          "schedule": "*/1 * * * * *"}], "scriptFile": "ticker.so"}
+    app = v_app(ctx, values={"TICKER_SLEEP_MS": "1200"},
+                extra={"tick/function.json": tick,
+                       "tick/ticker.so": ("copy", ctx.so("native", "ticker"))})
+    h = ctx.start(app, "--verbose")
+    h.wait_log("Executing 'Functions.tick'")
+    # reload (more than once) while a run goes: the newest snapshot's timer
+    # gets its completion
+    for i in range(4):
+        write(os.path.join(app, "hello", "function.json"),
+              http_function(so="fn.so", route=f"r{i}"))
+        wait_count(h, RELOADED, i + 1)
+        if i >= 1 and "(a run is in progress)" in h.output:
+            break
+    assert "(a run is in progress)" in h.output, h.output
+    done = h.output.count("TickerDone")
+    wait_count(h, "TickerDone", done + 2, timeout=20)
+    events = re.findall(r"(Executing|Executed) 'Functions.tick'", h.output)
+    # runs never overlap: Executing and Executed alternate
+    assert all(events[i] != events[i + 1] for i in range(len(events) - 1)), events
+    fired = re.findall(r"Reason='Timer fired at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", h.output)
+    assert len(fired) == len(set(fired)), fired
+    h.stop()
+
+
+def test_sighup_reloads_without_watching(ctx):
+    app = v_app(ctx)
+    h = ctx.start(app, "--no-watch")
+    rebuild_in_place(ctx, app)
+    time.sleep(0.7)
+    assert h.get("/api/hello").body == b"v1"
+    h.proc.send_signal(signal.SIGHUP)
+    out = h.wait_log(RELOADED)
+    assert "Host restart requested. Signaling restart" in out, out
+    assert h.get("/api/hello").body == b"v2"
     h.stop()

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -37,6 +38,7 @@ static struct {
     char *real;             /* the root's real path: the watched tree */
     fnh__watch *w;
     uv_timer_t timer;
+    uv_signal_t sighup;     /* kill -HUP: reload now */
     int pending;            /* watched files changed */
     int requested;          /* fnh__host_reload */
     int offline_check;      /* app_offline.htm appeared or went */
@@ -418,6 +420,13 @@ static void timer_cb(uv_timer_t *t)
 
 /* ---- API ------------------------------------------------------------------- */
 
+static void sighup_cb(uv_signal_t *s, int signum)
+{
+    (void)s;
+    (void)signum;
+    fnh__host_reload();
+}
+
 int fnh__reload_init(fnh__host *h, const fnh__app_options *opts, int watch)
 {
     char real[PATH_MAX];
@@ -436,6 +445,9 @@ int fnh__reload_init(fnh__host *h, const fnh__app_options *opts, int watch)
     R.opts.root = R.root;
     R.opts.functions_csv = R.functions;
     uv_timer_init(h->loop, &R.timer);
+    uv_signal_init(h->loop, &R.sighup);
+    uv_signal_start(&R.sighup, sighup_cb, SIGHUP);
+    uv_unref((uv_handle_t *)&R.sighup);
     R.active = 1;
     fnh__ext_unload_idle(1);
     fnh__isolated_settings(h->app);
@@ -478,6 +490,7 @@ void fnh__reload_stop(void)
     fnh__ext_unload_idle(0);
     uv_timer_stop(&R.timer);
     uv_close((uv_handle_t *)&R.timer, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&R.sighup, NULL); /* nothing to free: the handle is static */
     fnh__watch_free(R.w);
     R.w = NULL;
     if (R.h->offline_html == R.offline) {

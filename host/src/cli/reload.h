@@ -14,8 +14,8 @@
 /* Starts reloading for the running host h (h->app is loaded and started):
  * opts are the options the app was loaded with (copied). With watch set and
  * host.json fileWatchingEnabled not false, files are watched; otherwise
- * only fnh__host_reload reloads. Also applies an app_offline.htm already in
- * the root. 0, or a negative errno after logging why (the host serves on,
+ * only fnh__host_reload (and SIGHUP, which calls it) reloads. Also applies
+ * an app_offline.htm already in the root. 0, or a negative errno after logging why (the host serves on,
  * without watching). h is borrowed until fnh__reload_stop. */
 int fnh__reload_init(fnh__host *h, const fnh__app_options *opts, int watch);
 /* Reloads the app soon (on the next loop turn, never inside the caller's
