@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +57,49 @@ static struct {
     shadow_entry *copies;
 } g_shadow;
 
+/* Deletes a shadow folder and what is in it (one level). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *p = fnh__asprintf("%s/%s", dir, de->d_name);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Shadow folders of hosts that died without removing theirs (kill -9, a
+ * crash): fnhost-shadow-<pid>-* whose process is gone and that we own. */
+static void remove_orphans(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        int pid = 0;
+        if (sscanf(de->d_name, "fnhost-shadow-%d-", &pid) != 1 || pid <= 0 ||
+            kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char *p = fnh__asprintf("%s/%s", tmp, de->d_name);
+        struct stat st;
+        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+            remove_dir(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+}
+
 int fnh__native_shadow_init(void)
 {
     if (g_shadow.dir)
         return 0;
     const char *tmp = getenv("TMPDIR");
+    remove_orphans(tmp && *tmp ? tmp : "/tmp");
     char *tmpl = fnh__asprintf("%s/fnhost-shadow-%d-XXXXXX", tmp && *tmp ? tmp : "/tmp",
                                (int)getpid());
     if (!tmpl)
@@ -85,18 +124,7 @@ void fnh__native_shadow_cleanup(void)
     }
     if (!g_shadow.dir)
         return;
-    DIR *d = opendir(g_shadow.dir);
-    for (struct dirent *de; d && (de = readdir(d));) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = fnh__asprintf("%s/%s", g_shadow.dir, de->d_name);
-        if (p)
-            unlink(p);
-        free(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_shadow.dir);
+    remove_dir(g_shadow.dir);
     free(g_shadow.dir);
     g_shadow.dir = NULL;
 }
@@ -163,7 +191,7 @@ static void use_shadow(fnh__native_code *c)
 {
     char *copy = shadow_copy(c->script_path);
     if (copy) {
-        free(c->script_path);
+        c->origin = c->script_path;
         c->script_path = copy;
     }
 }
@@ -276,7 +304,7 @@ static int open_module(fnh__function *fn, fnh__native_code *c, const char *key)
     if (probe_module(fn, c))
         return -1;
     fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
-                           .detail = c->script_path};
+                           .detail = c->origin ? c->origin : c->script_path};
     fnh__crash_enter(&cs);
     dlerror();
     c->dl = dlopen(c->script_path, RTLD_NOW | RTLD_LOCAL);
@@ -430,6 +458,7 @@ void fnh__native_unload(fnh__function *fn)
         dlclose(c->dl);
     if (c) {
         free(c->script_path);
+        free(c->origin);
         free(c->entry_name);
         free(c);
     }

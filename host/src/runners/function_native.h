@@ -14,7 +14,9 @@ typedef int (*fnh__entry_fn)(fnh_ctx *ctx);
  * (fn->runner_state), freed by fnh__native_unload. */
 typedef struct fnh__native_code {
     const char *file;     /* scriptFile as written (borrowed from fn->config) */
-    char *script_path;    /* absolute or relative to the function's folder */
+    char *script_path;    /* absolute or relative to the function's folder; in
+                           * the host, its shadow copy (see fnh__native_shadow_init) */
+    char *origin;         /* the file the shadow copy was made from, or NULL */
     char *entry_name;     /* entryPoint, default "run" */
     void *dl;             /* NULL until loaded */
     int dl_shared;        /* dl is in the cache, counted (closed by its last user) */
