@@ -413,3 +413,15 @@ def test_sighup_reloads_without_watching(ctx):
     assert "Host restart requested. Signaling restart" in out, out
     assert h.get("/api/hello").body == b"v2"
     h.stop()
+
+
+def test_first_setting_added_reaches_isolated_children(ctx):
+    files = {"echo/function.json": http_function(so="echo.so"),
+             "echo/echo.so": ("copy", ctx.so("native", "echo"))}
+    app = ctx.make_app(files)
+    h = ctx.start(app)
+    assert h.get("/api/echo?setting=GREETING").body == b"(unset)"
+    write(os.path.join(app, "local.settings.json"), {"Values": {"GREETING": "hi"}})
+    h.wait_log(RELOADED)
+    assert h.get("/api/echo?setting=GREETING").body == b"hi"
+    h.stop()

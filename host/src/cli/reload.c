@@ -160,7 +160,8 @@ static void changed_cb(void *arg, const char *path, const char *change, int is_d
         return;
     const char *rel = rel_of(path);
     int offline = rel && strcmp(rel, OFFLINE_FILE) == 0;
-    if (!offline && !(rel ? relevant(rel, is_dir) : in_list(&R.scripts, path)))
+    int lost = strcmp(path, R.real) == 0; /* events were lost: assume a change */
+    if (!offline && !lost && !(rel ? relevant(rel, is_dir) : in_list(&R.scripts, path)))
         return;
     if (in_list(&R.seen, path))
         ; /* said once this burst */

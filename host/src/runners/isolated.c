@@ -74,6 +74,7 @@ static struct {
     int pumping, stopping, initialized;
     fnh__strlist env;   /* app settings children get ("K=V"), set by a reload */
     const char **envv;  /* env as the kind's NULL-terminated array */
+    int env_set;        /* fnh__isolated_settings ran: a change replaces children */
 } g;
 
 static const char *fn_category(const fnh__function *fn)
@@ -600,13 +601,14 @@ void fnh__isolated_settings(const fnh__app *app)
     for (size_t i = 0; same && i < env.len; i++)
         same = strcmp(env.items[i], g.env.items[i]) == 0;
     const char **v = same ? NULL : calloc(env.len + 1, sizeof *v);
+    int first = !g.env_set;
+    g.env_set = 1;
     if (!v) {
         fnh__strlist_free(&env);
         return;
     }
     for (size_t i = 0; i < env.len; i++)
         v[i] = env.items[i];
-    int first = !g.envv;
     fnh__strlist_free(&g.env);
     free(g.envv);
     g.env = env;
