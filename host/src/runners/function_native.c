@@ -141,7 +141,7 @@ static char *shadow_copy(const char *path)
     for (shadow_entry *e = g_shadow.copies; e; e = e->next)
         if (e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
             e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-            strcmp(e->path, path) == 0)
+            (strcmp(e->path, path) == 0 || st.st_nlink > 1)) /* a hard link: same file */
             return fnh__strdup(e->copy);
     char *data = NULL;
     size_t len = 0;
