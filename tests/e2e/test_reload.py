@@ -103,7 +103,7 @@ def in_flight_finishes_on_old_code(ctx, *args):
     app = v_app(ctx)
     h = ctx.start(app, *args)
     slow = {}
-    t = threading.Thread(target=lambda: slow.update(r=h.get("/api/hello?sleep_ms=2500")))
+    t = threading.Thread(target=lambda: slow.update(r=h.get("/api/hello?sleep_ms=4000")))
     t.start()
     h.wait_log("Executing 'Functions.hello'")
     rebuild_in_place(ctx, app)
@@ -337,7 +337,7 @@ def test_burst_of_writes_is_one_reload(ctx):
     fj = os.path.join(app, "hello", "function.json")
     for i in range(5):
         write(fj, http_function(so="fn.so", route=f"r{i}"))
-        time.sleep(0.02)
+        time.sleep(0.005)
     h.wait_log(RELOADED)
     time.sleep(1.2)  # more than twice the debounce: any second reload has happened
     out = h.output
@@ -425,3 +425,20 @@ def test_first_setting_added_reaches_isolated_children(ctx):
     h.wait_log(RELOADED)
     assert h.get("/api/echo?setting=GREETING").body == b"hi"
     h.stop()
+
+
+def test_shadow_copies_of_old_builds_are_deleted(ctx):
+    tmp = ctx.tmpdir()
+    app = v_app(ctx)
+    h = ctx.start(app, env={"TMPDIR": tmp})
+    shadows = [d for d in os.listdir(tmp) if d.startswith(f"fnhost-shadow-{h.proc.pid}-")]
+    assert len(shadows) == 1, os.listdir(tmp)
+    folder = os.path.join(tmp, shadows[0])
+    assert [f for f in os.listdir(folder) if f.endswith("-fn.so")], os.listdir(folder)
+    for i, version in enumerate(["v2", "v1", "v2"]):
+        rebuild_in_place(ctx, app, version)
+        wait_count(h, RELOADED, i + 1)
+        assert h.get("/api/hello").body == version.encode()
+    assert len(os.listdir(folder)) == 1, os.listdir(folder)  # only the build in use
+    h.stop()
+    assert not os.path.exists(folder)  # removed at exit

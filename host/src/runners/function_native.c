@@ -52,9 +52,17 @@ typedef struct shadow_entry {
     char *copy;
     struct shadow_entry *next;
 } shadow_entry;
+/* How many loaded functions use each copy: the last one deletes it, so a
+ * long session of rebuilds does not fill the folder. */
+typedef struct shadow_use {
+    char *copy;
+    size_t n;
+    struct shadow_use *next;
+} shadow_use;
 static struct {
     char *dir;
     shadow_entry *copies;
+    shadow_use *uses;
 } g_shadow;
 
 /* Deletes a shadow folder and what is in it (one level). */
@@ -121,6 +129,12 @@ void fnh__native_shadow_cleanup(void)
         free(e->path);
         free(e->copy);
         free(e);
+    }
+    while (g_shadow.uses) {
+        shadow_use *u = g_shadow.uses;
+        g_shadow.uses = u->next;
+        free(u->copy);
+        free(u);
     }
     if (!g_shadow.dir)
         return;
@@ -190,9 +204,55 @@ static char *shadow_copy(const char *path)
 static void use_shadow(fnh__native_code *c)
 {
     char *copy = shadow_copy(c->script_path);
-    if (copy) {
-        c->origin = c->script_path;
-        c->script_path = copy;
+    if (!copy)
+        return;
+    shadow_use *u = g_shadow.uses;
+    while (u && strcmp(u->copy, copy) != 0)
+        u = u->next;
+    if (!u && (u = calloc(1, sizeof *u)) && !(u->copy = fnh__strdup(copy))) {
+        free(u);
+        u = NULL;
+    }
+    if (!u) { /* cannot count its users: load the original */
+        free(copy);
+        return;
+    }
+    if (!u->n++) {
+        u->next = g_shadow.uses;
+        g_shadow.uses = u;
+    }
+    c->origin = c->script_path;
+    c->script_path = copy;
+}
+
+/* c no longer uses its shadow copy: the last user deletes it (a process
+ * that mapped it keeps its mapping). */
+static void unuse_shadow(fnh__native_code *c)
+{
+    if (!c->origin)
+        return;
+    for (shadow_use **pu = &g_shadow.uses; *pu; pu = &(*pu)->next) {
+        shadow_use *u = *pu;
+        if (strcmp(u->copy, c->script_path) != 0)
+            continue;
+        if (--u->n)
+            return;
+        *pu = u->next;
+        for (shadow_entry **pe = &g_shadow.copies; *pe;) {
+            shadow_entry *e = *pe;
+            if (strcmp(e->copy, u->copy) == 0) {
+                *pe = e->next;
+                free(e->path);
+                free(e->copy);
+                free(e);
+            } else {
+                pe = &e->next;
+            }
+        }
+        unlink(u->copy);
+        free(u->copy);
+        free(u);
+        return;
     }
 }
 
@@ -457,6 +517,7 @@ void fnh__native_unload(fnh__function *fn)
     if (close_it)
         dlclose(c->dl);
     if (c) {
+        unuse_shadow(c);
         free(c->script_path);
         free(c->origin);
         free(c->entry_name);
