@@ -442,3 +442,37 @@ def test_shadow_copies_of_old_builds_are_deleted(ctx):
     assert len(os.listdir(folder)) == 1, os.listdir(folder)  # only the build in use
     h.stop()
     assert not os.path.exists(folder)  # removed at exit
+
+
+def test_waiting_invocations_run_their_own_version(ctx):
+    # every isolated child busy: invocations of the old and the new version
+    # wait side by side, and each runs the code of the version it started on
+    slots = max(4, os.cpu_count() or 1)
+    app = v_app(ctx)
+    h = ctx.start(app)
+    answers = {}
+
+    def call(key, query):
+        answers[key] = h.get("/api/hello" + query)
+
+    def fire(keys, query):
+        ts = [threading.Thread(target=call, args=(k, query)) for k in keys]
+        for t in ts:
+            t.start()
+        return ts
+
+    threads = fire([f"slow{i}" for i in range(slots)], "?sleep_ms=3000")
+    wait_count(h, "Executing 'Functions.hello'", slots)
+    threads += fire([f"old{i}" for i in range(slots)], "?sleep_ms=1")
+    wait_count(h, "Executing 'Functions.hello'", 2 * slots)
+    rebuild_in_place(ctx, app)
+    h.wait_log(RELOADED)
+    threads += fire([f"new{i}" for i in range(slots)], "?sleep_ms=1")
+    for t in threads:
+        t.join(60)
+    got = {k: (r.status, r.body) for k, r in answers.items()}
+    assert len(got) == 3 * slots, got
+    for k, v in got.items():
+        want = b"v2" if k.startswith("new") else b"v1"
+        assert v == (200, want), (k, got)
+    h.stop()

@@ -194,6 +194,11 @@ static int has_loaded(const slot *s, const fnh__function *fn)
 
 static void remember_loaded(slot *s, const fnh__function *fn)
 {
+    /* the child replaces a function of the same name (another snapshot's
+     * version): that one must be sent again before it runs there */
+    for (size_t k = 0; k < s->nloaded; k++)
+        if (s->loaded[k] != fn && strcmp(s->loaded[k]->name, fn->name) == 0)
+            s->loaded[k--] = s->loaded[--s->nloaded];
     if (s->nloaded == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
         const fnh__function **p = realloc(s->loaded, cap * sizeof *p);
