@@ -136,11 +136,20 @@ static void test_tree(void)
     CHECK(seen("Renamed /newfn/x.so"));
     CHECK(seen("Renamed /newfn/y.so"));
 
-    rm("/newfn/y.so", 0);
-    rm("/newfn", 1);
+    mv("/newfn", "/renamed"); /* a watched folder renamed: reported by its new name */
     settle(&loop);
-    CHECK(seen("Deleted /newfn/y.so"));
-    CHECK(seen("Deleted /newfn/"));
+    CHECK(seen("Renamed /newfn/"));
+    CHECK(seen("Renamed /renamed/"));
+    put("/renamed/z.so", "x");
+    settle(&loop);
+    CHECK(seen("Created /renamed/z.so"));
+
+    rm("/renamed/z.so", 0);
+    rm("/renamed/y.so", 0);
+    rm("/renamed", 1);
+    settle(&loop);
+    CHECK(seen("Deleted /renamed/y.so"));
+    CHECK(seen("Deleted /renamed/"));
 
     size_t before = events.len;
     put("/.hidden/a.json", "{}");

@@ -91,8 +91,16 @@ static int add_one(fnh__watch *w, const char *dir, int tree)
     if (wd < 0)
         return -errno;
     watched *have = find_wd(w, wd);
-    if (have) { /* the same folder (perhaps by another name) */
+    if (have) { /* the same folder: renamed, or added again */
         have->tree |= tree;
+        char *now = strcmp(have->path, dir) != 0 ? fnh__strdup(dir) : NULL;
+        size_t n = now ? strlen(now) : 0;
+        while (n > 1 && now[n - 1] == '/')
+            now[--n] = '\0';
+        if (now) {
+            free(have->path);
+            have->path = now;
+        }
         return 1;
     }
     if (w->ndirs == w->cap) {
