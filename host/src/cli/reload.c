@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -81,7 +82,8 @@ static int relevant(const char *rel, int is_dir)
         return 1; /* a function folder appeared, went or was renamed */
     if (ends_with(base, ".so") || strstr(base, ".so."))
         return 1; /* native code */
-    if (ends_with(base, ".js") || ends_with(base, ".mjs") || ends_with(base, ".cjs"))
+    if (ends_with(base, ".js") || ends_with(base, ".mjs") || ends_with(base, ".cjs") ||
+        strcmp(base, "package.json") == 0)
         return 1; /* language workers' scripts */
     for (size_t i = 0; i < R.watch_dirs.len; i++) {
         size_t n = strlen(R.watch_dirs.items[i]);
@@ -368,13 +370,15 @@ static void offline_apply(int at_start)
 {
     fnh__host *h = R.h;
     char *path = fnh__asprintf("%s/" OFFLINE_FILE, R.real);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = path ? fnh__read_file(path, &text, &len) : -ENOMEM;
+    FILE *f = path ? fopen(path, "rb") : NULL;
     free(path);
-    if (rc == 0) {
-        if (len > OFFLINE_MAX)
-            len = OFFLINE_MAX;
+    char *text = f ? malloc(OFFLINE_MAX + 1) : NULL;
+    size_t len = text ? fread(text, 1, OFFLINE_MAX, f) : 0; /* a huge file: its start */
+    if (f)
+        fclose(f);
+    if (text)
+        text[len] = '\0';
+    if (text) {
         int was = R.offline != NULL;
         free(R.offline);
         R.offline = text;
