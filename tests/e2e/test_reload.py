@@ -476,3 +476,13 @@ def test_waiting_invocations_run_their_own_version(ctx):
         want = b"v2" if k.startswith("new") else b"v1"
         assert v == (200, want), (k, got)
     h.stop()
+
+
+def test_language_worker_scripts_reload(ctx):
+    app = v_app(ctx)
+    h = ctx.start(app)
+    write(os.path.join(app, "hello", "index.js"), "module.exports = async () => 1;\n")
+    out = h.wait_log(RELOADED)
+    assert re.search(r"File change of type '\w+' detected for '[^']*/hello/index\.js'", out), out
+    assert "no function changed" in out
+    h.stop()
