@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""bench/reload.py: hot-reload benchmark (not a test). For a one-function app
-and the generated 1,000-function app (isolated and --in-process), edits one
-function.json --reloads times and reports the host's own "Host reloaded
-(N ms)" durations (the time the event loop spends building and swapping the
-snapshot; the 500 ms debounce is not counted), and the start-up time for
-comparison. Prints a Markdown table. Only loopback; every wait is bounded."""
+"""bench/reload.py: hot-reload benchmark (not a test). Edits one function.json
+of a one-function and a 1,000-function app (isolated, --in-process) and prints
+the host's own "Host reloaded (N ms)" times (loading and swapping on the loop;
+not the 500 ms debounce) beside start-up, as Markdown. Loopback only, bounded
+waits."""
 import argparse
 import json
 import os

@@ -1,11 +1,8 @@
-"""End-to-end tests of hot reload: a rebuilt .so (overwritten in place)
-while a bounded load generator runs, in-flight requests finishing on the old
-code, a broken function.json (the old snapshot keeps serving until the fix),
-function folders added and deleted, host.json and local.settings.json
-changes, timers keeping their state across an unrelated change, an unused
-extension unloaded, --no-watch and fileWatchingEnabled: false, app_offline.htm
-on and off, and a burst of writes giving one reload. Isolated (the default)
-and --in-process where the runner matters."""
+"""End-to-end tests of hot reload: rebuilt .so files under load, in-flight and
+waiting invocations on their own version, broken changes refused, functions
+added and deleted, host.json and local.settings.json, timers across reloads,
+extensions unloaded, --no-watch, fileWatchingEnabled, app_offline.htm, the
+debounce, SIGHUP; isolated (the default) and --in-process."""
 import json
 import os
 import re

@@ -1,10 +1,8 @@
-/* reload.c: hot reload. Watches the app's files (watch.c), debounces a
- * burst of changes into one reload, builds the next snapshot aside with the
- * options of the first, refuses it when it breaks what worked (the last good
- * snapshot keeps serving), else swaps it in under the same listening socket:
- * new triggers start (timers take over unchanged schedules), the old ones
- * stop, and the old snapshot is freed when its last invocation ends. Also
- * app_offline.htm (503 with its content while it exists). */
+/* reload.c: hot reload. Watches the app (watch.c), debounces a burst of
+ * changes into one reload, builds the next snapshot aside, refuses it when
+ * it breaks what worked, else swaps it in under the same listening socket
+ * (new triggers start, old ones stop, the old snapshot goes with its last
+ * invocation). Also app_offline.htm, SIGHUP and fnh__host_reload. */
 #include "reload.h"
 
 #include <cjson/cJSON.h>
