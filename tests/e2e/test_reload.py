@@ -483,3 +483,21 @@ def test_language_worker_scripts_reload(ctx):
     assert re.search(r"File change of type '\w+' detected for '[^']*/hello/index\.js'", out), out
     assert "no function changed" in out
     h.stop()
+
+
+def test_isolated_children_replaced_for_changed_code(ctx):
+    app = v_app(ctx)
+    h = ctx.start(app, "--verbose")
+    assert h.get("/api/hello").body == b"v1"
+    pids = set(re.findall(r"Child native-\d+ started \(pid (\d+)\)", h.output))
+    assert pids, h.output
+    rebuild_in_place(ctx, app)
+    h.wait_log(RELOADED)
+    assert h.get("/api/hello").body == b"v2"
+    out = h.output
+    after = set(re.findall(r"Child native-\d+ started \(pid (\d+)\)", out)) - pids
+    assert after, out  # the new code runs in a fresh process
+    ended = set(re.findall(r"Child native-\d+ \(pid (\d+)\) ended", out))
+    assert pids <= ended, (pids, ended, out[-3000:])  # the old ones stopped
+    assert "The app was not reloaded" not in out and "crashed" not in out
+    h.stop()

@@ -219,20 +219,26 @@ static int settings_equal(const fnh__app *a, const fnh__app *b)
     return 1;
 }
 
-/* What changed from cur to next, for the reload's log line. */
-static char *summary(const fnh__app *cur, const fnh__app *next)
+/* What changed from cur to next, for the reload's log line; *code set when
+ * a native function of cur changed or went. */
+static char *summary(const fnh__app *cur, const fnh__app *next, int *code)
 {
     fnh__strlist added = {0}, removed = {0}, changed = {0};
+    *code = 0;
     for (size_t i = 0; i < next->nfunctions; i++) {
         const fnh__function *n = next->functions[i], *c = fnh__app_find(cur, n->name);
-        if (!c)
+        if (!c) {
             fnh__strlist_addf(&added, "%s", n->name);
-        else if (function_changed(c, n))
+        } else if (function_changed(c, n)) {
             fnh__strlist_addf(&changed, "%s", n->name);
+            *code |= is_native(c);
+        }
     }
     for (size_t i = 0; i < cur->nfunctions; i++)
-        if (!fnh__app_find(next, cur->functions[i]->name))
+        if (!fnh__app_find(next, cur->functions[i]->name)) {
             fnh__strlist_addf(&removed, "%s", cur->functions[i]->name);
+            *code |= is_native(cur->functions[i]);
+        }
     fnh__buf b = {0};
     list_names(&b, "functions added:", &added);
     list_names(&b, "functions removed:", &removed);
@@ -350,9 +356,12 @@ static void reload_now(void)
     }
     report(next, cur, 0);
     restart_notes(cur, next);
-    char *what = summary(cur, next);
+    int code = 0;
+    char *what = summary(cur, next, &code);
     h->app = next; /* new requests and triggers get the new snapshot */
     fnh__isolated_settings(next);
+    if (code) /* fresh children for the new code, each once it is idle */
+        fnh__isolated_recycle();
     fnh__ext_start(next); /* timers take over unchanged schedules */
     fnh__ext_stop(cur);
     fnh__app_unref(cur); /* freed when its last invocation ends */

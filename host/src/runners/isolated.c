@@ -619,7 +619,13 @@ void fnh__isolated_settings(const fnh__app *app)
     g.env = env;
     g.envv = v;
     g.kind.env = v;
-    for (int i = 0; i < g.nslots && !first; i++) /* each stops once idle (pump) */
+    if (!first)
+        fnh__isolated_recycle();
+}
+
+void fnh__isolated_recycle(void)
+{
+    for (int i = 0; i < g.nslots; i++) /* each stops once idle (pump) */
         g.slots[i].stale = g.slots[i].child != NULL;
     pump_soon();
 }

@@ -52,6 +52,11 @@ void fnh__isolated_forget(const fnh__function *fn);
  * reload: when they changed, each child is replaced once it is idle. */
 void fnh__isolated_settings(const fnh__app *app);
 
+/* Replaces every child once it is idle (what it runs or was given
+ * finishes there first): after a reload changed or removed native code, so
+ * no process keeps an old .so (and what its code started) mapped. */
+void fnh__isolated_recycle(void);
+
 /* Invocations running in children or waiting for one. */
 size_t fnh__isolated_inflight(void);
 
