@@ -270,8 +270,10 @@ def test_unused_extension_unloaded(ctx):
     h = ctx.start(app)
     assert "Loaded extension 'queue'" in h.output
     shutil.rmtree(os.path.join(app, "rec"))
+    h.wait_log(RELOADED)
     out = h.wait_log("Unloaded extension 'queue': no function uses it any more")
-    assert "functions removed: rec" in out
+    assert re.search(r"Host reloaded \(\d+ms\): functions removed: rec\n(.*\n)*.*Unloaded "
+                     r"extension 'queue'", out), out
     assert h.get("/api/hello").body == b"v1"
     h.stop()
 

@@ -364,11 +364,11 @@ static void reload_now(void)
         fnh__isolated_recycle();
     fnh__ext_start(next); /* timers take over unchanged schedules */
     fnh__ext_stop(cur);
-    fnh__app_unref(cur); /* freed when its last invocation ends */
     watch_config(next);
     fnh__log(CAT, FNH_LOG_INFO, "Host reloaded (%llums): %s",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u), what ? what : "");
     free(what);
+    fnh__app_unref(cur); /* freed when its last invocation ends (now, when none runs) */
 }
 
 /* Reads app_offline.htm: offline while it exists, back (and reloaded, as
