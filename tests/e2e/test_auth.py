@@ -274,12 +274,6 @@ def test_cli_invoke_uses_the_master_key(ctx):
     assert p.returncode == 3 and "--enable-auth" in p.stderr, p.stderr
 
 
-def test_restart_without_a_hook(ctx):
-    h = ctx.start(auth_app(ctx))
-    r = h.post("/admin/host/restart")
-    assert r.status == 501 and "stop and start" in r.json()["error"]
-
-
 def test_vfs_reads_files_under_the_root(ctx):
     app = auth_app(ctx)
     with open(os.path.join(app, "notes.txt"), "w") as f:

@@ -141,7 +141,8 @@ static void host_status(fnh__host *h, fnh__http_exchange *x)
 }
 
 /* POST /admin/host/restart: Azure's answer (the host's options), then the
- * hook reloads the app; 501 while no hook is installed. */
+ * hook reloads the app; 501 when no hook is installed (a host that does not
+ * serve, such as a test binary). */
 static void restart(fnh__host *h, fnh__http_exchange *x)
 {
     if (!g_restart) {

@@ -33,7 +33,7 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
     for (size_t i = 0; i < ext_errors.len; i++)
         fnh__strlist_addf(&app->errors, "%s", ext_errors.items[i]);
     fnh__strlist_free(&ext_errors);
-    if (run) { /* start-up: the only time the process-wide state is written */
+    if (run == FNH__LOAD_RUN) { /* start-up: the only time the process-wide state is written */
         fnh__settings_export(&app->settings);
         fnh__app_apply_log_levels(app);
     }

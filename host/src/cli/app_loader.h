@@ -12,6 +12,11 @@
 /* Registers the built-in providers (HTTP, Timer) once. */
 void fnh__builtins_register(void);
 
+/* How fnh__app_load_bound runs: FNH__LOAD_RUN at start-up, FNH__LOAD_RELOAD
+ * for the next snapshot of a running host (as RUN, but nothing
+ * process-wide is written: settings are not exported, log levels kept). */
+enum { FNH__LOAD_LIST = 0, FNH__LOAD_RUN = 1, FNH__LOAD_RELOAD = 2 };
+
 /* Loads the app at opts->root into *out (always set unless out of memory;
  * free with fnh__app_unload) and binds it: with run set, native code is
  * loaded and extension files are loaded and bound on loop, the settings

@@ -23,6 +23,7 @@
 #include "cli_invoke.h"
 #include "dispatch.h"
 #include "extension.h"
+#include "function_native.h"
 #include "host.h"
 #include "http_binding.h"
 #include "http_throttle.h"
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "child.h"
 #include "secrets.h"
+#include "reload.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS 10000
@@ -44,8 +46,10 @@ static void usage(FILE *f)
           "Usage:\n"
           "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
           "               [--verbose] [--json-logs] [--in-process] [--enable-auth]\n"
+          "               [--no-watch]\n"
           "      Serve the function app in DIR (default: the current folder) on\n"
-          "      http://127.0.0.1:7071 until SIGINT or SIGTERM.\n"
+          "      http://127.0.0.1:7071 until SIGINT or SIGTERM; changed files reload\n"
+          "      the app unless --no-watch.\n"
           "      --enable-auth (or --enableAuth) applies authLevel and keys as Azure does.\n"
           "  fnhost invoke NAME [--data JSON|TEXT|@FILE] [--port N] [--script-root DIR]\n"
           "      Run one function of a running host and print its result, outputs and\n"
@@ -74,6 +78,7 @@ typedef struct start_opts {
     int json_logs;
     int in_process; /* native functions run in the host process */
     int enable_auth; /* authLevel and keys apply (off by default, as Core Tools) */
+    int no_watch;   /* no hot reload on file changes */
 } start_opts;
 
 static int parse_port(const char *s, int *out)
@@ -154,6 +159,7 @@ static void signal_cb(uv_signal_t *s, int signum)
         _exit(128 + signum);
     }
     g_host.state = "Stopping";
+    fnh__reload_stop();
     fnh__log("Host", FNH_LOG_INFO, "Received %s; stopping the host (finishing %zu in-flight "
                                    "invocations)",
              signum == SIGINT ? "SIGINT" : "SIGTERM", fnh__dispatch_inflight());
@@ -342,11 +348,14 @@ static int finish(fnh__app *app, uv_loop_t *loop)
         _exit(0);
     }
     fnh__secrets_free(g_host.secrets);
+    (void)app; /* a reload may have replaced it: the last one is unloaded */
+    fnh__app *last = g_draining ? g_draining : g_host.app;
     if (g_draining)
         fnh__app_unref(g_host.app); /* the empty one */
-    fnh__app_unload(app);            /* unbinds (on the loop), then unloads extensions */
+    fnh__app_unload(last);           /* unbinds (on the loop), then unloads extensions */
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
+    fnh__native_shadow_cleanup();
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     return 0;
@@ -371,15 +380,24 @@ static int cmd_start(const start_opts *o)
     fnh__log_init(o->json_logs, o->verbose);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
+    int src = fnh__native_shadow_init(); /* a rebuilt .so never changes the loaded copy */
+    if (src)
+        fnh__log("Host", FNH_LOG_WARN, "Cannot create a folder for copies of native functions "
+                                       "(%s); they load from where they are built and a "
+                                       "rebuild while the host runs may crash it",
+                 strerror(-src));
     fnh__app *app = start_load(o, loop);
-    if (!app)
+    if (!app) {
+        fnh__native_shadow_cleanup();
         return 1;
+    }
     if (start_listening(o, app, loop, t0)) {
         fnh__ext_stop(app);
         fnh__log_shutdown();
         fnh__app_unload(app);
         uv_run(loop, UV_RUN_NOWAIT);
         uv_loop_close(loop);
+        fnh__native_shadow_cleanup();
         return 1;
     }
     int rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);
@@ -399,6 +417,10 @@ static int cmd_start(const start_opts *o)
     log_routes(app);
     print_functions(app, g_host.base_url);
     fnh__ext_start(app);
+    fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
+                           .in_process = o->in_process};
+    fnh__reload_init(&g_host, &ao, !o->no_watch); /* says itself what went wrong */
+    fnh__admin_set_restart(fnh__host_reload);
     watch_signals(loop);
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
@@ -523,6 +545,8 @@ int main(int argc, char **argv)
             else if (!routes && (strcmp(a, "--enable-auth") == 0 ||
                                  strcmp(a, "--enableAuth") == 0)) /* Core Tools' spelling */
                 o.enable_auth = 1;
+            else if (!routes && strcmp(a, "--no-watch") == 0)
+                o.no_watch = 1;
             else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
                 match_method = argv[++i];
                 match_path = argv[++i];

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "ncrontab.h"
+#include "pool.h"
 #include "settings.h"
 #include "util.h"
 
@@ -83,7 +84,7 @@ static const char *const host_keys[] = {
     "version", "functionTimeout", "retry", "functions", "http", "watchDirectories", "watchFiles",
     "queues", "serviceBus", "eventHub", "singleton", "logging", "aggregator", "healthMonitor",
     "extensionBundle", "managedDependency", "customHandler", "httpWorker", "extensions",
-    "concurrency", "id", NULL};
+    "concurrency", "id", "fileWatchingEnabled", NULL};
 static const char *const http_keys[] = {
     "routePrefix", "maxOutstandingRequests", "maxConcurrentRequests", "dynamicThrottlesEnabled",
     "hsts", "customHeaders", "enableChunkedRequestBinding", "maxRequestBodySize",
@@ -823,6 +824,7 @@ void fnh__function_free(fnh__function *fn)
     free(fn->bindings);
     if (fn->runner_release)
         fn->runner_release(fn);
+    fnh__pool_lane_release(fn);
     fnh__strlist_free(&fn->errors);
     cJSON_Delete(fn->config);
     free(fn->name);

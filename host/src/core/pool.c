@@ -24,7 +24,7 @@ struct fnh__lane {
     fnh__invocation *head, *tail;
     struct fnh__lane *next_ready; /* in the ready ring while it holds work */
     int ready;
-    struct fnh__lane *next_all;
+    struct fnh__lane *next_all, **prev_all;
 };
 
 static struct {
@@ -66,6 +66,9 @@ static struct fnh__lane *lane_of(fnh__function *fn)
         if (!l)
             return NULL;
         l->next_all = g.lanes;
+        if (g.lanes)
+            g.lanes->prev_all = &l->next_all;
+        l->prev_all = &g.lanes;
         g.lanes = l;
         fn->lane = l;
     }
@@ -336,6 +339,22 @@ int fnh__pool_abandon(fnh__invocation *inv)
     }
     pthread_mutex_unlock(&g.lock);
     return running;
+}
+
+void fnh__pool_lane_release(fnh__function *fn)
+{
+    struct fnh__lane *l = fn->lane;
+    fn->lane = NULL;
+    if (!l)
+        return;
+    pthread_mutex_lock(&g.lock);
+    if (g.initialized && !l->head && !l->ready) { /* else shutdown frees it */
+        *l->prev_all = l->next_all;
+        if (l->next_all)
+            l->next_all->prev_all = l->prev_all;
+        free(l);
+    }
+    pthread_mutex_unlock(&g.lock);
 }
 
 int fnh__pool_shutdown(fnh__pool_fn cancelled)

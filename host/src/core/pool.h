@@ -23,6 +23,10 @@ int fnh__pool_submit(fnh__invocation *inv, fnh__pool_fn job, fnh__pool_fn done);
  * still runs (its worker is counted stuck and replaced while the pool has
  * room; done still follows when it returns), 0 when it already returned. */
 int fnh__pool_abandon(fnh__invocation *inv);
+/* fn is being freed (its snapshot is gone, no job of it is queued): its
+ * lane goes too. Loop thread; nothing to do before the pool starts or
+ * after it stopped. */
+void fnh__pool_lane_release(fnh__function *fn);
 /* Stops the pool (loop thread): jobs still queued are handed back through
  * cancelled(inv) without running; waits briefly for the workers. Returns 0
  * when every worker ended, or how many are still inside jobs: the caller

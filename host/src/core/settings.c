@@ -171,13 +171,28 @@ int fnh__settings_load(const char *root, fnh__local_settings *out)
     return 0;
 }
 
+/* The names fnh__settings_export put into the environment (start-up only;
+ * read by any thread afterwards): for them the app's current Value wins, so
+ * a reloaded local.settings.json is seen. */
+static fnh__strlist g_exported;
+
+int fnh__settings_exported(const char *name)
+{
+    for (size_t i = 0; i < g_exported.len; i++)
+        if (strcmp(g_exported.items[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 void fnh__settings_export(const fnh__strlist *values)
 {
     for (size_t i = 0; i < values->len; i++) {
         const char *eq = strchr(values->items[i], '=');
         char *name = eq ? fnh__strndup(values->items[i], (size_t)(eq - values->items[i])) : NULL;
-        if (name)
-            setenv(name, eq + 1, 0); /* never over a real environment variable */
+        if (name && !getenv(name)) { /* never over a real environment variable */
+            setenv(name, eq + 1, 0);
+            fnh__strlist_addf(&g_exported, "%s", name);
+        }
         free(name);
     }
 }
@@ -195,7 +210,7 @@ void fnh__settings_free(fnh__local_settings *s)
 
 const char *fnh__setting(const fnh__strlist *values, const char *name)
 {
-    const char *env = getenv(name);
+    const char *env = values && fnh__settings_exported(name) ? NULL : getenv(name);
     if (env || !values)
         return env;
     size_t n = strlen(name);

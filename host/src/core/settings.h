@@ -38,9 +38,14 @@ int fnh__settings_load(const char *root, fnh__local_settings *out);
 void fnh__settings_export(const fnh__strlist *values);
 
 void fnh__settings_free(fnh__local_settings *s);
+/* 1 when name is in the environment only because fnh__settings_export put
+ * it there from local.settings.json (a reload's new Value then wins). Any
+ * thread once start-up is over. */
+int fnh__settings_exported(const char *name);
 
 /* An app setting: the environment variable, else the entry of values
- * ("NAME=value"; may be NULL). Borrowed; NULL when unset. Any thread once
+ * ("NAME=value"; may be NULL); for a name the host exported itself from
+ * local.settings.json, only values (the current snapshot's). Borrowed; NULL when unset. Any thread once
  * start-up is over. */
 const char *fnh__setting(const fnh__strlist *values, const char *name);
 

@@ -56,6 +56,8 @@ typedef struct loaded_ext {
     void *global;
     int inited;
     int builtin; /* compiled into the host: no manifest, no file */
+    int owns_m;  /* m is this record's copy (the registry is re-read on reload) */
+    size_t nbound; /* bindings of any snapshot bound to it: 0 = idle, unloadable */
     struct loaded_ext *next;
 } loaded_ext;
 
@@ -90,6 +92,7 @@ struct fnh_binding {
     int bound;
     int started;
     int stopped;
+    int stopping; /* fnh__ext_stop began (under g.lock: fires read it) */
     struct fnh_binding *next;
 };
 
@@ -145,6 +148,7 @@ static struct {
     uv_loop_t *loop;
     char *root;
     fnh__app *loading;  /* the app fnh__ext_load_for_app binds now */
+    int unload_idle;    /* an extension whose last binding goes is unloaded (reloads) */
     /* fire queue */
     pthread_mutex_t lock;
     fire_ev *qhead, *qtail;
@@ -307,18 +311,44 @@ int fnh__ext_registry_load(const char *root, fnh__strlist *errors)
     return 0;
 }
 
+static void manifest_free(manifest_ext *m)
+{
+    if (!m)
+        return;
+    free(m->name);
+    free(m->file);
+    free(m->path);
+    free(m->manifest);
+    fnh__strlist_free(&m->types);
+    fnh__strlist_free(&m->commands);
+    free(m);
+}
+
+/* A loaded extension's own copy of its manifest entry (name, file, path,
+ * manifest): the registry is read again by every reload. NULL when out of
+ * memory. */
+static manifest_ext *manifest_copy(const manifest_ext *m)
+{
+    manifest_ext *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->name = fnh__strdup(m->name);
+    c->file = fnh__strdup(m->file);
+    c->path = m->path ? fnh__strdup(m->path) : NULL;
+    c->manifest = fnh__strdup(m->manifest);
+    if (!c->name || !c->file || !c->manifest || (m->path && !c->path)) {
+        manifest_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 void fnh__ext_registry_free(void)
 {
     while (g.manifests) {
         manifest_ext *m = g.manifests;
         g.manifests = m->next;
-        free(m->name);
-        free(m->file);
-        free(m->path);
-        free(m->manifest);
-        fnh__strlist_free(&m->types);
-        fnh__strlist_free(&m->commands);
-        free(m);
+        manifest_free(m);
     }
     fnh__strlist_free(&g.dup_types);
     fnh__strlist_free(&g.dup_msgs);
@@ -573,6 +603,8 @@ static void unload(loaded_ext *x)
     }
     if (x->dl)
         dlclose(x->dl);
+    if (x->owns_m)
+        manifest_free(x->m);
     free(x);
 }
 
@@ -686,11 +718,20 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
         return NULL;
     }
     loaded_ext *x = load_so(m, m->path, &err);
+    manifest_ext *own = x ? manifest_copy(m) : NULL;
+    if (x && !own) {
+        err = fnh__strdup("out of memory");
+        dlclose(x->dl);
+        free(x);
+        x = NULL;
+    }
     if (!x) {
-        fail_users(app, m, err);
+        fail_users(app, m, err ? err : "out of memory");
         free(err);
         return NULL;
     }
+    x->m = own;
+    x->owns_m = 1;
     /* every type the manifest claims must be in the descriptor */
     for (size_t i = 0; i < m->types.len; i++)
         if (!find_trigger(x, m->types.items[i]) && !find_binding(x, m->types.items[i])) {
@@ -839,6 +880,7 @@ static int bind_one(fnh__function *fn, fnh__binding *b, loaded_ext *x)
     }
     fnh__strlist_free(&errs);
     hb->bound = 1;
+    x->nbound++;
     b->ext_handle = hb;
     if (hb->trig && b == fn->trigger)
         apply_retry_policy(fn, hb);
@@ -884,6 +926,18 @@ static void fail_duplicate_types(fnh__app *app)
         }
 }
 
+/* A reloaded app uses an extension that is still loaded: it keeps the
+ * loaded file and its init (its host.json section is read once); say so
+ * when that is not what the app now asks for. */
+static void note_kept(fnh__app *app, const loaded_ext *x, const manifest_ext *m)
+{
+    if (x->m->path && m->path && strcmp(x->m->path, m->path) != 0)
+        fnh__strlist_addf(&app->warnings,
+                          "%s: extension \"%s\" is now %s, but %s is loaded and in use; restart "
+                          "the host to load the new file",
+                          m->manifest, m->name, m->path, x->m->path);
+}
+
 /* Loads, once each, the extensions whose types healthy functions use. */
 static void load_used_extensions(fnh__app *app)
 {
@@ -897,8 +951,14 @@ static void load_used_extensions(fnh__app *app)
                 used |= fn->bindings[k].type && !builtin_of(fn->bindings[k].type) &&
                         provider_of(fn->bindings[k].type) == m;
         }
-        if (used)
+        loaded_ext *have = NULL;
+        for (loaded_ext *l = g.loaded; l && !have; l = l->next)
+            if (l->m && strcasecmp(l->m->name, m->name) == 0)
+                have = l;
+        if (used && !have)
             load_one(app, m);
+        else if (used)
+            note_kept(app, have, m);
     }
 }
 
@@ -908,9 +968,24 @@ static loaded_ext *loaded_provider(const char *type)
     const fnh_extension_def *d = builtin_of(type);
     manifest_ext *m = d ? NULL : provider_of(type);
     for (loaded_ext *l = g.loaded; l; l = l->next)
-        if (d ? (l->builtin && strcmp(l->def.name, d->name) == 0) : (m && l->m == m))
+        if (d ? (l->builtin && strcmp(l->def.name, d->name) == 0)
+              : (m && l->m && strcasecmp(l->m->name, m->name) == 0))
             return l;
     return NULL;
+}
+
+/* An extension no snapshot binds any more, after a reload: fini and
+ * dlclose it now (the app that used it is freed, so no invocation does). */
+static void unload_idle(loaded_ext *x)
+{
+    for (loaded_ext **p = &g.loaded; *p; p = &(*p)->next)
+        if (*p == x) {
+            *p = x->next;
+            fnh__log("Host.Extensions", FNH_LOG_INFO,
+                     "Unloaded extension '%s': no function uses it any more", x->def.name);
+            unload(x);
+            return;
+        }
 }
 
 /* Unbinds and frees a snapshot's bindings (its "bindings" part), when the
@@ -929,8 +1004,11 @@ static void bindings_free(void *state)
         }
         if (hb->b)
             hb->b->ext_handle = NULL;
+        loaded_ext *x = hb->ext;
         free(hb);
         hb = next;
+        if (x && --x->nbound == 0 && !x->builtin && g.unload_idle)
+            unload_idle(x);
     }
 }
 
@@ -1009,8 +1087,11 @@ void fnh__ext_start(fnh__app *app)
 
 void fnh__ext_stop(fnh__app *app)
 {
+    /* fires of this app's bindings fail from now on; another snapshot's
+     * (after a reload) go on */
     pthread_mutex_lock(&g.lock);
-    g.accepting = 0;
+    for (struct fnh_binding *hb = bindings_of(app); hb; hb = hb->next)
+        hb->stopping = 1;
     pthread_mutex_unlock(&g.lock);
     for (struct fnh_binding *hb = bindings_of(app); hb; hb = hb->next) {
         if (hb->started && hb->trig->stop) {
@@ -1053,6 +1134,11 @@ void fnh__ext_unload(int busy)
     if (g.async_open)
         uv_close((uv_handle_t *)&g.async, NULL); /* nothing to free: the handle is static */
     g.async_open = 0;
+}
+
+void fnh__ext_unload_idle(int on)
+{
+    g.unload_idle = on;
 }
 
 void fnh__ext_status_json(fnh__buf *b)
@@ -1252,7 +1338,7 @@ static int api_fire(fnh_binding *b, const fnh_value *payload, const fnh_kv *meta
     pthread_mutex_lock(&g.lock);
     if (!ok)
         rc = -ENOMEM;
-    else if (!g.accepting || b->stopped)
+    else if (!g.accepting || b->stopped || b->stopping)
         rc = -ESHUTDOWN;
     else if (g.qlen >= FIRE_QUEUE_MAX)
         rc = -EAGAIN;

@@ -42,6 +42,10 @@ void fnh__ext_stop(fnh__app *app);
  * freed). With busy set (invocations abandoned at shutdown) it leaves
  * everything loaded. */
 void fnh__ext_unload(int busy);
+/* With on set (a host that reloads), an extension is finied and unloaded
+ * as soon as the last snapshot that bound it is freed; off (shutdown), they
+ * wait for fnh__ext_unload. */
+void fnh__ext_unload_idle(int on);
 /* Appends a JSON array of loaded extensions ([{"name","version","file"}]). */
 void fnh__ext_status_json(fnh__buf *b);
 

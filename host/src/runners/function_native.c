@@ -1,17 +1,27 @@
 /* function_native.c: loads native function modules: fnh_function_abi
  * checked in the file first (elf_probe.c), then dlopen with RTLD_NOW so a
  * missing symbol fails at start-up, not mid-request, and RTLD_LOCAL so one
- * function's symbols never interpose on another's. */
+ * function's symbols never interpose on another's. In the host, each .so is
+ * first copied into a private shadow folder under a name made from its
+ * content, and loaded from there: a rebuilt file is new code at a new path
+ * (glibc hands back an already-mapped library for a path it has loaded),
+ * and a build that rewrites the original in place never touches the mapped
+ * copy. */
 #include "function_native.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crash.h"
 #include "elf_probe.h"
@@ -20,14 +30,231 @@
 
 #define FERR(fn, ...) fnh__strlist_addf(&(fn)->errors, __VA_ARGS__)
 
-/* .so files opened so far (start-up, main thread), by real path. */
+/* .so files opened (main thread), by real path, with how many functions of
+ * any snapshot use each: the last one to go closes it. */
 static struct {
     struct {
         char *path;
         void *dl;
+        size_t refs;
     } *items;
     size_t len;
 } g_cache;
+
+/* The shadow folder (NULL: off, as in a child process) and the copies made
+ * so far, by the original's identity (path, inode, size, mtime). */
+typedef struct shadow_entry {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    char *copy;
+    struct shadow_entry *next;
+} shadow_entry;
+/* How many loaded functions use each copy: the last one deletes it, so a
+ * long session of rebuilds does not fill the folder. */
+typedef struct shadow_use {
+    char *copy;
+    size_t n;
+    struct shadow_use *next;
+} shadow_use;
+static struct {
+    char *dir;
+    shadow_entry *copies;
+    shadow_use *uses;
+} g_shadow;
+
+/* Deletes a shadow folder and what is in it (one level). */
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *p = fnh__asprintf("%s/%s", dir, de->d_name);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+/* Shadow folders of hosts that died without removing theirs (kill -9, a
+ * crash): fnhost-shadow-<pid>-* whose process is gone and that we own. */
+static void remove_orphans(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        int pid = 0;
+        if (sscanf(de->d_name, "fnhost-shadow-%d-", &pid) != 1 || pid <= 0 ||
+            kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char *p = fnh__asprintf("%s/%s", tmp, de->d_name);
+        struct stat st;
+        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+            remove_dir(p);
+        free(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+int fnh__native_shadow_init(void)
+{
+    if (g_shadow.dir)
+        return 0;
+    const char *tmp = getenv("TMPDIR");
+    remove_orphans(tmp && *tmp ? tmp : "/tmp");
+    char *tmpl = fnh__asprintf("%s/fnhost-shadow-%d-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                               (int)getpid());
+    if (!tmpl)
+        return -ENOMEM;
+    if (!mkdtemp(tmpl)) {
+        int rc = -errno;
+        free(tmpl);
+        return rc;
+    }
+    g_shadow.dir = tmpl;
+    return 0;
+}
+
+void fnh__native_shadow_cleanup(void)
+{
+    while (g_shadow.copies) {
+        shadow_entry *e = g_shadow.copies;
+        g_shadow.copies = e->next;
+        free(e->path);
+        free(e->copy);
+        free(e);
+    }
+    while (g_shadow.uses) {
+        shadow_use *u = g_shadow.uses;
+        g_shadow.uses = u->next;
+        free(u->copy);
+        free(u);
+    }
+    if (!g_shadow.dir)
+        return;
+    remove_dir(g_shadow.dir);
+    free(g_shadow.dir);
+    g_shadow.dir = NULL;
+}
+
+/* The shadow copy of the file at path (malloc'd), made if needed:
+ * <dir>/<64-bit FNV-1a of the content>-<file name>, written to a temporary
+ * name and renamed, so a copy is whole or absent. NULL when it cannot be
+ * made (the original is used). */
+static char *shadow_copy(const char *path)
+{
+    struct stat st;
+    if (!g_shadow.dir || stat(path, &st) != 0)
+        return NULL;
+    for (shadow_entry *e = g_shadow.copies; e; e = e->next)
+        if (e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
+            e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+            (strcmp(e->path, path) == 0 || st.st_nlink > 1)) /* a hard link: same file */
+            return fnh__strdup(e->copy);
+    char *data = NULL;
+    size_t len = 0;
+    if (fnh__read_file(path, &data, &len))
+        return NULL;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char *copy = fnh__asprintf("%s/%016llx-%s", g_shadow.dir, (unsigned long long)h, base);
+    struct stat cst;
+    int ok = copy != NULL;
+    if (ok && stat(copy, &cst) != 0) { /* not copied yet */
+        char *tmp = fnh__asprintf("%s.tmp", copy);
+        int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700) : -1;
+        ok = fd >= 0 && write(fd, data, len) == (ssize_t)len;
+        if (fd >= 0)
+            close(fd);
+        ok = ok && rename(tmp, copy) == 0;
+        if (!ok && tmp)
+            unlink(tmp);
+        free(tmp);
+    }
+    free(data);
+    shadow_entry *e = ok ? calloc(1, sizeof *e) : NULL;
+    if (e && (e->path = fnh__strdup(path)) && (e->copy = fnh__strdup(copy))) {
+        e->dev = st.st_dev;
+        e->ino = st.st_ino;
+        e->size = st.st_size;
+        e->mtime = st.st_mtim;
+        e->next = g_shadow.copies;
+        g_shadow.copies = e;
+    } else if (e) {
+        free(e->path);
+        free(e);
+    }
+    if (!ok) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* Points c at the shadow copy of its file, when shadowing is on. */
+static void use_shadow(fnh__native_code *c)
+{
+    char *copy = shadow_copy(c->script_path);
+    if (!copy)
+        return;
+    shadow_use *u = g_shadow.uses;
+    while (u && strcmp(u->copy, copy) != 0)
+        u = u->next;
+    if (!u && (u = calloc(1, sizeof *u)) && !(u->copy = fnh__strdup(copy))) {
+        free(u);
+        u = NULL;
+    }
+    if (!u) { /* cannot count its users: load the original */
+        free(copy);
+        return;
+    }
+    if (!u->n++) {
+        u->next = g_shadow.uses;
+        g_shadow.uses = u;
+    }
+    c->origin = c->script_path;
+    c->script_path = copy;
+}
+
+/* c no longer uses its shadow copy: the last user deletes it (a process
+ * that mapped it keeps its mapping). */
+static void unuse_shadow(fnh__native_code *c)
+{
+    if (!c->origin)
+        return;
+    for (shadow_use **pu = &g_shadow.uses; *pu; pu = &(*pu)->next) {
+        shadow_use *u = *pu;
+        if (strcmp(u->copy, c->script_path) != 0)
+            continue;
+        if (--u->n)
+            return;
+        *pu = u->next;
+        for (shadow_entry **pe = &g_shadow.copies; *pe;) {
+            shadow_entry *e = *pe;
+            if (strcmp(e->copy, u->copy) == 0) {
+                *pe = e->next;
+                free(e->path);
+                free(e->copy);
+                free(e);
+            } else {
+                pe = &e->next;
+            }
+        }
+        unlink(u->copy);
+        free(u->copy);
+        free(u);
+        return;
+    }
+}
 
 #define MODULE_MIN (3 * sizeof(uint32_t)) /* abi_major, abi_minor, size */
 #define MODULE_FIX "declare it only with the line FNH_FUNCTION_MODULE(0); (#include " \
@@ -131,12 +358,13 @@ static int open_module(fnh__function *fn, fnh__native_code *c, const char *key)
         if (strcmp(g_cache.items[i].path, key) == 0) {
             c->dl = g_cache.items[i].dl;
             c->dl_shared = 1;
+            g_cache.items[i].refs++;
             return 0;
         }
     if (probe_module(fn, c))
         return -1;
     fnh__crash_scope cs = {.what = "loading function", .name = fn->name,
-                           .detail = c->script_path};
+                           .detail = c->origin ? c->origin : c->script_path};
     fnh__crash_enter(&cs);
     dlerror();
     c->dl = dlopen(c->script_path, RTLD_NOW | RTLD_LOCAL);
@@ -197,8 +425,12 @@ static void remember(fnh__native_code *c, const char *key)
         g_cache.items = grown;
         g_cache.items[g_cache.len].path = fnh__strdup(key);
         g_cache.items[g_cache.len].dl = c->dl;
+        g_cache.items[g_cache.len].refs = 1;
         g_cache.len++;
+    } else { /* not shared then: its own function closes it */
+        return;
     }
+    c->dl_shared = 1;
 }
 
 /* The descriptor as the file holds it, checked without running any of the
@@ -243,15 +475,20 @@ void fnh__native_resolve(fnh__function *fn, int mode)
     fn->runner_release = fnh__native_unload;
     if (mode == FNH__NATIVE_PATHS)
         return; /* listing routes: the .so may not be built yet */
+    if (check_file(fn, c)) {
+        if (mode == FNH__NATIVE_LOAD)
+            fnh__native_unload(fn);
+        return;
+    }
+    use_shadow(c);
     if (mode == FNH__NATIVE_CHECK) {
-        if (check_file(fn, c) == 0 && probe_module(fn, c) == 0)
+        if (probe_module(fn, c) == 0)
             probe_entry(fn, c);
         return;
     }
     char real[PATH_MAX];
     const char *key = realpath(c->script_path, real) ? real : c->script_path;
-    if (check_file(fn, c) || open_module(fn, c, key) || check_module(fn, c) ||
-        find_entry(fn, c)) {
+    if (open_module(fn, c, key) || check_module(fn, c) || find_entry(fn, c)) {
         fnh__native_unload(fn);
         return;
     }
@@ -263,21 +500,26 @@ void fnh__native_resolve(fnh__function *fn, int mode)
 void fnh__native_unload(fnh__function *fn)
 {
     fnh__native_code *c = fn->runner_state;
-    if (c && c->dl && !c->dl_shared) {
-        for (size_t i = 0; i < g_cache.len; i++)
-            if (g_cache.items[i].dl == c->dl) {
+    int close_it = c && c->dl && !c->dl_shared;
+    for (size_t i = 0; c && c->dl && c->dl_shared && i < g_cache.len; i++)
+        if (g_cache.items[i].dl == c->dl) {
+            if (--g_cache.items[i].refs == 0) {
                 free(g_cache.items[i].path);
                 g_cache.items[i] = g_cache.items[--g_cache.len];
-                break;
+                close_it = 1;
             }
-        if (!g_cache.len) {
-            free(g_cache.items);
-            g_cache.items = NULL;
+            break;
         }
-        dlclose(c->dl);
+    if (!g_cache.len) {
+        free(g_cache.items);
+        g_cache.items = NULL;
     }
+    if (close_it)
+        dlclose(c->dl);
     if (c) {
+        unuse_shadow(c);
         free(c->script_path);
+        free(c->origin);
         free(c->entry_name);
         free(c);
     }

@@ -16,10 +16,12 @@ typedef int (*fnh__entry_fn)(fnh_ctx *ctx);
  * (fn->runner_state), freed by fnh__native_unload. */
 typedef struct fnh__native_code {
     const char *file;     /* scriptFile as written (borrowed from fn->config) */
-    char *script_path;    /* absolute or relative to the function's folder */
+    char *script_path;    /* absolute or relative to the function's folder; in
+                           * the host, its shadow copy (see fnh__native_shadow_init) */
+    char *origin;         /* the file the shadow copy was made from, or NULL */
     char *entry_name;     /* entryPoint, default "run" */
     void *dl;             /* NULL until loaded */
-    int dl_shared;        /* dl belongs to another function using the same .so */
+    int dl_shared;        /* dl is in the cache, counted (closed by its last user) */
     fnh__entry_fn entry;
     uint32_t flags;       /* FNH_FN_* of the module */
     uint64_t avg_run_ns;  /* isolated runner: its recent run time (0 = not measured) */
@@ -40,6 +42,13 @@ enum {
  * in-process native runner. Each problem is appended to fn->errors (with
  * dlerror() text). */
 void fnh__native_resolve(fnh__function *fn, int mode);
+/* Host only, at start-up: makes the private shadow folder (under $TMPDIR or
+ * /tmp) that every later check or load copies each .so into and loads
+ * from. 0 or -errno (then files load from where they are). */
+int fnh__native_shadow_init(void);
+/* Deletes the shadow folder and its copies (at exit, after every function
+ * was unloaded). */
+void fnh__native_shadow_cleanup(void);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
 /* (runners.c) Gives every healthy function of app its runner. A custom

@@ -15,6 +15,7 @@
 #include "dispatch.h"
 #include "function_native.h"
 #include "log.h"
+#include "settings.h"
 #include "rpc_function.h"
 #include "rpc_invocation.h"
 #include "supervisor.h"
@@ -49,6 +50,7 @@ typedef struct slot {
     int inflight;       /* running + queued */
     fnh__buf out;       /* messages for it, sent once the pump round ends */
     int cancelled;      /* killed for a timeout */
+    int stale;          /* started with settings a reload changed: stop once idle */
     int error;          /* a protocol error got it killed */
     const fnh__function **loaded; /* functions its current process has loaded */
     size_t nloaded, cap;
@@ -70,6 +72,9 @@ static struct {
     uv_prepare_t pump_prepare; /* and before the loop blocks */
     int want_pump;
     int pumping, stopping, initialized;
+    fnh__strlist env;   /* app settings children get ("K=V"), set by a reload */
+    const char **envv;  /* env as the kind's NULL-terminated array */
+    int env_set;        /* fnh__isolated_settings ran: a change replaces children */
 } g;
 
 static const char *fn_category(const fnh__function *fn)
@@ -189,6 +194,11 @@ static int has_loaded(const slot *s, const fnh__function *fn)
 
 static void remember_loaded(slot *s, const fnh__function *fn)
 {
+    /* the child replaces a function of the same name (another snapshot's
+     * version): that one must be sent again before it runs there */
+    for (size_t k = 0; k < s->nloaded; k++)
+        if (s->loaded[k] != fn && strcmp(s->loaded[k]->name, fn->name) == 0)
+            s->loaded[k--] = s->loaded[--s->nloaded];
     if (s->nloaded == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
         const fnh__function **p = realloc(s->loaded, cap * sizeof *p);
@@ -276,6 +286,17 @@ static void pump(void)
     if (g.pumping)
         return; /* a child's up() inside fnh__child_start: the outer loop goes on */
     g.pumping = 1;
+    for (int i = 0; i < g.nslots && !g.stopping; i++) { /* stale and idle: replaced */
+        slot *s = &g.slots[i];
+        if (!s->stale || !s->child || s->running)
+            continue;
+        s->stale = 0;
+        s->up = 0;
+        fnh__child *c = s->child;
+        if (!fnh__child_pid(c))
+            s->child = NULL; /* between runs: freed at once, no down() */
+        fnh__child_stop(c, STOP_GRACE_MS);
+    }
     while (g.lanes && !g.stopping) {
         slot *idle = NULL, *unborn = NULL, *least = NULL;
         int short_next = is_short(g.lanes->head->inv->fn);
@@ -568,6 +589,55 @@ void fnh__isolated_cancel(fnh__invocation *inv)
     }
 }
 
+void fnh__isolated_forget(const fnh__function *fn)
+{
+    for (int i = 0; i < g.nslots; i++) {
+        slot *s = &g.slots[i];
+        for (size_t k = 0; k < s->nloaded; k++)
+            if (s->loaded[k] == fn)
+                s->loaded[k--] = s->loaded[--s->nloaded];
+    }
+}
+
+void fnh__isolated_settings(const fnh__app *app)
+{
+    fnh__strlist env = {0};
+    for (size_t i = 0; i < app->settings.len; i++) {
+        const char *e = app->settings.items[i];
+        const char *eq = strchr(e, '=');
+        char *name = eq ? fnh__strndup(e, (size_t)(eq - e)) : NULL;
+        if (name && (!getenv(name) || fnh__settings_exported(name)))
+            fnh__strlist_addf(&env, "%s", e);
+        free(name);
+    }
+    int same = env.len == g.env.len;
+    for (size_t i = 0; same && i < env.len; i++)
+        same = strcmp(env.items[i], g.env.items[i]) == 0;
+    const char **v = same ? NULL : calloc(env.len + 1, sizeof *v);
+    int first = !g.env_set;
+    g.env_set = 1;
+    if (!v) {
+        fnh__strlist_free(&env);
+        return;
+    }
+    for (size_t i = 0; i < env.len; i++)
+        v[i] = env.items[i];
+    fnh__strlist_free(&g.env);
+    free(g.envv);
+    g.env = env;
+    g.envv = v;
+    g.kind.env = v;
+    if (!first)
+        fnh__isolated_recycle();
+}
+
+void fnh__isolated_recycle(void)
+{
+    for (int i = 0; i < g.nslots; i++) /* each stops once idle (pump) */
+        g.slots[i].stale = g.slots[i].child != NULL;
+    pump_soon();
+}
+
 size_t fnh__isolated_inflight(void)
 {
     return g.nwaiting + g.nrunning;
@@ -619,6 +689,8 @@ int fnh__isolated_shutdown(uint64_t wait_ms)
     }
     free(g.slots);
     free(g.exe);
+    fnh__strlist_free(&g.env);
+    free(g.envv);
     memset(&g, 0, sizeof g);
     return 0;
 }

@@ -44,6 +44,19 @@ void fnh__isolated_start(fnh__invocation *inv, void (*done)(fnh__invocation *inv
  * Does nothing for an invocation the runner does not hold. */
 void fnh__isolated_cancel(fnh__invocation *inv);
 
+/* A function is freed (its snapshot is gone): no child counts it as
+ * loaded any more (a new function may get its address). Loop thread. */
+void fnh__isolated_forget(const fnh__function *fn);
+/* The app settings children see (local.settings.json Values the real
+ * environment does not set), from app. Call at start-up, then at each
+ * reload: when they changed, each child is replaced once it is idle. */
+void fnh__isolated_settings(const fnh__app *app);
+
+/* Replaces every child once it is idle (what it runs or was given
+ * finishes there first): after a reload changed or removed native code, so
+ * no process keeps an old .so (and what its code started) mapped. */
+void fnh__isolated_recycle(void);
+
 /* Invocations running in children or waiting for one. */
 size_t fnh__isolated_inflight(void);
 

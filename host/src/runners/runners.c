@@ -5,6 +5,13 @@
 #include "function_native.h"
 #include "isolated.h"
 
+/* An isolated function's release: no child keeps it as loaded. */
+static void isolated_release(fnh__function *fn)
+{
+    fnh__isolated_forget(fn);
+    fnh__native_unload(fn);
+}
+
 void fnh__runners_prepare(fnh__app *app, int run, int in_process, uv_loop_t *loop)
 {
     if (fnh__custom_handler_app(app)) { /* no native code: every function is the handler's */
@@ -23,6 +30,7 @@ void fnh__runners_prepare(fnh__app *app, int run, int in_process, uv_loop_t *loo
         fnh__native_resolve(fn, FNH__NATIVE_CHECK);
         if (fnh__function_ok(fn) && fn->runner_state) {
             fn->runner = &fnh__runner_isolated;
+            fn->runner_release = isolated_release;
             fn->run_inline = 0;
         }
     }

@@ -25,9 +25,14 @@ struct fnh__host {
     int port;
     char base_url[96]; /* "http://localhost:7071" */
     uint64_t start_ns;
-    const char *state; /* "Running", "Stopping" */
     fnh__secrets *secrets; /* the app's keys (the key API; authorization) */
     int auth;              /* --enable-auth: authLevel and the admin API's master key apply */
+    const char *state; /* "Running", "Offline", "Stopping" */
+    /* app_offline.htm's content while the file is in the app root (owned by
+     * the reload part, cli/reload.c), else NULL: every request but the
+     * admin API's gets 503 with it */
+    const char *offline_html;
+    size_t offline_len;
 };
 
 /* Handles one HTTP request: admin API, home page, CORS, then the function

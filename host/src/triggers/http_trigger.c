@@ -227,6 +227,11 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     fnh__app *app = h->app;
     if (h->admin && h->admin(h, x, req))
         return;
+    if (h->offline_html) { /* app_offline.htm: offline, as Azure answers */
+        fnh__respond_simple(x, 503, "text/html", h->offline_html, h->offline_len);
+        fnh__http_req_free(req);
+        return;
+    }
     if (!app->nfunctions && h->state && strcmp(h->state, "Running") != 0) {
         /* shutting down: the app was swapped for an empty one */
         fnh__respond_simple(x, 503, NULL, NULL, 0);

@@ -6,7 +6,10 @@
  * outlasts the next occurrence delays it instead of duplicating it. With the
  * monitor on, {Last, Next, LastUpdated} is kept in .fnhost/timers/ and
  * written atomically (temp file + rename) off the loop, one batch at a time,
- * which gives past-due runs after a restart without any storage emulator. */
+ * which gives past-due runs after a restart without any storage emulator.
+ * A reload hands a timer whose function name and schedule are unchanged to
+ * the new snapshot's binding with its state (next occurrence, a run in
+ * progress), so it neither fires twice nor misses an occurrence. */
 #include "timer_trigger.h"
 
 #include <cjson/cJSON.h>
@@ -40,6 +43,9 @@ typedef struct timer_fn {
     int running;
     int stopped;
     int started;
+    int closing, closed; /* the uv_timer's close, begun and done */
+    int unbound;         /* freed by the close callback */
+    struct timer_fn *successor; /* took over the schedule at a reload */
     uv_timer_t timer;
     int64_t next_ms;    /* the occurrence the timer is armed for */
     int64_t last_ms;    /* status: 0 = never */
@@ -308,6 +314,13 @@ static void timer_complete(void *state, void *token, int status, const fnh_value
     timer_fn *t = state;
     if (token != t)
         return;
+    /* a reload handed the schedule on while this run went: the newest
+     * snapshot's timer records it and arms the next occurrence */
+    while (t->successor) {
+        t->successor->fired_ms = t->fired_ms;
+        t->running = 0;
+        t = t->successor;
+    }
     int64_t now = fnh__wall_ms();
     t->running = 0;
     /* Last = the invocation time, bumped up to the occurrence if it fired early */
@@ -594,6 +607,38 @@ static void timers_setup(const fnh_binding *b)
     }
 }
 
+/* The running timer of an older snapshot for the same function and the
+ * same schedule, which t takes over at a reload; NULL if none. */
+static timer_fn *predecessor(const timer_fn *t)
+{
+    for (timer_fn *o = g.list; o; o = o->next)
+        if (o != t && o->started && !o->stopped && !o->successor &&
+            strcasecmp(o->fn->name, t->fn->name) == 0 && strcmp(o->expr, t->expr) == 0 &&
+            o->use_monitor == t->use_monitor)
+            return o;
+    return NULL;
+}
+
+/* t continues o's schedule: same next occurrence, same status, a run in
+ * progress stays counted (its completion comes to t). o never fires again. */
+static void take_over(timer_fn *t, timer_fn *o)
+{
+    t->next_ms = o->next_ms;
+    t->last_ms = o->last_ms;
+    t->updated_ms = o->updated_ms;
+    t->fired_ms = o->fired_ms;
+    t->running = o->running;
+    t->status_path = o->status_path ? fnh__strdup(o->status_path) : NULL;
+    o->successor = t;
+    uv_timer_stop(&o->timer);
+    char nx[40];
+    iso_local(t->next_ms, nx);
+    fnh__log(CAT, FNH_LOG_DEBUG, "Function 'Functions.%s' keeps its schedule across the "
+                                 "reload: Next='%s'%s",
+             t->fn->name, nx, t->running ? " (a run is in progress)" : "");
+    arm(t);
+}
+
 static int timer_start(void *state)
 {
     timer_fn *t = state;
@@ -602,17 +647,30 @@ static int timer_start(void *state)
     uv_timer_init(t->loop, &t->timer);
     t->timer.data = t;
     t->started = 1;
-    start_one(t);
+    timer_fn *o = predecessor(t);
+    if (o)
+        take_over(t, o);
+    else
+        start_one(t);
     return 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    timer_fn *t = h->data;
+    t->closed = 1;
+    if (t->unbound)
+        timer_free(t);
 }
 
 static void timer_stop(void *state)
 {
     timer_fn *t = state;
     t->stopped = 1;
-    if (t->started) {
+    if (t->started && !t->closing) {
         uv_timer_stop(&t->timer);
-        uv_close((uv_handle_t *)&t->timer, NULL); /* freed by unbind, after the loop */
+        t->closing = 1;
+        uv_close((uv_handle_t *)&t->timer, timer_closed); /* unbind may come first */
     }
 }
 
@@ -624,7 +682,13 @@ static void timer_unbind(void *state)
             *p = t->next;
             break;
         }
-    timer_free(t);
+    for (timer_fn *o = g.list; o; o = o->next) /* a chain of reloads skips t */
+        if (o->successor == t)
+            o->successor = t->successor;
+    if (t->closing && !t->closed)
+        t->unbound = 1; /* the close callback frees it */
+    else
+        timer_free(t);
     if (!g.list) {
         if (g.tz)
             fnh__tz_free(g.tz);

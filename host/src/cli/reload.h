@@ -1,0 +1,29 @@
+/* reload.h: hot reload of the running host: the files that matter are
+ * watched, a burst of changes becomes one reload (the next snapshot built
+ * aside and swapped in; a broken one is refused and the last good one keeps
+ * serving), and app_offline.htm takes the app offline. Loop thread only. */
+#ifndef FNH_RELOAD_H
+#define FNH_RELOAD_H
+
+#include "app.h"
+#include "host.h"
+
+/* Azure's debounce of file changes. */
+#define FNH__RELOAD_DEBOUNCE_MS 500
+
+/* Starts reloading for the running host h (h->app is loaded and started):
+ * opts are the options the app was loaded with (copied). With watch set and
+ * host.json fileWatchingEnabled not false, files are watched; otherwise
+ * only fnh__host_reload (and SIGHUP, which calls it) reloads. Also applies
+ * an app_offline.htm already in the root. 0, or a negative errno after logging why (the host serves on,
+ * without watching). h is borrowed until fnh__reload_stop. */
+int fnh__reload_init(fnh__host *h, const fnh__app_options *opts, int watch);
+/* Reloads the app soon (on the next loop turn, never inside the caller's
+ * call): the entry point for /admin/host/restart. No-op before
+ * fnh__reload_init or after fnh__reload_stop. */
+void fnh__host_reload(void);
+/* Shutdown: stops watching, drops a pending reload, frees what it owns
+ * (h->offline_html is cleared). */
+void fnh__reload_stop(void);
+
+#endif
