@@ -9,7 +9,7 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               libsqlite3-dev libprotobuf-c-dev python3 tzdata
+               libsqlite3-dev libprotobuf-c-dev libnghttp2-dev python3 tzdata
 # only for `make proto` (the generated C is committed)
 PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
@@ -17,7 +17,7 @@ FUZZ_PACKAGES  = clang libclang-rt-14-dev
 LLHTTP_DIR   = /usr/share/llhttp
 LLHTTP_INC   = /usr/share/include/llhttp
 
-PKGS     = libuv libcjson libpcre2-8 libprotobuf-c
+PKGS     = libuv libcjson libpcre2-8 libprotobuf-c libnghttp2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -25,7 +25,7 @@ OPT      ?= -O2
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP $(SAN)
 HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include -Ihost/src $(HOST_INC) -I$(PROTO_OUT) -I$(LLHTTP_INC) \
               $(PKG_CFLAGS) \
-              -DFNH_VERSION='"$(VERSION)"'
+              -DFNH_VERSION='"$(VERSION)"' -DFNH_PREFIX='"$(PREFIX)"'
 HOST_LIBS   = $(PKG_LIBS) -ldl -lpthread -lm
 FN_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
               -Ihost/include

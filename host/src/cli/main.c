@@ -26,6 +26,7 @@
 #include "http_binding.h"
 #include "http_router.h"
 #include "isolated.h"
+#include "language_worker.h"
 #include "json.h"
 #include "log.h"
 #include "child.h"
@@ -123,6 +124,7 @@ static void drain_cb(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL); /* nothing to free: the handle is static */
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
+    fnh__lang_shutdown(2000);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     if (g_host.http)
         fnh__http_server_free(g_host.http);
