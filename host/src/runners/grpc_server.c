@@ -247,6 +247,19 @@ static int frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *f, void *user
     return 0;
 }
 
+/* Once a trailers-only answer is out, what the client may still send is not
+ * wanted: the stream ends there (RST_STREAM NO_ERROR, as gRPC servers do). */
+static int frame_send_cb(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    (void)user;
+    if (f->hd.type != NGHTTP2_HEADERS || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    fnh__grpc_stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (st && !st->is_rpc)
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+    return 0;
+}
+
 /* A stream broke the protocol: its messages stop, it ends with status. */
 static void stream_fail(fnh__grpc_stream *st, int rc)
 {
@@ -461,6 +474,7 @@ static void accept_cb(uv_stream_t *l, int status)
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(cb, header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close_cb);
     int rc = nghttp2_session_server_new(&c->ng, cb, c);

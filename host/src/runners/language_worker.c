@@ -218,7 +218,7 @@ static void assign(worker *w, job *j)
 {
     fnh__invocation *inv = j->inv;
     fnh__buf b = {0};
-    int rc = fnh__rpc_encode_invocation(inv, inv->fn->name, &b);
+    int rc = fnh__rpc_encode_invocation_for(inv, inv->fn->name, 1, &b);
     if (rc == -EMSGSIZE)
         fnh__log(fn_category(inv->fn), FNH_LOG_ERROR,
                  "Function '%s' (Id=%s): its input exceeds the %u MiB message limit",

@@ -257,11 +257,17 @@ static PB(ParameterBinding) *binding(fnh__arena *a, const char *name, PB(TypedDa
 
 int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fnh__buf *out)
 {
+    return fnh__rpc_encode_invocation_for(inv, function_id, 0, out);
+}
+
+int fnh__rpc_encode_invocation_for(fnh__invocation *inv, const char *function_id,
+                                   int route_values_as_metadata, fnh__buf *out)
+{
     fnh__arena a = {0};
     PB(InvocationRequest) rq = AZURE_FUNCTIONS_RPC_MESSAGES__INVOCATION_REQUEST__INIT;
     rq.invocation_id = inv->id;
     rq.function_id = S(function_id);
-    meta_list meta = {.cap = inv->in.nmeta + inv->ninputs + 1};
+    meta_list meta = {.cap = inv->in.nmeta + inv->ninputs + inv->in.nparams + 1};
     meta.items = fnh__arena_alloc(&a, meta.cap * sizeof *meta.items);
     rq.input_data = fnh__arena_alloc(&a, (inv->ninputs + 1) * sizeof *rq.input_data);
     if (!rq.input_data || !meta.items) {
@@ -302,6 +308,9 @@ int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fn
     for (size_t i = 0; i < inv->in.nmeta; i++)
         if (inv->in.meta[i].key[0] != '$')
             meta_add(&a, &meta, inv->in.meta[i].key, inv->in.meta[i].value);
+    for (size_t i = 0; route_values_as_metadata && i < inv->in.nparams; i++)
+        if (inv->in.params[i].value) /* v3 Node functions read them as bindingData */
+            meta_add(&a, &meta, inv->in.params[i].key, inv->in.params[i].value);
     rq.trigger_metadata = meta.items;
     rq.n_trigger_metadata = meta.n;
     int rc = -ENOMEM;

@@ -160,6 +160,23 @@ int fnh__worker_config_find(const char *language, const char *dir_override,
         if (*path == ':')
             path++;
     }
+    if (!found) { /* beside the host binary: <bin>/workers, <bin>/../workers */
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        char *slash = strrchr(self, '/');
+        if (n > 0 && slash) {
+            *slash = '\0';
+            char *a = fnh__asprintf("%s/workers", self);
+            char *b = fnh__asprintf("%s/../workers", self);
+            if (a)
+                found = worker_in(a, strlen(a), language);
+            if (!found && b)
+                found = worker_in(b, strlen(b), language);
+            free(a);
+            free(b);
+        }
+    }
     if (!found) {
         static const char prefix[] = FNH_PREFIX "/lib/fnhost/workers";
         found = worker_in(prefix, sizeof prefix - 1, language);
@@ -181,8 +198,8 @@ int fnh__worker_config_find(const char *language, const char *dir_override,
     if (!found) {
         *error = fnh__asprintf(
             "FUNCTIONS_WORKER_RUNTIME is '%s' but no %s language worker was found (looked in "
-            "FNHOST_WORKERS_PATH, " FNH_PREFIX "/lib/fnhost/workers and beside Azure Functions "
-            "Core Tools' func on PATH); install Core Tools or set FNHOST_WORKERS_PATH (or the "
+            "FNHOST_WORKERS_PATH, workers/ beside fnhost, " FNH_PREFIX "/lib/fnhost/workers "
+            "and beside Azure Functions Core Tools' func on PATH); install Core Tools or set FNHOST_WORKERS_PATH (or the "
             "app setting languageWorkers__%s__workerDirectory) to the folder holding "
             "%s/worker.config.json",
             language, language, language, language);

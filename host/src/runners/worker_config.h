@@ -1,6 +1,7 @@
 /* worker_config.h: finding a language worker as Azure does: a folder
  * holding <language>/worker.config.json, searched in FNHOST_WORKERS_PATH
- * (colon-separated), <prefix>/lib/fnhost/workers, then the workers/ folder
+ * (colon-separated), workers/ beside the fnhost binary (or its parent
+ * folder), <prefix>/lib/fnhost/workers, then the workers/ folder
  * beside a Core Tools `func` on PATH (symlinks resolved); the app setting
  * languageWorkers__<language>__workerDirectory overrides one language.
  * Reads worker.config.json into a plain struct. Any thread; reads the
