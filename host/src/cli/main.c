@@ -388,6 +388,9 @@ static int cmd_start(const start_opts *o)
 static int cmd_routes(const char *root, const char *method, const char *path)
 {
     fnh__log_init(0, 0);
+    /* stdout is the answer: a language worker's output while it indexes is not */
+    fnh__log_set_level("Host.Child", FNH__LOG_NONE);
+    fnh__log_set_level("Host.Worker", FNH__LOG_NONE);
     fnh__app_options ao = {.root = root};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 0, NULL, &app) && !app)
