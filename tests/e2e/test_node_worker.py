@@ -204,6 +204,15 @@ def test_node_logs_levels_and_filtering(ctx):
         assert m in out, out
 
 
+def test_node_worker_output_in_host_log(ctx):
+    h = started(start_fixture(ctx))
+    assert h.get("/api/console").body == b"ok"
+    out = h.wait_log("console says hi")
+    # the worker's system lines lose their LanguageWorkerConsoleLog marker
+    assert re.search(r"\] Worker [0-9a-f-]{36} connecting on 127\.0\.0\.1:\d+", out), out
+    assert "LanguageWorkerConsoleLog" not in out, out
+
+
 def test_node_thrown_error_is_500_with_message_and_stack(ctx):
     h = started(start_fixture(ctx))
     r = h.get("/api/fail")

@@ -391,6 +391,7 @@ static int cmd_routes(const char *root, const char *method, const char *path)
     /* stdout is the answer: a language worker's output while it indexes is not */
     fnh__log_set_level("Host.Child", FNH__LOG_NONE);
     fnh__log_set_level("Host.Worker", FNH__LOG_NONE);
+    fnh__log_set_level("Host.Function.Console", FNH__LOG_NONE);
     fnh__app_options ao = {.root = root};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 0, NULL, &app) && !app)

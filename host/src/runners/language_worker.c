@@ -619,6 +619,34 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
         pool_release(p);
 }
 
+/* A line the worker wrote: "LanguageWorkerConsoleLog..." is the worker's
+ * own (its "[error]" ones errors), the rest the functions' console output. */
+static void child_line(fnh__child *c, int is_err, const char *s, size_t n)
+{
+    static const char sys[] = "LanguageWorkerConsoleLog";
+    worker *w = fnh__child_data(c);
+    fnh_log_level level = is_err ? FNH_LOG_ERROR : FNH_LOG_INFO;
+    char cat[80];
+    if (n >= sizeof sys - 1 && memcmp(s, sys, sizeof sys - 1) == 0) {
+        s += sizeof sys - 1;
+        n -= sizeof sys - 1;
+        if (n >= 7 && memcmp(s, "[error]", 7) == 0) {
+            s += 7;
+            n -= 7;
+            level = FNH_LOG_ERROR;
+        }
+        while (n && *s == ' ') {
+            s++;
+            n--;
+        }
+        snprintf(cat, sizeof cat, "Host.Worker.%s", w->name);
+    } else {
+        snprintf(cat, sizeof cat, "Host.Function.Console");
+    }
+    if (fnh__log_enabled(cat, level))
+        fnh__log_line(cat, level, s, n);
+}
+
 /* The argument vector of worker i: Azure's command line, behind
  * "fnhost __exec-child" so the worker dies with the host. */
 static char **worker_argv(pool *p, worker *w)
@@ -904,6 +932,7 @@ static int start_workers(pool *p)
             .restart = FNH__RESTART_ALWAYS,
             .up = child_up,
             .down = child_down,
+            .line = child_line,
         };
         fnh__child *c;
         rc = fnh__child_start(&w->kind, w, &c);

@@ -74,3 +74,12 @@ app.http('item', {
     route: 'items/{id:int}',
     handler: async (request) => ({ jsonBody: { method: request.method, id: request.params.id } }),
 });
+
+app.http('console', {
+    methods: ['GET'],
+    authLevel: 'anonymous',
+    handler: async () => {
+        console.log('console says hi');
+        return { body: 'ok' };
+    },
+});
