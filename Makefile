@@ -228,8 +228,9 @@ $(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
 bench: deps
 	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) samples-node
 	python3 bench/run.py --build $(BUILD)
+	python3 bench/node_worker.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
 
 # install-headers: what building a function or an extension out of tree needs.
