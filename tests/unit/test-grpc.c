@@ -61,7 +61,8 @@ static ssize_t body_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
     (void)src;
     client *c = user;
     size_t n = c->nbody - c->sent < len ? c->nbody - c->sent : len;
-    memcpy(buf, c->body + c->sent, n);
+    if (n)
+        memcpy(buf, c->body + c->sent, n);
     c->sent += n;
     if (c->sent == c->nbody) /* keep the stream open: the server ends it */
         return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
