@@ -260,6 +260,33 @@ def test_node_worker_killed_mid_invocation_then_restarted(ctx):
     assert int(r.body) != pid
 
 
+def test_node_worker_crash_loop_is_reported_and_callers_answered(ctx):
+    workers = os.path.join(ctx.tmpdir(), "workers")
+    shutil.copytree(WORKERS, workers)
+    cfg = os.path.join(workers, "node", "worker.config.json")
+    with open(cfg) as f:
+        doc = json.load(f)
+    doc["processOptions"]["initializationTimeout"] = "00:00:03"
+    with open(cfg, "w") as f:
+        json.dump(doc, f)
+    app = ctx.copy_app(ctx.path("tests", "apps", "node-v4"))
+    h = started(ctx.start(app, env={"FNHOST_WORKERS_PATH": workers}, wait=False))
+    pid = int(h.get("/api/pid").body)
+    open(os.path.join(app, "broken"), "w").close()
+    os.kill(pid, signal.SIGKILL)
+    h.wait_log(f"(pid {pid}) ended: signal 9 (SIGKILL)")
+    t0 = time.time()
+    r = h.get("/api/pid", timeout=60)
+    assert r.status == 500, r
+    assert time.time() - t0 < 30
+    out = h.wait_log("no node language worker was ready to run it within 00:00:03 "
+                     "(initializationTimeout)")
+    # every failed restart is in the log, with its back-off
+    assert len(re.findall(r"Child node-1 \(pid \d+\) ended: exit status 3; restarting it in "
+                          r"\d+ ms", out)) >= 2, out
+    assert "the app is broken: exiting" in out
+
+
 def test_node_process_count_spreads_invocations(ctx):
     h = started(start_fixture(ctx, {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}))
     pids = set()

@@ -36,6 +36,7 @@
 
 typedef struct job {
     fnh__invocation *inv;
+    uint64_t since_ns; /* waiting for a ready worker since */
     struct job *next;
 } job;
 
@@ -85,6 +86,7 @@ static struct {
 
 static const fnh__grpc_handler handler;
 static void tick_cb(uv_timer_t *t);
+static void tick_start(pool *p);
 
 static const char *fn_category(const fnh__function *fn)
 {
@@ -284,11 +286,13 @@ static void runner_start(fnh__invocation *inv)
         assign(w, j);
         return;
     }
+    j->since_ns = fnh__now_ns();
     if (p->wait_tail)
         p->wait_tail->next = j;
     else
         p->wait_head = j;
     p->wait_tail = j;
+    tick_start(p); /* it waits at most initializationTimeout */
 }
 
 static void runner_cancel(fnh__invocation *inv)
@@ -514,14 +518,17 @@ static void on_closed(void *data, fnh__grpc_stream *s, int why)
     if (!w || w->stream != s)
         return;
     w->stream = NULL;
-    if (!p->stopped && !p->freeing && w->state != W_DOWN && w->child &&
-        fnh__child_pid(w->child)) {
-        /* without its stream a worker is of no use: it is replaced */
-        fnh__log("Host.Worker", FNH_LOG_WARN,
-                 "Language worker %s closed its stream%s; restarting it", w->name,
-                 why == -EMSGSIZE ? " (a message over the size limit)" : "");
-        fnh__child_kill(w->child, SIGKILL);
-    }
+    if (p->stopped || p->freeing || w->state == W_DOWN || !w->child)
+        return;
+    /* a worker whose stream broke exits by itself (its in-flight invocations
+     * fail when it does); one that does not is stopped by the start-up
+     * deadline, as if it were starting again */
+    fnh__log("Host.Worker", FNH_LOG_WARN, "Language worker %s closed its stream%s", w->name,
+             why == -EMSGSIZE ? " (a message over the size limit)" : "");
+    w->state = W_STARTING;
+    w->started_ns = fnh__now_ns();
+    w->warned_init = 0;
+    tick_start(p);
 }
 
 static const fnh__grpc_handler handler = {.message = on_message, .closed = on_closed};
@@ -748,7 +755,20 @@ static void tick_cb(uv_timer_t *t)
         w->warned_init = 1;
         fnh__child_kill(w->child, SIGKILL);
     }
-    if (!waiting)
+    /* invocations do not wait for a worker longer than it may take to start */
+    while (p->wait_head && now - p->wait_head->since_ns >= limit) {
+        job *j = p->wait_head;
+        if (!(p->wait_head = j->next))
+            p->wait_tail = NULL;
+        char ts[32];
+        fnh__timespan_fmt(p->cfg.init_timeout_ms, ts);
+        fnh__log(fn_category(j->inv->fn), FNH_LOG_ERROR,
+                 "Function '%s' (Id=%s) failed: no %s language worker was ready to run it "
+                 "within %s (initializationTimeout); the worker's log above says why",
+                 j->inv->fn->name, j->inv->id, p->cfg.language, ts);
+        complete(j, -EAGAIN);
+    }
+    if (!waiting && !p->wait_head)
         uv_timer_stop(t);
 }
 

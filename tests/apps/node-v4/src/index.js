@@ -1,6 +1,12 @@
 // Fixture functions for tests/e2e/test_node_worker.py.
 const { app } = require('@azure/functions');
 
+// A file named "broken" beside src/ makes every later start of the worker fail.
+if (require('fs').existsSync(require('path').join(__dirname, '..', 'broken'))) {
+    console.error('the app is broken: exiting');
+    process.exit(3);
+}
+
 // Echoes the body with its content type; ?status= sets the status, the
 // x-in request header comes back as x-echo.
 app.http('echo', {
