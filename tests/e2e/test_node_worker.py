@@ -109,6 +109,16 @@ def test_node_v4_admin_functions_and_timer_invoke(ctx):
     assert "Tick; past due: " in out
 
 
+def test_node_v4_functions_option_selects_indexed_functions(ctx):
+    h = started(ctx.start(app_path(ctx, "samples", "node-v4"), "--functions", "hello,tick",
+                          env=ENV, wait=False))
+    assert h.get("/api/hello").status == 200
+    assert h.get("/api/products/books/1").status == 404
+    out = h.output
+    assert "\thello: [GET,POST]" in out and "\ttick: timerTrigger" in out, out
+    assert "\tproduct:" not in out and "processOrder" not in out, out
+
+
 def test_node_routes_match_starts_worker_to_index(ctx):
     p = ctx.run("routes", "--script-root", app_path(ctx, "samples", "node-v4"),
                 "--match", "GET", "/api/products/books/3", env=ENV, timeout=90)

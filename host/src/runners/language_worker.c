@@ -806,14 +806,14 @@ static void pool_state_free(void *state)
 
 /* Builds the app's functions from the worker's metadata (v4 model): each
  * result's raw bindings become a function.json read as any other. */
-static void add_indexed_functions(pool *p)
+static void add_indexed_functions(pool *p, const char *functions_csv)
 {
     fnh__app *app = p->app;
     const cJSON *f;
     cJSON_ArrayForEach(f, p->meta)
     {
         const char *name = cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring;
-        if (fnh__app_find(app, name))
+        if (fnh__app_find(app, name) || !fnh__app_function_selected(app, functions_csv, name))
             continue; /* a function.json folder of that name wins */
         cJSON *doc = cJSON_CreateObject();
         cJSON *bindings = cJSON_AddArrayToObject(doc, "bindings");
@@ -967,7 +967,7 @@ static int start_workers(pool *p)
     return 0;
 }
 
-int fnh__lang_prepare(fnh__app *app, uv_loop_t *loop, int live)
+int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop, int live)
 {
     if (!fnh__lang_wanted(app) || app->host_errors.len)
         return 0;
@@ -1028,7 +1028,7 @@ int fnh__lang_prepare(fnh__app *app, uv_loop_t *loop, int live)
         return 0;
     }
     if (p->meta) {
-        add_indexed_functions(p);
+        add_indexed_functions(p, functions_csv);
         if (app->nfunctions > 1)
             qsort(app->functions, app->nfunctions, sizeof *app->functions, cmp_fn);
     }

@@ -28,14 +28,15 @@ int fnh__lang_wanted(const fnh__app *app);
  * worker, starts FUNCTIONS_WORKER_PROCESS_COUNT of them on loop (the
  * default loop when NULL) and, running the loop until the first has
  * indexed the app (at most its initializationTimeout), adds the functions
- * it reports (v4 model) to app, or keeps the function.json ones (v3),
+ * it reports (v4 model; those functions_csv or host.json "functions" select,
+ * see fnh__app_function_selected) to app, or keeps the function.json ones (v3),
  * every function given this runner. live: the workers keep running for
  * invocations (their state is the app's part "workers", stopped when the
  * app is freed); else they are stopped once the app is indexed (routes).
  * Problems go to app->host_errors (no worker, no runtime, start-up
  * failure: one sentence each). Does nothing for other apps. Main thread,
  * while loading. Returns 0 or -ENOMEM. */
-int fnh__lang_prepare(fnh__app *app, uv_loop_t *loop, int live);
+int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop, int live);
 
 /* Host shutdown: every snapshot's workers get WorkerTerminate, then
  * SIGTERM (SIGKILL after grace_ms); what they still run fails with
