@@ -119,6 +119,26 @@ def test_node_v4_functions_option_selects_indexed_functions(ctx):
     assert "\tproduct:" not in out and "processOrder" not in out, out
 
 
+def test_node_v4_broken_function_is_reported_and_skipped(ctx):
+    app = ctx.make_app({
+        "package.json": {"main": "src/index.js"},
+        "local.settings.json": {"Values": {"FUNCTIONS_WORKER_RUNTIME": "node"}},
+        "src/index.js": "const { app } = require('@azure/functions');\n"
+                        "app.http('good', { handler: async () => ({ body: 'good' }) });\n"
+                        "app.http('bad', { route: 'x/{id:nope}', handler: async () => ({}) });\n"
+                        "app.timer('badtimer', { schedule: 'never', handler: async () => {} });\n",
+    })
+    os.symlink(os.path.join(app_path(ctx, "tests", "apps", "node-v4"), "node_modules"),
+               os.path.join(app, "node_modules"))
+    h = started(ctx.start(app, env=ENV, wait=False))
+    assert h.get("/api/good").body == b"good"
+    out = h.output
+    assert "The 'bad' function is in error: bad (indexed by the node worker): " \
+           "bindings[0].route: unknown route constraint 'nope'" in out, out
+    assert "The 'badtimer' function is in error: badtimer (indexed by the node worker): " \
+           "bindings[0].schedule: 'never' is not a valid NCRONTAB expression" in out, out
+
+
 def test_node_routes_match_starts_worker_to_index(ctx):
     p = ctx.run("routes", "--script-root", app_path(ctx, "samples", "node-v4"),
                 "--match", "GET", "/api/products/books/3", env=ENV, timeout=90)
