@@ -177,6 +177,34 @@ def test_node_v3_timer_fires(ctx):
     assert "Executing 'Functions.Every' (Reason='Timer fired at " in out
 
 
+def test_node_v3_blob_trigger_and_blob_output(ctx):
+    app = ctx.make_app({
+        "local.settings.json": {"Values": {"FUNCTIONS_WORKER_RUNTIME": "node",
+                                           "AzureWebJobsStorage": "UseDevelopmentStorage=true"}},
+        "Copy/function.json": {"bindings": [
+            {"type": "blobTrigger", "direction": "in", "name": "src", "path": "inbox/{name}.txt",
+             "connection": "AzureWebJobsStorage"},
+            {"type": "blob", "direction": "out", "name": "dst", "path": "outbox/{name}.txt",
+             "connection": "AzureWebJobsStorage"}]},
+        "Copy/index.js": "module.exports = async function (context, src) {\n"
+                         "  context.log(`blob ${context.bindingData.name}: ${src.length} bytes`);\n"
+                         "  context.bindings.dst = src.toString().toUpperCase();\n};\n",
+    })
+    h = started(ctx.start(app, env=ENV, wait=False))
+    inbox = os.path.join(app, ".fnhost", "storage", "blobs", "inbox")
+    os.makedirs(inbox, exist_ok=True)
+    with open(os.path.join(inbox, "note.txt"), "w") as f:
+        f.write("hello blob")
+    out = h.wait_log("Executed 'Functions.Copy' (Succeeded", timeout=30)
+    assert "blob note: 10 bytes" in out, out
+    dst = os.path.join(app, ".fnhost", "storage", "blobs", "outbox", "note.txt")
+    deadline = time.time() + 10
+    while not os.path.exists(dst) and time.time() < deadline:
+        time.sleep(0.05)
+    with open(dst) as f:
+        assert f.read() == "HELLO BLOB"
+
+
 # ---- HTTP in every shape ---------------------------------------------------------
 
 def test_node_http_bodies_headers_status(ctx):
