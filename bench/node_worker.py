@@ -51,7 +51,7 @@ def children(pid):
 
 def measure_wrk(srv, port, duration):
     cpu0 = run.read_cpu_ticks(srv.pid)
-    w = run.run_wrk(port, PATH if srv is not None else "/api/hello", duration)
+    w = run.run_wrk(port, PATH, duration)
     cpu1 = run.read_cpu_ticks(srv.pid)
     w["cpu_us"] = (cpu1 - cpu0) / run.CLK_TCK / max(1, w["requests"]) * 1e6
     return w
@@ -89,7 +89,10 @@ def main():
     try:
         ref.wait_first_200()
         run.run_wrk(port, "/api/hello", args.warmup)
+        c0 = run.read_cpu_ticks(ref.pid)
         ref_w = run.run_wrk(port, "/api/hello", args.duration)
+        ref_w["cpu_us"] = (run.read_cpu_ticks(ref.pid) - c0) / run.CLK_TCK / \
+            max(1, ref_w["requests"]) * 1e6
     finally:
         ref.stop()
 
@@ -123,6 +126,7 @@ def main():
     first = statistics.median(starts)
     rows = [
         ("reference req/s (64 conns)", f"{ref_w['rps']:.0f}"),
+        ("reference CPU per request", f"{ref_w['cpu_us']:.1f} us"),
         ("node v4 hello req/s (64 conns)", f"{w['rps']:.0f} ({w['rps'] / ref_w['rps']:.1%} "
                                            f"of the reference)"),
         ("p50 / p99", f"{w['p50']:.2f} ms / {w['p99']:.2f} ms"),
