@@ -367,6 +367,8 @@ def test_node_no_orphan_after_sigterm(ctx):
     assert h.stop() == 0
     for pid in pids:
         assert gone_within(pid, 10), f"worker {pid} outlived the host"
+        # WorkerTerminate: each exits by itself, not by the SIGTERM that follows
+        assert f"(pid {pid}) ended: exit status 0" in h.output, h.output
 
 
 def fake_worker(ctx, config, script=None):

@@ -56,6 +56,7 @@ typedef struct worker {
     uint64_t started_ns;
     int loads_pending;
     int warned_init;     /* the initializationTimeout error was logged for this run */
+    int handles_terminate; /* announced HandlesWorkerTerminateMessage: exits by itself */
     job *jobs;           /* in flight on it */
     size_t inflight;
 } worker;
@@ -394,6 +395,10 @@ static void on_init(worker *w, const PB(WorkerInitResponse) *rs)
         fnh__child_kill(w->child, SIGKILL);
         return;
     }
+    w->handles_terminate = 0;
+    for (size_t i = 0; i < rs->n_capabilities; i++)
+        if (strcmp(rs->capabilities[i]->key, "HandlesWorkerTerminateMessage") == 0)
+            w->handles_terminate = 1;
     if (w->p->cfg.indexing)
         send_metadata_request(w);
     else if (w->p->functions_ready)
@@ -888,12 +893,14 @@ static int stop_now(pool *p, uint64_t grace_ms)
         m.worker_terminate = &t;
         send_msg(w, &m);
     }
-    /* a moment to go by themselves, then SIGTERM */
-    uint64_t deadline = fnh__now_ns() + 300u * 1000000u;
+    /* those that handle WorkerTerminate get the grace period to exit by
+     * themselves, then SIGTERM */
+    uint64_t deadline = fnh__now_ns() + grace_ms * 1000000u;
     while (children_left(p) && fnh__now_ns() < deadline) {
         int alive = 0;
         for (int i = 0; i < p->nw; i++)
-            alive += p->w[i].child && fnh__child_pid(p->w[i].child);
+            alive += p->w[i].child && fnh__child_pid(p->w[i].child) && p->w[i].stream &&
+                     p->w[i].handles_terminate;
         if (!alive)
             break;
         uv_run(p->loop, UV_RUN_NOWAIT);
