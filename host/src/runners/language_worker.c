@@ -140,14 +140,15 @@ static void send_metadata_request(worker *w)
     w->state = W_INDEXING;
 }
 
-/* The script file a function's load request names: absolute. */
-static char *script_of(const pool *p, const fnh__function *fn)
+/* The script file a function's load request names: absolute (malloc'd, or
+ * NULL when out of memory). v3: scriptFile in the function's folder,
+ * index.js by default; v4: the file the worker reported. */
+static char *script_of(const fnh__function *fn)
 {
     const cJSON *sf = cJSON_GetObjectItemCaseSensitive(fn->config, "scriptFile");
     const char *s = cJSON_IsString(sf) && *sf->valuestring ? sf->valuestring : "index.js";
     char *joined = s[0] == '/' ? fnh__strdup(s) : fnh__asprintf("%s/%s", fn->dir, s);
     char *real = joined ? realpath(joined, NULL) : NULL;
-    (void)p;
     if (real) {
         free(joined);
         return real;
@@ -174,7 +175,7 @@ static void send_loads(worker *w)
         const fnh__function *fn = p->app->functions[i];
         if (fn->runner != &fnh__runner_language || !fnh__function_ok(fn))
             continue;
-        char *script = script_of(p, fn);
+        char *script = script_of(fn);
         const cJSON *ep = cJSON_GetObjectItemCaseSensitive(fn->config, "entryPoint");
         if (fnh__rpc_encode_load_as(fn, fn->name, script ? script : "",
                                     cJSON_IsString(ep) ? ep->valuestring : "", p->cfg.language,

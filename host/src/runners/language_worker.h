@@ -20,8 +20,9 @@
 /* The runner of functions run by a language worker. */
 extern const fnh__runner fnh__runner_language;
 
-/* The language app's setting FUNCTIONS_WORKER_RUNTIME asks for a language
- * worker ("node", "python", ...; not "native", "custom" or unset): 1, else 0. */
+/* The app's setting FUNCTIONS_WORKER_RUNTIME asks for a language worker
+ * ("node", "python", ...; not "native", "custom" or unset): 1, else 0. app
+ * is borrowed for the call. */
 int fnh__lang_wanted(const fnh__app *app);
 
 /* For an app whose FUNCTIONS_WORKER_RUNTIME names a language: finds the
@@ -34,7 +35,10 @@ int fnh__lang_wanted(const fnh__app *app);
  * invocations (their state is the app's part "workers", stopped when the
  * app is freed); else they are stopped once the app is indexed (routes).
  * Problems go to app->host_errors (no worker, no runtime, start-up
- * failure: one sentence each). Does nothing for other apps. Main thread,
+ * failure: one sentence each). Does nothing for other apps. app is
+ * borrowed (the workers' state becomes its part); functions_csv is
+ * borrowed for the call. Runs the loop until indexed, so call it before the
+ * host serves (or from a callback that may run the loop). Main thread,
  * while loading. Returns 0 or -ENOMEM. */
 int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop, int live);
 
