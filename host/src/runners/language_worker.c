@@ -37,8 +37,12 @@
 typedef struct job {
     fnh__invocation *inv;
     uint64_t since_ns; /* waiting for a ready worker since */
-    struct job *next;
+    struct job *next;  /* the wait queue, or its worker's list */
+    struct job *prev;  /* its worker's list */
+    struct job *hnext; /* its worker's bucket by invocation id */
 } job;
+
+#define NBUCKETS 64u
 
 enum { W_DOWN, W_STARTING, W_INIT, W_INDEXING, W_INDEXED, W_LOADING, W_READY };
 
@@ -58,6 +62,7 @@ typedef struct worker {
     int warned_init;     /* the initializationTimeout error was logged for this run */
     int handles_terminate; /* announced HandlesWorkerTerminateMessage: exits by itself */
     job *jobs;           /* in flight on it */
+    job *buckets[NBUCKETS]; /* the same, by invocation id */
     size_t inflight;
 } worker;
 
@@ -218,6 +223,8 @@ static void complete(job *j, int rc)
     fnh__dispatch_ran(inv);
 }
 
+static unsigned id_bucket(const char *id);
+
 static void assign(worker *w, job *j)
 {
     fnh__invocation *inv = j->inv;
@@ -235,8 +242,14 @@ static void assign(worker *w, job *j)
         complete(j, rc);
         return;
     }
+    j->prev = NULL;
     j->next = w->jobs;
+    if (w->jobs)
+        w->jobs->prev = j;
     w->jobs = j;
+    unsigned bucket = id_bucket(inv->id);
+    j->hnext = w->buckets[bucket];
+    w->buckets[bucket] = j;
     w->inflight++;
 }
 
@@ -261,16 +274,46 @@ static void fail_waiting(pool *p, int rc)
     }
 }
 
+static unsigned id_bucket(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 16777619u;
+    return h & (NBUCKETS - 1);
+}
+
+/* The job of invocation id in flight on w, or NULL. */
+static job *find_job(worker *w, const char *id)
+{
+    for (job *j = w->buckets[id_bucket(id)]; j; j = j->hnext)
+        if (strcmp(j->inv->id, id) == 0)
+            return j;
+    return NULL;
+}
+
+static void untrack(worker *w, job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        w->jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    for (job **pp = &w->buckets[id_bucket(j->inv->id)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == j) {
+            *pp = j->hnext;
+            break;
+        }
+    j->next = j->prev = j->hnext = NULL;
+    w->inflight--;
+}
+
 static job *take_job(worker *w, const char *id)
 {
-    for (job **pp = &w->jobs; *pp; pp = &(*pp)->next)
-        if (strcmp((*pp)->inv->id, id) == 0) {
-            job *j = *pp;
-            *pp = j->next;
-            w->inflight--;
-            return j;
-        }
-    return NULL;
+    job *j = find_job(w, id);
+    if (j)
+        untrack(w, j);
+    return j;
 }
 
 static void runner_start(fnh__invocation *inv)
@@ -337,11 +380,10 @@ static void on_log(worker *w, const PB(RpcLog) *log)
     if ((int)log->level < 0 || (int)log->level > (int)FNH_LOG_CRITICAL || !log->message)
         return;
     fnh_log_level level = (fnh_log_level)log->level;
-    const fnh__invocation *inv = NULL;
-    if (log->invocation_id && *log->invocation_id)
-        for (job *j = w->jobs; j && !inv; j = j->next)
-            if (strcmp(j->inv->id, log->invocation_id) == 0)
-                inv = j->inv;
+    const job *j = log->invocation_id && *log->invocation_id
+                       ? find_job(w, log->invocation_id)
+                       : NULL;
+    const fnh__invocation *inv = j ? j->inv : NULL;
     char cat[192];
     if (inv) {
         if (log->log_category == AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__RPC_LOG_CATEGORY__System)
@@ -617,8 +659,7 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
                                 p->cfg.language, p->cfg.dir, e->text);
     while (w->jobs) {
         job *j = w->jobs;
-        w->jobs = j->next;
-        w->inflight--;
+        untrack(w, j);
         int rc = p->stopped || p->freeing ? -ECANCELED : -ECHILD;
         if (rc == -ECHILD && !j->inv->timed_out)
             fnh__log(fn_category(j->inv->fn), FNH_LOG_ERROR,
