@@ -1101,8 +1101,13 @@ int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop,
 int fnh__lang_shutdown(uint64_t grace_ms)
 {
     int left = 0;
-    for (pool *p = g.pools; p; p = p->next)
-        if (!p->stopped && !p->freeing)
-            left += stop_now(p, grace_ms);
+    for (;;) { /* from the head each time: running the loop may free an old app's pool */
+        pool *p = g.pools;
+        while (p && (p->stopped || p->freeing))
+            p = p->next;
+        if (!p)
+            break;
+        left += stop_now(p, grace_ms); /* marks it stopped */
+    }
     return left;
 }
