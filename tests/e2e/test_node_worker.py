@@ -1,12 +1,7 @@
-"""End-to-end tests of Node.js apps run by Azure's Node.js language worker
-(workers/node, vendored as Core Tools ships it) over the host's gRPC server:
-both app models (v4 worker indexing, v3 function.json folders), HTTP in every
-shape, timers, a queue trigger fed by an HTTP function's queue output, logs,
-failures, functionTimeout, a worker killed mid-invocation, a worker that never
-connects, missing worker or runtime, no orphan after SIGTERM. The gRPC server's
-edges (unknown path, compressed and oversized messages) are tests/unit/test-grpc.c.
-
-The apps' node_modules come from `make samples-node` (make check runs it)."""
+"""End-to-end tests of Node.js apps run by Azure's Node.js worker (workers/node)
+over the host's gRPC server: both app models, every trigger kind, HTTP shapes, logs,
+failures, timeouts and supervision. The gRPC server's edges are in
+tests/unit/test-grpc.c; the apps' node_modules come from `make samples-node`."""
 import json
 import os
 import re

@@ -1,11 +1,12 @@
 /* grpc_server.h: the gRPC server language workers connect back to: h2c
- * (HTTP/2 without TLS, nghttp2) on 127.0.0.1, an ephemeral port, serving
- * one method, /AzureFunctionsRpcMessages.FunctionRpc/EventStream, as
- * bidirectional streams of StreamingMessage (rpc_frame.h framing). Flow
- * control windows raised, each message's length checked before it is
- * buffered, compressed messages refused, other paths answered with
- * grpc-status 12. Loop thread only; no thread of its own. May call:
- * rpc_frame, util, log, libuv, nghttp2. */
+ * (nghttp2) on 127.0.0.1, an ephemeral port, serving only
+ * /AzureFunctionsRpcMessages.FunctionRpc/EventStream as bidirectional
+ * streams of StreamingMessage. Loop thread only; no thread of its own.
+ * May call: rpc_frame, util, log, libuv, nghttp2. */
+
+/* Flow-control windows are raised, each message's length is checked before
+ * it is buffered, compressed messages are refused, other paths are answered
+ * with grpc-status 12 (UNIMPLEMENTED). */
 #ifndef FNH_GRPC_SERVER_H
 #define FNH_GRPC_SERVER_H
 

@@ -1,9 +1,7 @@
-/* language_worker.c: the language worker runner. One pool per app snapshot
- * (its part "workers"): the worker's configuration, a gRPC server, N
- * worker processes each with its protocol state, the invocations waiting
- * for a ready worker; start-up indexing that turns the worker's metadata
- * into the app's functions; invocations, logs, cancel, death and restart;
- * WorkerTerminate and stop. */
+/* language_worker.c: the language worker runner: per app snapshot a pool
+ * (its gRPC server, N worker processes with their protocol state, the
+ * invocations waiting for a ready worker), start-up indexing into the
+ * app's functions, invocations, logs, cancel, death, restart and stop. */
 #include "language_worker.h"
 
 #include <cjson/cJSON.h>

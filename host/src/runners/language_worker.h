@@ -1,13 +1,13 @@
-/* language_worker.h: the language worker runner: functions written in
- * another language (FUNCTIONS_WORKER_RUNTIME = node, ...) run in Azure's
- * own worker for that language, a child process (through the supervisor)
- * that connects back to the host's gRPC server and speaks the worker
- * protocol: StartStream, WorkerInitRequest, worker indexing
+/* language_worker.h: the language worker runner: functions of another
+ * language (FUNCTIONS_WORKER_RUNTIME = node, ...) run in Azure's own worker
+ * for it, a supervised child that connects back over gRPC. Loop thread
+ * only. May call: grpc_server, worker_config, supervisor, rpc_*, core. */
+
+/* The protocol: StartStream, WorkerInitRequest, worker indexing
  * (FunctionsMetadataRequest) or function.json, FunctionLoadRequest, then
  * invocations. The workers belong to one app snapshot (its part
  * "workers"): a new snapshot starts its own, the old ones stop when it is
- * freed. Loop thread only. May call: grpc_server, worker_config,
- * supervisor, rpc_*, core. */
+ * freed. */
 #ifndef FNH_LANGUAGE_WORKER_H
 #define FNH_LANGUAGE_WORKER_H
 

@@ -1,11 +1,12 @@
-/* worker_config.h: finding a language worker as Azure does: a folder
- * holding <language>/worker.config.json, searched in FNHOST_WORKERS_PATH
- * (colon-separated), workers/ beside the fnhost binary (or its parent
- * folder), <prefix>/lib/fnhost/workers, then the workers/ folder
- * beside a Core Tools `func` on PATH (symlinks resolved); the app setting
- * languageWorkers__<language>__workerDirectory overrides one language.
- * Reads worker.config.json into a plain struct. Any thread; reads the
+/* worker_config.h: finding a language worker as Azure does and reading its
+ * worker.config.json into a plain struct. Any thread; reads the
  * environment. May call: json, util, strlist, ncrontab (TimeSpans). */
+
+/* A worker is a folder holding <language>/worker.config.json, searched in
+ * FNHOST_WORKERS_PATH (colon-separated), workers/ beside the fnhost binary
+ * (or its parent folder), <prefix>/lib/fnhost/workers, then the workers/
+ * folder beside a Core Tools `func` on PATH (symlinks resolved); the app
+ * setting languageWorkers__<language>__workerDirectory overrides one. */
 #ifndef FNH_WORKER_CONFIG_H
 #define FNH_WORKER_CONFIG_H
 
