@@ -9,7 +9,7 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               libsqlite3-dev libprotobuf-c-dev python3 tzdata
+               libsqlite3-dev libprotobuf-c-dev libnghttp2-dev python3 tzdata
 # only for `make proto` (the generated C is committed)
 PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
@@ -17,7 +17,7 @@ FUZZ_PACKAGES  = clang libclang-rt-14-dev
 LLHTTP_DIR   = /usr/share/llhttp
 LLHTTP_INC   = /usr/share/include/llhttp
 
-PKGS     = libuv libcjson libpcre2-8 libprotobuf-c
+PKGS     = libuv libcjson libpcre2-8 libprotobuf-c libnghttp2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -25,7 +25,7 @@ OPT      ?= -O2
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP $(SAN)
 HOST_CFLAGS = $(CFLAGS_COMMON) -Ihost/include -Ihost/src $(HOST_INC) -I$(PROTO_OUT) -I$(LLHTTP_INC) \
               $(PKG_CFLAGS) \
-              -DFNH_VERSION='"$(VERSION)"'
+              -DFNH_VERSION='"$(VERSION)"' -DFNH_PREFIX='"$(PREFIX)"'
 HOST_LIBS   = $(PKG_LIBS) -ldl -lpthread -lm
 FN_CFLAGS   = -std=c11 -D_GNU_SOURCE -g -O2 -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
               -Ihost/include
@@ -72,7 +72,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions \
+.PHONY: samples-node all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions \
         fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
@@ -158,10 +158,24 @@ test: deps fuzz-deps
 	@$(MAKE) --no-print-directory check-tsan
 	@$(MAKE) --no-print-directory check-fuzz
 
-check:
+# Node.js apps (samples/node-*, tests/apps/node-*): their node_modules from
+# `npm ci` against the committed package-lock.json, again when it changes.
+# The tests need them; `make run` does not.
+NODE_APPS = $(patsubst %/package-lock.json,%,$(wildcard samples/node-*/package-lock.json \
+                                                        tests/apps/node-*/package-lock.json))
+samples-node:
+	@command -v npm >/dev/null || { echo "fnhost: npm is missing; install Node.js and npm" \
+	  "(apt-get install -y nodejs npm)"; exit 1; }
+	@for d in $(NODE_APPS); do \
+	  if [ ! -f $$d/node_modules/.fnhost-npm-ci ] || [ $$d/package-lock.json -nt $$d/node_modules/.fnhost-npm-ci ]; then \
+	    echo "npm ci in $$d"; (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	    mkdir -p $$d/node_modules && touch $$d/node_modules/.fnhost-npm-ci; \
+	  fi; done
+
+check: samples-node
 	python3 tests/run.py --build $(BUILD)
 
-check-asan:
+check-asan: samples-node
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
 	  build-asan/fnhost $(UNIT_BIN:$(BUILD)/%=build-asan/%) functions extensions
@@ -214,8 +228,9 @@ $(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
 bench: deps
 	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) samples-node
 	python3 bench/run.py --build $(BUILD)
+	python3 bench/node_worker.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
 	python3 bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md
 
@@ -234,8 +249,10 @@ install: all install-headers
 	  $(DESTDIR)$(PREFIX)/lib/fnhost/extensions $(DESTDIR)$(PREFIX)/share/fnhost/extensions
 	install -m 755 $(BUILD)/fnhost $(DESTDIR)$(PREFIX)/bin/fnhost
 	$(if $(EXT_SO),install -m 755 $(EXT_SO) $(DESTDIR)$(PREFIX)/lib/fnhost/extensions/)
+	install -d $(DESTDIR)$(PREFIX)/lib/fnhost/workers
+	tar -cf - workers | tar -xf - -C $(DESTDIR)$(PREFIX)/lib/fnhost
 	install -m 644 config/extensions.json $(DESTDIR)$(PREFIX)/share/fnhost/config/
-	tar -cf - --exclude=.fnhost samples | tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost
+	tar -cf - --exclude=.fnhost --exclude=node_modules samples | tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost
 	tar -cf - --exclude=.fnhost --exclude=template/example/out -C extensions template | \
 	  tar -xf - -C $(DESTDIR)$(PREFIX)/share/fnhost/extensions
 

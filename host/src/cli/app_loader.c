@@ -6,6 +6,7 @@
 #include "settings.h"
 #include "util.h"
 #include "function_native.h"
+#include "language_worker.h"
 #include "http_binding.h"
 #include "timer_trigger.h"
 
@@ -41,6 +42,9 @@ int fnh__app_load_bound(const fnh__app_options *opts, int run, uv_loop_t *loop, 
     int live = run && !app->host_errors.len;
     /* isolation is the default; --in-process or the app setting opts out */
     int in_process = opts->in_process || fnh__truthy(fnh__app_setting(app, "FNHOST_IN_PROCESS"));
+    /* FUNCTIONS_WORKER_RUNTIME=node: the worker indexes the app and runs it */
+    if (fnh__lang_prepare(app, opts->functions_csv, loop, live) == -ENOMEM)
+        return -ENOMEM;
     fnh__runners_prepare(app, live, in_process, loop);
     rc = fnh__ext_load_for_app(app, loop, live);
     fnh__http_router(app);

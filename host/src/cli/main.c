@@ -30,6 +30,7 @@
 #include "http_router.h"
 #include "custom_handler.h"
 #include "isolated.h"
+#include "language_worker.h"
 #include "json.h"
 #include "log.h"
 #include "child.h"
@@ -138,6 +139,7 @@ static void drain_cb(uv_timer_t *t)
     /* children first: what still runs in them is stopped and fails */
     fnh__isolated_shutdown(done ? 1000 : 0);
     fnh__custom_handler_shutdown(1000);
+    fnh__lang_shutdown(2000);
     g_still_running = fnh__dispatch_shutdown(done ? 1000 : 0);
     fnh__http_throttle_shutdown(); /* requests still waiting for a slot: 503 */
     if (g_host.http)
@@ -333,7 +335,9 @@ static void serve(uv_loop_t *loop)
     uv_prepare_init(loop, &g_log_flusher);
     uv_prepare_start(&g_log_flusher, log_flush_cb);
     uv_unref((uv_handle_t *)&g_log_flusher);
-    uv_run(loop, UV_RUN_DEFAULT);
+    do
+        uv_run(loop, UV_RUN_DEFAULT);
+    while (fnh__reload_run_due());
 }
 
 /* After the loop: unload and free everything, or, when functions still
@@ -435,6 +439,10 @@ static int cmd_start(const start_opts *o)
 static int cmd_routes(const char *root, const char *method, const char *path)
 {
     fnh__log_init(0, 0);
+    /* stdout is the answer: a language worker's output while it indexes is not */
+    fnh__log_set_level("Host.Child", FNH__LOG_NONE);
+    fnh__log_set_level("Host.Worker", FNH__LOG_NONE);
+    fnh__log_set_level("Host.Function.Console", FNH__LOG_NONE);
     fnh__app_options ao = {.root = root};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 0, NULL, &app) && !app)

@@ -40,6 +40,7 @@ static struct {
     uv_signal_t sighup;     /* kill -HUP: reload now */
     int pending;            /* watched files changed */
     int requested;          /* fnh__host_reload */
+    int due;                /* a reload waits for the loop to return (fnh__reload_run_due) */
     int offline_check;      /* app_offline.htm appeared or went */
     fnh__strlist seen;      /* paths logged this burst */
     size_t more;            /* changes not logged this burst */
@@ -426,8 +427,20 @@ static void timer_cb(uv_timer_t *t)
     R.more = 0;
     if (R.requested || (R.pending && !R.offline)) { /* offline: waits for the way back */
         R.requested = R.pending = 0;
-        reload_now();
+        /* built outside the loop's callbacks: loading may run the loop (a
+         * language worker indexes the app), and uv_run is not reentrant */
+        R.due = 1;
+        uv_stop(R.h->loop);
     }
+}
+
+int fnh__reload_run_due(void)
+{
+    if (!R.active || !R.due)
+        return 0;
+    R.due = 0;
+    reload_now();
+    return 1;
 }
 
 /* ---- API ------------------------------------------------------------------- */

@@ -22,6 +22,12 @@ int fnh__reload_init(fnh__host *h, const fnh__app_options *opts, int watch);
  * call): the entry point for /admin/host/restart. No-op before
  * fnh__reload_init or after fnh__reload_stop. */
 void fnh__host_reload(void);
+/* A reload is built between runs of the loop, never inside a callback
+ * (loading may run the loop: a language worker indexes the app there): the
+ * debounce stops the loop, and the host's serve loop calls this each time
+ * uv_run returns. Reloads and returns 1 when a reload was due, else 0 (the
+ * loop ended: shutdown). */
+int fnh__reload_run_due(void);
 /* Shutdown: stops watching, drops a pending reload, frees what it owns
  * (h->offline_html is cleared). */
 void fnh__reload_stop(void);

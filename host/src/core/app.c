@@ -773,6 +773,20 @@ static void load_host_json(fnh__app *app)
     free(text);
 }
 
+int fnh__app_function_selected(const fnh__app *app, const char *functions_csv,
+                               const char *name)
+{
+    if (functions_csv)
+        return in_csv(functions_csv, name);
+    const cJSON *allow = get_ci(app->host_json, "functions");
+    if (!cJSON_IsArray(allow) || cJSON_GetArraySize(allow) == 0)
+        return 1;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, allow) if (cJSON_IsString(a) && strcasecmp(a->valuestring, name) == 0)
+        return 1;
+    return 0;
+}
+
 int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
 {
     fnh__app *app = fnh__app_new(opts->root ? opts->root : ".");
@@ -792,23 +806,12 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
     load_host_json(app);
     app->host_id = make_host_id(app->root, app->host_json);
 
-    const cJSON *allow = get_ci(app->host_json, "functions");
     fnh__strlist names = {0};
     if (list_function_dirs(app->root, &names))
         fnh__strlist_addf(&app->host_errors, "%s: cannot read the script root folder", app->root);
-    for (size_t i = 0; i < names.len; i++) {
-        const char *name = names.items[i];
-        if (opts->functions_csv && !in_csv(opts->functions_csv, name))
-            continue;
-        if (!opts->functions_csv && cJSON_IsArray(allow) && cJSON_GetArraySize(allow) > 0) {
-            int found = 0;
-            const cJSON *a;
-            cJSON_ArrayForEach(a, allow) found |= cJSON_IsString(a) && strcasecmp(a->valuestring, name) == 0;
-            if (!found)
-                continue;
-        }
-        load_function(app, name);
-    }
+    for (size_t i = 0; i < names.len; i++)
+        if (fnh__app_function_selected(app, opts->functions_csv, names.items[i]))
+            load_function(app, names.items[i]);
     fnh__strlist_free(&names);
     fnh__app_finish(app);
     return 0;

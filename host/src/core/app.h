@@ -139,6 +139,11 @@ const char *fnh__app_setting(const fnh__app *app, const char *name);
 /* Sets the log levels of host.json logging.logLevel (process-wide: start-up
  * only). */
 void fnh__app_apply_log_levels(const fnh__app *app);
+/* 1 if the function called name is to be loaded: named in functions_csv
+ * (--functions a,b) when given, else in host.json "functions" when that
+ * lists any, else always. */
+int fnh__app_function_selected(const fnh__app *app, const char *functions_csv,
+                               const char *name);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
 fnh__function *fnh__app_find(const fnh__app *app, const char *name);
 /* 1 if the function can be invoked (no errors). */

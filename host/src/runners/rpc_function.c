@@ -18,6 +18,20 @@
 
 int fnh__rpc_encode_load(const fnh__function *fn, const char *function_id, fnh__buf *out)
 {
+    /* absolute, so the worker needs neither our folder nor our cwd */
+    const fnh__native_code *code = fn->runner_state;
+    char abs[PATH_MAX];
+    const char *script = !code                                  ? ""
+                         : realpath(code->script_path, abs) ? abs
+                                                             : code->script_path;
+    return fnh__rpc_encode_load_as(fn, function_id, script, code ? code->entry_name : "run",
+                                   "native", out);
+}
+
+int fnh__rpc_encode_load_as(const fnh__function *fn, const char *function_id,
+                            const char *script_file, const char *entry_point,
+                            const char *language, fnh__buf *out)
+{
     fnh__arena a = {0};
     PB(FunctionLoadRequest) rq = AZURE_FUNCTIONS_RPC_MESSAGES__FUNCTION_LOAD_REQUEST__INIT;
     PB(RpcFunctionMetadata) md = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_FUNCTION_METADATA__INIT;
@@ -26,14 +40,9 @@ int fnh__rpc_encode_load(const fnh__function *fn, const char *function_id, fnh__
     md.name = fn->name;
     md.function_id = S(function_id);
     md.directory = fn->dir ? fn->dir : S("");
-    /* absolute, so the worker needs neither our folder nor our cwd */
-    const fnh__native_code *code = fn->runner_state;
-    char abs[PATH_MAX];
-    md.script_file = !code                                  ? S("")
-                     : realpath(code->script_path, abs) ? abs
-                                                         : code->script_path;
-    md.entry_point = code ? code->entry_name : S("run");
-    md.language = S("native");
+    md.script_file = S(script_file ? script_file : "");
+    md.entry_point = S(entry_point ? entry_point : "");
+    md.language = S(language);
     size_t n = fn->nbindings;
     md.bindings = fnh__arena_alloc(&a, (n + 1) * sizeof *md.bindings);
     md.raw_bindings = fnh__arena_alloc(&a, (n + 1) * sizeof *md.raw_bindings);

@@ -14,6 +14,11 @@ typedef AzureFunctionsRpcMessages__FunctionLoadRequest fnh__rpc_load_request;
 /* Appends the framed FunctionLoadRequest for fn, known to the worker as
  * function_id, to out. Returns 0, -ENOMEM or -EMSGSIZE. */
 int fnh__rpc_encode_load(const fnh__function *fn, const char *function_id, fnh__buf *out);
+/* The same for a function run by another runner (a language worker): its
+ * script file, entry point and language as given (borrowed). */
+int fnh__rpc_encode_load_as(const fnh__function *fn, const char *function_id,
+                            const char *script_file, const char *entry_point,
+                            const char *language, fnh__buf *out);
 
 /* The function rq describes (child side): name, folder, "<name>/function.json"
  * for messages, a config holding scriptFile and entryPoint, bindings with

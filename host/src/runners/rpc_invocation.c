@@ -4,6 +4,7 @@
  * arena. Decoders copy what they keep. */
 #include "rpc_invocation.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +178,7 @@ static void meta_add(fnh__arena *a, meta_list *l, const char *key, const char *v
     l->items[l->n++] = e;
 }
 
-static PB(RpcHttp) *http_value(fnh__arena *a, fnh__invocation *inv)
+static PB(RpcHttp) *http_value(fnh__arena *a, fnh__invocation *inv, int lower_names)
 {
     fnh__http_req *r = inv->in.http;
     PB(RpcHttp) *h = NEW(a, RpcHttp, rpc_http);
@@ -206,6 +207,13 @@ static PB(RpcHttp) *http_value(fnh__arena *a, fnh__invocation *inv)
         if (!e)
             break;
         e->key = S(r->headers[i].key);
+        if (lower_names) { /* as Azure sends them to language workers */
+            size_t kn = strlen(r->headers[i].key);
+            char *k = fnh__arena_strndup(a, r->headers[i].key, kn);
+            for (size_t j = 0; k && j < kn; j++)
+                k[j] = (char)tolower((unsigned char)k[j]);
+            e->key = k ? k : e->key;
+        }
         e->value = nullable(a, r->headers[i].value);
         h->nullable_headers[h->n_nullable_headers++] = e;
     }
@@ -257,11 +265,17 @@ static PB(ParameterBinding) *binding(fnh__arena *a, const char *name, PB(TypedDa
 
 int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fnh__buf *out)
 {
+    return fnh__rpc_encode_invocation_for(inv, function_id, 0, out);
+}
+
+int fnh__rpc_encode_invocation_for(fnh__invocation *inv, const char *function_id,
+                                   int for_worker, fnh__buf *out)
+{
     fnh__arena a = {0};
     PB(InvocationRequest) rq = AZURE_FUNCTIONS_RPC_MESSAGES__INVOCATION_REQUEST__INIT;
     rq.invocation_id = inv->id;
     rq.function_id = S(function_id);
-    meta_list meta = {.cap = inv->in.nmeta + inv->ninputs + 1};
+    meta_list meta = {.cap = inv->in.nmeta + inv->ninputs + inv->in.nparams + 1};
     meta.items = fnh__arena_alloc(&a, meta.cap * sizeof *meta.items);
     rq.input_data = fnh__arena_alloc(&a, (inv->ninputs + 1) * sizeof *rq.input_data);
     if (!rq.input_data || !meta.items) {
@@ -274,7 +288,7 @@ int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fn
     const char *ctype = inv->in.content_type;
     if (td && inv->in.http) {
         td->data_case = TD(HTTP);
-        td->http = http_value(&a, inv);
+        td->http = http_value(&a, inv, for_worker);
     } else if (td) {
         typed_set(td, inv->in.data, inv->in.len, ctype);
         if (type_differs(td, ctype) && ctype)
@@ -302,6 +316,9 @@ int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fn
     for (size_t i = 0; i < inv->in.nmeta; i++)
         if (inv->in.meta[i].key[0] != '$')
             meta_add(&a, &meta, inv->in.meta[i].key, inv->in.meta[i].value);
+    for (size_t i = 0; for_worker && i < inv->in.nparams; i++)
+        if (inv->in.params[i].value) /* v3 Node functions read them as bindingData */
+            meta_add(&a, &meta, inv->in.params[i].key, inv->in.params[i].value);
     rq.trigger_metadata = meta.items;
     rq.n_trigger_metadata = meta.n;
     /* the retry context: count, max, and the previous try's failure */

@@ -28,6 +28,11 @@ typedef AzureFunctionsRpcMessages__InvocationResponse fnh__rpc_invocation_respon
  * "$ContentType" (trigger) or "$ContentType.<input name>". Parses inv's
  * query string. Returns 0, -ENOMEM or -EMSGSIZE. */
 int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fnh__buf *out);
+/* The same; for_worker: as Azure sends it to a language worker, HTTP header
+ * names in lower case and each route value also as trigger metadata (a
+ * Node v3 function's bindingData). */
+int fnh__rpc_encode_invocation_for(fnh__invocation *inv, const char *function_id,
+                                   int for_worker, fnh__buf *out);
 
 /* Applies an InvocationResponse to inv: sets inv->rc (0; -N when the
  * exception's type is "errno:N"; -ECANCELED when cancelled; else -EIO) and,

@@ -1,9 +1,11 @@
 /* runners.c: choosing what runs each function: a custom handler's app all
  * in its handler process, native functions isolated in child processes (the
- * default) or loaded into the host (--in-process). */
+ * default) or loaded into the host (--in-process); functions a language
+ * worker took (fnh__lang_prepare) keep their runner. */
 #include "custom_handler.h"
 #include "function_native.h"
 #include "isolated.h"
+#include "language_worker.h"
 
 /* An isolated function's release: no child keeps it as loaded. */
 static void isolated_release(fnh__function *fn)
@@ -20,7 +22,7 @@ void fnh__runners_prepare(fnh__app *app, int run, int in_process, uv_loop_t *loo
     }
     for (size_t i = 0; i < app->nfunctions; i++) {
         fnh__function *fn = app->functions[i];
-        if (!fnh__function_ok(fn))
+        if (!fnh__function_ok(fn) || fn->runner == &fnh__runner_language)
             continue;
         if (!run || in_process) {
             fnh__native_resolve(fn, run ? FNH__NATIVE_LOAD : FNH__NATIVE_PATHS);

@@ -110,7 +110,9 @@ static void log_lines(fnh__child *c, fnh__buf *b, fnh_log_level level, int flush
         size_t n = end - start;
         if (n && b->data[start + n - 1] == '\r')
             n--;
-        if (fnh__log_enabled(c->category, level))
+        if (c->kind->line)
+            c->kind->line(c, level == FNH_LOG_ERROR, b->data + start, n);
+        else if (fnh__log_enabled(c->category, level))
             fnh__log_line(c->category, level, b->data + start, n);
         start = nl ? end + 1 : end;
     }

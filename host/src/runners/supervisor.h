@@ -49,6 +49,10 @@ typedef struct fnh__child_kind {
      * how many arrived there */
     size_t (*alloc)(fnh__child *c, char **p);
     void (*read)(fnh__child *c, size_t n);
+    /* optional: logs one output line itself (s borrowed for the call, n
+     * bytes, no newline; is_err: from stderr); NULL: logged under
+     * "Host.Child.<name>" at Information (stdout) or Error (stderr) */
+    void (*line)(fnh__child *c, int is_err, const char *s, size_t n);
 } fnh__child_kind;
 
 /* Once, before any child. Returns 0. */

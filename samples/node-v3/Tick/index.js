@@ -1,0 +1,3 @@
+module.exports = async function (context, timer) {
+    context.log(`Tick; past due: ${timer.isPastDue}`);
+};
