@@ -437,3 +437,25 @@ def test_custom_sample_node(ctx):
 
 def test_custom_sample_python(ctx):
     sample_check(ctx, "custom-handler-python")
+
+
+def test_custom_handler_script_change_reloads(ctx):
+    import shutil
+    app = os.path.join(ctx.tmpdir(), "app")
+    shutil.copytree(ctx.path("samples", "custom-handler-python"), app)
+    h = ctx.start(app)
+    assert h.get("/api/hello?name=Ada").body == b"Hello, Ada"
+    src = os.path.join(app, "handler.py")
+    with open(src) as f:
+        text = f.read()
+    with open(src, "w") as f:
+        f.write(text.replace('f"Hello, {name}"', 'f"Howdy, {name}"'))
+    h.wait_log("Host reloaded (", timeout=30)
+    deadline = time.time() + 30  # the new handler answers once it is ready
+    while time.time() < deadline:
+        r = h.get("/api/hello?name=Ada")
+        if r.body == b"Howdy, Ada":
+            break
+        time.sleep(0.1)
+    assert (r.status, r.body) == (200, b"Howdy, Ada"), r
+    h.stop()

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "app_loader.h"
 #include "extension.h"
@@ -82,7 +83,7 @@ static int relevant(const char *rel, int is_dir)
     if (ends_with(base, ".so") || strstr(base, ".so."))
         return 1; /* native code */
     if (ends_with(base, ".js") || ends_with(base, ".mjs") || ends_with(base, ".cjs") ||
-        strcmp(base, "package.json") == 0)
+        ends_with(base, ".py") || strcmp(base, "package.json") == 0)
         return 1; /* language workers' scripts */
     for (size_t i = 0; i < R.watch_dirs.len; i++) {
         size_t n = strlen(R.watch_dirs.items[i]);
@@ -132,6 +133,24 @@ static void watch_config(const fnh__app *app)
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(app->host_json, "watchFiles"))
     if (cJSON_IsString(e) && *e->valuestring)
         fnh__strlist_addf(&R.watch_files, "%s", e->valuestring);
+    /* a custom handler's program and script restart it, as scripts do */
+    static const char *const handler_sections[] = {"customHandler", "httpWorker"};
+    static const char *const handler_files[] = {"defaultExecutablePath", "defaultWorkerPath"};
+    for (size_t i = 0; i < 2; i++) {
+        const cJSON *d = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(app->host_json, handler_sections[i]), "description");
+        for (size_t k = 0; k < 2; k++) {
+            const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(d, handler_files[k]));
+            if (!f || !*f || f[0] == '/')
+                continue;
+            char *abs = fnh__asprintf("%s/%s", R.real, f);
+            const char *base = strrchr(f, '/');
+            /* a file of the app ("handler", "app/main.py"), not "python3" on PATH */
+            if (abs && access(abs, F_OK) == 0)
+                fnh__strlist_addf(&R.watch_files, "%s", base ? base + 1 : f);
+            free(abs);
+        }
+    }
     for (size_t i = 0; i < app->nfunctions; i++) {
         const fnh__function *fn = app->functions[i];
         const char *sf = cJSON_GetStringValue(cJSON_GetObjectItem(fn->config, "scriptFile"));
