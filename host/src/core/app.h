@@ -79,6 +79,8 @@ typedef struct fnh__app_options {
     const char *root;          /* script root folder */
     const char *functions_csv; /* --functions a,b (NULL = host.json "functions" or all) */
     int in_process;            /* --in-process: native functions run in the host process */
+    const char *cors;          /* --cors: replaces Host.CORS (NULL = keep it) */
+    int cors_credentials;      /* --cors-credentials: sets Host.CORSCredentials */
 } fnh__app_options;
 
 /* Loads and validates the app. Always returns a new app in *out unless out
@@ -132,6 +134,9 @@ const char *fnh__app_setting(const fnh__app *app, const char *name);
 /* Sets the log levels of host.json logging.logLevel (process-wide: start-up
  * only). */
 void fnh__app_apply_log_levels(const fnh__app *app);
+/* 1 when n is a valid function (folder) name: a letter, then up to 127
+ * letters, digits, '-' or '_', and not "host"; else 0. */
+int fnh__function_name_valid(const char *n);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
 fnh__function *fnh__app_find(const fnh__app *app, const char *name);
 /* 1 if the function can be invoked (no errors). */
