@@ -56,7 +56,7 @@ CORE_LIB  = $(BUILD)/libfnhost-core.a
 # The scaffolding templates (fnhost init/new/templates) and the extension
 # guide (fnhost help extensions), compiled into the binary by embed.py so an
 # installed fnhost needs no data files.
-EMBED_FILES = $(sort $(shell find host/src/cli/templates -type f ! -name '*.py' \
+EMBED_FILES = $(sort $(shell find host/src/cli/templates -type f ! -name embed.py \
                 ! -name README.md)) docs/writing-an-extension.md
 EMBED_OBJ   = $(BUILD)/gen/embedded.o
 
@@ -136,7 +136,9 @@ $(BUILD)/host/src/%.o: host/src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
-$(BUILD)/gen/embedded.c: host/src/cli/templates/embed.py $(EMBED_FILES)
+# (the folders too: a file added or removed changes their time)
+$(BUILD)/gen/embedded.c: host/src/cli/templates/embed.py $(EMBED_FILES) Makefile \
+                         $(shell find host/src/cli/templates -type d)
 	@mkdir -p $(@D)
 	python3 host/src/cli/templates/embed.py $@ $(EMBED_FILES)
 

@@ -221,9 +221,11 @@ static void test_unknown_type_direction_two_triggers(void)
     fnh__function *q = fnh__app_find(app, "q");
     CHECK(q && q->errors.len == 2);
     CHECK_STR(q->errors.len == 2 ? q->errors.items[1] : NULL,
-              "q/function.json: bindings[0].type: 'queueTriger' is not an installed binding "
-              "type; installed types are httpTrigger, http, timerTrigger. Install an extension "
-              "that provides it (see docs/extension-abi.md)");
+              "q/function.json: bindings[0].type: 'queueTriger' is a binding type fnhost does "
+              "not emulate: no installed extension provides it (the installed types are "
+              "httpTrigger, http, timerTrigger); to add it, write an extension and list it in an "
+              "extensions.json on FNHOST_EXTENSIONS_PATH: run 'fnhost help extensions' for the "
+              "guide");
     CHECK_STR(first_error(app, "d"),
               "d/function.json: bindings[0].direction: \"sideways\" is not a direction; use "
               "\"in\", \"out\" or \"inout\"");
