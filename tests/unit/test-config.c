@@ -832,6 +832,9 @@ static void test_function_json_typos_warn(void)
     static const char *const want[] = {
         "f/function.json: entryPiont: not a property of function.json, so it is ignored; did you "
         "mean 'entryPoint'?",
+        "f/function.json: bindings[1].DataType: not implemented by fnhost for a 'http' binding, "
+        "so this setting has no effect here (a native function always receives the bytes and "
+        "their content type)",
         "f/function.json: bindings[0].methds: not a property of a 'httpTrigger' binding, so it is "
         "ignored; did you mean 'methods'?",
         "f/function.json: bindings[0].rout: not a property of a 'httpTrigger' binding, so it is "
