@@ -96,6 +96,8 @@ def test_functions_space_separated_and_unknown_names(ctx):
     h = ctx.start(app, "--functions", "alpha,beta")
     assert h.get("/api/beta").status == 200 and h.get("/api/gamma").status == 404
     assert "matches no function" not in h.output
+    p = ctx.run("start", "--script-root", app, "--functions", "--verbose")
+    assert p.returncode == 2 and "--functions: no function name follows" in p.stderr
 
 
 def test_enable_json_output(ctx):

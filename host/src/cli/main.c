@@ -111,7 +111,12 @@ static int core_tools_flag(start_opts *o, int argc, char **argv, int *i)
                 fnh__buf_puts(&o->functions_buf, ",");
             fnh__buf_puts(&o->functions_buf, argv[++*i]);
         }
-        o->functions = o->functions_buf.data ? o->functions_buf.data : "";
+        if (!o->functions_buf.len) {
+            fprintf(stderr, "fnhost start: --functions: no function name follows; write "
+                            "--functions a b or --functions a,b\n");
+            return -1;
+        }
+        o->functions = o->functions_buf.data;
     } else if (strcmp(a, "--user-log-level") == 0 && has_val) {
         o->user_log_level = fnh__log_parse_level(argv[++*i]);
         if (o->user_log_level < 0) {
