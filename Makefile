@@ -47,11 +47,18 @@ HOST_DIRS = $(sort $(dir $(wildcard host/src/*/*.c host/src/*/*.h)))
 HOST_INC  = $(patsubst %/,-I%,$(HOST_DIRS))
 HOST_SRC  = $(wildcard host/src/*/*.c) $(PROTO_SRC)
 CORE_SRC  = $(filter-out host/src/cli/main.c,$(HOST_SRC))
-CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o)
+CORE_OBJ  = $(CORE_SRC:%.c=$(BUILD)/%.o) $(EMBED_OBJ)
 MAIN_OBJ  = $(BUILD)/host/src/cli/main.o
 LLHTTP_OBJ = $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o $(BUILD)/llhttp/llhttp.o
 LLHTTP_LIB = $(BUILD)/libllhttp.a
 CORE_LIB  = $(BUILD)/libfnhost-core.a
+
+# The scaffolding templates (fnhost init/new/templates) and the extension
+# guide (fnhost help extensions), compiled into the binary by embed.py so an
+# installed fnhost needs no data files.
+EMBED_FILES = $(sort $(shell find host/src/cli/templates -type f ! -name embed.py \
+                ! -name README.md)) docs/writing-an-extension.md
+EMBED_OBJ   = $(BUILD)/gen/embedded.o
 
 UNIT_SRC  = $(wildcard tests/unit/test-*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -127,6 +134,15 @@ $(CORE_LIB): $(CORE_OBJ)
 
 $(BUILD)/host/src/%.o: host/src/%.c
 	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
+
+# (the folders too: a file added or removed changes their time)
+$(BUILD)/gen/embedded.c: host/src/cli/templates/embed.py $(EMBED_FILES) Makefile \
+                         $(shell find host/src/cli/templates -type d)
+	@mkdir -p $(@D)
+	python3 host/src/cli/templates/embed.py $@ $(EMBED_FILES)
+
+$(EMBED_OBJ): $(BUILD)/gen/embedded.c
 	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
 $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c

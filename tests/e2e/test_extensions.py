@@ -113,8 +113,10 @@ def test_unknown_binding_type_lists_installed(ctx):
           "scriptFile": "tickfn.so"}
     h = ctx.start(app(ctx, fj), env={"FNHOST_EXTENSIONS_PATH": d})
     assert "The 'ticker' function is in error: ticker/function.json: bindings[0].type: " \
-           "'redisTrigger' is not an installed binding type; installed types are httpTrigger, " \
-           "http, timerTrigger, tickTrigger, constant, memo" in h.output
+           "'redisTrigger' is a binding type fnhost does not emulate: no installed extension " \
+           "provides it (the installed types are httpTrigger, http, timerTrigger, tickTrigger, " \
+           "constant, memo" in h.output
+    assert "to add it, write an extension" in h.output
     assert h.get("/api/echo/x").status == 200
 
 

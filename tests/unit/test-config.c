@@ -222,9 +222,11 @@ static void test_unknown_type_direction_two_triggers(void)
     fnh__function *q = fnh__app_find(app, "q");
     CHECK(q && q->errors.len == 2);
     CHECK_STR(q->errors.len == 2 ? q->errors.items[1] : NULL,
-              "q/function.json: bindings[0].type: 'queueTriger' is not an installed binding "
-              "type; installed types are httpTrigger, http, timerTrigger. Install an extension "
-              "that provides it (see docs/extension-abi.md)");
+              "q/function.json: bindings[0].type: 'queueTriger' is a binding type fnhost does "
+              "not emulate: no installed extension provides it (the installed types are "
+              "httpTrigger, http, timerTrigger); to add it, write an extension and list it in an "
+              "extensions.json on FNHOST_EXTENSIONS_PATH: run 'fnhost help extensions' for the "
+              "guide");
     CHECK_STR(first_error(app, "d"),
               "d/function.json: bindings[0].direction: \"sideways\" is not a direction; use "
               "\"in\", \"out\" or \"inout\"");
@@ -831,6 +833,9 @@ static void test_function_json_typos_warn(void)
     static const char *const want[] = {
         "f/function.json: entryPiont: not a property of function.json, so it is ignored; did you "
         "mean 'entryPoint'?",
+        "f/function.json: bindings[1].DataType: not implemented by fnhost for a 'http' binding, "
+        "so this setting has no effect here (a native function always receives the bytes and "
+        "their content type)",
         "f/function.json: bindings[0].methds: not a property of a 'httpTrigger' binding, so it is "
         "ignored; did you mean 'methods'?",
         "f/function.json: bindings[0].rout: not a property of a 'httpTrigger' binding, so it is "

@@ -37,6 +37,8 @@
 #include "secrets.h"
 #include "reload.h"
 #include "util.h"
+#include "cli_help.h"
+#include "cli_scaffold.h"
 
 #define SHUTDOWN_GRACE_MS 10000
 
@@ -47,14 +49,26 @@ static void usage(FILE *f)
           "Usage:\n"
           "  fnhost start [--script-root DIR] [--port N] [--host ADDR] [--functions a,b]\n"
           "               [--verbose] [--json-logs] [--in-process] [--enable-auth]\n"
-          "               [--no-watch]\n"
+          "               [--no-watch] [--cors ORIGINS] [--cors-credentials]\n"
+          "               [--user-log-level LEVEL] [--timeout SECONDS]\n"
           "      Serve the function app in DIR (default: the current folder) on\n"
           "      http://127.0.0.1:7071 until SIGINT or SIGTERM; changed files reload\n"
-          "      the app unless --no-watch.\n"
+          "      the app unless --no-watch. Core Tools spellings work too: --address\n"
+          "      (--host), --enable-json-output (--json-logs), --functions a b\n"
+          "      (space-separated).\n"
           "      --enable-auth (or --enableAuth) applies authLevel and keys as Azure does.\n"
           "  fnhost invoke NAME [--data JSON|TEXT|@FILE] [--port N] [--script-root DIR]\n"
           "      Run one function of a running host and print its result, outputs and\n"
           "      log lines; exits 1 when the function failed.\n"
+          "  fnhost init [DIR] [--worker-runtime native|node|custom]\n"
+          "      Create a function app (host.json, local.settings.json, .gitignore, and a\n"
+          "      Makefile, package.json or custom handler).\n"
+          "  fnhost new --template NAME --name FUNCTION [--script-root DIR]\n"
+          "      Add a function from a template; fnhost templates [--json] lists them.\n"
+          "  fnhost --cflags\n"
+          "      The compiler flags that find fnhost's headers (-I...), for Makefiles.\n"
+          "  fnhost help extensions\n"
+          "      How to add a binding type fnhost does not emulate: write an extension.\n"
           "  fnhost routes [--script-root DIR] [--match METHOD PATH]\n"
           "      List every HTTP route, most specific first; with --match print the\n"
           "      function and route values a request would reach as one JSON line.\n"
@@ -80,7 +94,111 @@ typedef struct start_opts {
     int in_process; /* native functions run in the host process */
     int enable_auth; /* authLevel and keys apply (off by default, as Core Tools) */
     int no_watch;   /* no hot reload on file changes */
+    /* ---- Core Tools flags (core_tools_flag) ---- */
+    const char *cors;     /* --cors: overrides Host.CORS */
+    int cors_credentials; /* --cors-credentials: overrides Host.CORSCredentials */
+    int user_log_level;   /* --user-log-level: for Function.*; -1 = host.json's */
+    int timeout_s;        /* --timeout: the host must listen within it; 0 = no bound */
+    fnh__buf functions_buf; /* --functions a b c, joined with commas */
 } start_opts;
+
+/* ---- Core Tools flags of start ---------------------------------------- */
+
+/* Parses the Core Tools flag at argv[*i] into o (advancing *i over its
+ * values). 1 when it was one, 0 when not, -1 after saying why it is bad. */
+static int core_tools_flag(start_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    int has_val = *i + 1 < argc;
+    if (strcmp(a, "--cors") == 0 && has_val) {
+        o->cors = argv[++*i];
+    } else if (strcmp(a, "--cors-credentials") == 0) {
+        o->cors_credentials = 1;
+    } else if (strcmp(a, "--address") == 0 && has_val) {
+        o->host = argv[++*i];
+    } else if (strcmp(a, "--enable-json-output") == 0) {
+        o->json_logs = 1;
+    } else if (strcmp(a, "--functions") == 0 && has_val) {
+        /* "a,b" or "a b" (names never start with '-') */
+        while (*i + 1 < argc && argv[*i + 1][0] != '-') {
+            if (o->functions_buf.len)
+                fnh__buf_puts(&o->functions_buf, ",");
+            fnh__buf_puts(&o->functions_buf, argv[++*i]);
+        }
+        if (!o->functions_buf.len) {
+            fprintf(stderr, "fnhost start: --functions: no function name follows; write "
+                            "--functions a b or --functions a,b\n");
+            return -1;
+        }
+        o->functions = o->functions_buf.data;
+    } else if (strcmp(a, "--user-log-level") == 0 && has_val) {
+        o->user_log_level = fnh__log_parse_level(argv[++*i]);
+        if (o->user_log_level < 0) {
+            fprintf(stderr, "fnhost start: --user-log-level: '%s' is not a log level; use one "
+                            "of Trace, Debug, Information, Warning, Error, Critical, None\n",
+                    argv[*i]);
+            return -1;
+        }
+    } else if (strcmp(a, "--timeout") == 0 && has_val) {
+        char *end;
+        long v = strtol(argv[++*i], &end, 10);
+        if (!*argv[*i] || *end || v < 1 || v > 86400) {
+            fprintf(stderr, "fnhost start: --timeout: '%s' is not a number of seconds; use a "
+                            "whole number from 1 to 86400\n",
+                    argv[*i]);
+            return -1;
+        }
+        o->timeout_s = (int)v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static char g_timeout_msg[256];
+
+/* SIGALRM of --timeout: the host is still starting. */
+static void startup_timeout_cb(int sig)
+{
+    (void)sig;
+    ssize_t w = write(STDERR_FILENO, g_timeout_msg, strlen(g_timeout_msg));
+    (void)w;
+    _exit(1);
+}
+
+/* Bounds start-up by --timeout (0: none); disarmed once listening. */
+static void startup_timeout_arm(int seconds)
+{
+    if (seconds <= 0)
+        return;
+    snprintf(g_timeout_msg, sizeof g_timeout_msg,
+             "fnhost: the host did not start listening within %d s (--timeout %d): it was "
+             "still loading the app; see what is slow with --verbose, or raise --timeout\n",
+             seconds, seconds);
+    signal(SIGALRM, startup_timeout_cb);
+    alarm((unsigned)seconds);
+}
+
+/* The version banner, first on the console (a log line with JSON logs). */
+static void start_banner(int json)
+{
+    if (json)
+        fnh__log("Host.Startup", FNH_LOG_INFO, "fnhost version %s", FNH_VERSION);
+    else
+        fnh__log_raw("fnhost version " FNH_VERSION " (Azure Functions host 2.x compatible)\n\n");
+}
+
+/* Azure's warning for an app that has nothing to run. */
+static void warn_no_functions(const fnh__app *app)
+{
+    for (size_t i = 0; i < app->nfunctions; i++)
+        if (fnh__function_ok(app->functions[i]))
+            return;
+    fnh__log("Host.Startup", FNH_LOG_WARN,
+             "No job functions found. A function is a folder of the script root with a "
+             "function.json (add one with fnhost new --template \"HTTP trigger\" --name hello); "
+             "check --script-root, --functions and host.json \"functions\".");
+}
 
 static int parse_port(const char *s, int *out)
 {
@@ -253,7 +371,8 @@ static int worker_count(void)
 static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
 {
     fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
-                           .in_process = o->in_process};
+                           .in_process = o->in_process, .cors = o->cors,
+                           .cors_credentials = o->cors_credentials};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 1, loop, &app) == -ENOMEM && !app) {
         fprintf(stderr, "fnhost: out of memory\n");
@@ -262,6 +381,8 @@ static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "Starting Host (HostId=%s, Version=%s, ProcessId=%d)",
              app->host_id ? app->host_id : "", FNH_VERSION, (int)getpid());
     fnh__log("Host.Startup", FNH_LOG_DEBUG, "%zu functions loaded", app->nfunctions);
+    if (o->user_log_level >= 0) /* over host.json's levels */
+        fnh__log_set_level("Function", o->user_log_level);
     if (report_app(app, 0)) {
         fnh__log("Host.Startup", FNH_LOG_ERROR,
                  "The host cannot start until the errors above are fixed.");
@@ -269,6 +390,7 @@ static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
         fnh__app_unload(app);
         return NULL;
     }
+    warn_no_functions(app);
     return app;
 }
 
@@ -382,6 +504,8 @@ static int cmd_start(const start_opts *o)
 {
     uint64_t t0 = fnh__now_ns();
     fnh__log_init(o->json_logs, o->verbose);
+    start_banner(o->json_logs);
+    startup_timeout_arm(o->timeout_s);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     int src = fnh__native_shadow_init(); /* a rebuilt .so never changes the loaded copy */
@@ -426,6 +550,7 @@ static int cmd_start(const start_opts *o)
     fnh__reload_init(&g_host, &ao, !o->no_watch); /* says itself what went wrong */
     fnh__admin_set_restart(fnh__host_reload);
     watch_signals(loop);
+    alarm(0); /* --timeout: listening */
     fnh__log("Host", FNH_LOG_INFO, "Host started (%llums), listening on %s:%d",
              (unsigned long long)((fnh__now_ns() - t0) / 1000000u),
              o->host ? o->host : "127.0.0.1", g_host.port);
@@ -517,6 +642,22 @@ int main(int argc, char **argv)
         printf("fnhost %s\n", FNH_VERSION);
         return 0;
     }
+    /* ---- scaffolding and help topics ---- */
+    if (strcmp(cmd, "help") == 0 && argc >= 3) {
+        if (fnh__cli_help_topic(argv[2]) == 0)
+            return 0;
+        fprintf(stderr, "fnhost help: no guide on '%s'; the topics are: extensions\n", argv[2]);
+        return 2;
+    }
+    if (strcmp(cmd, "--cflags") == 0)
+        return fnh__cli_cflags();
+    if (strcmp(cmd, "init") == 0)
+        return fnh__cli_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "new") == 0)
+        return fnh__cli_new(argc - 1, argv + 1);
+    if (strcmp(cmd, "templates") == 0)
+        return fnh__cli_templates(argc - 1, argv + 1);
+    /* ---- */
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;
@@ -526,9 +667,9 @@ int main(int argc, char **argv)
         return fnh__cli_cron(argc - 1, argv + 1);
 #endif
     if (strcmp(cmd, "start") == 0 || strcmp(cmd, "routes") == 0) {
-        start_opts o = {.root = ".", .port = -1};
+        start_opts o = {.root = ".", .port = -1, .user_log_level = -1};
         const char *match_method = NULL, *match_path = NULL;
-        int routes = strcmp(cmd, "routes") == 0;
+        int routes = strcmp(cmd, "routes") == 0, ct;
         for (int i = 2; i < argc; i++) {
             const char *a = argv[i];
             int has_val = i + 1 < argc;
@@ -538,13 +679,17 @@ int main(int argc, char **argv)
                 if (parse_port(argv[++i], &o.port)) {
                     fprintf(stderr, "fnhost: --port: '%s' is not a port number; use 0-65535\n",
                             argv[i]);
+                    fnh__buf_free(&o.functions_buf);
                     return 2;
                 }
             } else if (!routes && strcmp(a, "--host") == 0 && has_val)
                 o.host = argv[++i];
-            else if (!routes && strcmp(a, "--functions") == 0 && has_val)
-                o.functions = argv[++i];
-            else if (!routes && strcmp(a, "--verbose") == 0)
+            else if (!routes && (ct = core_tools_flag(&o, argc, argv, &i)) != 0) {
+                if (ct < 0) {
+                    fnh__buf_free(&o.functions_buf);
+                    return 2;
+                }
+            } else if (!routes && strcmp(a, "--verbose") == 0)
                 o.verbose = 1;
             else if (!routes && strcmp(a, "--json-logs") == 0)
                 o.json_logs = 1;
@@ -561,12 +706,13 @@ int main(int argc, char **argv)
             } else {
                 fprintf(stderr, "fnhost %s: unknown or incomplete option '%s'\n\n", cmd, a);
                 usage(stderr);
+                fnh__buf_free(&o.functions_buf);
                 return 2;
             }
         }
-        if (routes)
-            return cmd_routes(o.root, match_method, match_path);
-        return cmd_start(&o);
+        int rc = routes ? cmd_routes(o.root, match_method, match_path) : cmd_start(&o);
+        fnh__buf_free(&o.functions_buf);
+        return rc;
     }
     if (strcmp(cmd, "extensions") == 0)
         return fnh__ext_cli(argc - 1, argv + 1);

@@ -20,6 +20,7 @@
 #include "ncrontab.h"
 #include "pool.h"
 #include "settings.h"
+#include "unsupported.h"
 #include "util.h"
 
 #define HOST_JSON "host.json"
@@ -220,6 +221,7 @@ void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len)
     app->host_json = h;
     apply_env_overrides(h);
     fnh__json_typo_warnings(&app->warnings, HOST_JSON, h, "", host_keys);
+    fnh__unsupported_host_json(h, &app->warnings);
     const cJSON *version = get_ci(h, "version");
     if (!version) {
         fnh__strlist_addf(&app->host_errors,
@@ -256,7 +258,7 @@ void fnh__app_read_host_json(fnh__app *app, const char *text, size_t len)
 
 /* ---- function discovery -------------------------------------------- */
 
-static int valid_function_name(const char *n)
+int fnh__function_name_valid(const char *n)
 {
     size_t len = strlen(n);
     if (len == 0 || len > 128 || !isalpha((unsigned char)n[0]) || strcasecmp(n, "host") == 0)
@@ -314,6 +316,43 @@ static int in_csv(const char *csv, const char *name)
         p = c + 1;
     }
     return 0;
+}
+
+/* Warns about each name of --functions (csv) that is no function folder. */
+/* 1 when a language worker may add functions (FUNCTIONS_WORKER_RUNTIME names
+ * a language, such as node). */
+static int worker_indexed(const fnh__app *app)
+{
+    const char *rt = fnh__app_setting(app, "FUNCTIONS_WORKER_RUNTIME");
+    return rt && *rt && strcasecmp(rt, "native") != 0 && strcasecmp(rt, "custom") != 0;
+}
+
+static void warn_unmatched(fnh__app *app, const char *csv, const fnh__strlist *names)
+{
+    for (const char *p = csv; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        while (len && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len && p[len - 1] == ' ')
+            len--;
+        int found = 0;
+        for (size_t i = 0; i < names->len && !found; i++)
+            found = strlen(names->items[i]) == len && strncasecmp(names->items[i], p, len) == 0;
+        if (len && !found) {
+            fnh__buf all = {0};
+            for (size_t i = 0; i < names->len; i++)
+                fnh__buf_printf(&all, "%s%s", i ? ", " : "", names->items[i]);
+            fnh__strlist_addf(&app->warnings,
+                              "--functions: '%.*s' matches no function in %s, so it is ignored; "
+                              "the functions there are %s",
+                              (int)len, p, app->root, all.data ? all.data : "none");
+            fnh__buf_free(&all);
+        }
+        p = c ? c + 1 : NULL;
+    }
 }
 
 /* ---- function.json ------------------------------------------------- */
@@ -563,7 +602,7 @@ static fnh__function *function_new(fnh__app *app, const char *name)
         return NULL;
     }
     app->functions[app->nfunctions++] = fn;
-    if (!valid_function_name(name)) {
+    if (!fnh__function_name_valid(name)) {
         FERR(fn, "%s: '%s' is not a valid function name; rename the folder to start with a "
                  "letter and use only letters, digits, '-' and '_' (and not 'host')",
              fn->config_file, name);
@@ -601,6 +640,15 @@ static void function_read(fnh__app *app, fnh__function *fn, const char *text, si
     load_bindings(app, fn);
     fnh__retry_read(get_ci(fn->config, "retry"), fn->config_file, "retry", &fn->errors,
                     &app->warnings, &fn->retry_declared);
+    const cJSON *script = get_ci(fn->config, "scriptFile");
+    size_t sl = cJSON_IsString(script) ? strlen(script->valuestring) : 0;
+    int native = sl > 3 && strcmp(script->valuestring + sl - 3, ".so") == 0;
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        char at[32];
+        snprintf(at, sizeof at, "bindings[%d]", fn->bindings[i].index);
+        fnh__unsupported_binding(fn->bindings[i].json, fn->bindings[i].type, fn->config_file, at,
+                                 native, &app->warnings);
+    }
     const cJSON *disabled = get_ci(fn->config, "disabled");
     if (cJSON_IsTrue(disabled) ||
         (cJSON_IsString(disabled) && fnh__truthy(fnh__app_setting(app, disabled->valuestring)))) {
@@ -803,7 +851,15 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
         return 0;
     }
     load_settings(app);
+    if (opts->cors) { /* --cors */
+        free(app->cors);
+        app->cors = *opts->cors ? fnh__strdup(opts->cors) : NULL;
+    }
+    if (opts->cors_credentials)
+        app->cors_credentials = 1;
+    fnh__identity_notes(&app->settings, &app->notes);
     load_host_json(app);
+    fnh__unsupported_files(app->root, &app->warnings);
     app->host_id = make_host_id(app->root, app->host_json);
 
     fnh__strlist names = {0};
@@ -812,6 +868,9 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
     for (size_t i = 0; i < names.len; i++)
         if (fnh__app_function_selected(app, opts->functions_csv, names.items[i]))
             load_function(app, names.items[i]);
+    /* a language worker's functions are known once it has indexed the app */
+    if (!worker_indexed(app))
+        warn_unmatched(app, opts->functions_csv, &names);
     fnh__strlist_free(&names);
     fnh__app_finish(app);
     return 0;

@@ -86,6 +86,8 @@ typedef struct fnh__app_options {
     const char *root;          /* script root folder */
     const char *functions_csv; /* --functions a,b (NULL = host.json "functions" or all) */
     int in_process;            /* --in-process: native functions run in the host process */
+    const char *cors;          /* --cors: replaces Host.CORS (NULL = keep it) */
+    int cors_credentials;      /* --cors-credentials: sets Host.CORSCredentials */
 } fnh__app_options;
 
 /* Loads and validates the app. Always returns a new app in *out unless out
@@ -144,6 +146,9 @@ void fnh__app_apply_log_levels(const fnh__app *app);
  * lists any, else always. */
 int fnh__app_function_selected(const fnh__app *app, const char *functions_csv,
                                const char *name);
+/* 1 when n is a valid function (folder) name: a letter, then up to 127
+ * letters, digits, '-' or '_', and not "host"; else 0. */
+int fnh__function_name_valid(const char *n);
 /* Function by name, case-insensitive; NULL if none. Borrowed. */
 fnh__function *fnh__app_find(const fnh__app *app, const char *name);
 /* 1 if the function can be invoked (no errors). */

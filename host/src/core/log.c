@@ -77,7 +77,7 @@ int fnh__log_enabled(const char *category, fnh_log_level level)
     size_t best = 0;
     for (size_t i = 0; i < g_log.nrules; i++) {
         const level_rule *r = &g_log.rules[i];
-        if (r->len > best && strncasecmp(category, r->prefix, r->len) == 0 &&
+        if (r->len >= best && strncasecmp(category, r->prefix, r->len) == 0 &&
             (category[r->len] == '\0' || category[r->len] == '.')) {
             best = r->len;
             min = r->level;

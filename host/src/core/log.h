@@ -15,7 +15,8 @@
 void fnh__log_init(int json, int verbose);
 /* Sets the minimum level for a category prefix ("default", "Host",
  * "Function", "Function.hello", ...). Longest prefix wins. Copies category.
- * Start-up only. Returns 0 or -ENOMEM. */
+ * Start-up only; a later call for the same prefix wins. Returns 0 or
+ * -ENOMEM. */
 int fnh__log_set_level(const char *category, int level);
 /* Parses "Trace", "Debug", "Information", "Warning", "Error", "Critical",
  * "None" (case-insensitive). Returns the level or -EINVAL. */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "settings.h"
 #include "util.h"
+#include "unsupported.h"
 
 #define FIRE_QUEUE_MAX 4096
 
@@ -902,9 +903,11 @@ static void check_types(fnh__app *app)
             const char *type = fn->bindings[k].type;
             if (type && !builtin_of(type) && !provider_of(type))
                 fnh__strlist_addf(&fn->errors,
-                                  "%s: bindings[%d].type: '%s' is not an installed binding type; "
-                                  "installed types are %s. Install an extension that provides "
-                                  "it (see docs/extension-abi.md)",
+                                  "%s: bindings[%d].type: '%s' is a binding type fnhost does not "
+                                  "emulate: no installed extension provides it (the installed "
+                                  "types are %s); to add it, write an extension and list it in "
+                                  "an extensions.json on FNHOST_EXTENSIONS_PATH: run 'fnhost "
+                                  "help extensions' for the guide",
                                   fn->config_file, fn->bindings[k].index, type,
                                   installed_types());
         }
@@ -1600,7 +1603,12 @@ static const char *api_setting(const void *h, const char *name)
 {
     struct fnh_binding *b = NULL;
     ext_of(h, &b);
-    return name ? fnh__app_setting(b ? b->app : g.loading, name) : NULL;
+    const fnh__app *app = b ? b->app : g.loading;
+    const char *v = name ? fnh__app_setting(app, name) : NULL;
+    /* <name>__serviceUri and the like: emulated locally, as a storage account */
+    if (!v && name && fnh__identity_connection(app ? &app->settings : NULL, name))
+        v = FNH__IDENTITY_CONNECTION_VALUE;
+    return v;
 }
 
 static void *api_global(const void *h)

@@ -1,0 +1,3 @@
+module.exports = async function (context, myQueueItem) {
+    context.log('JavaScript queue trigger function processed work item', myQueueItem);
+};
