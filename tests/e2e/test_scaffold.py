@@ -272,3 +272,40 @@ def test_node_and_custom_function_shapes(ctx):
     # --worker-runtime overrides the app's runtime
     assert new(ctx, d, "timer", "ctick", "--worker-runtime", "native").returncode == 0
     assert sorted(os.listdir(os.path.join(d, "ctick"))) == ["ctick.c", "function.json"]
+
+
+def language_templates_run(ctx, runtime):
+    d, _ = init(ctx, "--worker-runtime", runtime)
+    for template, short in C_TEMPLATES:
+        assert new(ctx, d, template, f"my{short}").returncode == 0
+    h = ctx.start(d, wait=False)
+    h.wait_started(60)  # the worker's or handler's start is part of the host's
+    assert "is in error" not in h.output and "No job functions found" not in h.output
+    deadline = time.time() + 30  # a custom handler answers once it is ready
+    while True:
+        r = h.get("/api/myhttp?name=Ann")
+        if r.status == 200 or time.time() > deadline:
+            break
+        time.sleep(0.1)
+    assert r.status == 200 and "Hello, Ann" in r.text, r
+    r = h.post("/admin/functions/mytimer", body="{}",
+               headers={"Content-Type": "application/json"})
+    assert r.status == 202
+    p = ctx.run("queue", "put", "myqueue-items", "work-1", "--script-root", d)
+    assert p.returncode == 0, p.stderr
+    folder = os.path.join(d, ".fnhost", "storage", "blobs", "samples-workitems")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "report.txt"), "w") as f:
+        f.write("12345")
+    for _, short in C_TEMPLATES:
+        wait_for(h, f"Executed 'Functions.my{short}' (Succeeded", timeout=30)
+    assert "(Failed" not in h.output, h.output
+    h.stop()
+
+
+def test_node_templates_run_with_no_edit(ctx):
+    language_templates_run(ctx, "node")
+
+
+def test_custom_handler_templates_run_with_no_edit(ctx):
+    language_templates_run(ctx, "custom")
