@@ -296,29 +296,34 @@ static int list_function_dirs(const char *root, fnh__strlist *out)
     return 0;
 }
 
+/* The next name of a comma-separated list at *p, blanks trimmed: its start
+ * and *len; *p moves past it. NULL at the end. */
+static const char *csv_next(const char **p, size_t *len)
+{
+    if (!*p || !**p)
+        return NULL;
+    const char *s = *p, *c = strchr(s, ',');
+    size_t n = c ? (size_t)(c - s) : strlen(s);
+    *p = c ? c + 1 : NULL;
+    while (n && *s == ' ') {
+        s++;
+        n--;
+    }
+    while (n && s[n - 1] == ' ')
+        n--;
+    *len = n;
+    return s;
+}
+
 static int in_csv(const char *csv, const char *name)
 {
-    size_t n = strlen(name);
-    const char *p = csv;
-    while (*p) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        while (len && *p == ' ') {
-            p++;
-            len--;
-        }
-        while (len && p[len - 1] == ' ')
-            len--;
-        if (len == n && strncasecmp(p, name, n) == 0)
+    size_t n = strlen(name), len;
+    for (const char *p = csv, *s; (s = csv_next(&p, &len));)
+        if (len == n && strncasecmp(s, name, n) == 0)
             return 1;
-        if (!c)
-            break;
-        p = c + 1;
-    }
     return 0;
 }
 
-/* Warns about each name of --functions (csv) that is no function folder. */
 /* 1 when a language worker may add functions (FUNCTIONS_WORKER_RUNTIME names
  * a language, such as node). */
 static int worker_indexed(const fnh__app *app)
@@ -327,17 +332,11 @@ static int worker_indexed(const fnh__app *app)
     return rt && *rt && strcasecmp(rt, "native") != 0 && strcasecmp(rt, "custom") != 0;
 }
 
+/* Warns about each name of --functions (csv) that is no function folder. */
 static void warn_unmatched(fnh__app *app, const char *csv, const fnh__strlist *names)
 {
-    for (const char *p = csv; p && *p;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        while (len && *p == ' ') {
-            p++;
-            len--;
-        }
-        while (len && p[len - 1] == ' ')
-            len--;
+    size_t len;
+    for (const char *q = csv, *p; (p = csv_next(&q, &len));) {
         int found = 0;
         for (size_t i = 0; i < names->len && !found; i++)
             found = strlen(names->items[i]) == len && strncasecmp(names->items[i], p, len) == 0;
@@ -351,7 +350,6 @@ static void warn_unmatched(fnh__app *app, const char *csv, const fnh__strlist *n
                               (int)len, p, app->root, all.data ? all.data : "none");
             fnh__buf_free(&all);
         }
-        p = c ? c + 1 : NULL;
     }
 }
 
