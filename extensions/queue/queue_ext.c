@@ -31,7 +31,9 @@
 #define BUSY_FLUSH_MS 20            /* at most this long between ack flushes */
 #define DEAD_OWNER_CHECK_MS 10000   /* look for leases of killed processes */
 #define PURGE_MS (60 * 1000)        /* delete expired messages */
+#define PURGE_CHUNK 500             /* expired messages deleted per transaction */
 #define UNWATCHED_POLL_MS 100       /* longest idle wait when the file cannot be watched */
+#define WATCH_AFTER_MS 16           /* idle waits this long or longer watch the file */
 #define MAX_BATCH 32
 
 /* host.json extensions.queues */
@@ -312,15 +314,6 @@ static void db_changed(void *arg, const char *path)
     wake_triggers(arg, path, NULL);
 }
 
-static void db_purged(void *arg, const char *path, int64_t n, int64_t max_chunk_us)
-{
-    qglobal *g = arg;
-    fnh_ext_log(g->ext, FNH_LOG_INFO,
-                "queue store '%s': deleted %lld expired message(s); the write lock was held "
-                "at most %.3f ms at a time.",
-                path, (long long)n, (double)max_chunk_us / 1000.0);
-}
-
 /* The writer of the database at path, opened when this process has none
  * yet (then err says why it failed). Loop thread. */
 static int writer_get(qglobal *g, const char *path, qwriter **out, char *err, size_t errlen)
@@ -338,8 +331,8 @@ static int writer_get(qglobal *g, const char *path, qwriter **out, char *err, si
     qwref *r = calloc(1, sizeof *r);
     int rc = -ENOMEM;
     if (r) {
-        qwriter_hooks hooks = {g, db_changed, db_purged};
-        rc = qwriter_open(path, g->opts.durability, PURGE_MS, &hooks, &r->w, err, errlen);
+        qwriter_hooks hooks = {g, db_changed};
+        rc = qwriter_open(path, g->opts.durability, &hooks, &r->w, err, errlen);
     } else {
         snprintf(err, errlen, "out of memory");
     }
@@ -453,11 +446,16 @@ static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     return 0;
 }
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 static void list_remove(qmsg *m)
@@ -716,7 +714,9 @@ static int claim_batch(qtrig *t, qmsg **immediate)
 /* When the poller next does its periodic work (CLOCK_MONOTONIC ms), and how
  * long it waits while the queue is empty. */
 typedef struct pacing {
-    int64_t backoff, next_dead_check, next_renew_check;
+    int64_t backoff, next_dead_check, next_renew_check, next_purge;
+    int idle;    /* qwriter_idle(w, 1) is in force for this poller */
+    int watched; /* and the file is watched (else poll) */
     int64_t next_visible; /* wall ms: a leased or delayed message shows up; 0 none */
 } pacing;
 
@@ -767,10 +767,57 @@ static int release_fn(qstore *s, void *arg)
     return qstore_release_owners_tx(s, r->t->queue, r->dead, r->n);
 }
 
+typedef struct purge_req {
+    int n;
+    int64_t us; /* how long the delete took, inside the write transaction */
+} purge_req;
+
+static int purge_fn(qstore *s, void *arg)
+{
+    purge_req *r = arg;
+    int64_t t0 = mono_us();
+    r->n = qstore_purge_chunk_tx(s, PURGE_CHUNK);
+    r->us = mono_us() - t0;
+    return r->n;
+}
+
+/* Deletes the expired messages of the database, PURGE_CHUNK per
+ * transaction of the writer, so puts and claims go on in between. */
+static void purge(qtrig *t)
+{
+    int64_t total = 0, max_us = 0;
+    for (;;) {
+        purge_req r = {0, 0};
+        int rc = qwriter_run(t->w, purge_fn, &r, 0);
+        if (rc < 0)
+            break;
+        total += r.n;
+        if (r.us > max_us)
+            max_us = r.us;
+        if (r.n < PURGE_CHUNK)
+            break;
+        pthread_mutex_lock(&t->lock);
+        int stopping = t->stopping;
+        pthread_mutex_unlock(&t->lock);
+        if (stopping)
+            break;
+    }
+    if (total > 0)
+        fnh_ext_log(t->b, FNH_LOG_INFO,
+                    "queue store '%s': deleted %lld expired message(s); the write lock was held "
+                    "at most %.3f ms at a time.",
+                    t->db_path, (long long)total, (double)max_us / 1000.0);
+}
+
 /* When due: makes the messages leased by processes of this pid namespace
- * that ended visible again (leases of other hosts run out instead). */
+ * that ended visible again (leases of other hosts run out instead), and
+ * deletes expired messages. */
 static void tend_store(qtrig *t, int64_t now, pacing *p)
 {
+    if (now >= p->next_purge) {
+        p->next_purge = now + PURGE_MS;
+        purge(t);
+    }
     if (now < p->next_dead_check)
         return;
     p->next_dead_check = now + DEAD_OWNER_CHECK_MS;
@@ -801,11 +848,12 @@ static struct timespec deadline_in(int64_t ms)
 
 /* Waits as long as the poller's state calls for: briefly when the host
  * pushed back (blocked); when the queue is empty, an exponential back-off
- * (1 ms doubling) up to maxPollingInterval (100 ms when the file is not
- * watched), and no longer than until a leased or delayed message becomes
- * visible, or the next look for dead lease owners when there are leases;
- * when busy, until enough finished to claim the next batch. A stop ends the
- * wait early, and so does a wake-up (a write to the file) unless busy. */
+ * (1 ms doubling) up to maxPollingInterval (100 ms when the file cannot be
+ * watched; from WATCH_AFTER_MS on, writes to the file wake the poller), and
+ * no longer than until a leased or delayed message becomes visible, or the
+ * next look for dead lease owners when there are leases; when busy, until
+ * enough finished to claim the next batch. A stop ends the wait early, and
+ * so does a wake-up (a write to the file) unless busy. */
 static void wait_for_work(qtrig *t, int blocked, pacing *p)
 {
     int64_t wait;
@@ -814,10 +862,18 @@ static void wait_for_work(qtrig *t, int blocked, pacing *p)
     if (blocked) {
         wait = RETRY_FIRE_MS;
     } else if (wants_batch(t)) {
-        int64_t cap = t->opts.max_poll_ms;
-        if (!qwriter_watching(t->w) && cap > UNWATCHED_POLL_MS)
-            cap = UNWATCHED_POLL_MS;
         p->backoff = p->backoff ? p->backoff * 2 : 1;
+        if (p->backoff >= WATCH_AFTER_MS && !p->idle) {
+            p->idle = 1;
+            p->watched = qwriter_idle(t->w, 1);
+            if (qstore_has_visible(t->store, t->queue) > 0) { /* put before the watch */
+                p->backoff = 0;
+                return;
+            }
+        }
+        int64_t cap = t->opts.max_poll_ms;
+        if (!(p->idle && p->watched) && cap > UNWATCHED_POLL_MS)
+            cap = UNWATCHED_POLL_MS;
         if (p->backoff > cap)
             p->backoff = cap;
         wait = p->backoff;
@@ -885,6 +941,10 @@ static void *poller(void *arg)
                 blocked = fire_unfired(t, &immediate);
         }
         released_some |= retire(t, immediate);
+        if (claimed && p.idle) { /* busy: writes need not wake us */
+            qwriter_idle(t->w, 0);
+            p.idle = 0;
+        }
         if (claimed || released_some) {
             p.backoff = 0;
             if (!blocked && wants_batch(t))
@@ -892,6 +952,8 @@ static void *poller(void *arg)
         }
         wait_for_work(t, blocked, &p);
     }
+    if (p.idle)
+        qwriter_idle(t->w, 0);
     release_unfired(t);
     return NULL;
 }

@@ -1,9 +1,11 @@
-/* queue_writer.c: one writer per queue database (see queue_writer.h): a
- * writer thread runs every pending request in one transaction and commits
- * it without a flush; a flusher thread then flushes the WAL once for all
- * the commits made meanwhile (fdatasync, as synchronous=FULL would per
- * commit) and acknowledges the requests that wait for durability; a
- * watcher thread turns inotify events on the database into wake-ups. */
+/* queue_writer.c: one writer per queue database (see queue_writer.h),
+ * group commit by leader and followers: the thread that finds no
+ * transaction running leads one for every pending request (its own and
+ * those queued meanwhile) and commits it without a flush; a request that
+ * must be durable then waits for one fdatasync of the WAL (as
+ * synchronous=FULL would do per commit) that covers every commit made
+ * before it started. A watcher thread turns inotify events on the database
+ * into wake-ups. */
 #include "queue_writer.h"
 
 #include <errno.h>
@@ -19,163 +21,104 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PURGE_CHUNK 500 /* expired messages deleted per transaction */
+#define MAX_FLUSHES 1 /* flushes of the WAL running at once (more did not help here) */
 
 typedef struct qreq {
     struct qreq *next;
     int (*fn)(qstore *s, void *arg);
     void *arg;
-    int durable; /* wait for the flush too */
     int rc;
-    int done;
-    pthread_cond_t cond; /* done set (under qwriter.lock) */
+    int done;            /* committed (or failed) */
+    uint64_t seq;        /* the commit that holds it */
+    pthread_cond_t cond; /* done set, or this request's thread should lead */
 } qreq;
 
 struct qwriter {
     char *path, *wal_path;
     qdurability durability;
     qwriter_hooks hooks;
-    int64_t purge_ms;
-    qstore *store; /* writer thread only */
-    int wal_fd;    /* flusher thread only */
+    qstore *store; /* used by the leader only */
+    int wal_fd;    /* opened by the first flush (atomic), then read-only */
 
-    pthread_mutex_t lock; /* guards the members below */
-    pthread_cond_t work;  /* requests pending or stopping: writer */
-    pthread_cond_t flush; /* a commit to flush or stopping: flusher */
+    pthread_mutex_t lock;     /* guards the members below */
+    pthread_cond_t flushed;   /* a flush ended */
     qreq *pending, **pending_tail;
-    qreq *flushing;     /* committed, waiting for the next flush */
-    int flush_wanted;   /* commits since the last flush */
-    int stopping;   /* writer: finish the pending requests and end */
-    int flush_stop; /* flusher: the writer ended; flush what is left and end */
+    int leading;              /* a thread runs a transaction */
+    int flushing;             /* threads flushing the WAL */
+    uint64_t flushing_upto;   /* the last commit a running flush covers */
+    uint64_t commit_seq;      /* transactions committed */
+    uint64_t flushed_seq;     /* of them, known to be on disk */
 
-    pthread_t writer, flusher, watcher;
-    int nthreads; /* how many of the three were started */
+    pthread_t watcher;
+    char *dir; /* the database's folder, watched while someone idles */
     int ino_fd, stop_fd;
-    int watching;
+    int watching; /* the watcher thread runs */
+    int idlers;   /* qwriter_idle(w, 1) calls not yet undone (under lock) */
+    int wd;       /* the folder's watch while idlers > 0, else -1 */
 };
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static struct timespec mono_deadline(int64_t ms)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += ms / 1000;
-    dl.tv_nsec += (ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    return dl;
-}
-
 /* Under w->lock. */
-static void complete(qreq *r, int rc)
+static void complete(qreq *r, int rc, uint64_t seq)
 {
     if (rc < 0 && r->rc >= 0)
         r->rc = rc;
+    r->seq = seq;
     r->done = 1;
     pthread_cond_signal(&r->cond);
 }
 
-/* One chunk of the purge inside the current transaction; *active stays 1
- * while more expired messages may remain. */
-static void purge_chunk(qwriter *w, int *active, int64_t *total, int64_t *max_us)
+/* Called with w->lock held and no leader: runs every pending request in one
+ * transaction (the lock is released meanwhile), completes them, and hands
+ * the lead to the first request that arrived since. */
+static void lead(qwriter *w)
 {
-    int64_t t0 = mono_us();
-    int rc = qstore_savepoint(w->store);
-    int n = rc ? rc : qstore_purge_chunk_tx(w->store, PURGE_CHUNK);
-    rc = qstore_savepoint_end(w->store, n < 0 ? n : 0);
-    int64_t us = mono_us() - t0;
-    if (us > *max_us)
-        *max_us = us;
-    if (rc == 0 && n > 0)
-        *total += n;
-    if (rc || n < PURGE_CHUNK) {
-        *active = 0;
-        if (*total > 0 && w->hooks.purged)
-            w->hooks.purged(w->hooks.arg, w->path, *total, *max_us);
+    w->leading = 1;
+    qreq *batch = w->pending;
+    w->pending = NULL;
+    w->pending_tail = &w->pending;
+    pthread_mutex_unlock(&w->lock);
+
+    int rc = qstore_begin(w->store);
+    if (rc == 0) {
+        for (qreq *r = batch; r; r = r->next) {
+            int sp = qstore_savepoint(w->store);
+            int got = sp ? sp : r->fn(w->store, r->arg);
+            sp = qstore_savepoint_end(w->store, got < 0 ? got : 0);
+            r->rc = got < 0 ? got : sp ? sp : got;
+        }
+        rc = qstore_finish(w->store, 0);
     }
-}
 
-static void *writer_main(void *arg)
-{
-    qwriter *w = arg;
-    int64_t next_purge = 0; /* CLOCK_MONOTONIC ms; purge once at start */
-    int purging = 0;
-    int64_t purged = 0, purge_max_us = 0;
-    for (;;) {
-        pthread_mutex_lock(&w->lock);
-        for (;;) {
-            int64_t now = mono_us() / 1000;
-            if (!purging && now >= next_purge) {
-                purging = 1;
-                purged = purge_max_us = 0;
-                next_purge = now + w->purge_ms;
-            }
-            if (w->pending || w->stopping || purging)
-                break;
-            struct timespec dl = mono_deadline(next_purge - now);
-            pthread_cond_timedwait(&w->work, &w->lock, &dl);
-        }
-        qreq *batch = w->pending;
-        w->pending = NULL;
-        w->pending_tail = &w->pending;
-        int stopping = w->stopping;
-        pthread_mutex_unlock(&w->lock);
-        if (!batch && stopping)
-            break;
-
-        int rc = qstore_begin(w->store);
-        if (rc == 0) {
-            for (qreq *r = batch; r; r = r->next) {
-                int sp = qstore_savepoint(w->store);
-                int got = sp ? sp : r->fn(w->store, r->arg);
-                sp = qstore_savepoint_end(w->store, got < 0 ? got : 0);
-                r->rc = got < 0 ? got : sp ? sp : got;
-            }
-            /* one chunk per transaction, between the requests */
-            if (purging && !stopping)
-                purge_chunk(w, &purging, &purged, &purge_max_us);
-            rc = qstore_finish(w->store, 0);
-        } else {
-            purging = 0; /* try again at the next purge time */
-        }
-
-        pthread_mutex_lock(&w->lock);
-        while (batch) {
-            qreq *r = batch;
-            batch = r->next;
-            if (rc == 0 && r->durable && w->durability == QDUR_POWER_LOSS) {
-                r->next = w->flushing;
-                w->flushing = r;
-            } else {
-                complete(r, rc);
-            }
-        }
-        if (rc == 0 && w->durability == QDUR_POWER_LOSS) {
-            w->flush_wanted = 1; /* deletes and claims are flushed too, unwaited */
-            pthread_cond_signal(&w->flush);
-        }
-        pthread_mutex_unlock(&w->lock);
+    pthread_mutex_lock(&w->lock);
+    uint64_t seq = rc == 0 ? ++w->commit_seq : 0;
+    while (batch) {
+        qreq *r = batch;
+        batch = r->next;
+        complete(r, rc, seq);
     }
-    return NULL;
+    w->leading = 0;
+    if (w->pending)
+        pthread_cond_signal(&w->pending->cond);
 }
 
 /* Flushes what was written to the database so far to the disk. */
 static int flush_wal(qwriter *w)
 {
-    if (w->wal_fd < 0)
-        w->wal_fd = open(w->wal_path, O_RDONLY | O_CLOEXEC);
-    if (w->wal_fd >= 0)
-        return fdatasync(w->wal_fd) == 0 ? 0 : -errno;
+    int fd = __atomic_load_n(&w->wal_fd, __ATOMIC_ACQUIRE);
+    if (fd < 0) {
+        fd = open(w->wal_path, O_RDONLY | O_CLOEXEC);
+        int expected = -1;
+        if (fd >= 0 &&
+            !__atomic_compare_exchange_n(&w->wal_fd, &expected, fd, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            close(fd); /* another flush opened it first */
+            fd = expected;
+        }
+    }
+    if (fd >= 0)
+        return fdatasync(fd) == 0 ? 0 : -errno;
     /* no WAL (a file system without WAL support): the database itself */
-    int fd = open(w->path, O_RDONLY | O_CLOEXEC);
+    fd = open(w->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     int rc = fdatasync(fd) == 0 ? 0 : -errno;
@@ -183,30 +126,32 @@ static int flush_wal(qwriter *w)
     return rc;
 }
 
-static void *flusher_main(void *arg)
+/* Under w->lock: returns once commit seq is on disk, flushing the WAL
+ * unless a flush that started after that commit covers it (one flush for
+ * every commit made meanwhile). Up to MAX_FLUSHES run at once, so a commit
+ * need not wait for a flush that started before it to end first. 0 or a
+ * negative errno. */
+static int wait_flushed(qwriter *w, uint64_t seq)
 {
-    qwriter *w = arg;
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->flush_wanted && !w->flush_stop)
-            pthread_cond_wait(&w->flush, &w->lock);
-        if (!w->flush_wanted)
-            break; /* stopping, nothing left to flush */
-        /* everything committed up to now is covered by this flush */
-        qreq *list = w->flushing;
-        w->flushing = NULL;
-        w->flush_wanted = 0;
+    while (w->flushed_seq < seq) {
+        if (w->flushing_upto >= seq || w->flushing >= MAX_FLUSHES) {
+            pthread_cond_wait(&w->flushed, &w->lock);
+            continue;
+        }
+        w->flushing++;
+        uint64_t target = w->commit_seq; /* every commit so far is in the WAL file */
+        w->flushing_upto = target;
         pthread_mutex_unlock(&w->lock);
         int rc = flush_wal(w);
         pthread_mutex_lock(&w->lock);
-        while (list) {
-            qreq *r = list;
-            list = r->next;
-            complete(r, rc);
-        }
+        w->flushing--;
+        if (rc == 0 && target > w->flushed_seq)
+            w->flushed_seq = target;
+        pthread_cond_broadcast(&w->flushed);
+        if (rc)
+            return rc;
     }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
+    return 0;
 }
 
 /* Waits for inotify events on the database's folder that name the database
@@ -242,8 +187,9 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
-/* Starts watching the folder of w->path; 0 or a negative errno (then
- * callers poll). */
+/* Starts the watcher thread (the folder itself is watched only while
+ * someone idles: see qwriter_idle); 0 or a negative errno (then callers
+ * poll). */
 static int start_watch(qwriter *w)
 {
     char *dir = strdup(w->path);
@@ -256,12 +202,14 @@ static int start_watch(qwriter *w)
         *slash = '\0';
     else
         strcpy(dir, ".");
+    w->dir = dir;
     w->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     int rc = 0;
-    if (w->ino_fd < 0 ||
-        inotify_add_watch(w->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0)
+    int wd = w->ino_fd < 0 ? -1 : inotify_add_watch(w->ino_fd, dir, IN_MODIFY);
+    if (wd < 0)
         rc = -errno;
-    free(dir);
+    else
+        inotify_rm_watch(w->ino_fd, wd); /* it works; armed again when needed */
     if (rc == 0) {
         w->stop_fd = eventfd(0, EFD_CLOEXEC);
         if (w->stop_fd < 0)
@@ -282,8 +230,8 @@ static int start_watch(qwriter *w)
     return rc;
 }
 
-int qwriter_open(const char *path, qdurability durability, int64_t purge_ms,
-                 const qwriter_hooks *hooks, qwriter **out, char *err, size_t errlen)
+int qwriter_open(const char *path, qdurability durability, const qwriter_hooks *hooks,
+                 qwriter **out, char *err, size_t errlen)
 {
     *out = NULL;
     qwriter *w = calloc(1, sizeof *w);
@@ -291,9 +239,8 @@ int qwriter_open(const char *path, qdurability durability, int64_t purge_ms,
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    w->wal_fd = w->ino_fd = w->stop_fd = -1;
+    w->wal_fd = w->ino_fd = w->stop_fd = w->wd = -1;
     w->durability = durability;
-    w->purge_ms = purge_ms > 0 ? purge_ms : 60000;
     if (hooks)
         w->hooks = *hooks;
     w->path = strdup(path);
@@ -316,25 +263,8 @@ int qwriter_open(const char *path, qdurability durability, int64_t purge_ms,
         return rc;
     }
     pthread_mutex_init(&w->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->work, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_cond_init(&w->flush, NULL);
+    pthread_cond_init(&w->flushed, NULL);
     w->pending_tail = &w->pending;
-    rc = -pthread_create(&w->writer, NULL, writer_main, w);
-    if (rc == 0) {
-        w->nthreads = 1;
-        rc = -pthread_create(&w->flusher, NULL, flusher_main, w);
-        if (rc == 0)
-            w->nthreads = 2;
-    }
-    if (rc) {
-        snprintf(err, errlen, "cannot start the writer of '%s': %s", path, strerror(-rc));
-        qwriter_close(w);
-        return rc;
-    }
     start_watch(w); /* without it, callers poll */
     *out = w;
     return 0;
@@ -353,23 +283,11 @@ void qwriter_close(qwriter *w)
         close(w->ino_fd);
         close(w->stop_fd);
     }
-    pthread_mutex_lock(&w->lock);
-    w->stopping = 1;
-    pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->lock);
-    if (w->nthreads >= 1)
-        pthread_join(w->writer, NULL);
-    pthread_mutex_lock(&w->lock);
-    w->flush_stop = 1;
-    pthread_cond_signal(&w->flush);
-    pthread_mutex_unlock(&w->lock);
-    if (w->nthreads >= 2)
-        pthread_join(w->flusher, NULL);
     if (w->wal_fd >= 0)
         close(w->wal_fd);
+    free(w->dir);
     qstore_close(w->store);
-    pthread_cond_destroy(&w->work);
-    pthread_cond_destroy(&w->flush);
+    pthread_cond_destroy(&w->flushed);
     pthread_mutex_destroy(&w->lock);
     free(w->path);
     free(w->wal_path);
@@ -381,21 +299,40 @@ const char *qwriter_path(const qwriter *w)
     return w->path;
 }
 
-int qwriter_watching(const qwriter *w)
+int qwriter_idle(qwriter *w, int idle)
 {
-    return w->watching;
+    if (!w->watching)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    if (idle && w->idlers++ == 0)
+        w->wd = inotify_add_watch(w->ino_fd, w->dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO);
+    else if (!idle && --w->idlers == 0 && w->wd >= 0) {
+        inotify_rm_watch(w->ino_fd, w->wd);
+        w->wd = -1;
+    }
+    int armed = w->wd >= 0;
+    pthread_mutex_unlock(&w->lock);
+    return armed;
 }
 
 int qwriter_run(qwriter *w, int (*fn)(qstore *s, void *arg), void *arg, int durable)
 {
-    qreq r = {.fn = fn, .arg = arg, .durable = durable};
+    qreq r = {.fn = fn, .arg = arg};
     pthread_cond_init(&r.cond, NULL);
     pthread_mutex_lock(&w->lock);
     *w->pending_tail = &r;
     w->pending_tail = &r.next;
-    pthread_cond_signal(&w->work);
-    while (!r.done)
-        pthread_cond_wait(&r.cond, &w->lock);
+    while (!r.done) {
+        if (!w->leading)
+            lead(w); /* runs r too, with whatever else is pending */
+        else
+            pthread_cond_wait(&r.cond, &w->lock);
+    }
+    if (durable && r.rc >= 0 && w->durability == QDUR_POWER_LOSS) {
+        int rc = wait_flushed(w, r.seq);
+        if (rc)
+            r.rc = rc;
+    }
     pthread_mutex_unlock(&w->lock);
     pthread_cond_destroy(&r.cond);
     return r.rc;
