@@ -343,8 +343,10 @@ int qstore_open(const char *path, qstore_sync sync, qstore **out, char *err, siz
     char *msg = NULL;
     src = sqlite3_exec(s->db,
                        sync == QSTORE_SYNC_FULL
-                           ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                           ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                             "PRAGMA temp_store=MEMORY;"
+                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA temp_store=MEMORY;",
                        NULL, NULL, &msg);
     if (src == SQLITE_OK)
         src = sqlite3_exec(s->db, SCHEMA, NULL, NULL, &msg);

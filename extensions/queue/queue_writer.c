@@ -79,7 +79,12 @@ static void lead(qwriter *w)
     pthread_mutex_unlock(&w->lock);
 
     int rc = qstore_begin(w->store);
-    if (rc == 0) {
+    if (rc == 0 && !batch->next) { /* alone: its failure undoes the transaction */
+        batch->rc = batch->fn(w->store, batch->arg);
+        rc = qstore_finish(w->store, batch->rc < 0 ? batch->rc : 0);
+        if (rc == batch->rc)
+            rc = 0; /* rolled back as asked: only this request failed */
+    } else if (rc == 0) {
         for (qreq *r = batch; r; r = r->next) {
             int sp = qstore_savepoint(w->store);
             int got = sp ? sp : r->fn(w->store, r->arg);
