@@ -853,8 +853,9 @@ static struct timespec deadline_in(int64_t ms)
  * pushed back (blocked); when the queue is empty, an exponential back-off
  * (1 ms doubling) up to maxPollingInterval (100 ms when the file cannot be
  * watched; from WATCH_AFTER_MS on, writes to the file wake the poller), and
- * no longer than until a leased or delayed message becomes visible, or the
- * next look for dead lease owners when there are leases; when busy, until
+ * no longer than until a leased or delayed message becomes visible, the
+ * next look for dead lease owners when there are leases, or the next lease
+ * renewal check while functions run; when busy, until
  * enough finished to claim the next batch. A stop ends the wait early, and
  * so does a wake-up (a write to the file) unless busy. */
 static void wait_for_work(qtrig *t, int blocked, pacing *p)
@@ -880,6 +881,11 @@ static void wait_for_work(qtrig *t, int blocked, pacing *p)
         if (p->backoff > cap)
             p->backoff = cap;
         wait = p->backoff;
+        if (t->ninflight > 0) { /* their leases are renewed in time */
+            int64_t renew = p->next_renew_check - mono_ms();
+            if (renew < wait)
+                wait = renew < 1 ? 1 : renew;
+        }
         int64_t next = qstore_next_visible(t->store, t->queue);
         if (next > 0) {
             int64_t until = next - qstore_now_ms() + 1;

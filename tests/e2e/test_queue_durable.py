@@ -339,3 +339,17 @@ def test_message_encoding_none_stores_text_as_it_is(ctx):
     h.wait_log("QREC cli plain ", timeout=5)
     assert "QREC plain " in h.output
     h.stop()
+
+
+def test_a_function_that_outlives_the_lease_keeps_it(ctx):
+    # one message running 2.5 lease durations, alone (the trigger is otherwise idle):
+    # its lease is renewed, so it is not delivered again meanwhile
+    app = queue_app(ctx, rec=trigger("work"), queues={"leaseDuration": "00:00:02"})
+    h = ctx.start(app)
+    put(ctx, app, "work", "sleep:5000 long")
+    h.wait_log("QEND sleep:5000 long", timeout=15)
+    wait_until(lambda: depths(ctx, app).get("work") == (0, 0), what="the delete")
+    assert h.output.count("QSTART sleep:5000 long") == 1, h.output
+    nv = iso(recs(h.output)[0][1]["NextVisibleTime"]) - iso(recs(h.output)[0][1]["InsertionTime"])
+    assert nv.total_seconds() < 3, nv  # the lease is leaseDuration long
+    h.stop()
