@@ -517,7 +517,8 @@ static int fire_one(qtrig *t, qmsg *m)
     return rc;
 }
 
-/* Writer requests (run on the writer thread inside its transaction). */
+/* Writer requests (run inside the writer's transaction, on whichever thread leads
+ * it). */
 typedef struct apply_req {
     const qstore_ack *acks;
     size_t n;
@@ -976,6 +977,7 @@ static int trig_start(void *state)
     int rc = pthread_create(&t->thread, NULL, poller, t);
     if (rc)
         return -rc;
+    pthread_setname_np(t->thread, "queue-poller"); /* for ps, top and the tests */
     t->running = 1;
     if (t->g) {
         pthread_mutex_lock(&t->g->lock);

@@ -133,8 +133,7 @@ static int flush_wal(qwriter *w)
 
 /* Under w->lock: returns once commit seq is on disk, flushing the WAL
  * unless a flush that started after that commit covers it (one flush for
- * every commit made meanwhile). Up to MAX_FLUSHES run at once, so a commit
- * need not wait for a flush that started before it to end first. 0 or a
+ * every commit made meanwhile). Up to MAX_FLUSHES run at once. 0 or a
  * negative errno. */
 static int wait_flushed(qwriter *w, uint64_t seq)
 {
@@ -222,8 +221,10 @@ static int start_watch(qwriter *w)
     }
     if (rc == 0) {
         rc = -pthread_create(&w->watcher, NULL, watcher_main, w);
-        if (rc == 0)
+        if (rc == 0) {
             w->watching = 1;
+            pthread_setname_np(w->watcher, "queue-watcher");
+        }
     }
     if (rc) {
         if (w->ino_fd >= 0)
