@@ -357,3 +357,33 @@ def test_a_function_that_outlives_the_lease_keeps_it(ctx):
     nv = iso(recs(h.output)[0][1]["NextVisibleTime"]) - iso(recs(h.output)[0][1]["InsertionTime"])
     assert nv.total_seconds() < 3, nv  # the lease is leaseDuration long
     h.stop()
+
+
+def test_a_store_of_the_previous_version_is_migrated(ctx):
+    # the schema fnhost 0.1 created (user_version 1), with one message in it
+    app = queue_app(ctx, rec=trigger("work"), queues={"messageEncoding": "none"})
+    os.makedirs(os.path.dirname(db_file(app)))
+    con = sqlite3.connect(db_file(app))
+    con.executescript(
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE queues(name TEXT PRIMARY KEY, created INTEGER NOT NULL);"
+        "CREATE TABLE messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,"
+        " id TEXT NOT NULL, body BLOB NOT NULL, inserted INTEGER NOT NULL,"
+        " expires INTEGER NOT NULL, visible INTEGER NOT NULL,"
+        " dequeue_count INTEGER NOT NULL DEFAULT 0, receipt TEXT, owner INTEGER,"
+        " owner_start INTEGER);"
+        "CREATE INDEX messages_by_visible ON messages(queue, visible, seq);"
+        "INSERT INTO messages(queue, id, body, inserted, expires, visible) "
+        "VALUES('work', 'old-id', 'from before', 0, 9e15, 0);"
+        "PRAGMA user_version = 1;")
+    con.close()
+    h = ctx.start(app)
+    out = h.wait_log("QREC from before ", timeout=5)
+    assert recs(out)[0][1]["Id"] == "old-id"
+    wait_until(lambda: depths(ctx, app).get("work", (0, 0)) == (0, 0), what="the delete")
+    h.stop()
+    con = sqlite3.connect(db_file(app))
+    assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+    cols = [r[1] for r in con.execute("PRAGMA table_info(messages)")]
+    assert "owner_host" in cols and "owner_ns" in cols
+    con.close()
