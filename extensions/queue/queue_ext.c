@@ -718,7 +718,8 @@ typedef struct pacing {
     int64_t backoff, next_dead_check, next_renew_check, next_purge;
     int idle;    /* qwriter_idle(w, 1) is in force for this poller */
     int watched; /* and the file is watched (else poll) */
-    int64_t next_visible; /* wall ms: a leased or delayed message shows up; 0 none */
+    int purging; /* a purge has more steps to take */
+    int64_t purged, purge_us, purge_max_us, purge_chunks;
 } pacing;
 
 /* Few enough messages in flight to claim the next batch (newBatchThreshold)? */
@@ -782,46 +783,43 @@ static int purge_fn(qstore *s, void *arg)
     return r->n;
 }
 
-/* Deletes the expired messages of the database, PURGE_CHUNK per
- * transaction of the writer, so puts and claims go on in between. */
-static void purge(qtrig *t)
+/* One step of the purge of expired messages: deletes PURGE_CHUNK of them
+ * in a transaction of the writer; the poller claims between two steps.
+ * Logs the total once a step finds fewer. */
+static void purge_step(qtrig *t, pacing *p)
 {
-    int64_t total = 0, max_us = 0, sum_us = 0, chunks = 0;
-    for (;;) {
-        purge_req r = {0, 0};
-        int rc = qwriter_run(t->w, purge_fn, &r, 0);
-        if (rc < 0)
-            break;
-        total += r.n;
-        sum_us += r.us;
-        chunks++;
-        if (r.us > max_us)
-            max_us = r.us;
-        if (r.n < PURGE_CHUNK)
-            break;
-        pthread_mutex_lock(&t->lock);
-        int stopping = t->stopping;
-        pthread_mutex_unlock(&t->lock);
-        if (stopping)
-            break;
+    purge_req r = {0, 0};
+    int rc = qwriter_run(t->w, purge_fn, &r, 0);
+    if (rc >= 0) {
+        p->purged += r.n;
+        p->purge_us += r.us;
+        p->purge_chunks++;
+        if (r.us > p->purge_max_us)
+            p->purge_max_us = r.us;
     }
-    if (total > 0)
+    if (rc >= 0 && r.n == PURGE_CHUNK)
+        return; /* more to come */
+    p->purging = 0;
+    if (p->purged > 0)
         fnh_ext_log(t->b, FNH_LOG_INFO,
                     "queue store '%s': deleted %lld expired message(s); the write lock was held "
                     "at most %.3f ms at a time (%.3f ms on average).",
-                    t->db_path, (long long)total, (double)max_us / 1000.0,
-                    (double)sum_us / 1000.0 / (double)chunks);
+                    t->db_path, (long long)p->purged, (double)p->purge_max_us / 1000.0,
+                    (double)p->purge_us / 1000.0 / (double)p->purge_chunks);
 }
 
 /* When due: makes the messages leased by processes of this pid namespace
  * that ended visible again (leases of other hosts run out instead), and
- * deletes expired messages. */
+ * deletes expired messages (a step per call while p->purging). */
 static void tend_store(qtrig *t, int64_t now, pacing *p)
 {
-    if (now >= p->next_purge) {
+    if (!p->purging && now >= p->next_purge) {
         p->next_purge = now + PURGE_MS;
-        purge(t);
+        p->purging = 1;
+        p->purged = p->purge_us = p->purge_max_us = p->purge_chunks = 0;
     }
+    if (p->purging)
+        purge_step(t, p);
     if (now < p->next_dead_check)
         return;
     p->next_dead_check = now + DEAD_OWNER_CHECK_MS;
@@ -960,6 +958,8 @@ static void *poller(void *arg)
             if (!blocked && wants_batch(t))
                 continue; /* more may be waiting: claim again at once */
         }
+        if (p.purging)
+            continue; /* the next purge step, after this claim */
         wait_for_work(t, blocked, &p);
     }
     if (p.idle)
