@@ -97,6 +97,7 @@ struct qtrig {
     qmsg inflight; /* sentinel of a circular list: fired or waiting to be fired */
     qmsg *unfired; /* claimed, fnh_fire said -EAGAIN: retried in order */
     int ninflight;
+    int backlog; /* the last claim was a full batch */
 };
 
 typedef struct qout {
@@ -671,13 +672,15 @@ static int claim_fn(qstore *s, void *arg)
 /* Claims one batch and fires it. Returns how many were claimed. */
 static int claim_batch(qtrig *t, qmsg **immediate)
 {
-    int has = qstore_has_visible(t->store, t->queue);
-    if (has <= 0)
+    /* a read first, so an empty queue costs no write transaction; skipped
+     * while the last claim came back full (the queue has a backlog) */
+    if (!t->backlog && qstore_has_visible(t->store, t->queue) <= 0)
         return 0;
     qstore_msg got[MAX_BATCH];
     claim_req c = {t, got, 0};
     int rc = qwriter_run(t->w, claim_fn, &c, 0);
     int n = c.n;
+    t->backlog = rc >= 0 && n == t->opts.batch_size;
     if (rc < 0) {
         for (int i = 0; i < n; i++) /* claimed, but the commit failed */
             qstore_msg_clear(&got[i]);
