@@ -9,7 +9,7 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               libsqlite3-dev libprotobuf-c-dev libnghttp2-dev python3 tzdata
+               libsqlite3-dev libprotobuf-c-dev libnghttp2-dev python3 tzdata strace
 # only for `make proto` (the generated C is committed)
 PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
@@ -79,7 +79,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: samples-node all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions \
+.PHONY: samples-node all deps run test check check-asan check-tsan unit bench bench-queue install install-headers clean functions extensions \
         fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
@@ -249,6 +249,13 @@ bench: deps
 	python3 bench/node_worker.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
 	python3 bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md
+
+# The queue extension's benchmark (bench/queue.py; about three minutes).
+bench-queue: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
+	@$(MAKE) --no-print-directory all
+	python3 bench/queue.py --build $(BUILD)
 
 # install-headers: what building a function or an extension out of tree needs.
 install-headers:

@@ -2,13 +2,16 @@
  * database as a running host (SQLite WAL allows both at once). The database
  * is the one the app's AzureWebJobsStorage setting selects (environment
  * first, then <script root>/local.settings.json Values), by default
- * <script root>/.fnhost/storage/queues.db.
+ * <script root>/.fnhost/storage/queues.db. Messages are written and shown
+ * in the app's host.json extensions.queues.messageEncoding (base64 unless
+ * "none"), as the app's functions see them.
  * Exit status: 0 done, 1 failure, 2 usage error. Runs in the CLI process
  * (no host loop, one thread). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "queue_ext.h"
 #include "queue_store.h"
@@ -20,7 +23,9 @@ static const char USAGE[] =
     "       fnhost queue list [--script-root DIR]\n"
     "put prints the new message's id; peek prints up to N (default 1) visible messages,\n"
     "oldest first, as ID<TAB>DEQUEUE-COUNT<TAB>TEXT without dequeuing them; list prints\n"
-    "every queue with its message count and its poison queue's count.\n";
+    "every queue with its message count and its poison queue's count. put encodes and\n"
+    "peek decodes the text as host.json extensions.queues.messageEncoding says (base64\n"
+    "unless \"none\").\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -83,12 +88,40 @@ static char *storage_setting(fnh_ext *ext, const char *root)
     return out;
 }
 
+/* 1 unless root/host.json sets extensions.queues.messageEncoding "none". */
+static int app_base64(const char *root)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/host.json", root);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 1;
+    size_t len = 0;
+    char *text = read_all(f, &len);
+    fclose(f);
+    if (!text)
+        return 1;
+    const char *keys[] = {"extensions", "queues", "messageEncoding"};
+    char *enc = qjson_get_string(text, len, keys, 3);
+    free(text);
+    int base64 = !(enc && strcasecmp(enc, "none") == 0);
+    free(enc);
+    return base64;
+}
+
 static void print_peek(void *arg, const qstore_msg *m)
 {
-    (void)arg;
+    const int *base64 = arg;
     printf("%s\t%lld\t", m->id, (long long)m->dequeue_count);
-    for (size_t i = 0; i < m->len; i++) {
-        char c = m->body[i];
+    const char *body = m->body;
+    size_t len = m->len;
+    char *decoded = NULL;
+    if (*base64 && qbase64_decode(body, len, &decoded, &len) == 0)
+        body = decoded;
+    else
+        len = m->len;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
         if (c == '\n')
             fputs("\\n", stdout);
         else if (c == '\r')
@@ -97,6 +130,7 @@ static void print_peek(void *arg, const qstore_msg *m)
             putchar(c);
     }
     putchar('\n');
+    free(decoded);
 }
 
 typedef struct row {
@@ -307,12 +341,19 @@ static int read_message(const char *text, char **msg, size_t *len)
     return 0;
 }
 
-static int do_put(qstore *s, const char *name, const char *msg, size_t len)
+static int do_put(qstore *s, const char *name, const char *msg, size_t len, int base64)
 {
     char id[1][37];
-    const char *bodies[1] = {msg ? msg : ""};
+    char *enc = base64 ? qbase64_encode(msg ? msg : "", len, &len) : NULL;
+    if (base64 && !enc) {
+        fprintf(stderr, "fnhost queue: out of memory\n");
+        return 1;
+    }
+    const char *bodies[1] = {enc ? enc : msg ? msg : ""};
     size_t lens[1] = {len};
-    if (qstore_put(s, name, bodies, lens, 1, id)) {
+    int rc = qstore_put(s, name, bodies, lens, 1, id);
+    free(enc);
+    if (rc) {
         fprintf(stderr, "fnhost queue: cannot add to queue '%s': %s\n", name, qstore_errmsg(s));
         return 1;
     }
@@ -320,9 +361,9 @@ static int do_put(qstore *s, const char *name, const char *msg, size_t len)
     return 0;
 }
 
-static int do_peek(qstore *s, const char *name, long count)
+static int do_peek(qstore *s, const char *name, long count, int base64)
 {
-    if (qstore_peek(s, name, (int)count, print_peek, NULL)) {
+    if (qstore_peek(s, name, (int)count, print_peek, &base64)) {
         fprintf(stderr, "fnhost queue: cannot read queue '%s': %s\n", name, qstore_errmsg(s));
         return 1;
     }
@@ -349,7 +390,7 @@ int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
     }
     qstore *s = NULL;
     char err[512];
-    int rc = qstore_open(path, &s, err, sizeof err);
+    int rc = qstore_open(path, QSTORE_SYNC_FULL, &s, err, sizeof err);
     free(path);
     if (rc) {
         fprintf(stderr, "fnhost queue: %s\n", err);
@@ -357,9 +398,9 @@ int fnh_queue_cli(fnh_ext *ext, int argc, char **argv)
         return 1;
     }
     if (strcmp(c.cmd, "put") == 0)
-        status = do_put(s, c.name, msg, msg_len);
+        status = do_put(s, c.name, msg, msg_len, app_base64(c.root));
     else if (strcmp(c.cmd, "peek") == 0)
-        status = do_peek(s, c.name, c.count);
+        status = do_peek(s, c.name, c.count, app_base64(c.root));
     else
         status = do_list(s);
     fflush(stdout);

@@ -4,13 +4,15 @@
  *    renews leases while they run and applies completions in batches
  *    (delete, retry after visibilityTimeout, or move to <queue>-poison);
  *  - queue (out): enqueues one message, or one per element of a JSON array.
- * Options come from host.json extensions.queues (read once in init).
+ * Every write goes through the one writer of its database (queue_writer.c),
+ * shared by all bindings of the process. Options come from host.json
+ * extensions.queues (read once in init).
  *
  * Threads: init/fini, bind/start/stop/unbind and complete() run on the loop
- * thread; the poller owns its SQLite connection and its in-flight list;
- * complete() only hands the token over (a mutex-protected list) and wakes
- * the poller. Output writes run on worker threads and share one connection
- * per binding under a mutex. */
+ * thread; the poller owns its reading SQLite connection and its in-flight
+ * list; complete() only hands the token over (a mutex-protected list) and
+ * wakes the poller. Output writes run on worker threads and wait for the
+ * writer's group commit. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,12 +24,16 @@
 #include "queue_ext.h"
 #include "queue_store.h"
 #include "queue_util.h"
+#include "queue_writer.h"
 
 #define LEASE_MS (10 * 60 * 1000)   /* Azure's visibility timeout for a claimed message */
 #define RETRY_FIRE_MS 2             /* host queue full: retry the fire this soon */
 #define BUSY_FLUSH_MS 20            /* at most this long between ack flushes */
 #define DEAD_OWNER_CHECK_MS 10000   /* look for leases of killed processes */
 #define PURGE_MS (60 * 1000)        /* delete expired messages */
+#define PURGE_CHUNK 500             /* expired messages deleted per transaction */
+#define UNWATCHED_POLL_MS 100       /* longest idle wait when the file cannot be watched */
+#define WATCH_AFTER_MS 16           /* idle waits this long or longer watch the file */
 #define MAX_BATCH 32
 
 /* host.json extensions.queues */
@@ -37,17 +43,28 @@ typedef struct qopts {
     int max_dequeue;
     int64_t max_poll_ms;
     int64_t visibility_ms;
-    int base64; /* messageEncoding "base64": decode messages that are valid base64 */
+    int64_t lease_ms; /* leaseDuration: a claimed message's lease, renewed at half */
+    int base64;       /* messageEncoding "base64" (the default): encode on output,
+                         decode messages that are valid base64 on trigger */
+    qdurability durability;
 } qopts;
 
 typedef struct qtrig qtrig;
+
+/* A database's writer, shared by the bindings that use that file. */
+typedef struct qwref {
+    struct qwref *next;
+    qwriter *w;
+    int refs;
+} qwref;
 
 /* The extension's global state (init -> fini). */
 typedef struct qglobal {
     fnh_ext *ext;
     qopts opts;
-    pthread_mutex_t lock; /* guards triggers */
+    pthread_mutex_t lock; /* guards triggers and writers */
     qtrig *triggers;      /* started triggers, for in-process wake-ups */
+    qwref *writers;
 } qglobal;
 
 /* One claimed message: the token of its invocation. */
@@ -64,7 +81,8 @@ struct qtrig {
     qglobal *g;
     qopts opts;
     char *queue, *poison, *db_path;
-    qstore *store; /* poller's connection (loop thread before start / after join) */
+    qstore *store; /* poller's reading connection (loop thread before start / after join) */
+    qwriter *w;    /* every write */
     pthread_t thread;
     int running;
     qtrig *reg_next; /* in qglobal.triggers */
@@ -79,14 +97,14 @@ struct qtrig {
     qmsg inflight; /* sentinel of a circular list: fired or waiting to be fired */
     qmsg *unfired; /* claimed, fnh_fire said -EAGAIN: retried in order */
     int ninflight;
+    int backlog; /* the last claim was a full batch */
 };
 
 typedef struct qout {
     fnh_binding *b;
     qglobal *g;
     char *db_path;
-    pthread_mutex_t lock;
-    qstore *store;
+    qwriter *w;
 } qout;
 
 /* ---------------------------------------------------------------- init */
@@ -135,8 +153,11 @@ static int q_init(fnh_ext *ext, const fnh_config *section, void **global)
     o->batch_size = 16;
     o->new_batch_threshold = -1;
     o->max_dequeue = 5;
-    o->max_poll_ms = 100; /* Azure: 1 minute; locally new messages should show up at once */
+    o->max_poll_ms = 60000; /* Azure's; new messages wake the poller at once */
     o->visibility_ms = 0;
+    o->lease_ms = LEASE_MS;
+    o->base64 = 1; /* Azure's default since the v5 storage extension */
+    o->durability = QDUR_POWER_LOSS;
     int rc = 0;
     if (section) {
         rc = read_int(section, "batchSize", 1, MAX_BATCH, &o->batch_size);
@@ -148,13 +169,40 @@ static int q_init(fnh_ext *ext, const fnh_config *section, void **global)
             rc = read_span(section, "maxPollingInterval", &o->max_poll_ms);
         if (!rc)
             rc = read_span(section, "visibilityTimeout", &o->visibility_ms);
+        if (!rc)
+            rc = read_span(section, "leaseDuration", &o->lease_ms);
+        if (!rc && o->lease_ms < 1000)
+            rc = fnh_config_fail(section, "leaseDuration",
+                                 "must be at least one second, such as \"00:00:30\"");
         const char *enc = fnh_config_string(section, "messageEncoding");
         if (!rc && enc) {
             if (strcasecmp(enc, "base64") == 0)
                 o->base64 = 1;
-            else if (strcasecmp(enc, "none") != 0)
+            else if (strcasecmp(enc, "none") == 0)
+                o->base64 = 0;
+            else
                 rc = fnh_config_fail(section, "messageEncoding",
                                      "'%s' is not an encoding; use \"base64\" or \"none\"", enc);
+        }
+        const char *dur = fnh_config_string(section, "durability");
+        int64_t junk;
+        if (!rc && !dur && fnh_config_int(section, "durability", &junk) != -ENOENT)
+            rc = fnh_config_fail(section, "durability",
+                                 "must be \"survives-power-loss\" (the default) or "
+                                 "\"survives-process-crash\"");
+        if (!rc && dur) {
+            if (strcmp(dur, "survives-power-loss") == 0)
+                o->durability = QDUR_POWER_LOSS;
+            else if (strcmp(dur, "survives-process-crash") == 0)
+                o->durability = QDUR_PROCESS_CRASH;
+            else
+                rc = fnh_config_fail(section, "durability",
+                                     "'%s' is not a durability; use \"survives-power-loss\" "
+                                     "(the default: a message is acknowledged once it is on "
+                                     "disk) or \"survives-process-crash\" (faster: an "
+                                     "operating system crash or power cut may lose the last "
+                                     "acknowledged messages)",
+                                     dur);
         }
     }
     if (rc) {
@@ -242,33 +290,16 @@ static int check_queue_name(const fnh_config *cfg, const char *q)
     return 0;
 }
 
-/* Validates the binding's connection and opens its database: *path
- * (malloc'd) and *s, or an error (reported against cfg). */
-static int open_db(fnh_binding *b, const fnh_config *cfg, char **path, qstore **s)
-{
-    int rc;
-    *path = resolve_db(b, cfg, &rc);
-    if (!*path)
-        return rc;
-    char err[512];
-    rc = qstore_open(*path, s, err, sizeof err);
-    if (rc) {
-        free(*path);
-        *path = NULL;
-        return fnh_config_fail(cfg, "connection", "%s", err);
-    }
-    return 0;
-}
-
-/* Wakes the started triggers of queue in the database path (an output
- * binding of this host just wrote there). Any thread. */
+/* Wakes the started triggers of queue (every queue when NULL) in the
+ * database path (this host or another process just wrote there). Any
+ * thread. */
 static void wake_triggers(qglobal *g, const char *path, const char *queue)
 {
     if (!g)
         return;
     pthread_mutex_lock(&g->lock);
     for (qtrig *t = g->triggers; t; t = t->reg_next) {
-        if (strcmp(t->queue, queue) == 0 && strcmp(t->db_path, path) == 0) {
+        if ((!queue || strcmp(t->queue, queue) == 0) && strcmp(t->db_path, path) == 0) {
             pthread_mutex_lock(&t->lock);
             t->wake = 1;
             pthread_cond_signal(&t->cond);
@@ -276,6 +307,95 @@ static void wake_triggers(qglobal *g, const char *path, const char *queue)
         }
     }
     pthread_mutex_unlock(&g->lock);
+}
+
+/* Writer hooks (writer and watcher threads). */
+static void db_changed(void *arg, const char *path)
+{
+    wake_triggers(arg, path, NULL);
+}
+
+/* The writer of the database at path, opened when this process has none
+ * yet (then err says why it failed). Loop thread. */
+static int writer_get(qglobal *g, const char *path, qwriter **out, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&g->lock);
+    for (qwref *r = g->writers; r; r = r->next) {
+        /* the watcher's path is the writer's own copy */
+        if (strcmp(qwriter_path(r->w), path) == 0) {
+            r->refs++;
+            *out = r->w;
+            pthread_mutex_unlock(&g->lock);
+            return 0;
+        }
+    }
+    qwref *r = calloc(1, sizeof *r);
+    int rc = -ENOMEM;
+    if (r) {
+        qwriter_hooks hooks = {g, db_changed};
+        rc = qwriter_open(path, g->opts.durability, &hooks, &r->w, err, errlen);
+    } else {
+        snprintf(err, errlen, "out of memory");
+    }
+    if (rc) {
+        free(r);
+        pthread_mutex_unlock(&g->lock);
+        return rc;
+    }
+    r->refs = 1;
+    r->next = g->writers;
+    g->writers = r;
+    *out = r->w;
+    pthread_mutex_unlock(&g->lock);
+    return 0;
+}
+
+/* Drops a reference taken by writer_get; the last one closes the writer.
+ * Loop thread. */
+static void writer_put(qglobal *g, qwriter *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&g->lock);
+    qwref **p = &g->writers;
+    while (*p && (*p)->w != w)
+        p = &(*p)->next;
+    qwref *r = *p;
+    int last = r && --r->refs == 0;
+    if (last)
+        *p = r->next;
+    pthread_mutex_unlock(&g->lock);
+    if (last) { /* outside the lock: the watcher may be waiting for it */
+        qwriter_close(w);
+        free(r);
+    }
+}
+
+/* Validates the binding's connection and takes its database's writer:
+ * *path (malloc'd) and *w, and with s (the trigger) a reading connection
+ * *s; or an error (reported against cfg). */
+static int open_db(fnh_binding *b, qglobal *g, const fnh_config *cfg, char **path,
+                   qwriter **w, qstore **s)
+{
+    int rc;
+    *path = resolve_db(b, cfg, &rc);
+    if (!*path)
+        return rc;
+    char err[512];
+    rc = writer_get(g, *path, w, err, sizeof err);
+    if (rc == 0 && s) {
+        rc = qstore_open(*path, QSTORE_SYNC_NORMAL, s, err, sizeof err);
+        if (rc) {
+            writer_put(g, *w);
+            *w = NULL;
+        }
+    }
+    if (rc) {
+        free(*path);
+        *path = NULL;
+        return fnh_config_fail(cfg, "connection", "%s", err);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- trigger */
@@ -306,10 +426,10 @@ static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
         return -ENOMEM;
     t->b = b;
     t->g = fnh_global(b);
-    t->opts = t->g ? t->g->opts : (qopts){16, 8, 5, 100, 0, 0};
+    t->opts = t->g->opts;
     t->queue = strdup(q);
     t->poison = poison_name(q);
-    rc = t->queue ? open_db(b, cfg, &t->db_path, &t->store) : -ENOMEM;
+    rc = t->queue ? open_db(b, t->g, cfg, &t->db_path, &t->w, &t->store) : -ENOMEM;
     if (rc) {
         free(t->queue);
         free(t->poison);
@@ -327,11 +447,16 @@ static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     return 0;
 }
 
-static int64_t mono_ms(void)
+static int64_t mono_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+    return mono_us() / 1000;
 }
 
 static void list_remove(qmsg *m)
@@ -393,6 +518,28 @@ static int fire_one(qtrig *t, qmsg *m)
     return rc;
 }
 
+/* Writer requests (run inside the writer's transaction, on whichever thread leads
+ * it). */
+typedef struct apply_req {
+    const qstore_ack *acks;
+    size_t n;
+} apply_req;
+
+static int apply_fn(qstore *s, void *arg)
+{
+    apply_req *a = arg;
+    return qstore_apply_tx(s, a->acks, a->n, NULL);
+}
+
+/* Applies n acks through the writer; deletes are flushed with the next
+ * group but not waited for (a lost delete means a second delivery, never a
+ * lost message). */
+static int apply_now(qtrig *t, const qstore_ack *acks, size_t n)
+{
+    apply_req a = {acks, n};
+    return n ? qwriter_run(t->w, apply_fn, &a, 0) : 0;
+}
+
 /* Applies acks (completed messages, and messages to release or poison
  * right away) in one transaction. Poller thread, or the loop thread after
  * the poller was joined. Frees the messages. */
@@ -427,14 +574,12 @@ static void apply_acks(qtrig *t, qmsg *acks)
             }
             done[n++] = m;
         }
-        int rc = -EBUSY;
-        for (int attempt = 0; attempt < 5 && rc == -EBUSY; attempt++)
-            rc = qstore_apply(t->store, buf, n, NULL);
+        int rc = apply_now(t, buf, n);
         if (rc)
             fnh_ext_log(t->b, FNH_LOG_ERROR,
                         "queue '%s': could not record %zu completed message(s): %s (they will "
                         "be delivered again when their lease expires)",
-                        t->queue, n, qstore_errmsg(t->store));
+                        t->queue, n, fnh_ext_strerror(t->b, rc));
         for (size_t i = 0; i < n; i++) {
             if (rc == 0 && poisoned[i] && t->poison)
                 fnh_ext_log(t->b, FNH_LOG_WARN,
@@ -500,30 +645,48 @@ static void renew_leases(qtrig *t, int64_t now)
     for (qmsg *m = t->inflight.next; m != &t->inflight; m = m->next) {
         if (m->renew_at > now)
             continue;
-        buf[n++] = (qstore_ack){m->m.seq, m->m.receipt, QSTORE_RENEW, LEASE_MS, NULL};
-        m->renew_at = now + LEASE_MS / 2;
+        buf[n++] = (qstore_ack){m->m.seq, m->m.receipt, QSTORE_RENEW, t->opts.lease_ms, NULL};
+        m->renew_at = now + t->opts.lease_ms / 2;
         if (n == 64) {
-            qstore_apply(t->store, buf, n, NULL);
+            apply_now(t, buf, n);
             n = 0;
         }
     }
     if (n)
-        qstore_apply(t->store, buf, n, NULL);
+        apply_now(t, buf, n);
+}
+
+typedef struct claim_req {
+    qtrig *t;
+    qstore_msg *got;
+    int n;
+} claim_req;
+
+static int claim_fn(qstore *s, void *arg)
+{
+    claim_req *c = arg;
+    return qstore_claim_tx(s, c->t->queue, c->t->opts.batch_size, c->t->opts.lease_ms, c->got,
+                           &c->n);
 }
 
 /* Claims one batch and fires it. Returns how many were claimed. */
 static int claim_batch(qtrig *t, qmsg **immediate)
 {
-    int has = qstore_has_visible(t->store, t->queue);
-    if (has <= 0)
+    /* a read first, so an empty queue costs no write transaction; skipped
+     * while the last claim came back full (the queue has a backlog) */
+    if (!t->backlog && qstore_has_visible(t->store, t->queue) <= 0)
         return 0;
     qstore_msg got[MAX_BATCH];
-    int n = 0;
-    int rc = qstore_claim(t->store, t->queue, t->opts.batch_size, LEASE_MS, got, &n);
-    if (rc) {
+    claim_req c = {t, got, 0};
+    int rc = qwriter_run(t->w, claim_fn, &c, 0);
+    int n = c.n;
+    t->backlog = rc >= 0 && n == t->opts.batch_size;
+    if (rc < 0) {
+        for (int i = 0; i < n; i++) /* claimed, but the commit failed */
+            qstore_msg_clear(&got[i]);
         if (rc != -EBUSY)
             fnh_ext_log(t->b, FNH_LOG_ERROR, "queue '%s': could not read messages: %s",
-                        t->queue, qstore_errmsg(t->store));
+                        t->queue, fnh_ext_strerror(t->b, rc));
         return 0;
     }
     int64_t now = mono_ms();
@@ -537,7 +700,7 @@ static int claim_batch(qtrig *t, qmsg **immediate)
             continue;
         }
         m->m = got[i];
-        m->renew_at = now + LEASE_MS / 2;
+        m->renew_at = now + t->opts.lease_ms / 2;
         list_append(t, m);
         t->ninflight++;
         if (m->m.dequeue_count > t->opts.max_dequeue) { /* already over: poison it */
@@ -555,7 +718,11 @@ static int claim_batch(qtrig *t, qmsg **immediate)
 /* When the poller next does its periodic work (CLOCK_MONOTONIC ms), and how
  * long it waits while the queue is empty. */
 typedef struct pacing {
-    int64_t backoff, next_dead_check, next_purge, next_renew_check;
+    int64_t backoff, next_dead_check, next_renew_check, next_purge;
+    int idle;    /* qwriter_idle(w, 1) is in force for this poller */
+    int watched; /* and the file is watched (else poll) */
+    int purging; /* a purge has more steps to take */
+    int64_t purged, purge_us, purge_max_us, purge_chunks;
 } pacing;
 
 /* Few enough messages in flight to claim the next batch (newBatchThreshold)? */
@@ -593,23 +760,81 @@ static int retire(qtrig *t, qmsg *list)
     return released;
 }
 
-/* When due: makes the messages leased by processes that ended visible
- * again, and deletes expired messages. */
+typedef struct release_req {
+    qtrig *t;
+    const qstore_owner *dead;
+    int n;
+} release_req;
+
+static int release_fn(qstore *s, void *arg)
+{
+    release_req *r = arg;
+    return qstore_release_owners_tx(s, r->t->queue, r->dead, r->n);
+}
+
+typedef struct purge_req {
+    int n;
+    int64_t us; /* how long the delete took, inside the write transaction */
+} purge_req;
+
+static int purge_fn(qstore *s, void *arg)
+{
+    purge_req *r = arg;
+    int64_t t0 = mono_us();
+    r->n = qstore_purge_chunk_tx(s, PURGE_CHUNK);
+    r->us = mono_us() - t0;
+    return r->n;
+}
+
+/* One step of the purge of expired messages: deletes PURGE_CHUNK of them
+ * in a transaction of the writer; the poller claims between two steps.
+ * Logs the total once a step finds fewer. */
+static void purge_step(qtrig *t, pacing *p)
+{
+    purge_req r = {0, 0};
+    int rc = qwriter_run(t->w, purge_fn, &r, 0);
+    if (rc >= 0) {
+        p->purged += r.n;
+        p->purge_us += r.us;
+        p->purge_chunks++;
+        if (r.us > p->purge_max_us)
+            p->purge_max_us = r.us;
+    }
+    if (rc >= 0 && r.n == PURGE_CHUNK)
+        return; /* more to come */
+    p->purging = 0;
+    if (p->purged > 0)
+        fnh_ext_log(t->b, FNH_LOG_INFO,
+                    "queue store '%s': deleted %lld expired message(s); the write lock was held "
+                    "at most %.3f ms at a time (%.3f ms on average).",
+                    t->db_path, (long long)p->purged, (double)p->purge_max_us / 1000.0,
+                    (double)p->purge_us / 1000.0 / (double)p->purge_chunks);
+}
+
+/* When due: makes the messages leased by processes of this pid namespace
+ * that ended visible again (leases of other hosts run out instead), and
+ * deletes expired messages (a step per call while p->purging). */
 static void tend_store(qtrig *t, int64_t now, pacing *p)
 {
-    if (now >= p->next_dead_check) {
-        int released = qstore_release_dead_owners(t->store, t->queue);
-        if (released > 0)
-            fnh_ext_log(t->b, FNH_LOG_INFO,
-                        "queue '%s': %d message(s) leased by a process that ended are "
-                        "visible again.",
-                        t->queue, released);
-        p->next_dead_check = now + DEAD_OWNER_CHECK_MS;
-    }
-    if (now >= p->next_purge) {
-        qstore_purge_expired(t->store);
+    if (!p->purging && now >= p->next_purge) {
         p->next_purge = now + PURGE_MS;
+        p->purging = 1;
+        p->purged = p->purge_us = p->purge_max_us = p->purge_chunks = 0;
     }
+    if (p->purging)
+        purge_step(t, p);
+    if (now < p->next_dead_check)
+        return;
+    p->next_dead_check = now + DEAD_OWNER_CHECK_MS;
+    qstore_owner dead[64];
+    int n = qstore_find_dead_owners(t->store, t->queue, dead, 64);
+    release_req r = {t, dead, n};
+    int released = n > 0 ? qwriter_run(t->w, release_fn, &r, 0) : 0;
+    if (released > 0)
+        fnh_ext_log(t->b, FNH_LOG_INFO,
+                    "queue '%s': %d message(s) leased by a process that ended are "
+                    "visible again.",
+                    t->queue, released);
 }
 
 /* The CLOCK_MONOTONIC time (t->cond's clock) ms from now. */
@@ -628,33 +853,65 @@ static struct timespec deadline_in(int64_t ms)
 
 /* Waits as long as the poller's state calls for: briefly when the host
  * pushed back (blocked); when the queue is empty, an exponential back-off
- * (1 ms doubling) up to maxPollingInterval; when busy, until enough finished
- * to claim the next batch. A wake-up or stop ends the wait early. */
-static void wait_for_work(qtrig *t, int blocked, int64_t *backoff)
+ * (1 ms doubling) up to maxPollingInterval (100 ms when the file cannot be
+ * watched; from WATCH_AFTER_MS on, writes to the file wake the poller), and
+ * no longer than until a leased or delayed message becomes visible, the
+ * next look for dead lease owners when there are leases, or the next lease
+ * renewal check while functions run; when busy, until
+ * enough finished to claim the next batch. A stop ends the wait early, and
+ * so does a wake-up (a write to the file) unless busy. */
+static void wait_for_work(qtrig *t, int blocked, pacing *p)
 {
     int64_t wait;
     size_t wanted = 1;
+    int wakeable = 1;
     if (blocked) {
         wait = RETRY_FIRE_MS;
     } else if (wants_batch(t)) {
-        *backoff = *backoff ? *backoff * 2 : 1;
-        if (*backoff > t->opts.max_poll_ms)
-            *backoff = t->opts.max_poll_ms;
-        wait = *backoff;
+        p->backoff = p->backoff ? p->backoff * 2 : 1;
+        if (p->backoff >= WATCH_AFTER_MS && !p->idle) {
+            p->idle = 1;
+            p->watched = qwriter_idle(t->w, 1);
+            if (qstore_has_visible(t->store, t->queue) > 0) { /* put before the watch */
+                p->backoff = 0;
+                return;
+            }
+        }
+        int64_t cap = t->opts.max_poll_ms;
+        if (!(p->idle && p->watched) && cap > UNWATCHED_POLL_MS)
+            cap = UNWATCHED_POLL_MS;
+        if (p->backoff > cap)
+            p->backoff = cap;
+        wait = p->backoff;
+        if (t->ninflight > 0) { /* their leases are renewed in time */
+            int64_t renew = p->next_renew_check - mono_ms();
+            if (renew < wait)
+                wait = renew < 1 ? 1 : renew;
+        }
+        int64_t next = qstore_next_visible(t->store, t->queue);
+        if (next > 0) {
+            int64_t until = next - qstore_now_ms() + 1;
+            if (until < wait)
+                wait = until < 1 ? 1 : until;
+            int64_t dead_check = p->next_dead_check - mono_ms();
+            if (dead_check < wait)
+                wait = dead_check < 1 ? 1 : dead_check;
+        }
     } else {
         wait = BUSY_FLUSH_MS;
         wanted = (size_t)(t->ninflight - t->opts.new_batch_threshold);
+        wakeable = 0; /* new messages cannot be taken now anyway */
     }
     struct timespec dl = deadline_in(wait);
     pthread_mutex_lock(&t->lock);
     t->acks_wanted = wanted;
-    while (!t->stopping && !t->wake && t->nacks < wanted) {
+    while (!t->stopping && !(wakeable && t->wake) && t->nacks < wanted) {
         if (pthread_cond_timedwait(&t->cond, &t->lock, &dl) == ETIMEDOUT)
             break;
     }
     t->acks_wanted = 0;
-    if (t->wake)
-        *backoff = 0;
+    if (wakeable && t->wake)
+        p->backoff = 0;
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -684,7 +941,7 @@ static void *poller(void *arg)
             break;
         if (now >= p.next_renew_check) {
             renew_leases(t, now);
-            p.next_renew_check = now + 1000;
+            p.next_renew_check = now + (t->opts.lease_ms / 4 < 1000 ? t->opts.lease_ms / 4 : 1000);
         }
         qmsg *immediate = NULL; /* to release or poison at once */
         int blocked = fire_unfired(t, &immediate);
@@ -695,13 +952,21 @@ static void *poller(void *arg)
                 blocked = fire_unfired(t, &immediate);
         }
         released_some |= retire(t, immediate);
+        if (claimed && p.idle) { /* busy: writes need not wake us */
+            qwriter_idle(t->w, 0);
+            p.idle = 0;
+        }
         if (claimed || released_some) {
             p.backoff = 0;
             if (!blocked && wants_batch(t))
                 continue; /* more may be waiting: claim again at once */
         }
-        wait_for_work(t, blocked, &p.backoff);
+        if (p.purging)
+            continue; /* the next purge step, after this claim */
+        wait_for_work(t, blocked, &p);
     }
+    if (p.idle)
+        qwriter_idle(t->w, 0);
     release_unfired(t);
     return NULL;
 }
@@ -715,6 +980,7 @@ static int trig_start(void *state)
     int rc = pthread_create(&t->thread, NULL, poller, t);
     if (rc)
         return -rc;
+    pthread_setname_np(t->thread, "queue-poller"); /* for ps, top and the tests */
     t->running = 1;
     if (t->g) {
         pthread_mutex_lock(&t->g->lock);
@@ -786,6 +1052,7 @@ static void trig_unbind(void *state)
     }
     apply_acks(t, release);
     qstore_close(t->store);
+    writer_put(t->g, t->w);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->lock);
     free(t->queue);
@@ -808,13 +1075,38 @@ static int out_bind(fnh_binding *b, const fnh_config *cfg, void **state)
         return -ENOMEM;
     o->b = b;
     o->g = fnh_global(b);
-    rc = open_db(b, cfg, &o->db_path, &o->store);
+    rc = open_db(b, o->g, cfg, &o->db_path, &o->w, NULL);
     if (rc) {
         free(o);
         return rc;
     }
-    pthread_mutex_init(&o->lock, NULL);
     *state = o;
+    return 0;
+}
+
+typedef struct put_req {
+    const char *queue;
+    const char *const *bodies;
+    const size_t *lens;
+    size_t n;
+} put_req;
+
+static int put_fn(qstore *s, void *arg)
+{
+    put_req *p = arg;
+    return qstore_put_tx(s, p->queue, p->bodies, p->lens, p->n, NULL);
+}
+
+/* Replaces bodies[0..n) by their base64 text (malloc'd into enc[i], which
+ * the caller frees). 0 or -ENOMEM. */
+static int encode_all(const char **bodies, size_t *lens, size_t n, char **enc)
+{
+    for (size_t i = 0; i < n; i++) {
+        enc[i] = qbase64_encode(bodies[i], lens[i], &lens[i]);
+        if (!enc[i])
+            return -ENOMEM;
+        bodies[i] = enc[i];
+    }
     return 0;
 }
 
@@ -841,16 +1133,20 @@ static int out_write(void *state, fnh_call *call, const fnh_value *v)
         return split;
     const char *one = data;
     size_t one_len = v->len;
+    char *one_enc = NULL;
     const char **bodies = &one;
     size_t *lens = &one_len;
+    char **enc = &one_enc;
     size_t n = 1;
     if (split == 1) {
         n = count;
         bodies = calloc(n ? n : 1, sizeof *bodies);
         lens = calloc(n ? n : 1, sizeof *lens);
-        if (!bodies || !lens) {
+        enc = calloc(n ? n : 1, sizeof *enc);
+        if (!bodies || !lens || !enc) {
             free(bodies);
             free(lens);
+            free(enc);
             qjson_items_free(items, count);
             return -ENOMEM;
         }
@@ -859,22 +1155,21 @@ static int out_write(void *state, fnh_call *call, const fnh_value *v)
             lens[i] = items[i].len;
         }
     }
-    int rc = 0;
-    if (n > 0) {
-        pthread_mutex_lock(&o->lock);
-        for (int attempt = 0; attempt < 5; attempt++) {
-            rc = qstore_put(o->store, q, (const char *const *)bodies, lens, n, NULL);
-            if (rc != -EBUSY)
-                break;
-        }
+    int rc = o->g->opts.base64 ? encode_all(bodies, lens, n, enc) : 0;
+    if (rc == 0 && n > 0) {
+        put_req p = {q, (const char *const *)bodies, lens, n};
+        rc = qwriter_run(o->w, put_fn, &p, 1);
         if (rc)
             fnh_ext_log(o->b, FNH_LOG_ERROR, "queue output: could not add to queue '%s': %s",
-                        q, qstore_errmsg(o->store));
-        pthread_mutex_unlock(&o->lock);
+                        q, fnh_ext_strerror(o->b, rc));
     }
+    if (o->g->opts.base64)
+        for (size_t i = 0; i < n; i++)
+            free(enc[i]);
     if (split == 1) {
         free(bodies);
         free(lens);
+        free(enc);
         qjson_items_free(items, count);
     }
     if (rc == 0 && n > 0)
@@ -885,8 +1180,7 @@ static int out_write(void *state, fnh_call *call, const fnh_value *v)
 static void out_unbind(void *state)
 {
     qout *o = state;
-    qstore_close(o->store);
-    pthread_mutex_destroy(&o->lock);
+    writer_put(o->g, o->w);
     free(o->db_path);
     free(o);
 }

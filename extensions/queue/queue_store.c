@@ -1,12 +1,14 @@
-/* queue_store.c: the SQLite-backed queue store (see queue_store.h): schema,
- * puts, lease-based claims, batched acks (delete / release / poison /
- * renew), release of leases held by dead processes, peek and list.
+/* queue_store.c: the SQLite-backed queue store (see queue_store.h): schema
+ * and its migration, puts, lease-based claims, batched acks (delete /
+ * release / poison / renew), release of leases held by dead processes of
+ * this pid namespace, incremental purge, peek and list.
  *
- * Durability: WAL mode with synchronous=NORMAL: a committed transaction
- * survives the death of the process (kill -9); only an OS crash may lose
- * the last transactions. Claims are committed before a message is handed to
- * a function and deletes happen only after it completed, so a message is
- * never lost, only (at worst) delivered again. */
+ * Durability: WAL mode. QSTORE_SYNC_FULL connections flush the WAL at every
+ * commit; QSTORE_SYNC_NORMAL ones do not (the writer of queue_writer.c
+ * flushes the WAL itself, once for a whole group of commits). Claims are
+ * committed before a message is handed to a function and deletes happen
+ * only after it completed, so a message is never lost, only (at worst)
+ * delivered again. */
 #include "queue_store.h"
 
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +38,11 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_UNDO_SAVEPOINT,
+    ST_RELEASE_SAVEPOINT,
+    ST_NEXT_VISIBLE,
+    ST_PURGE,
     ST_COUNT
 };
 
@@ -48,10 +56,11 @@ static const char *const SQL[ST_COUNT] = {
                         "WHERE queue = ?1 AND visible <= ?2 AND expires > ?2 "
                         "ORDER BY visible, seq LIMIT ?3",
     [ST_UPDATE_CLAIM] = "UPDATE messages SET visible = ?2, dequeue_count = dequeue_count + 1, "
-                        "receipt = ?3, owner = ?4, owner_start = ?5 WHERE seq = ?1",
+                        "receipt = ?3, owner = ?4, owner_start = ?5, owner_host = ?6, "
+                        "owner_ns = ?7 WHERE seq = ?1",
     [ST_DELETE] = "DELETE FROM messages WHERE seq = ?1 AND receipt = ?2",
     [ST_RELEASE] = "UPDATE messages SET visible = ?3, receipt = NULL, owner = NULL, "
-                   "owner_start = NULL "
+                   "owner_start = NULL, owner_host = NULL, owner_ns = NULL "
                    "WHERE seq = ?1 AND receipt = ?2",
     [ST_RENEW] = "UPDATE messages SET visible = ?3 WHERE seq = ?1 AND receipt = ?2",
     [ST_COPY_POISON] = "INSERT INTO messages(queue, id, body, inserted, expires, visible, "
@@ -60,6 +69,13 @@ static const char *const SQL[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT req",
+    [ST_UNDO_SAVEPOINT] = "ROLLBACK TO req",
+    [ST_RELEASE_SAVEPOINT] = "RELEASE req",
+    [ST_NEXT_VISIBLE] = "SELECT min(visible) FROM messages WHERE queue = ?1 AND visible > ?2 "
+                        "AND expires > ?2",
+    [ST_PURGE] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages "
+                 "WHERE expires <= ?1 ORDER BY expires LIMIT ?2)",
 };
 
 static const char SCHEMA[] =
@@ -76,14 +92,34 @@ static const char SCHEMA[] =
     " receipt TEXT,"
     " owner INTEGER,"        /* pid of the process holding the lease */
     " owner_start INTEGER);" /* and its start time (/proc/<pid>/stat), against pid reuse */
-    "CREATE INDEX IF NOT EXISTS messages_by_visible ON messages(queue, visible, seq);"
-    "PRAGMA user_version = 1;"; /* schema version, for future migrations */
+    "CREATE INDEX IF NOT EXISTS messages_by_visible ON messages(queue, visible, seq);";
+
+/* Version 2: a lease names its owner across pid namespaces and machines
+ * (owner_host: the process's instance id; owner_ns: "<boot id>/<pid
+ * namespace inode>", where owner and owner_start mean something); expired
+ * messages are found by index. Runs in a write transaction, so two
+ * processes opening an old file at once migrate it once. */
+static const char MIGRATE_2[] =
+    "ALTER TABLE messages ADD COLUMN owner_host TEXT;"
+    "ALTER TABLE messages ADD COLUMN owner_ns TEXT;"
+    "CREATE INDEX IF NOT EXISTS messages_by_expires ON messages(expires);"
+    "PRAGMA user_version = 2;";
+
+/* This process as a lease owner: computed once, read-only after. */
+typedef struct owner_id {
+    int64_t pid, start;
+    char host[37]; /* random per process: an instance id */
+    char ns[96];   /* boot id + pid namespace inode */
+} owner_id;
 
 struct qstore {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
-    int64_t pid, start; /* this process, as lease owner */
+    const owner_id *me;
 };
+
+static owner_id g_me;
+static pthread_once_t g_me_once = PTHREAD_ONCE_INIT;
 
 /* The start time (clock ticks since boot) of process pid, or -1. */
 static int64_t proc_start(int64_t pid)
@@ -105,6 +141,40 @@ static int64_t proc_start(int64_t pid)
         if (*p == ' ')
             field++;
     return field == 22 ? strtoll(p, NULL, 10) : -1;
+}
+
+/* "<boot id>/<inode of /proc/self/ns/pid>": equal for two processes exactly
+ * when their pids name the same processes. */
+static void pid_namespace(char *buf, size_t n)
+{
+    char boot[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (!fgets(boot, sizeof boot, f))
+            boot[0] = '\0';
+        fclose(f);
+        boot[strcspn(boot, "\n")] = '\0';
+    }
+    struct stat st;
+    if (!boot[0] || stat("/proc/self/ns/pid", &st) != 0) {
+        snprintf(buf, n, "unknown"); /* never equal to a real one: no fast path */
+        return;
+    }
+    snprintf(buf, n, "%s/%llu", boot, (unsigned long long)st.st_ino);
+}
+
+static void init_me(void)
+{
+    g_me.pid = (int64_t)getpid();
+    g_me.start = proc_start(g_me.pid);
+    qstore_guid(g_me.host);
+    pid_namespace(g_me.ns, sizeof g_me.ns);
+}
+
+const char *qstore_instance_id(void)
+{
+    pthread_once(&g_me_once, init_me);
+    return g_me.host;
 }
 
 int64_t qstore_now_ms(void)
@@ -223,9 +293,33 @@ static int make_parent(const char *path)
     return 0;
 }
 
-int qstore_open(const char *path, qstore **out, char *err, size_t errlen)
+/* Brings an existing file to the current schema (see MIGRATE_2). */
+static int migrate(sqlite3 *db, char **msg)
+{
+    int src = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+    if (src != SQLITE_OK)
+        return src;
+    sqlite3_stmt *st;
+    int version = 0;
+    src = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (src == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (src == SQLITE_OK && version < 2)
+        src = sqlite3_exec(db, MIGRATE_2, NULL, NULL, msg);
+    if (src == SQLITE_OK)
+        src = sqlite3_exec(db, "COMMIT", NULL, NULL, msg);
+    if (src != SQLITE_OK && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return src;
+}
+
+int qstore_open(const char *path, qstore_sync sync, qstore **out, char *err, size_t errlen)
 {
     *out = NULL;
+    pthread_once(&g_me_once, init_me);
     int rc = make_parent(path);
     if (rc) {
         snprintf(err, errlen, "cannot create the folder of '%s': %s", path, strerror(-rc));
@@ -234,8 +328,7 @@ int qstore_open(const char *path, qstore **out, char *err, size_t errlen)
     qstore *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;
-    s->pid = (int64_t)getpid();
-    s->start = proc_start(s->pid);
+    s->me = &g_me;
     int src = sqlite3_open_v2(path, &s->db,
                               SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                   SQLITE_OPEN_NOMUTEX,
@@ -249,9 +342,16 @@ int qstore_open(const char *path, qstore **out, char *err, size_t errlen)
     sqlite3_busy_timeout(s->db, 10000);
     char *msg = NULL;
     src = sqlite3_exec(s->db,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg);
+                       sync == QSTORE_SYNC_FULL
+                           ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                             "PRAGMA temp_store=MEMORY;"
+                           : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                             "PRAGMA temp_store=MEMORY;",
+                       NULL, NULL, &msg);
     if (src == SQLITE_OK)
         src = sqlite3_exec(s->db, SCHEMA, NULL, NULL, &msg);
+    if (src == SQLITE_OK)
+        src = migrate(s->db, &msg);
     if (src != SQLITE_OK) {
         snprintf(err, errlen, "cannot initialise the queue database '%s': %s", path,
                  msg ? msg : sqlite3_errstr(src));
@@ -300,12 +400,12 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_err(rc);
 }
 
-static int begin(qstore *s)
+int qstore_begin(qstore *s)
 {
     return step_done(s->st[ST_BEGIN]);
 }
 
-static int finish(qstore *s, int rc)
+int qstore_finish(qstore *s, int rc)
 {
     if (rc == 0) {
         rc = step_done(s->st[ST_COMMIT]);
@@ -317,6 +417,19 @@ static int finish(qstore *s, int rc)
     return rc;
 }
 
+int qstore_savepoint(qstore *s)
+{
+    return step_done(s->st[ST_SAVEPOINT]);
+}
+
+int qstore_savepoint_end(qstore *s, int rc)
+{
+    if (rc)
+        step_done(s->st[ST_UNDO_SAVEPOINT]);
+    int r2 = step_done(s->st[ST_RELEASE_SAVEPOINT]);
+    return rc ? rc : r2;
+}
+
 static int note_queue(qstore *s, const char *queue, int64_t now)
 {
     sqlite3_stmt *q = s->st[ST_QUEUE];
@@ -325,14 +438,11 @@ static int note_queue(qstore *s, const char *queue, int64_t now)
     return step_done(q);
 }
 
-int qstore_put(qstore *s, const char *queue, const char *const *bodies, const size_t *lens,
-               size_t n, char (*ids)[37])
+int qstore_put_tx(qstore *s, const char *queue, const char *const *bodies, const size_t *lens,
+                  size_t n, char (*ids)[37])
 {
     int64_t now = qstore_now_ms();
-    int rc = begin(s);
-    if (rc)
-        return rc;
-    rc = note_queue(s, queue, now);
+    int rc = note_queue(s, queue, now);
     sqlite3_stmt *st = s->st[ST_INSERT];
     for (size_t i = 0; i < n && rc == 0; i++) {
         char id[37];
@@ -346,7 +456,16 @@ int qstore_put(qstore *s, const char *queue, const char *const *bodies, const si
         if (rc == 0 && ids)
             memcpy(ids[i], id, 37);
     }
-    return finish(s, rc);
+    return rc;
+}
+
+int qstore_put(qstore *s, const char *queue, const char *const *bodies, const size_t *lens,
+               size_t n, char (*ids)[37])
+{
+    int rc = qstore_begin(s);
+    if (rc)
+        return rc;
+    return qstore_finish(s, qstore_put_tx(s, queue, bodies, lens, n, ids));
 }
 
 int qstore_has_visible(qstore *s, const char *queue)
@@ -360,6 +479,22 @@ int qstore_has_visible(qstore *s, const char *queue)
     if (rc == SQLITE_ROW)
         return 1;
     return rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+int64_t qstore_next_visible(qstore *s, const char *queue)
+{
+    sqlite3_stmt *st = s->st[ST_NEXT_VISIBLE];
+    sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, qstore_now_ms());
+    int rc = sqlite3_step(st);
+    int64_t at = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        at = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sql_err(rc);
+    return at;
 }
 
 void qstore_msg_clear(qstore_msg *m)
@@ -390,13 +525,11 @@ static int read_row(sqlite3_stmt *st, qstore_msg *m)
     return 0;
 }
 
-int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore_msg *out,
-                 int *n)
+int qstore_claim_tx(qstore *s, const char *queue, int max, int64_t lease_ms, qstore_msg *out,
+                    int *n)
 {
     *n = 0;
-    int rc = begin(s);
-    if (rc)
-        return rc;
+    int rc = 0;
     int64_t now = qstore_now_ms();
     sqlite3_stmt *sel = s->st[ST_SELECT_CLAIM];
     sqlite3_bind_text(sel, 1, queue, -1, SQLITE_STATIC);
@@ -421,11 +554,12 @@ int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore
         sqlite3_bind_int64(up, 1, m->seq);
         sqlite3_bind_int64(up, 2, m->visible);
         sqlite3_bind_text(up, 3, m->receipt, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(up, 4, s->pid);
-        sqlite3_bind_int64(up, 5, s->start);
+        sqlite3_bind_int64(up, 4, s->me->pid);
+        sqlite3_bind_int64(up, 5, s->me->start);
+        sqlite3_bind_text(up, 6, s->me->host, -1, SQLITE_STATIC);
+        sqlite3_bind_text(up, 7, s->me->ns, -1, SQLITE_STATIC);
         rc = step_done(up);
     }
-    rc = finish(s, rc);
     if (rc) {
         for (int i = 0; i < count; i++)
             qstore_msg_clear(&out[i]);
@@ -435,16 +569,10 @@ int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore
     return 0;
 }
 
-int qstore_apply(qstore *s, const qstore_ack *acks, size_t n, size_t *applied)
+int qstore_apply_tx(qstore *s, const qstore_ack *acks, size_t n, size_t *applied)
 {
     size_t done = 0;
-    if (applied)
-        *applied = 0;
-    if (n == 0)
-        return 0;
-    int rc = begin(s);
-    if (rc)
-        return rc;
+    int rc = 0;
     int64_t now = qstore_now_ms();
     for (size_t i = 0; i < n && rc == 0; i++) {
         const qstore_ack *a = &acks[i];
@@ -477,85 +605,124 @@ int qstore_apply(qstore *s, const qstore_ack *acks, size_t n, size_t *applied)
         if (rc == 0 && sqlite3_changes(s->db) > 0)
             done++;
     }
-    rc = finish(s, rc);
-    if (rc == 0 && applied)
-        *applied = done;
+    if (applied)
+        *applied = rc ? 0 : done;
     return rc;
 }
 
-int qstore_release_dead_owners(qstore *s, const char *queue)
+int qstore_apply(qstore *s, const qstore_ack *acks, size_t n, size_t *applied)
+{
+    if (applied)
+        *applied = 0;
+    if (n == 0)
+        return 0;
+    int rc = qstore_begin(s);
+    if (rc)
+        return rc;
+    return qstore_finish(s, qstore_apply_tx(s, acks, n, applied));
+}
+
+int qstore_find_dead_owners(qstore *s, const char *queue, qstore_owner *dead, int max)
 {
     sqlite3_stmt *st;
     int src = sqlite3_prepare_v2(s->db,
                                  "SELECT DISTINCT owner, owner_start FROM messages WHERE "
-                                 "queue = ?1 AND owner IS NOT NULL AND visible > ?4 AND "
-                                 "NOT (owner = ?2 AND owner_start IS ?3)",
+                                 "queue = ?1 AND owner_host IS NOT NULL AND visible > ?2 AND "
+                                 "owner_host != ?3 AND owner_ns = ?4",
                                  -1, &st, NULL);
     if (src != SQLITE_OK)
         return sql_err(src);
     sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, s->pid);
-    sqlite3_bind_int64(st, 3, s->start);
-    sqlite3_bind_int64(st, 4, qstore_now_ms());
-    int64_t dead[64][2];
+    sqlite3_bind_int64(st, 2, qstore_now_ms());
+    sqlite3_bind_text(st, 3, s->me->host, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, s->me->ns, -1, SQLITE_STATIC);
     int ndead = 0;
-    while ((src = sqlite3_step(st)) == SQLITE_ROW && ndead < 64) {
+    while ((src = sqlite3_step(st)) == SQLITE_ROW && ndead < max) {
         int64_t pid = sqlite3_column_int64(st, 0);
         int64_t start = sqlite3_column_int64(st, 1);
         if (pid <= 0 || pid > INT32_MAX)
             continue;
+        /* same pid namespace: the pid names the same process for both of us */
         int gone = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
         if (!gone) { /* the pid lives: the same process, or a new one with a reused pid? */
             int64_t now_start = proc_start(pid);
             gone = now_start >= 0 && start >= 0 && now_start != start;
         }
         if (gone) {
-            dead[ndead][0] = pid;
-            dead[ndead][1] = start;
+            dead[ndead].pid = pid;
+            dead[ndead].start = start;
             ndead++;
         }
     }
     sqlite3_finalize(st);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return sql_err(src);
-    if (ndead == 0)
-        return 0;
-    int rc = begin(s);
-    if (rc)
-        return rc;
-    src = sqlite3_prepare_v2(s->db,
-                             "UPDATE messages SET visible = ?4, receipt = NULL, owner = NULL, "
-                             "owner_start = NULL WHERE queue = ?1 AND owner = ?2 AND "
-                             "owner_start IS ?3",
-                             -1, &st, NULL);
-    int total = 0;
+    return ndead;
+}
+
+int qstore_release_owners_tx(qstore *s, const char *queue, const qstore_owner *dead, int n)
+{
+    sqlite3_stmt *st;
+    int src = sqlite3_prepare_v2(s->db,
+                                 "UPDATE messages SET visible = ?5, receipt = NULL, owner = NULL, "
+                                 "owner_start = NULL, owner_host = NULL, owner_ns = NULL "
+                                 "WHERE queue = ?1 AND owner = ?2 AND owner_start IS ?3 AND "
+                                 "owner_ns = ?4",
+                                 -1, &st, NULL);
     if (src != SQLITE_OK)
-        rc = sql_err(src);
-    for (int i = 0; i < ndead && rc == 0; i++) {
+        return sql_err(src);
+    int rc = 0, total = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
         sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, dead[i][0]);
-        sqlite3_bind_int64(st, 3, dead[i][1]);
-        sqlite3_bind_int64(st, 4, qstore_now_ms());
+        sqlite3_bind_int64(st, 2, dead[i].pid);
+        sqlite3_bind_int64(st, 3, dead[i].start);
+        sqlite3_bind_text(st, 4, s->me->ns, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, qstore_now_ms());
         rc = step_done(st);
         total += sqlite3_changes(s->db);
     }
     sqlite3_finalize(st);
-    rc = finish(s, rc);
     return rc ? rc : total;
+}
+
+int qstore_release_dead_owners(qstore *s, const char *queue)
+{
+    qstore_owner dead[64];
+    int n = qstore_find_dead_owners(s, queue, dead, 64);
+    if (n <= 0)
+        return n;
+    int rc = qstore_begin(s);
+    if (rc)
+        return rc;
+    int total = qstore_release_owners_tx(s, queue, dead, n);
+    rc = qstore_finish(s, total < 0 ? total : 0);
+    return rc ? rc : total;
+}
+
+int qstore_purge_chunk_tx(qstore *s, int max)
+{
+    sqlite3_stmt *st = s->st[ST_PURGE];
+    sqlite3_bind_int64(st, 1, qstore_now_ms());
+    sqlite3_bind_int(st, 2, max);
+    int rc = step_done(st);
+    return rc ? rc : sqlite3_changes(s->db);
 }
 
 int qstore_purge_expired(qstore *s)
 {
-    sqlite3_stmt *st;
-    int src = sqlite3_prepare_v2(s->db, "DELETE FROM messages WHERE expires <= ?1", -1, &st,
-                                 NULL);
-    if (src != SQLITE_OK)
-        return sql_err(src);
-    sqlite3_bind_int64(st, 1, qstore_now_ms());
-    src = sqlite3_step(st);
-    int n = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
-    return src == SQLITE_DONE ? n : sql_err(src);
+    int total = 0;
+    for (;;) {
+        int rc = qstore_begin(s);
+        if (rc)
+            return rc;
+        int n = qstore_purge_chunk_tx(s, 1000);
+        rc = qstore_finish(s, n < 0 ? n : 0);
+        if (rc)
+            return rc;
+        total += n;
+        if (n < 1000)
+            return total;
+    }
 }
 
 int qstore_peek(qstore *s, const char *queue, int count,

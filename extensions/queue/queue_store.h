@@ -4,7 +4,9 @@
  * `fnhost queue` CLI, possibly in several processes at once.
  *
  * Threads: a qstore is one SQLite connection; use it from one thread at a
- * time (the caller serialises). Open one per thread that needs one.
+ * time (the caller serialises). Open one per thread that needs one. In the
+ * host every write goes through one writer per database (queue_writer.h),
+ * which calls the *_tx functions inside its own transaction.
  * Errors: negative errno (-EIO for SQLite failures, -EBUSY when the database
  * stayed locked, -ENOMEM); qstore_errmsg() has SQLite's text.
  * Times: milliseconds since the Unix epoch (wall clock). */
@@ -44,9 +46,22 @@ typedef struct qstore_ack {
     const char *poison; /* QSTORE_POISON: target queue name */
 } qstore_ack;
 
-/* Opens (creating the file, its folder and the schema when needed) the
- * database at path. On failure *out is NULL and err holds a sentence. */
-int qstore_open(const char *path, qstore **out, char *err, size_t errlen);
+/* How a connection's commits reach the disk. */
+typedef enum qstore_sync {
+    QSTORE_SYNC_FULL,  /* every commit flushes the WAL: durable through power loss */
+    QSTORE_SYNC_NORMAL /* commits are not flushed (survive a process crash only); the
+                          caller may flush the WAL itself (queue_writer.c does) */
+} qstore_sync;
+
+/* A lease owner in this pid namespace, as qstore_find_dead_owners reports. */
+typedef struct qstore_owner {
+    int64_t pid, start;
+} qstore_owner;
+
+/* Opens (creating the file, its folder and the schema when needed, and
+ * migrating an older schema) the database at path. On failure *out is NULL
+ * and err holds a sentence. */
+int qstore_open(const char *path, qstore_sync sync, qstore **out, char *err, size_t errlen);
 void qstore_close(qstore *s);
 const char *qstore_errmsg(qstore *s);
 
@@ -56,33 +71,64 @@ void qstore_format_time(int64_t ms, char buf[32]);
 /* A random lower-case RFC 4122 v4 GUID into buf[37]. */
 void qstore_guid(char buf[37]);
 
-/* Adds n messages (bodies[i], lens[i]) to queue in one transaction, visible
- * now, time-to-live 7 days. ids (optional) receives each message's id. */
+/* This process's lease-owner instance id (a GUID made once per process). */
+const char *qstore_instance_id(void);
+
+/* Write transactions: qstore_begin (BEGIN IMMEDIATE), then *_tx calls, then
+ * qstore_finish(s, rc), which commits when rc is 0 and rolls back otherwise,
+ * returning the final status. A savepoint wraps one caller's part of a
+ * shared transaction: qstore_savepoint_end(s, rc) undoes it when rc != 0. */
+int qstore_begin(qstore *s);
+int qstore_finish(qstore *s, int rc);
+int qstore_savepoint(qstore *s);
+int qstore_savepoint_end(qstore *s, int rc);
+
+/* Adds n messages (bodies[i], lens[i]) to queue, visible now, time-to-live
+ * 7 days. ids (optional) receives each message's id. qstore_put runs its own
+ * transaction; qstore_put_tx runs inside the caller's. */
 int qstore_put(qstore *s, const char *queue, const char *const *bodies, const size_t *lens,
                size_t n, char (*ids)[37]);
+int qstore_put_tx(qstore *s, const char *queue, const char *const *bodies, const size_t *lens,
+                  size_t n, char (*ids)[37]);
+
+/* When the next message of queue that is invisible now (leased, or released
+ * with a delay) becomes visible (ms since the epoch); 0 when none will. */
+int64_t qstore_next_visible(qstore *s, const char *queue);
 
 /* 1 when queue has a visible, unexpired message now; 0 when not. */
 int qstore_has_visible(qstore *s, const char *queue);
 
-/* Claims up to max visible messages in one transaction: each gets
- * dequeue_count + 1, a new pop receipt, next visible time now + lease_ms
- * and this process as lease owner. Fills out[0..*n). */
-int qstore_claim(qstore *s, const char *queue, int max, int64_t lease_ms, qstore_msg *out,
-                 int *n);
+/* Inside the caller's transaction, claims up to max visible messages: each
+ * gets dequeue_count + 1, a new pop receipt, next visible time now +
+ * lease_ms (the lease: other hosts claim it again once it ran out) and this
+ * process as lease owner. Fills out[0..*n) (bodies malloc'd, the caller
+ * frees them, also when the transaction later fails). */
+int qstore_claim_tx(qstore *s, const char *queue, int max, int64_t lease_ms, qstore_msg *out,
+                    int *n);
 
-/* Applies n acks in one transaction. *applied (optional) counts the acks
- * whose lease was still current. */
+/* Applies n acks (acks borrowed for the call). *applied (optional) counts
+ * the acks whose lease was still current. qstore_apply runs its own
+ * transaction; qstore_apply_tx runs inside the caller's. */
 int qstore_apply(qstore *s, const qstore_ack *acks, size_t n, size_t *applied);
+int qstore_apply_tx(qstore *s, const qstore_ack *acks, size_t n, size_t *applied);
 
-/* Makes visible now the messages of queue leased by fnhost processes that no
- * longer exist (kill -9; a lease owner is a pid plus that process's start
- * time, so a reused pid is not mistaken for the owner): they are delivered
- * again without waiting for the lease to run out. Returns the number
- * released. Assumes one pid namespace (one machine, no containers sharing
- * the file). */
+/* Leases of queue held by processes of this pid namespace (same boot, same
+ * /proc/self/ns/pid) that no longer exist (kill -9; a pid plus the
+ * process's start time, so a reused pid is not mistaken for the owner).
+ * Fills dead[0..max) and returns the count (a read; no transaction). Leases
+ * of hosts in other namespaces or machines are never judged here: they run
+ * out. */
+int qstore_find_dead_owners(qstore *s, const char *queue, qstore_owner *dead, int max);
+/* Inside the caller's transaction, makes the messages leased by dead[0..n)
+ * visible now; returns how many. */
+int qstore_release_owners_tx(qstore *s, const char *queue, const qstore_owner *dead, int n);
+/* Both of the above in one transaction of its own. */
 int qstore_release_dead_owners(qstore *s, const char *queue);
 
-/* Deletes expired messages of every queue; returns how many. */
+/* Inside the caller's transaction, deletes up to max expired messages
+ * (oldest expiry first); returns how many. */
+int qstore_purge_chunk_tx(qstore *s, int max);
+/* Deletes every expired message, 1000 per transaction; returns how many. */
 int qstore_purge_expired(qstore *s);
 
 /* Calls fn for up to count visible messages of queue, oldest first, without

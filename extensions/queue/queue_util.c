@@ -376,6 +376,35 @@ static int b64val(unsigned char c)
     return -1;
 }
 
+char *qbase64_encode(const char *p, size_t n, size_t *outlen)
+{
+    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t len = (n + 2) / 3 * 4;
+    char *out = malloc(len + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)p;
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)u[i] << 16 | (uint32_t)u[i + 1] << 8 | u[i + 2];
+        out[o++] = A[v >> 18];
+        out[o++] = A[(v >> 12) & 63];
+        out[o++] = A[(v >> 6) & 63];
+        out[o++] = A[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)u[i] << 16 | (i + 1 < n ? (uint32_t)u[i + 1] << 8 : 0);
+        out[o++] = A[v >> 18];
+        out[o++] = A[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? A[(v >> 6) & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    if (outlen)
+        *outlen = o;
+    return out;
+}
+
 int qbase64_decode(const char *s, size_t n, char **out, size_t *outlen)
 {
     *out = NULL;

@@ -29,6 +29,10 @@ char *qjson_get_string(const char *text, size_t n, const char *const *path, size
  * NUL-terminated buffer. Returns 0, -EINVAL when not base64, -ENOMEM. */
 int qbase64_decode(const char *s, size_t n, char **out, size_t *outlen);
 
+/* The base64 text (with padding) of [p, p+n), malloc'd and NUL-terminated;
+ * *outlen (optional) gets its length. NULL when out of memory. */
+char *qbase64_encode(const char *p, size_t n, size_t *outlen);
+
 /* Parses a .NET TimeSpan "[d.]hh:mm:ss[.fffffff]" into milliseconds.
  * 0 or -EINVAL. */
 int qtimespan_ms(const char *s, int64_t *ms);

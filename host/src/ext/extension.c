@@ -622,14 +622,19 @@ static void fail_users(fnh__app *app, const manifest_ext *m, const char *msg)
     }
 }
 
-static const cJSON *host_section(fnh__app *app, const char *name)
+/* host.json extensions.<name>, or extensions.<name>s; *key gets the name
+ * found (name when neither is there). */
+static const cJSON *host_section(fnh__app *app, const char *name, char key[128])
 {
     const cJSON *exts = cJSON_GetObjectItem(app->host_json, "extensions");
     const cJSON *s = cJSON_GetObjectItem(exts, name);
+    snprintf(key, 128, "%s", name);
     if (!s) { /* Azure's sections are plural: "queues", "blobs" */
         char plural[128];
         snprintf(plural, sizeof plural, "%ss", name);
         s = cJSON_GetObjectItem(exts, plural);
+        if (s)
+            snprintf(key, 128, "%s", plural);
     }
     return s;
 }
@@ -642,9 +647,10 @@ static int run_init(fnh__app *app, loaded_ext *x, fnh__strlist *errs)
         return 0;
     const char *who = x->m ? x->m->manifest : "host.json";
     cJSON *empty = cJSON_CreateObject();
-    const cJSON *sec = host_section(app, x->def.name);
+    char key[128];
+    const cJSON *sec = host_section(app, x->def.name, key);
     char where[160];
-    snprintf(where, sizeof where, "host.json: extensions.%s", x->def.name);
+    snprintf(where, sizeof where, "host.json: extensions.%s", key);
     struct fnh_config cfg = {.api = &g_api,
                              .kind = K_CONFIG,
                              .ext = x,
