@@ -331,7 +331,7 @@ def test_custom_never_ready(ctx):
     assert "'python3'" in out and "00:00:01" in out
     r = h.get("/api/Echo")  # at once now, with the same reason
     assert r.status == 500
-    assert "is not answering HTTP" in h.output
+    h.wait_log("is not answering HTTP")
 
 
 def test_custom_repeated_crashes_reported_with_back_off(ctx):

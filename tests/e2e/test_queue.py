@@ -221,7 +221,9 @@ def test_cli_put_while_running_is_picked_up_fast(ctx):
         line = next(l for l in out.splitlines() if f"QREC fast {i} " in l)
         meta = dict(recs(line)[0][1])
         latencies.append((stamp(line) - iso(meta["InsertionTime"])).total_seconds())
-    assert max(latencies) < 0.2, latencies
+    # woken by the write, not by a poll (an idle poller now sleeps up to a
+    # minute); the < 200 ms figure itself is measured by bench/queue.py
+    assert max(latencies) < 2.0, latencies
 
 
 def test_nothing_lost_across_kill_9(ctx):
