@@ -178,7 +178,8 @@ test: deps fuzz-deps
 # `npm ci` against the committed package-lock.json, again when it changes.
 # The tests need them; `make run` does not.
 NODE_APPS = $(patsubst %/package-lock.json,%,$(wildcard samples/node-*/package-lock.json \
-                                                        tests/apps/node-*/package-lock.json))
+                                                        tests/apps/node-*/package-lock.json \
+                                                        tests/apps/azure-customhandler-retry/package-lock.json))
 samples-node:
 	@command -v npm >/dev/null || { echo "fnhost: npm is missing; install Node.js and npm" \
 	  "(apt-get install -y nodejs npm)"; exit 1; }

@@ -409,13 +409,23 @@ def test_custom_azure_sample_unmodified(ctx):
     h.wait_log("Request handler random was called.")
 
 
-def test_custom_azure_retry_sample_loads(ctx):
-    """sample/CustomHandlerRetry needs express from npm (not vendored): its
-    app is checked as fnhost reads it, the part that runs without npm."""
+def test_custom_azure_retry_sample_unmodified(ctx):
+    """Azure's sample/CustomHandlerRetry (express from npm, `make samples-node`):
+    host.json's retry policy applies to its HTTP function; the handler fails
+    until RetryContext.RetryCount reaches MaxRetryCount, so the caller gets
+    the third try's answer, as Azure's own end-to-end test expects."""
     app = ctx.path("tests", "apps", "azure-customhandler-retry")
+    assert os.path.isdir(os.path.join(app, "node_modules", "express")), \
+        "run make samples-node"
     p = ctx.run("routes", "--script-root", app)
     assert p.returncode == 0, p.stderr
     assert re.search(r"GET,POST\s+api/HttpTrigger\s+HttpTrigger", p.stdout), p.stdout
+    h = ctx.start(app)
+    r = h.get("/api/HttpTrigger", timeout=30)
+    assert (r.status, r.text) == (200, "Retry Count:2 Max Retry Count:2"), (r, h.output[-3000:])
+    h.stop()  # every line written
+    assert h.output.count("Executing 'Functions.HttpTrigger'") == 3, h.output
+    assert "Next attempt: '2'. Max retry count: '2'" in h.output
 
 
 def sample_check(ctx, name):

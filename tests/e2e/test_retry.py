@@ -3,7 +3,8 @@ fixedDelay and exponentialBackoff counts and delays with Azure's log line,
 the retry context the function sees (across the worker protocol to an
 isolated child, and in process), timer retries, an extension trigger that
 opts in (its complete() hears of the last try only), infinite retries
-ended by stopping the host, no retries for HTTP, and config errors."""
+ended by stopping the host, HTTP functions retried (the caller gets the
+last try's answer), and config errors."""
 import json
 import os
 import re
@@ -147,18 +148,30 @@ def test_infinite_retries_end_when_the_host_stops(ctx):
     assert h.output.count("Executed 'Functions.tick' (Failed") == tries
 
 
-def test_http_functions_are_never_retried(ctx):
+def test_http_functions_are_retried_and_answer_the_last_try(ctx):
+    # as Azure's host retries them (its CustomHandlerRetry end-to-end test)
     fj = http_function(route="flaky", so="flaky.so")
     fj["retry"] = FIXED
     app = retry_app(ctx, {"web": fj}, host_retry=FIXED)
     h = ctx.start(app)
-    assert "web/function.json: retry: 'httpTrigger' triggers take no retry policy" in h.output
+    assert "take no retry policy" not in h.output
     r = h.get("/api/flaky")
-    assert r.status == 500
-    time.sleep(0.5)
-    assert h.output.count("Executing 'Functions.web'") == 1, h.output
-    assert "retry: none (-2)" in h.output
-    assert not WAITING.search(h.output)
+    assert r.status == 500  # it always fails: the third try's answer
+    h.stop()  # every line written
+    assert h.output.count("Executing 'Functions.web'") == 3, h.output
+    assert "retry: count=2 max=2 last=-5" in h.output
+    assert "Next attempt: '2'. Max retry count: '2'" in h.output
+
+
+def test_http_retry_succeeds_on_a_later_try(ctx):
+    fj = http_function(route="flaky", so="flaky.so")
+    fj["retry"] = FIXED
+    app = retry_app(ctx, {"web": fj}, values={"FLAKY_SUCCEED_AFTER": "1"})
+    h = ctx.start(app)
+    r = h.get("/api/flaky")
+    assert (r.status, r.body) == (200, b"ok"), r
+    h.stop()
+    assert h.output.count("Executing 'Functions.web'") == 2, h.output
 
 
 BAD_HOST = [

@@ -824,8 +824,8 @@ static void apply_retry_policy(fnh__function *fn, const struct fnh_binding *hb)
     if (!takes && fn->retry_declared.strategy)
         fnh__strlist_addf(&hb->app->warnings,
                           "%s: retry: '%s' triggers take no retry policy (as in Azure, retries "
-                          "apply to timer triggers and to extension triggers that support "
-                          "them), so it has no effect here; remove it",
+                          "apply to HTTP and timer triggers and to extension triggers that "
+                          "support them), so it has no effect here; remove it",
                           fn->config_file, fn->trigger->type);
 }
 

@@ -710,6 +710,10 @@ static int build_env(fnh__app *app, ch *h)
     fnh__strlist_addf(&h->env, "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=%s", h->worker_id);
     fnh__strlist_addf(&h->env, "FUNCTIONS_HTTPWORKER_PORT=%d", h->port);
     fnh__strlist_addf(&h->env, "FUNCTIONS_HTTPWORKER_ID=%s", h->worker_id);
+    /* Windows reads environment names in any case, so handlers written there
+     * (Azure's own CustomHandlerRetry sample) read the lower-case spelling */
+    fnh__strlist_addf(&h->env, "functions_customhandler_port=%d", h->port);
+    fnh__strlist_addf(&h->env, "functions_httpworker_port=%d", h->port);
     fnh__strlist_addf(&h->env, "FUNCTIONS_APP_ROOT_PATH=%s", app->root);
     h->argv_v = calloc(h->argv.len + 1, sizeof *h->argv_v);
     h->env_v = calloc(h->env.len + 1, sizeof *h->env_v);

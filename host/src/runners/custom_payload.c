@@ -192,6 +192,23 @@ static int put_sys(fnh__buf *b, int *first, const fnh__invocation *inv)
     return fnh__buf_puts(b, "}");
 }
 
+/* "RetryContext" under a retry policy, as Azure sends it: the tries before
+ * this one, the policy's maximum and the previous try's failure. */
+static int put_retry_context(fnh__buf *b, int *first, const fnh__invocation *inv)
+{
+    if (!inv->has_retry)
+        return 0;
+    int f = 1;
+    if (put_key(b, first, "RetryContext") ||
+        fnh__buf_printf(b, "{\"RetryCount\":%d,\"MaxRetryCount\":%d", inv->retry_count,
+                        inv->retry_max) < 0)
+        return -ENOMEM;
+    f = 0;
+    if (put_str(b, &f, "Exception", inv->retry_exception))
+        return -ENOMEM;
+    return fnh__buf_puts(b, "}");
+}
+
 /* ---- the request: HTTP trigger --------------------------------------------- */
 
 static const char *header_of(const fnh__http_req *r, const char *name)
@@ -308,6 +325,7 @@ static int put_http_metadata(fnh__buf *b, fnh__invocation *inv)
     rc |= fnh__buf_puts(b, "}");
     for (size_t i = 0; i < inv->in.nparams; i++)
         rc |= put_str(b, &f, inv->in.params[i].key, inv->in.params[i].value);
+    rc |= put_retry_context(b, &f, inv);
     rc |= put_sys(b, &f, inv);
     return rc ? -ENOMEM : 0;
 }
@@ -352,6 +370,7 @@ static int put_body(fnh__buf *b, fnh__invocation *inv)
             rc |= put_key(b, &mf, kv->key);
             rc |= put_meta_value(b, kv->value);
         }
+        rc |= put_retry_context(b, &mf, inv);
         rc |= put_sys(b, &mf, inv);
     }
     rc |= fnh__buf_puts(b, "}}");

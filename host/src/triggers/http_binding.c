@@ -387,6 +387,9 @@ static const fnh_trigger_type http_trigger_type = {
     .bind = trigger_bind,
     .unbind = trigger_unbind,
     .invoke = trigger_invoke,
+    /* as Azure's host retries them (its CustomHandlerRetry sample): the
+     * caller gets the last try's response */
+    .flags = FNH_TRIGGER_RETRIES,
 };
 
 static const fnh_binding_type http_output_type = {
