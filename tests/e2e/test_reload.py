@@ -451,9 +451,46 @@ def test_shadow_copies_of_old_builds_are_deleted(ctx):
         rebuild_in_place(ctx, app, version)
         wait_count(h, RELOADED, i + 1)
         assert h.get("/api/hello").body == version.encode()
-    assert len(os.listdir(folder)) == 1, os.listdir(folder)  # only the build in use
+    builds = [f for f in os.listdir(folder) if f != ".lock"]
+    assert len(builds) == 1, os.listdir(folder)  # only the build in use
     h.stop()
     assert not os.path.exists(folder)  # removed at exit
+
+
+def shadow_of(tmp, pid):
+    found = [d for d in os.listdir(tmp) if d.startswith(f"fnhost-shadow-{pid}-")]
+    assert len(found) == 1, os.listdir(tmp)
+    return os.path.join(tmp, found[0])
+
+
+def test_shadow_folders_of_dead_hosts_go_and_of_live_ones_stay(ctx):
+    """A host starting removes the shadow folders of hosts that died, judged
+    by a lock the kernel drops with the process: a live host in another pid
+    namespace (whose pid means nothing there) keeps its copies."""
+    tmp = ctx.tmpdir()
+    env = {"TMPDIR": tmp}
+    live = ctx.start(v_app(ctx), env=env)
+    dead = ctx.start(v_app(ctx), env=env)
+    live_dir, dead_dir = shadow_of(tmp, live.proc.pid), shadow_of(tmp, dead.proc.pid)
+    dead.stop(signal.SIGKILL, check=False)
+    old = time.time() - 60  # not one being set up this moment
+    for d in (live_dir, dead_dir):
+        os.utime(os.path.join(d, ".lock"), (old, old))
+    wrapper = os.path.join(ctx.tmpdir(), "pidns-fnhost")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nexec unshare --pid --fork --mount-proc --kill-child=SIGKILL "
+                f"{ctx.fnhost} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    real, ctx.fnhost = ctx.fnhost, wrapper
+    try:
+        other = ctx.start(v_app(ctx), env=env)
+    finally:
+        ctx.fnhost = real
+    assert not os.path.exists(dead_dir), os.listdir(tmp)
+    assert os.path.isdir(live_dir) and [f for f in os.listdir(live_dir) if f.endswith(".so")]
+    assert live.get("/api/hello").body == b"v1"
+    other.stop(signal.SIGKILL, check=False)  # unshare passes no SIGTERM on; this ends it all
+    live.stop()
 
 
 def test_waiting_invocations_run_their_own_version(ctx):

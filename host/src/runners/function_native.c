@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -61,6 +63,7 @@ typedef struct shadow_use {
 } shadow_use;
 static struct {
     char *dir;
+    int lock_fd; /* the flock that marks dir in use (SHADOW_LOCK) */
     shadow_entry *copies;
     shadow_use *uses;
 } g_shadow;
@@ -82,19 +85,42 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* Each host holds an exclusive flock on <its shadow folder>/.lock for its
+ * whole life: the kernel drops it when the process dies, however it dies,
+ * and it means the same in every pid namespace (a pid does not). */
+#define SHADOW_LOCK ".lock"
+
+/* 1 when the shadow folder at dir belongs to a live host (or may: it is
+ * being made, or is not ours to judge). */
+static int shadow_in_use(const char *dir)
+{
+    char *lock = fnh__asprintf("%s/" SHADOW_LOCK, dir);
+    int fd = lock ? open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+    free(lock);
+    struct stat st;
+    /* no lock file, or one made moments ago: a host is still setting up */
+    if (fd < 0 || fstat(fd, &st) != 0 || time(NULL) - st.st_mtime < 5) {
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    int busy = flock(fd, LOCK_EX | LOCK_NB) != 0;
+    close(fd);
+    return busy;
+}
+
 /* Shadow folders of hosts that died without removing theirs (kill -9, a
- * crash): fnhost-shadow-<pid>-* whose process is gone and that we own. */
+ * crash): fnhost-shadow-* that we own and whose lock no process holds. */
 static void remove_orphans(const char *tmp)
 {
     DIR *d = opendir(tmp);
     for (struct dirent *de; d && (de = readdir(d));) {
-        int pid = 0;
-        if (sscanf(de->d_name, "fnhost-shadow-%d-", &pid) != 1 || pid <= 0 ||
-            kill(pid, 0) == 0 || errno != ESRCH)
+        if (strncmp(de->d_name, "fnhost-shadow-", 14) != 0)
             continue;
         char *p = fnh__asprintf("%s/%s", tmp, de->d_name);
         struct stat st;
-        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+        if (p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid() &&
+            !shadow_in_use(p))
             remove_dir(p);
         free(p);
     }
@@ -117,6 +143,18 @@ int fnh__native_shadow_init(void)
         free(tmpl);
         return rc;
     }
+    char *lock = fnh__asprintf("%s/" SHADOW_LOCK, tmpl);
+    int fd = lock ? open(lock, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    free(lock);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) { /* held (fd kept open) until the host exits */
+        int rc = fd < 0 ? -errno : -EIO;
+        if (fd >= 0)
+            close(fd);
+        remove_dir(tmpl);
+        free(tmpl);
+        return rc ? rc : -ENOMEM;
+    }
+    g_shadow.lock_fd = fd;
     g_shadow.dir = tmpl;
     return 0;
 }
@@ -139,6 +177,7 @@ void fnh__native_shadow_cleanup(void)
     if (!g_shadow.dir)
         return;
     remove_dir(g_shadow.dir);
+    close(g_shadow.lock_fd);
     free(g_shadow.dir);
     g_shadow.dir = NULL;
 }
