@@ -237,25 +237,12 @@ static int g_still_running; /* invocations stuck in functions after the drain */
 static fnh__app *g_draining;  /* the app being drained at shutdown */
 
 static uv_prepare_t g_log_flusher;
-static uv_timer_t g_log_timer;
 
-/* Buffered log lines go out at most every LOG_FLUSH_MS (at once on a
- * terminal): one write for many requests under load; lines that wait are
- * flushed by the timer, so nothing lingers when the host goes idle. */
-enum { LOG_FLUSH_MS = 10 };
-
-static void log_timer_cb(uv_timer_t *t)
-{
-    (void)t;
-    fnh__log_flush();
-}
-
+/* Before the loop waits for I/O, buffered log lines go out. */
 static void log_flush_cb(uv_prepare_t *p)
 {
     (void)p;
-    uint64_t wait_ms = fnh__log_flush_due(LOG_FLUSH_MS);
-    if (wait_ms && !uv_is_active((uv_handle_t *)&g_log_timer))
-        uv_timer_start(&g_log_timer, log_timer_cb, wait_ms, 0);
+    fnh__log_flush();
 }
 
 static void drain_cb(uv_timer_t *t)
@@ -277,7 +264,6 @@ static void drain_cb(uv_timer_t *t)
         fnh__http_server_free(g_host.http);
     g_host.http = NULL;
     uv_close((uv_handle_t *)&g_log_flusher, NULL); /* nothing to free: the handle is static */
-    uv_close((uv_handle_t *)&g_log_timer, NULL);   /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g_sigint, NULL); /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g_sigterm, NULL); /* nothing to free: the handle is static */
 }
@@ -471,7 +457,6 @@ static void serve(uv_loop_t *loop)
     uv_prepare_init(loop, &g_log_flusher);
     uv_prepare_start(&g_log_flusher, log_flush_cb);
     uv_unref((uv_handle_t *)&g_log_flusher);
-    uv_timer_init(loop, &g_log_timer);
     do
         uv_run(loop, UV_RUN_DEFAULT);
     while (fnh__reload_run_due());

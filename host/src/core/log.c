@@ -1,8 +1,7 @@
 /* log.c: console logging for the host and its functions. Lines are formatted
  * on the calling thread and appended to one buffer under a mutex; the buffer
- * is flushed by the loop at most every few ms (fnh__log_flush_due), when it
- * grows past 32 KiB, when 100 ms have passed, and at once when stdout is a
- * terminal. */
+ * is flushed by the loop after every iteration, when it grows past 32 KiB,
+ * when 100 ms have passed, and at once when stdout is a terminal. */
 #include "log.h"
 
 #include <pthread.h>
@@ -236,21 +235,6 @@ void fnh__log_raw(const char *text)
     fnh__buf_puts(&g_log.out, text);
     flush_locked();
     pthread_mutex_unlock(&g_log.lock);
-}
-
-uint64_t fnh__log_flush_due(uint64_t interval_ms)
-{
-    uint64_t wait_ms = 0;
-    pthread_mutex_lock(&g_log.lock);
-    if (g_log.out.len) {
-        uint64_t age = coarse_ns() - g_log.last_flush_ns, interval = interval_ms * 1000000u;
-        if (g_log.tty || age >= interval)
-            flush_locked();
-        else
-            wait_ms = (interval - age) / 1000000u + 1;
-    }
-    pthread_mutex_unlock(&g_log.lock);
-    return wait_ms;
 }
 
 void fnh__log_flush(void)

@@ -35,11 +35,6 @@ void fnh__log_line(const char *category, fnh_log_level level, const char *msg, s
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */
 void fnh__log_flush(void);
-/* The loop's flush: flushes when stdout is a terminal or the last flush is
- * interval_ms old; else returns the ms until it is due (0: flushed, or
- * nothing waits). One write per interval under load instead of one per loop
- * iteration. Any thread. */
-uint64_t fnh__log_flush_due(uint64_t interval_ms);
 /* A copy of the lines one invocation logs (the admin API's synchronous
  * invoke): JSON objects {"timestamp","level","category","message"}
  * separated by commas, appended under the log's lock. */
