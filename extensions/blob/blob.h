@@ -204,6 +204,12 @@ int blob_lease_take(const char *path, const blob_owner *me, int64_t lease_ns, in
 /* Renews a lease held through fd (sets its mtime to now). */
 void blob_lease_renew(int fd);
 
+/* Ends a lease by turning it into a record: writes text into the lease
+ * file and renames it to dest (atomically replacing it), if the lease at
+ * path is still the one fd holds. 0 (fd closed) or a negative errno
+ * (-ESTALE: the lease was taken over; fd is then still open). */
+int blob_lease_commit(const char *path, int fd, const char *dest, const char *text);
+
 /* Removes the lease at path if it is still the one fd holds; closes fd. */
 void blob_lease_release(const char *path, int fd);
 

@@ -1,6 +1,7 @@
 /* blob_lease.c: claims on blob versions shared by every host that uses the
  * same app folder. A claim is a lease file created with O_EXCL naming its
  * owner (a random instance id, valid across pid namespaces and machines);
+ * when the work is done the lease file becomes the receipt (one rename);
  * it expires `lease` after its mtime unless the owner renews it (futimens).
  * A host in the same boot and pid namespace as the owner may also judge it
  * dead at once when the owner's process is gone (the fast path). */
@@ -65,7 +66,7 @@ void blob_owner_init(blob_owner *o)
     char boot[64];
     read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
     boot[strcspn(boot, "\n ")] = '\0';
-    snprintf(o->boot, sizeof o->boot, "%s", boot[0] ? boot : "-");
+    snprintf(o->boot, sizeof o->boot, "%.39s", boot[0] ? boot : "-");
     struct stat st;
     o->pidns = stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
     o->pid = (int)getpid();
@@ -200,13 +201,36 @@ void blob_lease_renew(int fd)
         futimens(fd, NULL);
 }
 
+/* Is the lease at path still the one open as fd? */
+static int still_mine(const char *path, int fd)
+{
+    struct stat mine, now;
+    return fstat(fd, &mine) == 0 && stat(path, &now) == 0 && mine.st_ino == now.st_ino &&
+           mine.st_dev == now.st_dev;
+}
+
+int blob_lease_commit(const char *path, int fd, const char *dest, const char *text)
+{
+    if (fd < 0)
+        return -EBADF;
+    size_t len = strlen(text);
+    int rc = 0;
+    if (!still_mine(path, fd))
+        rc = -ESTALE;
+    else if (ftruncate(fd, 0) != 0 || pwrite(fd, text, len, 0) != (ssize_t)len)
+        rc = errno ? -errno : -EIO;
+    else if (rename(path, dest) != 0)
+        rc = -errno;
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
 void blob_lease_release(const char *path, int fd)
 {
     if (fd < 0)
         return;
-    struct stat mine, now;
-    if (fstat(fd, &mine) == 0 && stat(path, &now) == 0 && mine.st_ino == now.st_ino &&
-        mine.st_dev == now.st_dev)
+    if (still_mine(path, fd))
         unlink(path);
     close(fd);
 }

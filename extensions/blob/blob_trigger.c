@@ -7,12 +7,12 @@
  *
  * Exactly once, across restarts and across every host sharing the app
  * folder: before firing, a host claims the blob with a lease file
- * (blob_lease.c) under <app>/.fnhost/blobleases/<function>/<container>/<name>,
- * renewed while the function runs; after the invocation it writes the
+ * (blob_lease.c) beside its receipt, .fnh-tmp.lease.<base name>, renewed
+ * while the function runs; after the invocation the lease becomes the
  * receipt <app>/.fnhost/blobreceipts/<function>/<container>/<name> (the
  * version's hash, status, attempts and the file's inode, size, mtime and
- * ctime, so an unchanged file is recognised without reading it) and drops
- * the lease. A lease whose host died lapses after leaseSeconds (at once when
+ * ctime, so an unchanged file is recognised without reading it) in one
+ * rename. A lease whose host died lapses after leaseSeconds (at once when
  * that host ran in our boot and pid namespace) and the blob is retried. A
  * failed invocation is retried (attempts are in the receipt) until
  * poisonBlobThreshold (5) failures, then the version is poison: an error line
@@ -127,7 +127,6 @@ typedef struct trig {
     char *cdir;      /* root/container */
     char *receipts;  /* <app>/.fnhost/blobreceipts/<fn> */
     char *rcdir;     /* receipts/<container> */
-    char *leases;    /* <app>/.fnhost/blobleases/<fn>/<container> */
     char *poisondir; /* <app>/.fnhost/blobtrigger-poison */
     blob_owner me;
     int64_t lease_ns;
@@ -140,9 +139,10 @@ typedef struct trig {
     entry **buckets;
     size_t nbuckets, nentries;
     entry *qhead[3], *qtail[3]; /* by Q_*: READY due now (in arrival order), LATER */
-    int inflight;
+    int inflight;   /* invocations running */
+    int ndone;      /* finished, their outcome not recorded yet */
     token *flying;  /* invocations running (their leases are renewed) */
-    token *done;    /* outcomes for the thread to record */
+    token *done;    /* outcomes for the thread to record (leases renewed too) */
 
     /* the watcher thread's alone */
     int ifd;
@@ -388,14 +388,49 @@ static void write_poison(trig *t, const char *name, const char *etag, int attemp
     free(json);
 }
 
-static void release_lease(trig *t, const char *name, int fd)
+#define LEASE_PREFIX BLOB_TMP_PREFIX "lease."
+
+/* The lease of blob `name`: beside its receipt, under a name no receipt can
+ * have (blob names starting BLOB_TMP_PREFIX are never triggered); a very
+ * long base name is replaced by its hash. malloc'd. */
+static char *lease_path(const trig *t, const char *name)
 {
-    char *path = join(t->leases, name);
-    if (path)
-        blob_lease_release(path, fd);
-    else if (fd >= 0)
-        close(fd);
-    free(path);
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    int dirlen = slash ? (int)(slash - name) + 1 : 0;
+    char hashed[65];
+    if (strlen(base) > 200) {
+        blob_sha256_hex(base, strlen(base), hashed);
+        base = hashed;
+    }
+    size_t n = strlen(t->rcdir) + strlen(name) + strlen(LEASE_PREFIX) + 72;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%.*s" LEASE_PREFIX "%s", t->rcdir, dirlen, name, base);
+    return p;
+}
+
+/* Records a version's outcome in its receipt: the claim's lease file
+ * becomes the receipt; should the lease have been lost, the receipt is
+ * written anew. */
+static void commit_receipt(trig *t, const token *tok, const char *status, int attempts)
+{
+    const char *name = tok->e->name;
+    char *lpath = lease_path(t, name);
+    char *rpath = join(t->rcdir, name);
+    char *json = record_json(t, name, tok->etag, tok, status, attempts);
+    int rc = lpath && rpath && json ? blob_lease_commit(lpath, tok->lease_fd, rpath, json)
+                                    : -ENOMEM;
+    if (rc) {
+        if (lpath)
+            blob_lease_release(lpath, tok->lease_fd);
+        else if (tok->lease_fd >= 0)
+            close(tok->lease_fd);
+        write_receipt(t, tok, status, attempts);
+    }
+    free(lpath);
+    free(rpath);
+    free(json);
 }
 
 /* Records a finished invocation: the receipt first, then the lease goes (so
@@ -407,23 +442,22 @@ static void finish(trig *t, token *tok)
     entry *e = tok->e;
     int retry = 0;
     if (tok->status == 0) {
-        write_receipt(t, tok, "Complete", tok->attempt);
+        commit_receipt(t, tok, "Complete", tok->attempt);
     } else if (tok->attempt >= t->set.poison_threshold) {
-        write_receipt(t, tok, "Poison", tok->attempt);
+        commit_receipt(t, tok, "Poison", tok->attempt);
         write_poison(t, e->name, tok->etag, tok->attempt);
     } else {
         retry = 1;
-        write_receipt(t, tok, "Failed", tok->attempt);
+        commit_receipt(t, tok, "Failed", tok->attempt);
         fnh_ext_log(t->b, FNH_LOG_WARN,
                     "Function 'Functions.%s' failed for blob '%s/%s' (attempt %d of %d): %s; "
                     "retrying",
                     t->fn, t->pat.container, e->name, tok->attempt, t->set.poison_threshold,
                     fnh_ext_strerror(t->b, tok->status));
     }
-    release_lease(t, e->name, tok->lease_fd);
     pthread_mutex_lock(&t->mu);
-    t->inflight--;
     e->state = E_IDLE;
+    t->ndone--;
     if (retry)
         enqueue(t, e, blob_mono_ns() + RETRY_STEP_NS * tok->attempt, 1, 0);
     if (e->recheck) {
@@ -435,18 +469,20 @@ static void finish(trig *t, token *tok)
     free(tok);
 }
 
-/* Records every outcome complete() handed over. */
-static void drain_done(trig *t)
+/* Records every outcome complete() handed over; returns how many. */
+static int drain_done(trig *t)
 {
     pthread_mutex_lock(&t->mu);
     token *list = t->done;
     t->done = NULL;
     pthread_mutex_unlock(&t->mu);
-    while (list) {
+    int n = 0;
+    for (; list; n++) {
         token *next = list->next;
         finish(t, list);
         list = next;
     }
+    return n;
 }
 
 static void flying_remove(trig *t, token *tok)
@@ -729,7 +765,7 @@ static int attempts_so_far(trig *t, const blob_receipt *r, const version *v)
 static int claim_and_fire(trig *t, version *v, const char *rpath)
 {
     entry *e = v->e;
-    char *lpath = join(t->leases, e->name);
+    char *lpath = lease_path(t, e->name);
     if (!lpath)
         return -ENOMEM;
     int64_t expires;
@@ -1082,9 +1118,18 @@ static void sweep_step(trig *t)
             continue;
         }
         budget--;
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strncmp(de->d_name, BLOB_TMP_PREFIX, strlen(BLOB_TMP_PREFIX)) == 0)
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        if (strncmp(de->d_name, BLOB_TMP_PREFIX, strlen(BLOB_TMP_PREFIX)) == 0) {
+            /* a lease (or a record's temp file) its host left behind: it
+             * goes once no live host could still be renewing it */
+            struct stat st;
+            if (fstatat(dirfd(s->d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                blob_now_ns() - ((int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec) >
+                    2 * t->lease_ns + 60000 * MS)
+                unlinkat(dirfd(s->d), de->d_name, 0);
+            continue;
+        }
         char *name = join(s->rel, de->d_name);
         if (!name)
             continue;
@@ -1164,6 +1209,8 @@ static void renew_leases(trig *t)
     pthread_mutex_lock(&t->mu);
     for (token *k = t->flying; k; k = k->next)
         blob_lease_renew(k->lease_fd);
+    for (token *k = t->done; k; k = k->next)
+        blob_lease_renew(k->lease_fd);
     pthread_mutex_unlock(&t->mu);
 }
 
@@ -1178,10 +1225,15 @@ static void *thread_main(void *arg)
     entry *batch[64];
     int settled[64];
     while (!atomic_load(&t->stopping)) {
-        drain_done(t);
         renew_leases(t);
         int64_t next;
         size_t n = take_due(t, batch, settled, 64, &next);
+        /* starting work comes first: outcomes are recorded when nothing is
+         * due, or when many are waiting */
+        pthread_mutex_lock(&t->mu);
+        int record = !n || t->ndone >= 256;
+        pthread_mutex_unlock(&t->mu);
+        int recorded = record ? drain_done(t) : 0;
         int shutdown = 0;
         for (size_t i = 0; i < n; i++) {
             if (shutdown || atomic_load(&t->stopping)) {
@@ -1193,8 +1245,8 @@ static void *thread_main(void *arg)
         }
         if (shutdown)
             break;
-        if (n)
-            continue; /* more may be due right away */
+        if (n || recorded)
+            continue; /* more may be due right away (retries, rechecks) */
         sweep_step(t);
         int64_t now = blob_mono_ns();
         if (t->sw.next < next)
@@ -1254,7 +1306,6 @@ static void trig_free(trig *t)
     free(t->cdir);
     free(t->receipts);
     free(t->rcdir);
-    free(t->leases);
     free(t->poisondir);
     free(t);
 }
@@ -1293,14 +1344,11 @@ static int trig_bind(fnh_binding *b, const fnh_config *cfg, void **state)
     t->poisondir = malloc(strlen(app) + 32);
     t->buckets = calloc(256, sizeof *t->buckets);
     t->nbuckets = 256;
-    t->leases = malloc(strlen(app) + strlen(t->fn) + strlen(t->pat.container) + 32);
-    if (!t->fn || !t->path_text || !t->cdir || !t->receipts || !t->poisondir || !t->buckets ||
-        !t->leases) {
+    if (!t->fn || !t->path_text || !t->cdir || !t->receipts || !t->poisondir || !t->buckets) {
         trig_free(t);
         return -ENOMEM;
     }
     sprintf(t->receipts, "%s/.fnhost/blobreceipts/%s", app, t->fn);
-    sprintf(t->leases, "%s/.fnhost/blobleases/%s/%s", app, t->fn, t->pat.container);
     if (!(t->rcdir = join(t->receipts, t->pat.container))) {
         trig_free(t);
         return -ENOMEM;
@@ -1351,8 +1399,12 @@ static void trig_complete(void *state, void *tokp, int status, const fnh_value *
     pthread_mutex_lock(&t->mu);
     flying_remove(t, tok);
     tok->status = status;
+    t->inflight--; /* room for the next invocation at once */
+    t->ndone++;
     if (t->running) {
         tok->next = t->done;
+        if (t->done)
+            t->done->prev = tok;
         t->done = tok;
     }
     pthread_mutex_unlock(&t->mu);
