@@ -9,7 +9,7 @@ CC      ?= cc
 SAN     ?=
 
 DEB_PACKAGES = build-essential pkg-config libuv1-dev libcjson-dev node-llhttp libpcre2-dev \
-               libsqlite3-dev libprotobuf-c-dev python3 tzdata
+               libsqlite3-dev libprotobuf-c-dev python3 tzdata strace
 # only for `make proto` (the generated C is committed)
 PROTO_PACKAGES = protobuf-c-compiler libprotobuf-dev
 BENCH_PACKAGES = wrk util-linux
@@ -72,7 +72,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: all deps run test check check-asan check-tsan unit bench install install-headers clean functions extensions \
+.PHONY: all deps run test check check-asan check-tsan unit bench bench-blob install install-headers clean functions extensions \
         fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
@@ -217,6 +217,11 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
+	python3 bench/blob.py --build $(BUILD) --quick
+
+# bench-blob: the blob trigger's full benchmark (minutes: 100,000 blobs).
+bench-blob: all
+	python3 bench/blob.py --build $(BUILD)
 
 # install-headers: what building a function or an extension out of tree needs.
 install-headers:
