@@ -299,8 +299,11 @@ def test_output_write_is_flushed_before_rename_and_folder_after(ctx):
         raise AssertionError("strace is needed (Debian package strace)")
     app = blob_app(ctx, {"blobhttp": io_function(inp=None, out="uploads/{name}.bin")})
     trace = os.path.join(ctx.tmpdir(), "trace")
+    # LeakSanitizer cannot run under ptrace (sanitized builds)
+    asan = os.environ.get("ASAN_OPTIONS", "")
     h = wrapped_host(ctx, app, ["strace", "-f", "-qq", "-o", trace, "-e",
-                                "trace=openat,fdatasync,fsync,rename,close"])
+                                "trace=openat,fdatasync,fsync,rename,close"],
+                     env={"ASAN_OPTIONS": (asan + ":" if asan else "") + "detect_leaks=0"})
     r = h.post("/api/blob?name=durable", body=b"keep me")
     assert r.status == 200, r
     with open(f"/proc/{h.proc.pid}/task/{h.proc.pid}/children") as f:
