@@ -160,10 +160,11 @@ def test_quiet_period_setting_is_checked(ctx):
 
 # ---- version identity --------------------------------------------------------
 
-def rsync_t(src_bytes, dst, mtime_ns):
-    """What rsync -t does: a temp file renamed over the target, then the
-    source's mtime set on it."""
-    tmp = os.path.join(os.path.dirname(dst), ".staging-" + os.path.basename(dst))
+def rsync_t(src_bytes, dst, work, mtime_ns):
+    """What rsync -t --temp-dir does: a temp file renamed over the target,
+    then the source's mtime set on it. (A temp file inside the container would
+    be a blob of its own while it exists.)"""
+    tmp = os.path.join(work, "staging-" + os.path.basename(dst))
     with open(tmp, "wb") as f:
         f.write(src_bytes)
     os.rename(tmp, dst)
@@ -184,12 +185,13 @@ def rewrite_same_content(app, work):
     with tarfile.open(tar, "w") as t:
         t.add(c, arcname="c.txt")
     subprocess.run(["tar", "-xf", tar, "-C", blob_path(app, CONTAINER)], check=True)  # tar
-    rsync_t(b"content d", d, later)                              # rsync -t
+    rsync_t(b"content d", d, work, later)                        # rsync -t
 
 
 def test_unchanged_content_is_not_a_new_version(ctx):
     app = blob_app(ctx)
-    work = ctx.tmpdir()
+    work = os.path.join(app, "work")  # on the same file system as the blobs
+    os.makedirs(work)
     for n in "abcd":
         drop(app, CONTAINER, f"{n}.txt", f"content {n}")
     h = ctx.start(app)
@@ -247,7 +249,7 @@ def test_claim_of_a_dead_host_is_taken_over(ctx):
     app = blob_app(ctx, host_json={"version": "2.0",
                                    "extensions": {"blobs": {"leaseSeconds": 2}}})
     a = host_in_pid_namespace(ctx, app, on_exit="SIGKILL")
-    drop(app, CONTAINER, "slow.txt", "SLOW work")  # takes 3 s
+    drop(app, CONTAINER, "slow.txt", "SLOW work")  # takes 5 s
     a.wait_log("Executing 'Functions.blobtrig'")
     b = ctx.start(app)
     time.sleep(0.5)
