@@ -164,6 +164,25 @@ static size_t hash_name(const char *s)
     return h;
 }
 
+/* Rehashes the table into nb buckets (nothing happens without memory). */
+static void rehash(trig *t, size_t nb)
+{
+    entry **b = calloc(nb, sizeof *b);
+    if (!b)
+        return;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        for (entry *e = t->buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            size_t k = hash_name(e->name) % nb;
+            e->hnext = b[k];
+            b[k] = e;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = nb;
+}
+
 static entry *entry_get(trig *t, const char *name, int create)
 {
     size_t h = hash_name(name);
@@ -172,23 +191,8 @@ static entry *entry_get(trig *t, const char *name, int create)
             return e;
     if (!create)
         return NULL;
-    if (t->nentries >= t->nbuckets * 2) {
-        size_t nb = t->nbuckets * 4;
-        entry **b = calloc(nb, sizeof *b);
-        if (b) {
-            for (size_t i = 0; i < t->nbuckets; i++) {
-                for (entry *e = t->buckets[i], *next; e; e = next) {
-                    next = e->hnext;
-                    size_t k = hash_name(e->name) % nb;
-                    e->hnext = b[k];
-                    b[k] = e;
-                }
-            }
-            free(t->buckets);
-            t->buckets = b;
-            t->nbuckets = nb;
-        }
-    }
+    if (t->nentries >= t->nbuckets * 2)
+        rehash(t, t->nbuckets * 4);
     entry *e = calloc(1, sizeof *e);
     if (!e || !(e->name = strdup(name))) {
         free(e);
@@ -214,6 +218,8 @@ static void forget(trig *t, entry *e)
             t->nentries--;
             free(e->name);
             free(e);
+            if (t->nbuckets > 256 && t->nentries < t->nbuckets / 16)
+                rehash(t, t->nbuckets / 4); /* the table shrinks after a burst */
             return;
         }
     }
