@@ -141,8 +141,9 @@ int blob_read_file(int dirfd, const char *path, char **data, size_t *len, struct
 /* The same on an open file descriptor (read with pread from offset 0). */
 int blob_read_fd(int fd, char **data, size_t *len, struct stat *st);
 
-/* The ETag of a blob version: "0x" + the first 16 hex digits (upper case)
- * of its content's SHA-256, so it changes exactly when the content does. */
+/* The ETag of a blob version into the caller's out: "0x" + the first 16 hex
+ * digits (upper case) of its content's SHA-256 (hash, borrowed), so it
+ * changes exactly when the content does. */
 void blob_etag(const char hash[65], char out[48]);
 
 /* mkdir -p. 0 or -errno. */
@@ -170,12 +171,14 @@ typedef struct blob_receipt {
     long long mtime_ns, ctime_ns;
 } blob_receipt;
 
-/* Reads the receipt file; RECEIPT_NONE (r zeroed) when missing or unreadable. */
+/* Reads the receipt file into *r (caller's storage; path borrowed) and
+ * returns its status; RECEIPT_NONE (r zeroed) when missing or unreadable. */
 int blob_receipt_read(const char *path, blob_receipt *r);
 
 /* ---- blob_hash.c ------------------------------------------------------ */
 
-/* SHA-256 of data as 64 lower-case hex digits and a NUL. */
+/* SHA-256 of data (borrowed) as 64 lower-case hex digits and a NUL, written
+ * into the caller's out. Thread-safe. */
 void blob_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* ---- blob_lease.c ----------------------------------------------------- */
@@ -189,7 +192,7 @@ typedef struct blob_owner {
     int pid;
 } blob_owner;
 
-/* Fills o for this process (a fresh random id). */
+/* Fills the caller's *o for this process (a fresh random id). */
 void blob_owner_init(blob_owner *o);
 
 /* Tries to claim the lease file at path (folders created as needed).
@@ -201,16 +204,18 @@ void blob_owner_init(blob_owner *o);
 int blob_lease_take(const char *path, const blob_owner *me, int64_t lease_ns, int *fd,
                     int64_t *expires);
 
-/* Renews a lease held through fd (sets its mtime to now). */
+/* Renews a lease held through fd (sets its mtime to now). Any thread. */
 void blob_lease_renew(int fd);
 
 /* Ends a lease by turning it into a record: writes text into the lease
  * file and renames it to dest (atomically replacing it), if the lease at
- * path is still the one fd holds. 0 (fd closed) or a negative errno
- * (-ESTALE: the lease was taken over; fd is then still open). */
+ * path is still the one fd holds. path, dest and text are borrowed. 0 (fd
+ * closed) or a negative errno (-ESTALE: the lease was taken over; fd is then
+ * still open and the caller releases it). */
 int blob_lease_commit(const char *path, int fd, const char *dest, const char *text);
 
-/* Removes the lease at path if it is still the one fd holds; closes fd. */
+/* Removes the lease at path (borrowed) if it is still the one fd holds;
+ * closes fd. */
 void blob_lease_release(const char *path, int fd);
 
 /* ---- blob_trigger.c --------------------------------------------------- */

@@ -279,6 +279,8 @@ static void wake(trig *t)
 
 /* ---- receipts and leases ---------------------------------------------- */
 
+/* a + "/" + b (just b when a is empty), malloc'd for the caller; NULL
+ * without memory. */
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
