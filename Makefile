@@ -79,7 +79,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: samples-node all deps run test check check-asan check-tsan unit bench bench-queue install install-headers clean functions extensions \
+.PHONY: samples-node all deps run test check check-asan check-tsan unit bench bench-queue bench-blob install install-headers clean functions extensions \
         fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
@@ -250,6 +250,7 @@ bench: deps
 	python3 bench/node_worker.py --build $(BUILD)
 	python3 bench/timers.py --build $(BUILD)
 	python3 bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md
+	python3 bench/blob.py --build $(BUILD) --quick
 
 # The queue extension's benchmark (bench/queue.py; about three minutes).
 bench-queue: deps
@@ -257,6 +258,11 @@ bench-queue: deps
 	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
 	@$(MAKE) --no-print-directory all
 	python3 bench/queue.py --build $(BUILD)
+
+
+# bench-blob: the blob trigger's full benchmark (minutes: 100,000 blobs).
+bench-blob: all
+	python3 bench/blob.py --build $(BUILD)
 
 # install-headers: what building a function or an extension out of tree needs.
 install-headers:

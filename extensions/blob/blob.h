@@ -5,6 +5,8 @@
  *   blob_fs.c       the storage root chosen by a connection setting, safe
  *                   folder walks, atomic writes, reads, receipts and poison
  *                   records, time formatting
+ *   blob_hash.c     SHA-256, the content identity of a blob version
+ *   blob_lease.c    claims on blob versions shared by several hosts
  *   blob_trigger.c  the blobTrigger: inotify + scans on its own thread
  *   blob_ext.c      the descriptor, host.json settings, blob input/output
  *
@@ -31,6 +33,8 @@
 typedef struct blob_settings {
     int max_parallel;     /* maxDegreeOfParallelism: invocations in flight per trigger */
     int poison_threshold; /* poisonBlobThreshold: failures before a blob is poison (5) */
+    int quiet_ms;         /* quietPeriodMs: a blob fires after this long without a write (0) */
+    int lease_s;          /* leaseSeconds: a claim not renewed for this long is dead (15) */
 } blob_settings;
 
 /* ---- blob_path.c ---------------------------------------------------- */
@@ -122,8 +126,11 @@ int blob_safe_parent(const char *root, const char *container, const char *name, 
                      char **dir_out);
 
 /* Writes data to dir/base atomically: a temp file BLOB_TMP_PREFIX... in the
- * same folder, then rename(2). */
-int blob_write_atomic(const char *dir, const char *base, const void *data, size_t len);
+ * same folder, then rename(2). durable: the temp file is flushed
+ * (fdatasync) before the rename and the folder after it, so that once this
+ * returns 0 the new content survives a power cut. */
+int blob_write_atomic(const char *dir, const char *base, const void *data, size_t len,
+                      int durable);
 
 /* Reads a whole regular file, refusing symlinks in the last component
  * (O_NOFOLLOW). *data is malloc'd (NUL-terminated, len excludes the NUL);
@@ -134,9 +141,10 @@ int blob_read_file(int dirfd, const char *path, char **data, size_t *len, struct
 /* The same on an open file descriptor (read with pread from offset 0). */
 int blob_read_fd(int fd, char **data, size_t *len, struct stat *st);
 
-/* The version of a blob: "0x" + mtime in ns (16 hex digits) + size (12 hex
- * digits), like an Azure ETag. out must hold 48 bytes. */
-void blob_etag(const struct stat *st, char out[48]);
+/* The ETag of a blob version into the caller's out: "0x" + the first 16 hex
+ * digits (upper case) of its content's SHA-256 (hash, borrowed), so it
+ * changes exactly when the content does. */
+void blob_etag(const char hash[65], char out[48]);
 
 /* mkdir -p. 0 or -errno. */
 int blob_mkdirs(const char *path, mode_t mode);
@@ -153,8 +161,62 @@ int64_t blob_mono_ns(void);     /* CLOCK_MONOTONIC */
 /* Receipt status of one blob version for one function. */
 enum { RECEIPT_NONE = 0, RECEIPT_FAILED = 1, RECEIPT_COMPLETE = 2, RECEIPT_POISON = 3 };
 
-/* Reads the receipt file: its status and attempts so far (for FAILED). */
-int blob_receipt_read(const char *path, int *attempts);
+/* A receipt: the outcome of the last version of one blob for one function,
+ * and the file it was read from (so an unchanged file needs no reading). */
+typedef struct blob_receipt {
+    int status;        /* RECEIPT_* */
+    int attempts;      /* failures so far (FAILED), or attempts made */
+    char hash[65];     /* the version's SHA-256, hex */
+    unsigned long long ino, size;
+    long long mtime_ns, ctime_ns;
+} blob_receipt;
+
+/* Reads the receipt file into *r (caller's storage; path borrowed) and
+ * returns its status; RECEIPT_NONE (r zeroed) when missing or unreadable. */
+int blob_receipt_read(const char *path, blob_receipt *r);
+
+/* ---- blob_hash.c ------------------------------------------------------ */
+
+/* SHA-256 of data (borrowed) as 64 lower-case hex digits and a NUL, written
+ * into the caller's out. Thread-safe. */
+void blob_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* ---- blob_lease.c ----------------------------------------------------- */
+
+/* Who holds a lease: a random instance id, plus what lets a host in the same
+ * boot and pid namespace see at once that the owner's process is gone. */
+typedef struct blob_owner {
+    char id[33];
+    char boot[40];
+    unsigned long long pidns, start;
+    int pid;
+} blob_owner;
+
+/* Fills the caller's *o for this process (a fresh random id). */
+void blob_owner_init(blob_owner *o);
+
+/* Tries to claim the lease file at path (folders created as needed).
+ * Returns 1 with *fd the open lease (keep it to renew and release); 0 when a
+ * live host holds it, *expires then being the CLOCK_REALTIME ns at which it
+ * lapses unless renewed; or a negative errno. A lease past its expiry, or
+ * whose owner's process is gone (same boot and pid namespace only), is
+ * taken over. path is borrowed. */
+int blob_lease_take(const char *path, const blob_owner *me, int64_t lease_ns, int *fd,
+                    int64_t *expires);
+
+/* Renews a lease held through fd (sets its mtime to now). Any thread. */
+void blob_lease_renew(int fd);
+
+/* Ends a lease by turning it into a record: writes text into the lease
+ * file and renames it to dest (atomically replacing it), if the lease at
+ * path is still the one fd holds. path, dest and text are borrowed. 0 (fd
+ * closed) or a negative errno (-ESTALE: the lease was taken over; fd is then
+ * still open and the caller releases it). */
+int blob_lease_commit(const char *path, int fd, const char *dest, const char *text);
+
+/* Removes the lease at path (borrowed) if it is still the one fd holds;
+ * closes fd. */
+void blob_lease_release(const char *path, int fd);
 
 /* ---- blob_trigger.c --------------------------------------------------- */
 

@@ -1,11 +1,14 @@
 /* blob_ext.c: the blob extension's descriptor (the only exported symbol of
  * fnh_blob.so), its host.json settings (extensions.blobs:
- * maxDegreeOfParallelism, poisonBlobThreshold), and the "blob" input and
+ * maxDegreeOfParallelism, poisonBlobThreshold, and fnhost's quietPeriodMs
+ * and leaseSeconds), and the "blob" input and
  * output bindings. The trigger lives in blob_trigger.c.
  *
  * Input: reads the blob named by the resolved "path"; a missing blob sets no
- * value (the function sees null). Output: writes the blob atomically (temp
- * file in the same folder + rename), creating the container and folders.
+ * value (the function sees null). Output: writes the blob atomically and
+ * durably (temp file in the same folder, fdatasync, rename, fsync of the
+ * folder), creating the container and folders: once the invocation is
+ * acknowledged the blob survives a power cut.
  * Both refuse paths that would leave the blobs root ("..", absolute paths,
  * symlinks pointing outside) with -EACCES and an error line naming the path.
  * read/write run on worker threads, concurrently: the binding state is
@@ -30,14 +33,14 @@ typedef struct blobio {
 
 /* ---- host.json -------------------------------------------------------- */
 
-static int read_positive(const fnh_config *section, const char *key, int *out)
+static int read_range(const fnh_config *section, const char *key, int lo, int hi, int *out)
 {
     int64_t v;
     int rc = fnh_config_int(section, key, &v);
     if (rc == -ENOENT)
         return 0;
-    if (rc || v < 1 || v > 100000)
-        return fnh_config_fail(section, key, "must be a whole number from 1 to 100000");
+    if (rc || v < lo || v > hi)
+        return fnh_config_fail(section, key, "must be a whole number from %d to %d", lo, hi);
     *out = (int)v;
     return 0;
 }
@@ -53,11 +56,17 @@ static int ext_init(fnh_ext *ext, const fnh_config *section, void **global)
     /* Azure's default is 8 per processor; a local host needs no more than 32 */
     s->max_parallel = cpus > 0 && cpus < 4 ? (int)cpus * 8 : 32;
     s->poison_threshold = 5;
+    s->quiet_ms = 0;
+    s->lease_s = 15;
     int rc = 0;
     if (section) {
-        rc = read_positive(section, "maxDegreeOfParallelism", &s->max_parallel);
+        rc = read_range(section, "maxDegreeOfParallelism", 1, 100000, &s->max_parallel);
         if (!rc)
-            rc = read_positive(section, "poisonBlobThreshold", &s->poison_threshold);
+            rc = read_range(section, "poisonBlobThreshold", 1, 100000, &s->poison_threshold);
+        if (!rc)
+            rc = read_range(section, "quietPeriodMs", 0, 600000, &s->quiet_ms);
+        if (!rc)
+            rc = read_range(section, "leaseSeconds", 1, 3600, &s->lease_s);
     }
     if (rc) {
         free(s);
@@ -243,7 +252,8 @@ static int io_write(void *state, fnh_call *call, const fnh_value *v)
                     io->name, path, fnh_ext_strerror(call, rc));
         return rc;
     }
-    rc = blob_write_atomic(dir, base, v && v->data ? v->data : "", v && v->data ? v->len : 0);
+    rc = blob_write_atomic(dir, base, v && v->data ? v->data : "", v && v->data ? v->len : 0,
+                           1);
     if (rc)
         fnh_ext_log(call, FNH_LOG_ERROR, "Blob binding '%s': cannot write blob '%s': %s",
                     io->name, path, fnh_ext_strerror(call, rc));

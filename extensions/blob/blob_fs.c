@@ -4,7 +4,7 @@
  * under it and blob names with '/' are nested folders. Walks into the root
  * check every existing component with realpath so a symlink can never lead a
  * read or write outside it; writes are atomic (temp file + rename); reads
- * notice a file that changed while it was read. Also: ETags, receipts, time
+ * notice a file that changed while it was read; an output write is flushed to disk before it is acknowledged. Also: ETags, receipts, time
  * formatting. Every function here is thread-safe (no shared state). */
 #include "blob.h"
 
@@ -72,11 +72,13 @@ void blob_http_time(int64_t ns, char out[96])
              F2(tm.tm_hour), F2(tm.tm_min), F2(tm.tm_sec));
 }
 
-void blob_etag(const struct stat *st, char out[48])
+void blob_etag(const char hash[65], char out[48])
 {
-    uint64_t mt = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-    snprintf(out, 48, "0x%016llX%012llX", (unsigned long long)mt,
-             (unsigned long long)st->st_size);
+    out[0] = '0';
+    out[1] = 'x';
+    for (int i = 0; i < 16; i++)
+        out[2 + i] = (char)(hash[i] >= 'a' && hash[i] <= 'f' ? hash[i] - 'a' + 'A' : hash[i]);
+    out[18] = '\0';
 }
 
 /* ---- folders ---------------------------------------------------------- */
@@ -108,6 +110,17 @@ int blob_mkdirs(const char *path, mode_t mode)
         else if (!S_ISDIR(st.st_mode))
             rc = -ENOTDIR;
     }
+    return rc;
+}
+
+/* fsync of the folder, so that a rename or unlink in it is on disk. */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 || errno == EINVAL ? 0 : -errno;
+    close(fd);
     return rc;
 }
 
@@ -151,6 +164,8 @@ int blob_safe_parent(const char *root, const char *container, const char *name, 
                 rc = -errno;
             else if (mkdir(next, 0777) != 0 && errno != EEXIST)
                 rc = -errno;
+            else
+                rc = sync_dir(cur); /* the new folder's name is on disk */
         }
         char real[PATH_MAX];
         if (!rc && !realpath(next, real))
@@ -181,7 +196,8 @@ int blob_safe_parent(const char *root, const char *container, const char *name, 
 
 /* ---- files ------------------------------------------------------------ */
 
-int blob_write_atomic(const char *dir, const char *base, const void *data, size_t len)
+int blob_write_atomic(const char *dir, const char *base, const void *data, size_t len,
+                      int durable)
 {
     unsigned char rnd[8];
     if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
@@ -215,12 +231,16 @@ int blob_write_atomic(const char *dir, const char *base, const void *data, size_
         }
         off += (size_t)w;
     }
+    if (!rc && durable && fdatasync(fd) != 0)
+        rc = -errno;
     if (close(fd) != 0 && !rc)
         rc = -errno;
     if (!rc && rename(tmp, dst) != 0)
         rc = -errno;
     if (rc)
         unlink(tmp);
+    else if (durable)
+        rc = sync_dir(dir);
 out:
     free(tmp);
     free(dst);
@@ -290,25 +310,37 @@ int blob_read_file(int dirfd, const char *path, char **data, size_t *len, struct
     return rc;
 }
 
-int blob_receipt_read(const char *path, int *attempts)
+static long long json_num(const char *text, const char *key)
 {
-    *attempts = 0;
+    const char *a = strstr(text, key);
+    return a ? strtoll(a + strlen(key), NULL, 10) : 0;
+}
+
+int blob_receipt_read(const char *path, blob_receipt *r)
+{
+    memset(r, 0, sizeof *r);
     char *data;
     size_t len;
     struct stat st;
-    int rc = blob_read_file(AT_FDCWD, path, &data, &len, &st);
-    if (rc)
+    if (blob_read_file(AT_FDCWD, path, &data, &len, &st))
         return RECEIPT_NONE;
-    int status = RECEIPT_FAILED;
-    if (strstr(data, "\"Status\":\"Complete\""))
-        status = RECEIPT_COMPLETE;
-    else if (strstr(data, "\"Status\":\"Poison\""))
-        status = RECEIPT_POISON;
-    const char *a = strstr(data, "\"Attempts\":");
-    if (a)
-        *attempts = atoi(a + strlen("\"Attempts\":"));
+    const char *h = strstr(data, "\"ContentHash\":\"");
+    if (h && strlen(h + 15) >= 64) {
+        memcpy(r->hash, h + 15, 64);
+        r->hash[64] = '\0';
+        r->status = RECEIPT_FAILED;
+        if (strstr(data, "\"Status\":\"Complete\""))
+            r->status = RECEIPT_COMPLETE;
+        else if (strstr(data, "\"Status\":\"Poison\""))
+            r->status = RECEIPT_POISON;
+        r->attempts = (int)json_num(data, "\"Attempts\":");
+        r->ino = (unsigned long long)json_num(data, "\"Inode\":");
+        r->size = (unsigned long long)json_num(data, "\"Size\":");
+        r->mtime_ns = json_num(data, "\"MtimeNs\":");
+        r->ctime_ns = json_num(data, "\"CtimeNs\":");
+    }
     free(data);
-    return status;
+    return r->status;
 }
 
 /* ---- connections ------------------------------------------------------ */

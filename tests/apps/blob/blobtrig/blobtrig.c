@@ -4,7 +4,7 @@
  * every trigger metadata entry of "myBlob" and the optional input "inBlob"
  * (null when missing, absent when the function has no such binding). Sets
  * the optional output "outBlob" to "processed:<payload>". Fails (-EIO)
- * when the blob starts with "FAIL". */
+ * when the blob starts with "FAIL"; takes 5 s when it starts with "SLOW". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +101,11 @@ FNH_EXPORT int run(fnh_ctx *ctx)
     free(b.p);
     if (v.len >= 4 && memcmp(v.data, "FAIL", 4) == 0)
         return -EIO;
+    if (v.len >= 4 && memcmp(v.data, "SLOW", 4) == 0) {
+        struct timespec slow = {5, 0};
+        while (nanosleep(&slow, &slow) != 0 && errno == EINTR)
+            ;
+    }
     size_t n = v.len + 16;
     char *out = malloc(n);
     if (!out)
