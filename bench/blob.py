@@ -13,7 +13,7 @@ starts the real build/fnhost on a temporary app with one blobTrigger function
   hosts    two hosts on one app folder, one in its own pid namespace
            (unshare, needs root), 200 blobs: how many ran more than once
 
-Each figure is the median of --runs runs (3), the issue's earlier figures
+Each figure is the median of --runs runs (3), the earlier figures
 beside it; the RSS run, which takes minutes, is done --rss-runs times (1).
 Usage: python3 bench/blob.py [--build DIR] [--runs N] [--blobs N] [--quick]
 (--quick: 10,000 blobs for rss, 1 run). Exit status 0, or 2 when it could
@@ -37,7 +37,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURE = os.path.join(REPO, "tests", "apps", "blob", "blobtrig", "blobtrig.so")
 CONTAINER = "bench-blobs"
-BEFORE = {  # issue 12, the same machine, before this work
+BEFORE = {  # the same machine, before claims and content hashes
     "burst_p50": "211 ms", "burst_p99": "307 ms", "trickle_p50": "0.06 ms",
     "rss": "unbounded (an entry per blob name ever seen)",
     "receipts": "a folder per version, never cleaned",
@@ -247,7 +247,7 @@ def main():
             f"{rev}, {os.cpu_count()} CPUs, median of {args.runs} run(s)"
             f"{' (--quick: indicative only)' if args.quick else ''}; the host runs the "
             f"function in isolated child processes (the default).\n",
-            "| measure | now | before (issue 12) |", "|---|---|---|"]
+            "| measure | now | before |", "|---|---|---|"]
     text += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     with open(args.out, "w") as f:
         f.write("\n".join(text) + "\n")
