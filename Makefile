@@ -246,11 +246,16 @@ bench: deps
 	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) samples-node
-	python3 bench/run.py --build $(BUILD)
-	python3 bench/node_worker.py --build $(BUILD)
-	python3 bench/timers.py --build $(BUILD)
-	python3 bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md
-	python3 bench/blob.py --build $(BUILD) --quick
+	@# every part runs, whatever an earlier one found; make bench fails at the
+	@# end when any missed a target
+	@failed=0; \
+	for cmd in "bench/run.py --build $(BUILD)" "bench/node_worker.py --build $(BUILD)" \
+	           "bench/timers.py --build $(BUILD)" \
+	           "bench/custom_handler.py --build $(BUILD) --out bench/custom_handler.md" \
+	           "bench/blob.py --build $(BUILD) --quick"; do \
+	  echo "python3 $$cmd"; python3 $$cmd || failed=$$((failed + 1)); \
+	done; \
+	if [ $$failed -ne 0 ]; then echo "bench: $$failed part(s) missed a target"; exit 1; fi
 
 # The queue extension's benchmark (bench/queue.py; about three minutes).
 bench-queue: deps

@@ -150,6 +150,16 @@ def test_cli_invoke(ctx):
     assert json.loads(p.stdout)["response"]["body"] == "said: from a file"
 
 
+def test_cli_invoke_finds_the_apps_local_http_port(ctx):
+    app = say_app(ctx)
+    h = ctx.start(app, "--no-watch")
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump({"IsEncrypted": False, "Values": {}, "Host": {"LocalHttpPort": h.port}}, f)
+    p = ctx.run("invoke", "say", "--data", "port from the app", "--script-root", app)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["response"]["body"] == "said: port from the app"
+
+
 def test_cli_invoke_failures(ctx):
     h = ctx.start(say_app(ctx))
     port = str(h.port)

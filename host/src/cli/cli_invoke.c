@@ -178,9 +178,29 @@ static int report(const char *name, const char *root, int status, const char *bo
     return 3;
 }
 
+/* The app's Host.LocalHttpPort (local.settings.json in root), as `fnhost
+ * start` serves it, into buf; NULL when unset or unreadable. */
+static const char *app_port(const char *root, char *buf, size_t size)
+{
+    char *path = fnh__asprintf("%s/local.settings.json", root), *text = NULL;
+    size_t len = 0;
+    int rc = path ? fnh__read_file(path, &text, &len) : -ENOMEM;
+    free(path);
+    cJSON *doc = rc == 0 ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    const cJSON *p = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "Host"), "LocalHttpPort");
+    const char *out = NULL;
+    if (cJSON_IsNumber(p) && p->valuedouble >= 1 && p->valuedouble <= 65535)
+        out = (snprintf(buf, size, "%d", (int)p->valuedouble), buf);
+    else if (cJSON_IsString(p) && *p->valuestring)
+        out = (snprintf(buf, size, "%s", p->valuestring), buf);
+    cJSON_Delete(doc);
+    return out;
+}
+
 int fnh__cli_invoke(int argc, char **argv)
 {
-    const char *name = NULL, *data = NULL, *host = "127.0.0.1", *port = "7071", *root = ".";
+    const char *name = NULL, *data = NULL, *host = "127.0.0.1", *port = NULL, *root = ".";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
@@ -200,6 +220,11 @@ int fnh__cli_invoke(int argc, char **argv)
             return 2;
         }
     }
+    char app_port_buf[16];
+    if (!port) /* the port the app's `fnhost start` serves, else Core Tools' */
+        port = app_port(root, app_port_buf, sizeof app_port_buf);
+    if (!port)
+        port = "7071";
     char *end;
     long pn = strtol(port, &end, 10);
     if (!name || *end || pn <= 0 || pn > 65535) {
