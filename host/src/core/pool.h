@@ -12,7 +12,10 @@
 
 typedef void (*fnh__pool_fn)(fnh__invocation *inv);
 
-/* Starts nthreads workers on loop. Loop thread. Returns 0 or -errno. */
+/* Starts the workers on loop: nthreads for functions (the fan-out grows to
+ * that many running at once), and a few more that only jobs of functions
+ * with binding I/O wake, as those mostly wait. Loop thread. Returns 0 or
+ * -errno. */
 int fnh__pool_init(uv_loop_t *loop, int nthreads);
 /* Queues job(inv) for a worker, in inv->fn's queue; done(inv) follows on
  * the loop thread once job returned. inv stays owned by the caller, who
