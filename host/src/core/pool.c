@@ -3,7 +3,10 @@
  * jobs submitted during one loop iteration are queued under one lock and
  * wake one worker; while work stays queued a short timer wakes one more idle
  * worker per tick, so blocking jobs fan out over the pool while a burst of
- * short ones costs few thread switches. A worker stuck in an abandoned job
+ * short ones costs few thread switches, up to the CPU-bound cap of running
+ * workers. Jobs of functions with binding I/O (which mostly wait: a durable
+ * queue put waiting for its flush) each wake a worker at once, from a few
+ * threads kept beyond that cap. A worker stuck in an abandoned job
  * is replaced (up to a bound) and leaves the pool when its job returns.
  * Completions come back through one list and one uv_async_send. */
 #include "pool.h"
