@@ -54,7 +54,8 @@ def test_auth_is_off_by_default(ctx):
     h = ctx.start(app)
     for name in ("anon", "Func", "adm", "dflt"):
         assert h.get(f"/api/{name}").status == 200, name
-    assert h.get("/api/off").status == 404  # disabled
+    # disabled, but every local caller is admin (as in Core Tools): it answers
+    assert h.get("/api/off").status == 200
     assert h.get("/admin/host/status").status == 200
     # nothing was written: keys are made on first use
     assert not os.path.exists(os.path.join(app, ".fnhost"))
@@ -118,8 +119,13 @@ def test_every_auth_level(ctx):
         assert q.status == want, ("query", name, key, q)
     # the code parameter is not the function's business, but it does get there
     assert h.get(f"/api/Func?x=1&code={hk}").status == 200
-    # a disabled function is 404 whatever the key
-    assert h.get("/api/off", headers=key_hdr(m)).status == 404
+    # a disabled function answers only admin callers (the master key), as on
+    # Azure; every other caller gets 404, never 401
+    assert h.get("/api/off", headers=key_hdr(m)).status == 200
+    assert h.get(f"/api/off?code={m}").status == 200
+    for key in (None, hk, "wrong"):
+        r = h.get("/api/off", headers=key_hdr(key) if key else None)
+        assert r.status == 404, (key, r)
 
 
 def test_header_wins_over_query(ctx):

@@ -509,10 +509,8 @@ fnh__router *fnh__http_router(fnh__app *app)
             free(err);
             continue;
         }
-        if (fn->disabled) { /* listed, but not routed: 404 as on Azure */
-            fnh__route_free(r);
-            continue;
-        }
+        /* a disabled function stays routed: Azure answers its admin callers
+         * (every caller while authorization is off) and 404 to the rest */
         fnh__router_add(g->router, r, hf->methods, hf);
     }
     fnh__router_finalize(g->router);

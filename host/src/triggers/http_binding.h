@@ -44,6 +44,11 @@ static inline int fnh__http_fn_auth(const void *target)
 {
     return ((const fnh__http_fn *)target)->auth_level;
 }
+/* 1 when the target's function is disabled. */
+static inline int fnh__http_fn_disabled(const void *target)
+{
+    return ((const fnh__http_fn *)target)->fn->disabled;
+}
 /* app's extensions.http throttles and HSTS (http_throttle.h), or NULL when
  * app has no HTTP part. Borrowed; the app's until it is freed. */
 const struct fnh__http_throttle_opts *fnh__http_throttle_of(const fnh__app *app);

@@ -254,6 +254,13 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
         regex_gave_up(app, x, req, &m);
     } else if (found != 1) {
         answer_plain(app, x, req, 404);
+    } else if (fnh__http_fn_disabled(m.target) && h->auth &&
+               fnh__auth_request_level(h->secrets, fnh__http_fn_name(m.target), req) !=
+                   FNH__AUTH_ADMIN) {
+        /* disabled: only admin callers (all of them while authorization is
+         * off, as in Core Tools) reach it; the rest get 404, as on Azure */
+        fnh__route_match_clear(&m);
+        answer_plain(app, x, req, 404);
     } else if (h->auth && !fnh__auth_request_passes(h->secrets, fnh__http_fn_name(m.target),
                                                     fnh__http_fn_auth(m.target), req)) {
         fnh__route_match_clear(&m); /* --enable-auth: no key that passes authLevel */
