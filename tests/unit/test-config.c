@@ -314,9 +314,13 @@ static void test_disabled_by_setting(void)
     CHECK(fnh__app_find(app, "offOne")->disabled);
     CHECK(fnh__app_find(app, "offTwo")->disabled);
     CHECK(!fnh__app_find(app, "onThree")->disabled);
+    /* still routed: the front door answers admin callers and 404 to others */
     fnh__route_match m = {0};
-    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/offOne", 11, &m) == 0);
+    CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/offOne", 11, &m) == 1);
+    CHECK(fnh__http_fn_disabled(m.target));
+    fnh__route_match_clear(&m);
     CHECK(fnh__router_match(fnh__http_router(app), FNH__M_GET, "/api/onThree", 12, &m) == 1);
+    CHECK(!fnh__http_fn_disabled(m.target));
     fnh__route_match_clear(&m);
     cleanup(app);
 }
