@@ -255,6 +255,19 @@ class Context:
         self._hosts.append(h)
         return h
 
+    def start_wrapped(self, app, prefix, *args, env=None):
+        """Starts fnhost under a command prefix (unshare, strace) through a
+        small script standing in for the binary."""
+        script = os.path.join(self.tmpdir(), "fnhost")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nexec " + " ".join(prefix) + f" {self.fnhost} \"$@\"\n")
+        os.chmod(script, 0o755)
+        real, self.fnhost = self.fnhost, script
+        try:
+            return self.start(app, *args, env=env)
+        finally:
+            self.fnhost = real
+
     def run(self, *args, env=None, timeout=30, cwd=None):
         full_env = dict(os.environ)
         full_env.update(env or {})

@@ -38,18 +38,7 @@ def receipts(app, fn="blobtrig"):
 
 
 def wrapped_host(ctx, app, prefix, *args, env=None):
-    """Starts fnhost under a command prefix (e.g. unshare, strace) through a
-    small wrapper script standing in for the binary."""
-    script = os.path.join(ctx.tmpdir(), "fnhost")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\nexec " + " ".join(prefix) + f" {ctx.fnhost} \"$@\"\n")
-    os.chmod(script, 0o755)
-    real = ctx.fnhost
-    ctx.fnhost = script
-    try:
-        return ctx.start(app, *args, env=env)
-    finally:
-        ctx.fnhost = real
+    return ctx.start_wrapped(app, prefix, *args, env=env)
 
 
 def host_in_pid_namespace(ctx, app, on_exit="SIGTERM"):

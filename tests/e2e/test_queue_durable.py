@@ -213,16 +213,8 @@ def pidns_host(ctx, app, *args, env=None):
     """Starts a host in its own pid namespace (and /proc): it is pid 1 there,
     and its pids mean nothing to hosts outside. Killing it kills the
     namespace."""
-    wrapper = os.path.join(ctx.tmpdir(), "pidns-fnhost")
-    with open(wrapper, "w") as f:
-        f.write(f"#!/bin/sh\nexec unshare --pid --fork --mount-proc --kill-child=SIGKILL "
-                f"{ctx.fnhost} \"$@\"\n")
-    os.chmod(wrapper, 0o755)
-    real, ctx.fnhost = ctx.fnhost, wrapper
-    try:
-        return ctx.start(app, *args, env=env)
-    finally:
-        ctx.fnhost = real
+    return ctx.start_wrapped(app, ["unshare", "--pid", "--fork", "--mount-proc",
+                                   "--kill-child=SIGKILL"], *args, env=env)
 
 
 def done_lines(path):

@@ -476,16 +476,8 @@ def test_shadow_folders_of_dead_hosts_go_and_of_live_ones_stay(ctx):
     old = time.time() - 60  # not one being set up this moment
     for d in (live_dir, dead_dir):
         os.utime(os.path.join(d, ".lock"), (old, old))
-    wrapper = os.path.join(ctx.tmpdir(), "pidns-fnhost")
-    with open(wrapper, "w") as f:
-        f.write(f"#!/bin/sh\nexec unshare --pid --fork --mount-proc --kill-child=SIGKILL "
-                f"{ctx.fnhost} \"$@\"\n")
-    os.chmod(wrapper, 0o755)
-    real, ctx.fnhost = ctx.fnhost, wrapper
-    try:
-        other = ctx.start(v_app(ctx), env=env)
-    finally:
-        ctx.fnhost = real
+    other = ctx.start_wrapped(v_app(ctx), ["unshare", "--pid", "--fork", "--mount-proc",
+                                           "--kill-child=SIGKILL"], env=env)
     assert not os.path.exists(dead_dir), os.listdir(tmp)
     assert os.path.isdir(live_dir) and [f for f in os.listdir(live_dir) if f.endswith(".so")]
     assert live.get("/api/hello").body == b"v1"
