@@ -211,6 +211,24 @@ static int put_retry_context(fnh__buf *b, int *first, const fnh__invocation *inv
 
 /* ---- the request: HTTP trigger --------------------------------------------- */
 
+/* "Query": {name: value}, the request's query parameters. */
+static int put_query(fnh__buf *b, int *first, const fnh__http_req *r)
+{
+    int rc = put_key(b, first, "Query") | fnh__buf_puts(b, "{"), qf = 1;
+    for (size_t i = 0; i < r->nq; i++)
+        rc |= put_str(b, &qf, r->qparams[i].key, r->qparams[i].value);
+    return rc | fnh__buf_puts(b, "}");
+}
+
+/* 1 when header i is the first of its name (later ones are written with it). */
+static int first_of_name(const fnh__http_req *r, size_t i)
+{
+    for (size_t k = 0; k < i; k++)
+        if (strcasecmp(r->headers[k].key, r->headers[i].key) == 0)
+            return 0;
+    return 1;
+}
+
 static const char *header_of(const fnh__http_req *r, const char *name)
 {
     return fnh__http_req_header(r, name);
@@ -231,21 +249,13 @@ static int put_http_request(fnh__buf *b, fnh__invocation *inv)
     rc |= fnh__json_escape(b, url.data ? url.data : "", url.len);
     fnh__buf_free(&url);
     rc |= put_str(b, &f, "Method", r->method_name);
-    rc |= put_key(b, &f, "Query");
-    rc |= fnh__buf_puts(b, "{");
-    int qf = 1;
-    for (size_t i = 0; i < r->nq; i++)
-        rc |= put_str(b, &qf, r->qparams[i].key, r->qparams[i].value);
-    rc |= fnh__buf_puts(b, "}");
+    rc |= put_query(b, &f, r);
     /* Headers: name -> [values], one array per name as ASP.NET keeps them */
     rc |= put_key(b, &f, "Headers");
     rc |= fnh__buf_puts(b, "{");
     int hf = 1;
     for (size_t i = 0; i < r->nheaders; i++) {
-        size_t k = 0;
-        while (k < i && strcasecmp(r->headers[k].key, r->headers[i].key) != 0)
-            k++;
-        if (k < i)
+        if (!first_of_name(r, i))
             continue; /* already written with the first of its name */
         rc |= put_key(b, &hf, r->headers[i].key);
         rc |= fnh__buf_puts(b, "[");
@@ -297,20 +307,12 @@ static int put_http_metadata(fnh__buf *b, fnh__invocation *inv)
 {
     fnh__http_req *r = inv->in.http;
     int f = 1, rc = 0;
-    rc |= put_key(b, &f, "Query");
-    rc |= fnh__buf_puts(b, "{");
-    int qf = 1;
-    for (size_t i = 0; i < r->nq; i++)
-        rc |= put_str(b, &qf, r->qparams[i].key, r->qparams[i].value);
-    rc |= fnh__buf_puts(b, "}");
+    rc |= put_query(b, &f, r);
     rc |= put_key(b, &f, "Headers");
     rc |= fnh__buf_puts(b, "{");
     int hf = 1;
     for (size_t i = 0; i < r->nheaders; i++) {
-        size_t k = 0;
-        while (k < i && strcasecmp(r->headers[k].key, r->headers[i].key) != 0)
-            k++;
-        if (k < i)
+        if (!first_of_name(r, i))
             continue;
         rc |= put_key(b, &hf, r->headers[i].key);
         fnh__buf joined = {0};
