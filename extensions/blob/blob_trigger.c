@@ -880,8 +880,8 @@ static void candidate(trig *t, const char *rel, int kind)
             enqueue(t, e, now + CREATE_DELAY_NS, 0, 0);
         else if (kind == EV_GONE)
             enqueue(t, e, now + GONE_DELAY_NS, 0, 0);
-        else
-            enqueue(t, e, now, 0, 0);
+        else /* found without a close (a scan, a write): the quiet period applies too */
+            enqueue(t, e, now + t->set.quiet_ms * MS, 0, t->set.quiet_ms > 0);
     }
     pthread_mutex_unlock(&t->mu);
     if (!e)
