@@ -12,13 +12,16 @@ measures the reference server (bench/refserver.c) and three fnhost targets:
   f1000   fnhost, generated app of 1,000 HTTP functions with constrained
           route parameters (inline hello.so); wrk hits one of them
 
-For each: time from exec to the first 200 (median of 5 starts), idle RSS,
-then wrk warm-up + measured run with the server on CPU 0 and wrk on CPU 1:
-requests/s, p50/p99 latency, server CPU time per request. Every number is
-also given as a ratio to the reference measured in the same run, and
-checked against fnhost's targets.
+For each: time from exec to the first 200 (median of 5 starts) and idle
+RSS. Then rounds (3 by default): each round measures every target once, in
+turn, with a fresh server, a wrk warm-up and one measured run, the server on
+CPU 0 and wrk on CPU 1: requests/s, p50/p99 latency, server CPU time per
+request. Each number is the median over the rounds; each ratio to the
+reference is the median of the rounds' own ratios, so the machine's drift
+over minutes reaches the reference and fnhost alike. Every ratio is checked
+against fnhost's targets.
 
-Usage: python3 bench/run.py [--build DIR] [--duration S] [--quick] [--out FILE]
+Usage: python3 bench/run.py [--build DIR] [--duration S] [--runs N] [--quick] [--out FILE]
 Exit status: 0 every check passed, 1 some check failed, 2 the harness could
 not run (missing tool, reference server broken, ...). Skipped targets (no
 build/fnhost or no hello sample) do not fail the run.
@@ -244,7 +247,8 @@ class Target:
         self.skipped = None  # reason when not measured at all
 
 
-def measure(target, args, workdir):
+def measure_starts(target, workdir):
+    """Exec to first 200 (median of STARTS starts) and idle RSS."""
     logfile = os.path.join(workdir, f"{target.key}.log")
     starts = []
     for _ in range(STARTS):
@@ -255,55 +259,77 @@ def measure(target, args, workdir):
         finally:
             srv.stop()
     res = {"start_ms": statistics.median(starts) * 1e3}
-
     port = free_port()
     srv = Server(target.make_argv(port), port, target.path, logfile)
     try:
         srv.wait_first_200()
         time.sleep(0.2)  # let startup settle before reading idle RSS
         res["rss_kib"] = read_rss_kib(srv.pid)
+    finally:
+        srv.stop()
+    return res
+
+
+def measure_run(target, args, workdir):
+    """One measured run: a fresh server, the warm-up, one wrk run."""
+    logfile = os.path.join(workdir, f"{target.key}.log")
+    port = free_port()
+    srv = Server(target.make_argv(port), port, target.path, logfile)
+    try:
+        srv.wait_first_200()
         if args.warmup > 0:
             run_wrk(port, target.path, args.warmup)
         if srv.proc.poll() is not None:
             raise BenchError(f"server died during warm-up (status {srv.proc.returncode})\n"
                              + srv.log_tail())
-        runs = []
-        for _ in range(args.runs):
-            cpu0 = read_cpu_ticks(srv.pid)
-            busy0 = read_cpu_busy_ticks(SERVER_CPU)
-            cbusy0 = read_cpu_busy_ticks(CLIENT_CPU)
-            kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t0 = time.perf_counter()
-            w = run_wrk(port, target.path, args.duration)
-            wall = time.perf_counter() - t0
-            kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-            busy1 = read_cpu_busy_ticks(SERVER_CPU)
-            cbusy1 = read_cpu_busy_ticks(CLIENT_CPU)
-            if srv.proc.poll() is not None:
-                raise BenchError(f"server died during the run (status {srv.proc.returncode})\n"
-                                 + srv.log_tail())
-            cpu1 = read_cpu_ticks(srv.pid)
-            if w["requests"] <= 0:
-                raise BenchError("wrk completed no requests")
-            w["cpu_us"] = (cpu1 - cpu0) / CLK_TCK / w["requests"] * 1e6
-            # Time CPU 0 spent on anything but the server: interference.
-            other = max(0, (busy1 - busy0) - (cpu1 - cpu0)) / CLK_TCK
-            # ... and CPU 1 on anything but wrk.
-            wrk_s = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
-            cother = max(0.0, (cbusy1 - cbusy0) / CLK_TCK - wrk_s)
-            w["noise_pct"] = max(other, cother) / wall * 100
-            w["server_cpu_pct"] = (cpu1 - cpu0) / CLK_TCK / wall * 100
-            w["client_cpu_pct"] = wrk_s / wall * 100
-            runs.append(w)
+        cpu0 = read_cpu_ticks(srv.pid)
+        busy0 = read_cpu_busy_ticks(SERVER_CPU)
+        cbusy0 = read_cpu_busy_ticks(CLIENT_CPU)
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        w = run_wrk(port, target.path, args.duration)
+        wall = time.perf_counter() - t0
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy1 = read_cpu_busy_ticks(SERVER_CPU)
+        cbusy1 = read_cpu_busy_ticks(CLIENT_CPU)
+        if srv.proc.poll() is not None:
+            raise BenchError(f"server died during the run (status {srv.proc.returncode})\n"
+                             + srv.log_tail())
+        cpu1 = read_cpu_ticks(srv.pid)
+        if w["requests"] <= 0:
+            raise BenchError("wrk completed no requests")
+        w["cpu_us"] = (cpu1 - cpu0) / CLK_TCK / w["requests"] * 1e6
+        # Time CPU 0 spent on anything but the server: interference.
+        other = max(0, (busy1 - busy0) - (cpu1 - cpu0)) / CLK_TCK
+        # ... and CPU 1 on anything but wrk.
+        wrk_s = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+        cother = max(0.0, (cbusy1 - cbusy0) / CLK_TCK - wrk_s)
+        w["noise_pct"] = max(other, cother) / wall * 100
+        w["server_cpu_pct"] = (cpu1 - cpu0) / CLK_TCK / wall * 100
+        w["client_cpu_pct"] = wrk_s / wall * 100
+        return w
     finally:
         srv.stop()
-    # Median of each metric over the measured runs (one run by default).
-    for key in ("rps", "p50", "p99", "cpu_us", "noise_pct", "server_cpu_pct", "client_cpu_pct",
-                "requests"):
+
+
+RUN_KEYS = ("rps", "p50", "p99", "cpu_us", "noise_pct", "server_cpu_pct", "client_cpu_pct",
+            "requests")
+RATIO_KEYS = ("rps", "p50", "p99", "cpu_us")
+
+
+def summarize(res, runs, ref_runs):
+    """Medians of each run metric; each ratio to the reference is the median
+    of the per-round ratios (a round measures every target once, in turn, so
+    a ratio compares runs minutes apart at most, not a whole benchmark)."""
+    for key in RUN_KEYS:
         res[key] = statistics.median(r[key] for r in runs)
     res["non2xx"] = sum(r["non2xx"] for r in runs)
     res["errors"] = sum(r["errors"] for r in runs)
     res["all_rps"] = [r["rps"] for r in runs]
+    if ref_runs is not None and len(ref_runs) == len(runs):
+        res["ratios"] = {k: statistics.median(r[k] / q[k] if q[k] else float("inf")
+                                              for r, q in zip(runs, ref_runs))
+                         for k in RATIO_KEYS}
     return res
 
 
@@ -411,6 +437,14 @@ def build_f1000_app(dest, hello_so):
 
 # ------------------------------------------------------------------ checks
 
+def ratio(r, rr, key):
+    """r's metric over the reference's: the median of the per-round ratios
+    when both were measured in the same rounds, else the ratio of medians."""
+    if key in r.get("ratios", {}):
+        return r["ratios"][key]
+    return r[key] / rr[key] if rr[key] else float("inf")
+
+
 def checks_for(t, ref, by_key):
     """[(description, value text, limit text, passed)] for one target."""
     r = t.result
@@ -421,7 +455,7 @@ def checks_for(t, ref, by_key):
     rr = ref.result
 
     def ratio_check(desc, key, op, limit):
-        v = r[key] / rr[key] if rr[key] else float("inf")
+        v = ratio(r, rr, key)
         ok = v >= limit if op == ">=" else v <= limit
         out.append((desc, f"{v:.2f}x", f"{op} {limit:.2f}x", ok))
 
@@ -455,10 +489,10 @@ def checks_for(t, ref, by_key):
 
 # ------------------------------------------------------------------ report
 
-def fmt_ratio(v, ref_v):
-    if not ref_v:
+def fmt_ratio(r, rr, key):
+    if key not in r.get("ratios", {}) and not rr[key]:
         return "n/a"
-    return f"{v / ref_v:.2f}x"
+    return f"{ratio(r, rr, key):.2f}x"
 
 
 def machine_info():
@@ -504,7 +538,9 @@ def write_report(path, targets, args, notes, all_checks):
              f"--latency URL` after a {args.warmup} s warm-up; server on CPU {SERVER_CPU}")
     L.append(f"- Start time: median of {STARTS} starts, exec to first 200 response")
     if args.runs > 1:
-        L.append(f"- {args.runs} measured runs per target; each number is the median")
+        L.append(f"- {args.runs} rounds, each measuring every target once in turn (a fresh "
+                 f"server, the warm-up, one run); each number is the median of the rounds, "
+                 f"each ratio the median of the rounds' ratios to the reference")
     L.append("")
     L.append("## Measurements")
     L.append("")
@@ -526,7 +562,7 @@ def write_report(path, targets, args, notes, all_checks):
         def cell(key, fmt, scale=1.0):
             s = fmt.format(r[key] * scale)
             if rr and t is not ref:
-                s += f" ({fmt_ratio(r[key], rr[key])})"
+                s += f" ({fmt_ratio(r, rr, key)})"
             return s
 
         L.append(f"| {t.label} | `{t.path}` | {cell('rps', '{:,.0f}')} | {cell('p50', '{:.3f}')} "
@@ -572,18 +608,20 @@ def write_report(path, targets, args, notes, all_checks):
 def main():
     ap = argparse.ArgumentParser(description="fnhost benchmark (writes bench/results.md)")
     ap.add_argument("--build", default="build", help="build directory (default: build)")
-    ap.add_argument("--duration", type=int, default=10,
-                    help="seconds of each measured wrk run (default: 10)")
+    ap.add_argument("--duration", type=int, default=5,
+                    help="seconds of each measured wrk run (default: 5)")
     ap.add_argument("--warmup", type=int, default=None,
                     help="seconds of wrk warm-up before each measured run (default: 3; 1 with --quick)")
-    ap.add_argument("--runs", type=int, default=1,
-                    help="measured runs per target, median reported (default: 1)")
+    ap.add_argument("--runs", type=int, default=3,
+                    help="rounds; each measures every target once, medians reported "
+                         "(default: 3; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 1 s warm-up (smoke test)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.md"),
                     help="report file (default: bench/results.md)")
     args = ap.parse_args()
     if args.quick:
         args.duration = 2
+        args.runs = 1
     if args.warmup is None:
         args.warmup = 1 if args.quick else 3
     if args.duration < 1 or args.warmup < 0 or args.runs < 1:
@@ -659,22 +697,44 @@ def main():
                     t.skipped = "app build failed"
                     targets.append(t)
 
+        live = []
         for t in targets:
             if t.skipped:
                 log(f"bench: {t.label}: skipped")
                 continue
-            log(f"bench: {t.label}: GET {t.path} ...")
+            log(f"bench: {t.label}: start time and idle RSS ...")
             try:
-                t.result = measure(t, args, workdir)
-                r = t.result
-                log(f"bench:   {r['rps']:,.0f} req/s, p50 {r['p50']:.3f} ms, p99 {r['p99']:.3f} ms, "
-                    f"{r['cpu_us']:.2f} µs CPU/req, idle RSS {r['rss_kib'] / 1024:.2f} MiB, "
-                    f"first 200 {r['start_ms']:.1f} ms; CPU server {r['server_cpu_pct']:.0f}%, "
-                    f"wrk {r['client_cpu_pct']:.0f}%, noise {r['noise_pct']:.1f}%")
+                t.result = measure_starts(t, workdir)
+                live.append(t)
             except BenchError as e:
                 t.error = str(e)
                 notes.append(f"{t.label}: {e}")
                 log(f"bench:   error: {e}")
+        # Rounds: each measures every target once, in turn, so the machine's
+        # drift over minutes reaches the reference and fnhost alike.
+        runs = {t.key: [] for t in live}
+        for rnd in range(args.runs):
+            for t in live:
+                if t.error:
+                    continue
+                log(f"bench: round {rnd + 1}/{args.runs}: {t.label}: GET {t.path} ...")
+                try:
+                    w = measure_run(t, args, workdir)
+                    runs[t.key].append(w)
+                    log(f"bench:   {w['rps']:,.0f} req/s, p50 {w['p50']:.3f} ms, "
+                        f"p99 {w['p99']:.3f} ms, {w['cpu_us']:.2f} µs CPU/req; CPU server "
+                        f"{w['server_cpu_pct']:.0f}%, wrk {w['client_cpu_pct']:.0f}%, "
+                        f"noise {w['noise_pct']:.1f}%")
+                except BenchError as e:
+                    t.error = str(e)
+                    notes.append(f"{t.label}: {e}")
+                    log(f"bench:   error: {e}")
+        ref_runs = runs.get("ref") if targets[0] in live and not targets[0].error else None
+        for t in live:
+            if not t.error:
+                summarize(t.result, runs[t.key], None if t.key == "ref" else ref_runs)
+            else:
+                t.result = None
 
         ref = targets[0]
         if ref.error:

@@ -8,7 +8,8 @@
  * queue put waiting for its flush) each wake a worker at once, from a few
  * threads kept beyond that cap. A worker stuck in an abandoned job
  * is replaced (up to a bound) and leaves the pool when its job returns.
- * Completions come back through one list and one uv_async_send. */
+ * Completions come back through one list and one uv_async_send; a worker
+ * going through a burst of tiny jobs hands theirs back together. */
 #include "pool.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@
 
 struct fnh__lane {
     fnh__invocation *head, *tail;
+    uint64_t avg_run_ns; /* the function's recent runs, 0 before the first */
     struct fnh__lane *next_ready; /* in the ready ring while it holds work */
     int ready;
     struct fnh__lane *next_all, **prev_all;
@@ -55,6 +57,12 @@ static struct {
     int stall_armed;
     uv_check_t batcher;    /* hands over after the poll phase (I/O, completions) */
     uv_prepare_t batcher2; /* and before the loop blocks (timers, idle work) */
+    /* finished jobs workers hold while they run more tiny ones (under lock),
+     * newest first; the loop takes them after at most HELD_TIMER_MS */
+    fnh__invocation *held, *held_last;
+    uint64_t held_since;
+    uv_timer_t held_timer;
+    int held_timer_armed;
     /* workers -> loop */
     pthread_mutex_t done_lock;
     fnh__invocation *done;
@@ -128,15 +136,22 @@ static fnh__invocation *lanes_pop(void)
 
 /* ---- workers --------------------------------------------------------------- */
 
-static void post_done(fnh__invocation *inv)
+/* Hands a worker's finished jobs (newest first, linked by next) back to the
+ * loop; one wake-up for the loop when it had none waiting. */
+static void post_done_list(fnh__invocation *first, fnh__invocation *last)
 {
     pthread_mutex_lock(&g.done_lock);
     int was_empty = g.done == NULL;
-    inv->next = g.done;
-    g.done = inv;
+    last->next = g.done;
+    g.done = first;
     pthread_mutex_unlock(&g.done_lock);
     if (was_empty)
         uv_async_send(&g.done_async);
+}
+
+static void post_done(fnh__invocation *inv)
+{
+    post_done_list(inv, inv);
 }
 
 static void *worker_main(void *arg);
@@ -157,12 +172,51 @@ static int spawn_worker(void)
     return 0;
 }
 
+/* A worker may hold finished jobs while it runs the next queued ones, so
+ * handing them back together costs the loop one wake-up, not one per job:
+ * only while the next job's function has run under TINY_RUN_NS on average,
+ * and until DONE_HOLD_NS have passed since the first was held. Should a
+ * tiny function run long for once, the loop takes what is held after
+ * HELD_TIMER_MS. */
+#define DONE_HOLD_NS 50000u
+#define TINY_RUN_NS 20000u
+#define HELD_TIMER_MS 1
+
+/* Takes every held job, for post_done_list; under g.lock. NULL when none. */
+static fnh__invocation *take_held(fnh__invocation **last)
+{
+    fnh__invocation *first = g.held;
+    *last = g.held_last;
+    g.held = g.held_last = NULL;
+    return first;
+}
+
+/* Hands back what is held; called and returns under g.lock. */
+static void post_held(void)
+{
+    fnh__invocation *last, *first = take_held(&last);
+    if (!first)
+        return;
+    pthread_mutex_unlock(&g.lock);
+    post_done_list(first, last);
+    pthread_mutex_lock(&g.lock);
+}
+
+/* The next job is of a function whose recent runs were tiny. Under g.lock. */
+static int next_is_tiny(void)
+{
+    const struct fnh__lane *l = g.ready_head;
+    return l && l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
+}
+
 static void *worker_main(void *arg)
 {
     (void)arg;
     fnh__crash_thread_init(); /* a stack overflow in a function is reported too */
     pthread_mutex_lock(&g.lock);
     for (;;) {
+        if (g.held && (!g.ready_head || g.stopping))
+            post_held(); /* another worker took the next job */
         while (!g.ready_head && !g.stopping) {
             g.idle++;
             pthread_cond_wait(&g.cond, &g.lock);
@@ -171,23 +225,32 @@ static void *worker_main(void *arg)
         if (g.stopping)
             break; /* what is still queued is handed back by the shutdown */
         fnh__invocation *inv = lanes_pop();
-        __atomic_store_n(&inv->run_ns, fnh__now_ns(), __ATOMIC_RELEASE);
+        uint64_t now = fnh__now_ns();
+        __atomic_store_n(&inv->run_ns, now, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&g.lock);
 
         inv->pool_job(inv);
 
+        uint64_t end = fnh__now_ns();
         pthread_mutex_lock(&g.lock);
+        struct fnh__lane *l = inv->fn->lane; /* lives as long as its function */
+        if (l && end > now)
+            l->avg_run_ns = l->avg_run_ns ? (l->avg_run_ns * 7 + (end - now)) / 8 : end - now;
         inv->returned = 1;
         int was_stuck = inv->overdue;
-        pthread_mutex_unlock(&g.lock);
-        post_done(inv); /* inv belongs to the loop again */
-
-        pthread_mutex_lock(&g.lock);
-        if (was_stuck) {
-            g.stuck--;
-            if (g.alive - g.stuck > g.nthreads)
-                break; /* a replacement took this worker's place */
+        /* inv belongs to the loop again once handed back */
+        inv->next = g.held;
+        g.held = inv;
+        if (!g.held_last) {
+            g.held_last = inv;
+            g.held_since = now;
         }
+        if (was_stuck)
+            g.stuck--;
+        if (!next_is_tiny() || g.stopping || was_stuck || end - g.held_since >= DONE_HOLD_NS)
+            post_held();
+        if (was_stuck && g.alive - g.stuck > g.nthreads)
+            break; /* a replacement took this worker's place */
     }
     g.alive--;
     pthread_cond_broadcast(&g.exited);
@@ -223,6 +286,23 @@ static void done_cb(uv_async_t *h)
 
 static void stall_cb(uv_timer_t *t);
 
+/* Takes what workers hold; stops once nothing was held and nothing waits
+ * (a worker with an empty queue hands its jobs back itself). */
+static void held_cb(uv_timer_t *t)
+{
+    (void)t;
+    pthread_mutex_lock(&g.lock);
+    fnh__invocation *last, *first = take_held(&last);
+    int quiet = !first && !g.ready_head;
+    pthread_mutex_unlock(&g.lock);
+    if (first)
+        post_done_list(first, last);
+    if (quiet) {
+        uv_timer_stop(&g.held_timer);
+        g.held_timer_armed = 0;
+    }
+}
+
 static void arm_stall_timer(void)
 {
     if (!g.stall_armed) {
@@ -239,7 +319,7 @@ static void hand_over(void)
     if (!g.bhead)
         return;
     pthread_mutex_lock(&g.lock);
-    int io_jobs = 0;
+    int io_jobs = 0, tiny = 0;
     for (fnh__invocation *inv = g.bhead, *n; inv; inv = n) {
         n = inv->next;
         struct fnh__lane *l = lane_of(inv->fn);
@@ -249,19 +329,25 @@ static void hand_over(void)
             continue;
         }
         io_jobs += inv->fn->has_ext_io;
+        tiny |= l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
         lane_push(l, inv);
     }
-    int signaled = 0;
-    if (g.idle && g.idle == g.alive - g.stuck) { /* none running: wake one */
-        pthread_cond_signal(&g.cond);
-        signaled = 1;
-    }
+    int signals = 0;
+    if (g.idle && g.idle == g.alive - g.stuck) /* none running: wake one */
+        signals = 1;
     /* binding I/O (a queue put waiting for its flush, a blob write) mostly
      * waits: a worker for each such job at once, so they wait together */
-    for (; signaled < io_jobs && signaled < g.idle; signaled++)
-        pthread_cond_signal(&g.cond);
-    int wake_more = g.ready_head && g.idle > signaled && g.alive - g.stuck - g.idle < g.cpu_cap;
+    if (signals < io_jobs)
+        signals = io_jobs < g.idle ? io_jobs : g.idle;
+    int wake_more = g.ready_head && g.idle > signals && g.alive - g.stuck - g.idle < g.cpu_cap;
     pthread_mutex_unlock(&g.lock);
+    if (tiny && !g.held_timer_armed) { /* the ceiling on how long an answer is held */
+        g.held_timer_armed = 1;
+        uv_timer_start(&g.held_timer, held_cb, HELD_TIMER_MS, HELD_TIMER_MS);
+    }
+    /* signalled after the unlock: a woken worker never waits for the lock */
+    for (int i = 0; i < signals; i++)
+        pthread_cond_signal(&g.cond);
     g.bhead = g.btail = NULL;
     if (wake_more)
         arm_stall_timer();
@@ -310,6 +396,8 @@ int fnh__pool_init(uv_loop_t *loop, int nthreads)
     uv_unref((uv_handle_t *)&g.batcher2);
     uv_timer_init(loop, &g.stall_timer);
     uv_unref((uv_handle_t *)&g.stall_timer);
+    uv_timer_init(loop, &g.held_timer);
+    uv_unref((uv_handle_t *)&g.held_timer);
     g.initialized = 1;
     int rc = 0;
     pthread_mutex_lock(&g.lock);
@@ -417,5 +505,6 @@ int fnh__pool_shutdown(fnh__pool_fn cancelled)
     uv_close((uv_handle_t *)&g.batcher, NULL); /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g.batcher2, NULL); /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g.stall_timer, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.held_timer, NULL); /* nothing to free: the handle is static */
     return 0;
 }

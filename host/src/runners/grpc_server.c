@@ -389,14 +389,28 @@ static void flush(conn *c)
             return;
         }
     }
-    if (w->b.len) {
-        uv_buf_t ub = uv_buf_init(w->b.data, (unsigned)w->b.len);
+    uv_buf_t ub = uv_buf_init(w->b.data, (unsigned)w->b.len);
+    /* what the socket takes at once goes without queueing: a queued
+     * uv_write costs an epoll_ctl when it completes, a try_write does not */
+    int n = w->b.len ? uv_try_write((uv_stream_t *)&c->tcp, &ub, 1) : 0;
+    if (n < 0 && n != UV_EAGAIN) {
+        fnh__buf_free(&w->b);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    if (n > 0) {
+        ub.base += n;
+        ub.len -= (unsigned)n;
+    }
+    if (ub.len) {
         if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb)) {
             write_cb(&w->req, -1);
             conn_close(c);
             return;
         }
     } else {
+        fnh__buf_free(&w->b);
         free(w);
     }
     if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng))

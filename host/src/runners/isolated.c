@@ -41,6 +41,11 @@ typedef struct job {
  * a short function never waits behind a long one. */
 #define PIPELINE_DEPTH 8
 #define PIPELINE_MAX_NS 1000000u
+/* Functions this short fill a busy child's queue before an idle child is
+ * woken: a burst then costs one child one wake-up, and what waits behind
+ * them waits at most PIPELINE_DEPTH such runs. Children still fan out once
+ * the busy ones' queues are full. */
+#define FILL_FIRST_MAX_NS 50000u
 
 typedef struct slot {
     fnh__child *child;  /* NULL until first needed, and once stopped */
@@ -269,6 +274,13 @@ static int is_short(const fnh__function *fn)
     return c && c->avg_run_ns && c->avg_run_ns < PIPELINE_MAX_NS;
 }
 
+/* A function short enough to queue behind a busy child (FILL_FIRST_MAX_NS). */
+static int is_tiny(const fnh__function *fn)
+{
+    const fnh__native_code *c = fn->runner_state;
+    return c && c->avg_run_ns && c->avg_run_ns < FILL_FIRST_MAX_NS;
+}
+
 /* Folds one run's duration into the function's recent average. */
 static void note_run(fnh__invocation *inv)
 {
@@ -298,22 +310,31 @@ static void pump(void)
         fnh__child_stop(c, STOP_GRACE_MS);
     }
     while (g.lanes && !g.stopping) {
-        slot *idle = NULL, *unborn = NULL, *least = NULL;
-        int short_next = is_short(g.lanes->head->inv->fn);
-        for (int i = 0; i < g.nslots && !idle; i++) {
+        slot *idle = NULL, *unborn = NULL, *least = NULL, *fullest = NULL;
+        const fnh__function *next = g.lanes->head->inv->fn;
+        int short_next = is_short(next), tiny_next = short_next && is_tiny(next);
+        for (int i = 0; i < g.nslots; i++) {
             slot *s = &g.slots[i];
-            if (s->up && !s->running)
-                idle = s;
-            else if (!s->child && !unborn)
-                unborn = s;
-            else if (short_next && s->up && !s->cancelled && !s->error && s->running &&
-                     s->inflight <= PIPELINE_DEPTH && is_short(s->running->inv->fn) &&
-                     (!s->queued_tail || is_short(s->queued_tail->inv->fn)) &&
-                     (!least || s->inflight < least->inflight))
-                least = s;
+            if (s->up && !s->running) {
+                if (!idle)
+                    idle = s;
+            } else if (!s->child) {
+                if (!unborn)
+                    unborn = s;
+            } else if (short_next && s->up && !s->cancelled && !s->error && s->running &&
+                       s->inflight <= PIPELINE_DEPTH && is_short(s->running->inv->fn) &&
+                       (!s->queued_tail || is_short(s->queued_tail->inv->fn))) {
+                if (!least || s->inflight < least->inflight)
+                    least = s;
+                if (tiny_next && is_tiny(s->running->inv->fn) &&
+                    (!s->queued_tail || is_tiny(s->queued_tail->inv->fn)) &&
+                    (!fullest || s->inflight > fullest->inflight))
+                    fullest = s;
+            }
         }
-        if (idle || (!unborn && least)) {
-            assign(idle ? idle : least, pop_waiting());
+        slot *to = fullest ? fullest : idle ? idle : !unborn ? least : NULL;
+        if (to) {
+            assign(to, pop_waiting());
             continue;
         }
         if (!unborn)

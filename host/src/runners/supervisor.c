@@ -207,12 +207,23 @@ int fnh__child_send(fnh__child *c, fnh__buf *b)
         fnh__buf_free(b);
         return -EPIPE;
     }
+    /* what the socket takes at once is written without queueing: a queued
+     * uv_write costs an epoll_ctl when it completes, a try_write does not */
+    uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
+    int n = uv_try_write((uv_stream_t *)&c->cur->chan, &ub, 1);
+    if (n == (int)b->len || (n < 0 && n != UV_EAGAIN)) {
+        fnh__buf_free(b);
+        return n < 0 ? n : 0;
+    }
+    if (n > 0) {
+        ub.base += n;
+        ub.len -= (unsigned)n;
+    }
     send_req *r = malloc(sizeof *r);
     if (!r) {
         fnh__buf_free(b);
         return -ENOMEM;
     }
-    uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
     r->data = fnh__buf_take(b);
     int rc = uv_write(&r->req, (uv_stream_t *)&c->cur->chan, &ub, 1, send_done);
     if (rc) {
