@@ -199,10 +199,11 @@ check-asan: samples-node
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/run.py --build build-asan
 
-TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer,test_robust_dispatch,test_retry,test_http_throttles
+TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer,test_robust_dispatch,test_retry,test_http_throttles,test-pool
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
-	  SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/fnhost functions extensions
+	  SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/fnhost build-tsan/tests/test-pool \
+	  functions extensions
 	TSAN_OPTIONS=halt_on_error=0 python3 tests/run.py --build build-tsan -k $(TSAN_TESTS)
 
 # Fuzzing: tests/fuzz/fuzz_<name>.c are libFuzzer targets linked against the
