@@ -70,6 +70,31 @@ def test_pipelined_work_fans_out_to_isolated_children(ctx):
     assert "Timeout value" not in h.output
 
 
+def test_blocked_functions_run_side_by_side_beyond_the_cpu_count(ctx):
+    # 8 calls that sleep 1 s, arriving together, on a host whose base is 4
+    # workers or children: a call blocked for over 10 ms no longer holds a
+    # CPU's share, so all 8 sleep at once (one wave, not two)
+    for args in ((), IN_PROCESS):
+        h = ctx.start(pool_app(ctx), *args)
+        socks = [h.connect(30) for _ in range(8)]
+        try:
+            t0 = time.time()
+            for s in socks:
+                s.sendall(b"GET /api/slow?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            rs = [read_response(s)[0] for s in socks]
+            took = time.time() - t0
+        finally:
+            for s in socks:
+                s.close()
+        assert [r.status for r in rs] == [200] * 8, [(r.status, r.body) for r in rs]
+        assert took < 1.8, f"8 blocked calls took {took:.2f} s: they ran in waves ({args})"
+        if args:
+            assert max(r.json()["peak"] for r in rs) == 8, [r.body for r in rs]
+        else:
+            assert len({r.json()["pid"] for r in rs}) == 8, [r.body for r in rs]
+        h.stop()
+
+
 def test_one_functions_backlog_does_not_starve_another(ctx):
     for args in ((), IN_PROCESS):
         backlog_then_fast(ctx, args)

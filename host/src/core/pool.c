@@ -4,7 +4,9 @@
  * wake one worker; while work stays queued a short timer wakes one more idle
  * worker per tick, so blocking jobs fan out over the pool while a burst of
  * short ones costs few thread switches, up to the CPU-bound cap of running
- * workers. Jobs of functions with binding I/O (which mostly wait: a durable
+ * workers; a job running over 10 ms is taken to be blocked and leaves that
+ * count, so blocked functions run side by side up to the pool's size. Jobs
+ * of functions with binding I/O (which mostly wait: a durable
  * queue put waiting for its flush) each wake a worker at once, from a few
  * threads kept beyond that cap. A worker stuck in an abandoned job
  * is replaced (up to a bound) and leaves the pool when its job returns.
@@ -23,10 +25,22 @@
 
 /* Threads the pool may add to replace workers stuck in abandoned jobs. */
 #define MAX_REPLACEMENTS 64
+/* A job running longer than this is taken to be blocked (sleeping, waiting
+ * on I/O) rather than using a CPU: it no longer counts toward the CPU-bound
+ * cap, so queued work gets another worker while it runs. */
+#define BLOCKED_NS 10000000u
+
 /* Threads beyond the CPU-bound cap, for binding I/O jobs that mostly wait
  * (a durable queue put waiting for its flush): waiting together, 16 puts
  * share one flush where 4 could. */
 #define IO_THREADS 12
+
+/* One worker thread, on its own stack; in g.workers under g.lock. */
+struct worker {
+    uint64_t job_since; /* when its current job started, 0 when idle */
+    const fnh__invocation *job; /* that job (overdue ones are counted stuck) */
+    struct worker *next, **prev;
+};
 
 struct fnh__lane {
     fnh__invocation *head, *tail;
@@ -48,6 +62,7 @@ static struct {
     int stopping;
     int nthreads; /* the pool's size */
     int cpu_cap;  /* running workers the fan-out timer grows to (the rest: I/O) */
+    struct worker *workers; /* every worker thread, with its job's start */
     int alive;    /* worker threads running */
     int stuck;    /* of them, inside an abandoned job */
     int replacement_warned;
@@ -213,7 +228,13 @@ static void *worker_main(void *arg)
 {
     (void)arg;
     fnh__crash_thread_init(); /* a stack overflow in a function is reported too */
+    struct worker self = {0};
     pthread_mutex_lock(&g.lock);
+    self.next = g.workers;
+    if (g.workers)
+        g.workers->prev = &self.next;
+    self.prev = &g.workers;
+    g.workers = &self;
     for (;;) {
         if (g.held && (!g.ready_head || g.stopping))
             post_held(); /* another worker took the next job */
@@ -227,12 +248,16 @@ static void *worker_main(void *arg)
         fnh__invocation *inv = lanes_pop();
         uint64_t now = fnh__now_ns();
         __atomic_store_n(&inv->run_ns, now, __ATOMIC_RELEASE);
+        self.job_since = now;
+        self.job = inv;
         pthread_mutex_unlock(&g.lock);
 
         inv->pool_job(inv);
 
         uint64_t end = fnh__now_ns();
         pthread_mutex_lock(&g.lock);
+        self.job_since = 0;
+        self.job = NULL;
         struct fnh__lane *l = inv->fn->lane; /* lives as long as its function */
         if (l && end > now)
             l->avg_run_ns = l->avg_run_ns ? (l->avg_run_ns * 7 + (end - now)) / 8 : end - now;
@@ -252,6 +277,9 @@ static void *worker_main(void *arg)
         if (was_stuck && g.alive - g.stuck > g.nthreads)
             break; /* a replacement took this worker's place */
     }
+    *self.prev = self.next;
+    if (self.next)
+        self.next->prev = self.prev;
     g.alive--;
     pthread_cond_broadcast(&g.exited);
     pthread_mutex_unlock(&g.lock);
@@ -339,7 +367,7 @@ static void hand_over(void)
      * waits: a worker for each such job at once, so they wait together */
     if (signals < io_jobs)
         signals = io_jobs < g.idle ? io_jobs : g.idle;
-    int wake_more = g.ready_head && g.idle > signals && g.alive - g.stuck - g.idle < g.cpu_cap;
+    int wake_more = g.ready_head && g.idle > signals; /* stall_cb decides */
     pthread_mutex_unlock(&g.lock);
     if (tiny && !g.held_timer_armed) { /* the ceiling on how long an answer is held */
         g.held_timer_armed = 1;
@@ -353,14 +381,26 @@ static void hand_over(void)
         arm_stall_timer();
 }
 
+/* Workers running a job, less those blocked in one (BLOCKED_NS). Under g.lock. */
+static int busy_on_cpu(void)
+{
+    int n = g.alive - g.stuck - g.idle;
+    uint64_t now = fnh__now_ns();
+    for (const struct worker *w = g.workers; w; w = w->next)
+        n -= w->job_since && !w->job->overdue && now - w->job_since > BLOCKED_NS;
+    return n;
+}
+
 static void stall_cb(uv_timer_t *t)
 {
     (void)t;
     pthread_mutex_lock(&g.lock);
-    int running = g.alive - g.stuck - g.idle;
+    int running = busy_on_cpu();
     if (g.ready_head && g.idle && running < g.cpu_cap)
         pthread_cond_signal(&g.cond);
-    int more = g.ready_head && g.idle > 1 && running + 1 < g.cpu_cap;
+    /* while work waits and a worker could take it: look again (a job
+     * running now may turn out to be blocked) */
+    int more = g.ready_head && g.idle > 1;
     pthread_mutex_unlock(&g.lock);
     g.stall_armed = 0;
     if (more)

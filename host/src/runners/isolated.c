@@ -46,6 +46,13 @@ typedef struct job {
  * them waits at most PIPELINE_DEPTH such runs. Children still fan out once
  * the busy ones' queues are full. */
 #define FILL_FIRST_MAX_NS 50000u
+/* A child running one call for longer than this is taken to be blocked
+ * (sleeping, waiting on I/O): while work waits, a child beyond the base
+ * count may start, up to EXTRA_CHILDREN more, as the worker pool does. */
+#define BLOCKED_NS 10000000u
+#define EXTRA_CHILDREN 12
+/* An extra child idle this long stops (checked every second). */
+#define EXTRA_IDLE_NS 10000000000u
 
 typedef struct slot {
     fnh__child *child;  /* NULL until first needed, and once stopped */
@@ -56,6 +63,7 @@ typedef struct slot {
     fnh__buf out;       /* messages for it, sent once the pump round ends */
     int cancelled;      /* killed for a timeout */
     int stale;          /* started with settings a reload changed: stop once idle */
+    uint64_t idle_since; /* when it last finished a call */
     int error;          /* a protocol error got it killed */
     const fnh__function **loaded; /* functions its current process has loaded */
     size_t nloaded, cap;
@@ -68,7 +76,11 @@ static struct {
     const char *argv[3];
     fnh__child_kind kind;
     slot *slots;
-    int nslots;
+    int nslots;         /* slots in all: the base count and the extra ones */
+    int base;           /* children started whenever work waits */
+    uv_timer_t starve_timer; /* while work waits: is every child blocked? */
+    int starve_armed;
+    uv_timer_t retire_timer; /* while extra children run: stop the idle ones */
     struct lane *lanes; /* waiting for a child: one queue per function, taken in turn */
     size_t nwaiting, nrunning;
     job *finished;      /* completed inside an API call: done() on the next turn */
@@ -292,6 +304,53 @@ static void note_run(fnh__invocation *inv)
     c->avg_run_ns = c->avg_run_ns ? (c->avg_run_ns * 7 + d) / 8 : d;
 }
 
+/* Children whose current call runs on a CPU (not taken to be blocked). */
+static int children_on_cpu(void)
+{
+    int n = 0;
+    uint64_t now = fnh__now_ns();
+    for (int i = 0; i < g.nslots; i++) {
+        const slot *s = &g.slots[i];
+        uint64_t began = s->running ? __atomic_load_n(&s->running->inv->run_ns,
+                                                      __ATOMIC_ACQUIRE) : 0;
+        n += s->child && (!began || now - began <= BLOCKED_NS);
+    }
+    return n;
+}
+
+static void pump(void);
+
+static void starve_cb(uv_timer_t *t)
+{
+    (void)t;
+    pump();
+}
+
+/* Stops s's child (idle): no down() follows for a child between runs. */
+static void stop_slot(slot *s)
+{
+    s->up = 0;
+    fnh__child *c = s->child;
+    if (!fnh__child_pid(c))
+        s->child = NULL; /* between runs: freed at once, no down() */
+    fnh__child_stop(c, STOP_GRACE_MS);
+}
+
+/* Stops extra children idle for EXTRA_IDLE_NS; ends once none runs. */
+static void retire_cb(uv_timer_t *t)
+{
+    int extra = 0;
+    uint64_t now = fnh__now_ns();
+    for (int i = g.base; i < g.nslots; i++) {
+        slot *s = &g.slots[i];
+        if (s->child && s->up && !s->running && !g.lanes && now - s->idle_since > EXTRA_IDLE_NS)
+            stop_slot(s);
+        extra += s->child != NULL;
+    }
+    if (!extra)
+        uv_timer_stop(t);
+}
+
 /* Gives waiting invocations to idle children, starting children as needed. */
 static void pump(void)
 {
@@ -303,14 +362,11 @@ static void pump(void)
         if (!s->stale || !s->child || s->running)
             continue;
         s->stale = 0;
-        s->up = 0;
-        fnh__child *c = s->child;
-        if (!fnh__child_pid(c))
-            s->child = NULL; /* between runs: freed at once, no down() */
-        fnh__child_stop(c, STOP_GRACE_MS);
+        stop_slot(s);
     }
     while (g.lanes && !g.stopping) {
         slot *idle = NULL, *unborn = NULL, *least = NULL, *fullest = NULL;
+        int may_grow = -1; /* an extra child may start: every child is blocked */
         const fnh__function *next = g.lanes->head->inv->fn;
         int short_next = is_short(next), tiny_next = short_next && is_tiny(next);
         for (int i = 0; i < g.nslots; i++) {
@@ -319,7 +375,9 @@ static void pump(void)
                 if (!idle)
                     idle = s;
             } else if (!s->child) {
-                if (!unborn)
+                if (!unborn && i >= g.base && may_grow < 0)
+                    may_grow = children_on_cpu() < g.base; /* once per pass */
+                if (!unborn && (i < g.base || may_grow == 1))
                     unborn = s;
             } else if (short_next && s->up && !s->cancelled && !s->error && s->running &&
                        s->inflight <= PIPELINE_DEPTH && is_short(s->running->inv->fn) &&
@@ -339,12 +397,22 @@ static void pump(void)
         }
         if (!unborn)
             break; /* every child is busy or restarting */
+        if (unborn - g.slots >= g.base && !uv_is_active((uv_handle_t *)&g.retire_timer))
+            uv_timer_start(&g.retire_timer, retire_cb, 1000, 1000);
         int rc = fnh__child_start(&g.kind, unborn, &unborn->child);
         if (rc) {
             fnh__log("Host", FNH_LOG_ERROR, "Cannot start an isolated process (%s %s): %s",
                      g.exe, g.argv[1], uv_strerror(rc));
             fail_waiting(rc, 0);
         }
+    }
+    int waiting = g.lanes && !g.stopping;
+    if (waiting != g.starve_armed) { /* look again while work waits */
+        g.starve_armed = waiting;
+        if (waiting)
+            uv_timer_start(&g.starve_timer, starve_cb, 5, 5);
+        else
+            uv_timer_stop(&g.starve_timer);
     }
     for (int i = 0; i < g.nslots; i++) {
         slot *s = &g.slots[i];
@@ -429,6 +497,7 @@ static void child_answer(slot *s, const fnh__rpc_invocation_response *rs)
     fnh__child_healthy(s->child); /* a crash in a later function restarts it at once */
     note_run(j->inv);
     s->running = s->queued; /* the child goes on with the next one now */
+    s->idle_since = fnh__now_ns();
     if (s->queued && !(s->queued = s->queued->next))
         s->queued_tail = NULL;
     if (s->running) {
@@ -534,7 +603,8 @@ int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe)
     memset(&g, 0, sizeof g);
     g.loop = loop;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    g.nslots = nchildren > 0 ? nchildren : cpus > 4 ? (int)cpus : 4; /* as the worker pool */
+    g.base = nchildren > 0 ? nchildren : cpus > 4 ? (int)cpus : 4; /* as the worker pool */
+    g.nslots = g.base + EXTRA_CHILDREN;
     g.exe = fnh__strdup(self_exe);
     g.slots = calloc((size_t)g.nslots, sizeof *g.slots);
     if (!g.exe || !g.slots) {
@@ -556,6 +626,10 @@ int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe)
     };
     fnh__supervisor_init(loop);
     uv_timer_init(loop, &g.later);
+    uv_timer_init(loop, &g.starve_timer);
+    uv_unref((uv_handle_t *)&g.starve_timer);
+    uv_timer_init(loop, &g.retire_timer);
+    uv_unref((uv_handle_t *)&g.retire_timer);
     uv_check_init(loop, &g.pump_check);
     uv_check_start(&g.pump_check, pump_check_cb);
     uv_unref((uv_handle_t *)&g.pump_check);
@@ -676,6 +750,8 @@ int fnh__isolated_shutdown(uint64_t wait_ms)
     g.stopping = 1;
     fail_waiting(-ECANCELED, 1);
     uv_timer_stop(&g.later);
+    uv_timer_stop(&g.starve_timer);
+    uv_timer_stop(&g.retire_timer);
     later_cb(NULL);
     for (int i = 0; i < g.nslots; i++) {
         slot *s = &g.slots[i];
@@ -700,6 +776,8 @@ int fnh__isolated_shutdown(uint64_t wait_ms)
     if (left)
         return left; /* their slots must outlive them: keep everything */
     uv_close((uv_handle_t *)&g.later, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.starve_timer, NULL); /* nothing to free: the handle is static */
+    uv_close((uv_handle_t *)&g.retire_timer, NULL); /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g.pump_check, NULL); /* nothing to free: the handle is static */
     uv_close((uv_handle_t *)&g.pump_prepare, NULL); /* nothing to free: the handle is static */
     uv_run(g.loop, UV_RUN_NOWAIT); /* the closes complete before g is cleared */

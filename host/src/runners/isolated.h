@@ -21,8 +21,10 @@
  * cancel below, the end through fnh__dispatch_ran. */
 extern const fnh__runner fnh__runner_isolated;
 
-/* Sets up the runner: at most nchildren children (<= 0: 4 or the number of
- * CPUs, whichever is more, like the worker pool), each running
+/* Sets up the runner: nchildren children (<= 0: 4 or the number of CPUs,
+ * whichever is more, like the worker pool), and up to 12 more while waiting
+ * work finds every child's call running over 10 ms (blocked; each extra
+ * one stops after 10 s idle), each running
  * self_exe (the fnhost binary: /proc/self/exe resolved) "__native-child".
  * Copies self_exe. Starts no process yet. Returns 0, -EINVAL, -ENOMEM. */
 int fnh__isolated_init(uv_loop_t *loop, int nchildren, const char *self_exe);
