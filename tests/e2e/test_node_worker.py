@@ -423,6 +423,30 @@ def test_node_missing_runtime_is_one_sentence(ctx):
 
 # ---- hot reload -------------------------------------------------------------------
 
+def test_changed_and_removed_settings_reach_the_worker_after_reload(ctx):
+    app = os.path.join(ctx.tmpdir(), "app")
+    shutil.copytree(app_path(ctx, "tests", "apps", "node-v4"), app, symlinks=True)
+    settings = os.path.join(app, "local.settings.json")
+    with open(settings) as f:
+        doc = json.load(f)
+    h = started(ctx.start(app, env=ENV, wait=False))
+    assert h.get("/api/setting").json()["greeting"] == "from local.settings.json"
+    for value, want in (("changed", "changed"), (None, None)):
+        if value is None:
+            del doc["Values"]["GREETING"]
+        else:
+            doc["Values"]["GREETING"] = value
+        with open(settings, "w") as f:
+            json.dump(doc, f)
+        before = h.output.count("Host reloaded (")
+        deadline = time.time() + 60
+        while h.output.count("Host reloaded (") == before and time.time() < deadline:
+            time.sleep(0.05)
+        r = h.get("/api/setting")
+        assert r.json()["greeting"] == want, (value, r)
+    h.stop()
+
+
 def test_reload_of_a_changed_script_restarts_the_worker(ctx):
     app = os.path.join(ctx.tmpdir(), "app")
     shutil.copytree(app_path(ctx, "samples", "node-v4"), app, symlinks=True)

@@ -439,6 +439,28 @@ def test_first_setting_added_reaches_isolated_children(ctx):
     h.stop()
 
 
+def removed_setting_is_gone(ctx, *args):
+    files = {"echo/function.json": http_function(so="echo.so"),
+             "echo/echo.so": ("copy", ctx.so("native", "echo")),
+             "local.settings.json": {"Values": {"GREETING": "hi", "KEEP": "k"}}}
+    app = ctx.make_app(files)
+    h = ctx.start(app, *args)
+    assert h.get("/api/echo?setting=GREETING").body == b"hi"
+    write(os.path.join(app, "local.settings.json"), {"Values": {"KEEP": "k"}})
+    h.wait_log(RELOADED)
+    assert h.get("/api/echo?setting=GREETING").body == b"(unset)", args
+    assert h.get("/api/echo?setting=KEEP").body == b"k"
+    h.stop()
+
+
+def test_removed_setting_is_gone_from_isolated_children(ctx):
+    removed_setting_is_gone(ctx)
+
+
+def test_removed_setting_is_gone_in_process(ctx):
+    removed_setting_is_gone(ctx, "--in-process")
+
+
 def test_shadow_copies_of_old_builds_are_deleted(ctx):
     tmp = ctx.tmpdir()
     app = v_app(ctx)

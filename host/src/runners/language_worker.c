@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "grpc_server.h"
 #include "log.h"
+#include "settings.h"
 #include "rpc_frame.h"
 #include "rpc_function.h"
 #include "rpc_invocation.h"
@@ -757,7 +758,9 @@ static char **worker_env(pool *p)
             continue;
         memcpy(name, s->items[i], k);
         name[k] = '\0';
-        if (!getenv(name))
+        /* a real environment variable wins (the worker inherits it); a
+         * start-up copy of a setting does not reach the worker */
+        if (!getenv(name) || fnh__settings_exported(name))
             fnh__strlist_addf(&e, "%s", s->items[i]);
     }
     fnh__strlist_addf(&e, "FUNCTIONS_WORKER_DIRECTORY=%s", p->cfg.dir);

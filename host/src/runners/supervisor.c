@@ -15,6 +15,7 @@
 
 #include "child.h"
 #include "log.h"
+#include "settings.h"
 
 extern char **environ;
 
@@ -387,7 +388,9 @@ static void exit_cb(uv_process_t *p, int64_t status, int signal)
         uv_timer_start(&c->timer, restart_cb, e.restart_ms, 0);
 }
 
-/* The host's environment, without what the child gets anew, plus the
+/* The host's environment, without what the child gets anew and without the
+ * start-up copies of local.settings.json values (the kinds pass the app's
+ * current settings: a value removed since must not linger), plus the
  * parent pid and the kind's entries. Entries are borrowed; free the array. */
 static char **child_env(const fnh__child_kind *k, char *ppid)
 {
@@ -407,6 +410,12 @@ static char **child_env(const fnh__child_kind *k, char *ppid)
                        strncmp(e, FNH__PARENT_PID_ENV, klen) == 0;
         for (size_t j = 0; j < extra && !replaced; j++)
             replaced = strncmp(k->env[j], e, klen + 1) == 0;
+        if (!replaced && klen < 256) {
+            char name[256];
+            memcpy(name, e, klen);
+            name[klen] = '\0';
+            replaced = fnh__settings_exported(name);
+        }
         if (!replaced)
             env[at++] = environ[i];
     }
