@@ -366,7 +366,7 @@ static void pump(void)
     }
     while (g.lanes && !g.stopping) {
         slot *idle = NULL, *unborn = NULL, *least = NULL, *fullest = NULL;
-        int may_grow = -1; /* an extra child may start: every child is blocked */
+        slot *extra = NULL; /* an extra slot, started only when every child is blocked */
         const fnh__function *next = g.lanes->head->inv->fn;
         int short_next = is_short(next), tiny_next = short_next && is_tiny(next);
         for (int i = 0; i < g.nslots; i++) {
@@ -375,10 +375,10 @@ static void pump(void)
                 if (!idle)
                     idle = s;
             } else if (!s->child) {
-                if (!unborn && i >= g.base && may_grow < 0)
-                    may_grow = children_on_cpu() < g.base; /* once per pass */
-                if (!unborn && (i < g.base || may_grow == 1))
+                if (!unborn && i < g.base)
                     unborn = s;
+                else if (!extra && i >= g.base)
+                    extra = s;
             } else if (short_next && s->up && !s->cancelled && !s->error && s->running &&
                        s->inflight <= PIPELINE_DEPTH && is_short(s->running->inv->fn) &&
                        (!s->queued_tail || is_short(s->queued_tail->inv->fn))) {
@@ -390,6 +390,8 @@ static void pump(void)
                     fullest = s;
             }
         }
+        if (!fullest && !idle && !unborn && extra && children_on_cpu() < g.base)
+            unborn = extra;
         slot *to = fullest ? fullest : idle ? idle : !unborn ? least : NULL;
         if (to) {
             assign(to, pop_waiting());
