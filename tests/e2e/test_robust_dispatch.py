@@ -1,7 +1,8 @@
 """End-to-end tests of running functions under pressure, for both native
 runners (isolated in child processes, the default, and in-process on the
 worker pool with --in-process): queued work fans out over idle workers or
-children, queue time is not function time, one function's backlog cannot
+children, blocked calls run side by side beyond the CPU count (extra
+children stop once idle), queue time is not function time, one function's backlog cannot
 starve another, hung functions neither block the rest nor get the blame of
 healthy ones, crashes are named, and shutdown is bounded whatever functions
 do."""
@@ -93,6 +94,33 @@ def test_blocked_functions_run_side_by_side_beyond_the_cpu_count(ctx):
         else:
             assert len({r.json()["pid"] for r in rs}) == 8, [r.body for r in rs]
         h.stop()
+
+
+def child_pids(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return f.read().split()
+
+
+def test_extra_children_stop_once_idle(ctx):
+    # the extra children started beside blocked ones stop after 10 s idle;
+    # the base children (4 here) stay warm
+    h = ctx.start(pool_app(ctx))
+    socks = [h.connect(30) for _ in range(8)]
+    try:
+        for s in socks:
+            s.sendall(b"GET /api/slow?ms=500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        rs = [read_response(s)[0] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+    assert len({r.json()["pid"] for r in rs}) > 4, [r.body for r in rs]
+    assert len(child_pids(h.proc.pid)) > 4
+    deadline = time.time() + 20
+    while len(child_pids(h.proc.pid)) > 4 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(child_pids(h.proc.pid)) == 4, child_pids(h.proc.pid)
+    assert h.get("/api/fast?ms=0").status == 200
+    h.stop()
 
 
 def test_one_functions_backlog_does_not_starve_another(ctx):
