@@ -106,9 +106,12 @@ def test_changed_schedule_is_not_past_due(ctx):
     with open(status_path(app), "w") as f:
         json.dump({"Last": "2020-01-01T10:00:00.000+00:00", "Next": "2020-01-01T11:00:00.000+00:00",
                    "LastUpdated": "2020-01-01T10:00:00.000+00:00"}, f)
+    while time.time() % 60 > 57:  # the 0.5 s below must not hold a scheduled run
+        time.sleep(0.1)
     h = ctx.start(app)
     time.sleep(0.5)
-    assert "IsPastDue" not in h.output
+    assert "UnscheduledInvocationReason: IsPastDue" not in h.output
+    assert '"IsPastDue":true' not in h.output
     assert "Executing 'Functions.tick'" not in h.output
 
 
