@@ -60,6 +60,7 @@ typedef struct worker {
     int loads_pending;
     int warned_init;     /* the initializationTimeout error was logged for this run */
     int handles_terminate; /* announced HandlesWorkerTerminateMessage: exits by itself */
+    int terminating;       /* WorkerTerminate went out on its stream: wait for its exit */
     job *jobs;           /* in flight on it */
     job *buckets[NBUCKETS]; /* the same, by invocation id */
     size_t inflight;
@@ -938,6 +939,7 @@ static int stop_now(pool *p, uint64_t grace_ms)
         fnh__rpc_msg m = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__INIT;
         m.content_case = CASE(WORKER_TERMINATE);
         m.worker_terminate = &t;
+        w->terminating = w->stream != NULL && w->handles_terminate;
         send_msg(w, &m);
     }
     /* those that handle WorkerTerminate get the grace period to exit by
@@ -945,9 +947,10 @@ static int stop_now(pool *p, uint64_t grace_ms)
     uint64_t deadline = fnh__now_ns() + grace_ms * 1000000u;
     while (children_left(p) && fnh__now_ns() < deadline) {
         int alive = 0;
+        /* its process, not its stream: a worker closes the stream just
+         * before it exits, and a stop now would race that exit */
         for (int i = 0; i < p->nw; i++)
-            alive += p->w[i].child && fnh__child_pid(p->w[i].child) && p->w[i].stream &&
-                     p->w[i].handles_terminate;
+            alive += p->w[i].child && fnh__child_pid(p->w[i].child) && p->w[i].terminating;
         if (!alive)
             break;
         uv_run(p->loop, UV_RUN_NOWAIT);
