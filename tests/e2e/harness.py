@@ -85,6 +85,35 @@ def is_closed(sock, timeout=2.0):
         return False
 
 
+def alive(pid):
+    """True while process pid runs (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def gone_within(pid, seconds):
+    """True once process pid is dead, False if it still runs after seconds."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def child_pids(pid):
+    """The pids of process pid's children, as strings."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return f.read().split()
+
+
 class Host:
     """A running fnhost process."""
 

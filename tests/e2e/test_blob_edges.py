@@ -18,6 +18,7 @@ import tarfile
 import threading
 import time
 
+from harness import child_pids
 from test_blob import OK, blob_app, blob_path, drop, infos, io_function, trig_function
 
 CONTAINER = "samples-workitems"
@@ -297,8 +298,7 @@ def test_output_write_is_flushed_before_rename_and_folder_after(ctx):
                      env={"ASAN_OPTIONS": (asan + ":" if asan else "") + "detect_leaks=0"})
     r = h.post("/api/blob?name=durable", body=b"keep me")
     assert r.status == 200, r
-    with open(f"/proc/{h.proc.pid}/task/{h.proc.pid}/children") as f:
-        traced = int(f.read().split()[0])  # strace's child: the host
+    traced = int(child_pids(h.proc.pid)[0])  # strace's child: the host
     os.kill(traced, signal.SIGTERM)
     assert h.wait_exit() == 0
     lines = open(trace).read().splitlines()

@@ -16,6 +16,8 @@ import re
 import signal
 import time
 
+from harness import alive, gone_within
+
 HANDLER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps",
                        "custom", "handler.py")
 DEV = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
@@ -58,27 +60,6 @@ def handler_pid(app, timeout=10):
                 return int(text)
         time.sleep(0.05)
     raise AssertionError("the handler never wrote its pid")
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purpose
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def wait_dead(pid, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def read_records(app, name, count, timeout=20):
@@ -360,14 +341,14 @@ def test_custom_no_orphan_after_sigterm_or_kill(ctx):
     pid = handler_pid(app)
     assert alive(pid)
     h.stop()
-    assert wait_dead(pid), "the handler outlived the host"
+    assert gone_within(pid, 10), "the handler outlived the host"
     os.unlink(os.path.join(app, "handler.pid"))
     h = ctx.start(app)
     assert h.get("/api/Echo").status == 201
     pid = handler_pid(app)
     h.proc.send_signal(signal.SIGKILL)
     h.crashed()
-    assert wait_dead(pid), "the handler outlived the host killed with SIGKILL"
+    assert gone_within(pid, 10), "the handler outlived the host killed with SIGKILL"
 
 
 # ---- configuration -------------------------------------------------------------------

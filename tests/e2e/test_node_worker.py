@@ -12,6 +12,8 @@ import subprocess
 import threading
 import time
 
+from harness import gone_within
+
 WORKERS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "workers")
 ENV = {"FNHOST_WORKERS_PATH": WORKERS}
@@ -34,29 +36,6 @@ def started(h, timeout=60):
     # the worker's start is part of the host's: generous on a busy machine
     return h.wait_started(timeout)
 
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1][0] != "Z"
-    except OSError:
-        return False
-
-
-def gone_within(pid, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-# ---- the v4 model: worker indexing ---------------------------------------------
 
 def test_node_v4_sample_http_and_route_constraints(ctx):
     h = started(ctx.start(app_path(ctx, "samples", "node-v4"), env=ENV, wait=False))

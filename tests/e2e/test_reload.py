@@ -223,12 +223,20 @@ def test_real_environment_still_wins_after_reload(ctx):
     h.stop()
 
 
+def tick(schedule, **more):
+    """function.json of the ticker fixture on schedule."""
+    return {"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
+                          "schedule": schedule, **more}], "scriptFile": "ticker.so"}
+
+
+def tick_app(ctx, fj, **kw):
+    """v_app with a "tick" timer function of function.json fj."""
+    extra = {"tick/function.json": fj, "tick/ticker.so": ("copy", ctx.so("native", "ticker"))}
+    return v_app(ctx, extra=extra, **kw)
+
+
 def test_timer_keeps_state_across_unrelated_change(ctx):
-    tick = {"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
-                          "schedule": "*/1 * * * * *", "runOnStartup": True}],
-            "scriptFile": "ticker.so"}
-    app = v_app(ctx, extra={"tick/function.json": tick,
-                            "tick/ticker.so": ("copy", ctx.so("native", "ticker"))})
+    app = tick_app(ctx, tick("*/1 * * * * *", runOnStartup=True))
     h = ctx.start(app, "--verbose")
     wait_count(h, "Executed 'Functions.tick' (Succeeded", 2)
     write(os.path.join(app, "hello", "function.json"), http_function(so="fn.so", route="moved"))
@@ -247,11 +255,7 @@ def test_timer_keeps_state_across_unrelated_change(ctx):
 
 
 def test_changed_schedule_restarts_the_timer(ctx):
-    def tick(schedule):
-        return {"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
-                              "schedule": schedule}], "scriptFile": "ticker.so"}
-    app = v_app(ctx, extra={"tick/function.json": tick("0 0 0 1 1 *"),
-                            "tick/ticker.so": ("copy", ctx.so("native", "ticker"))})
+    app = tick_app(ctx, tick("0 0 0 1 1 *"))
     h = ctx.start(app, "--verbose")
     write(os.path.join(app, "tick", "function.json"), tick("*/1 * * * * *"))
     out = h.wait_log(RELOADED)
@@ -375,11 +379,7 @@ def test_watch_directories(ctx):
 
 
 def test_timer_run_in_progress_across_reloads(ctx):
-    tick = {"bindings": [{"type": "timerTrigger", "direction": "in", "name": "myTimer",
-                          "schedule": "*/1 * * * * *"}], "scriptFile": "ticker.so"}
-    app = v_app(ctx, values={"TICKER_SLEEP_MS": "1200"},
-                extra={"tick/function.json": tick,
-                       "tick/ticker.so": ("copy", ctx.so("native", "ticker"))})
+    app = tick_app(ctx, tick("*/1 * * * * *"), values={"TICKER_SLEEP_MS": "1200"})
     h = ctx.start(app, "--verbose")
     h.wait_log("Executing 'Functions.tick'")
     # reload (more than once) while a run goes: the newest snapshot's timer

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 
-from harness import http_function, read_response
+from harness import child_pids, http_function, read_response
 
 
 def pool_app(ctx, timeout=None, names=("slow", "fast")):
@@ -94,11 +94,6 @@ def test_blocked_functions_run_side_by_side_beyond_the_cpu_count(ctx):
         else:
             assert len({r.json()["pid"] for r in rs}) == 8, [r.body for r in rs]
         h.stop()
-
-
-def child_pids(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return f.read().split()
 
 
 def test_extra_children_stop_once_idle(ctx):

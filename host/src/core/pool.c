@@ -37,8 +37,7 @@
 
 /* One worker thread, on its own stack; in g.workers under g.lock. */
 struct worker {
-    uint64_t job_since; /* when its current job started, 0 when idle */
-    const fnh__invocation *job; /* that job (overdue ones are counted stuck) */
+    const fnh__invocation *job; /* its current job, NULL when idle */
     struct worker *next, **prev;
 };
 
@@ -62,7 +61,7 @@ static struct {
     int stopping;
     int nthreads; /* the pool's size */
     int cpu_cap;  /* running workers the fan-out timer grows to (the rest: I/O) */
-    struct worker *workers; /* every worker thread, with its job's start */
+    struct worker *workers; /* every worker thread, with its current job */
     int alive;    /* worker threads running */
     int stuck;    /* of them, inside an abandoned job */
     int replacement_warned;
@@ -77,7 +76,6 @@ static struct {
     fnh__invocation *held, *held_last;
     uint64_t held_since;
     uv_timer_t held_timer;
-    int held_timer_armed;
     /* workers -> loop */
     pthread_mutex_t done_lock;
     fnh__invocation *done;
@@ -217,10 +215,9 @@ static void post_held(void)
     pthread_mutex_lock(&g.lock);
 }
 
-/* The next job is of a function whose recent runs were tiny. Under g.lock. */
-static int next_is_tiny(void)
+/* l's function has run, in under TINY_RUN_NS on average. Under g.lock. */
+static int lane_is_tiny(const struct fnh__lane *l)
 {
-    const struct fnh__lane *l = g.ready_head;
     return l && l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
 }
 
@@ -248,7 +245,6 @@ static void *worker_main(void *arg)
         fnh__invocation *inv = lanes_pop();
         uint64_t now = fnh__now_ns();
         __atomic_store_n(&inv->run_ns, now, __ATOMIC_RELEASE);
-        self.job_since = now;
         self.job = inv;
         pthread_mutex_unlock(&g.lock);
 
@@ -256,7 +252,6 @@ static void *worker_main(void *arg)
 
         uint64_t end = fnh__now_ns();
         pthread_mutex_lock(&g.lock);
-        self.job_since = 0;
         self.job = NULL;
         struct fnh__lane *l = inv->fn->lane; /* lives as long as its function */
         if (l && end > now)
@@ -272,7 +267,7 @@ static void *worker_main(void *arg)
         }
         if (was_stuck)
             g.stuck--;
-        if (!next_is_tiny() || g.stopping || was_stuck || end - g.held_since >= DONE_HOLD_NS)
+        if (!lane_is_tiny(g.ready_head) || g.stopping || was_stuck || end - g.held_since >= DONE_HOLD_NS)
             post_held();
         if (was_stuck && g.alive - g.stuck > g.nthreads)
             break; /* a replacement took this worker's place */
@@ -325,10 +320,8 @@ static void held_cb(uv_timer_t *t)
     pthread_mutex_unlock(&g.lock);
     if (first)
         post_done_list(first, last);
-    if (quiet) {
+    if (quiet)
         uv_timer_stop(&g.held_timer);
-        g.held_timer_armed = 0;
-    }
 }
 
 static void arm_stall_timer(void)
@@ -357,7 +350,7 @@ static void hand_over(void)
             continue;
         }
         io_jobs += inv->fn->has_ext_io;
-        tiny |= l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
+        tiny |= lane_is_tiny(l);
         lane_push(l, inv);
     }
     int signals = 0;
@@ -369,8 +362,7 @@ static void hand_over(void)
         signals = io_jobs < g.idle ? io_jobs : g.idle;
     int wake_more = g.ready_head && g.idle > signals; /* stall_cb decides */
     pthread_mutex_unlock(&g.lock);
-    if (tiny && !g.held_timer_armed) { /* the ceiling on how long an answer is held */
-        g.held_timer_armed = 1;
+    if (tiny && !uv_is_active((uv_handle_t *)&g.held_timer)) { /* the ceiling on holding */
         uv_timer_start(&g.held_timer, held_cb, HELD_TIMER_MS, HELD_TIMER_MS);
     }
     /* signalled after the unlock: a woken worker never waits for the lock */
@@ -387,7 +379,8 @@ static int busy_on_cpu(void)
     int n = g.alive - g.stuck - g.idle;
     uint64_t now = fnh__now_ns();
     for (const struct worker *w = g.workers; w; w = w->next)
-        n -= w->job_since && !w->job->overdue && now - w->job_since > BLOCKED_NS;
+        n -= w->job && !w->job->overdue &&
+             now - __atomic_load_n(&w->job->run_ns, __ATOMIC_ACQUIRE) > BLOCKED_NS;
     return n;
 }
 

@@ -16,6 +16,7 @@
 
 #include "http_router.h"
 #include "fdlimit.h"
+#include "stream_write.h"
 #include "log.h"
 
 /* A connection is read only while it has room: fewer than MAX_OUTSTANDING
@@ -450,12 +451,12 @@ static void conn_flush(conn *c)
         return;
     if (c->out.len) {
         uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-        if (n == (int)c->out.len) {
+        int rc = fnh__stream_try_write((uv_stream_t *)&c->tcp, &b);
+        if (rc == 1) {
             c->out.len = 0;
         } else {
-            size_t done = n > 0 ? (size_t)n : 0;
-            if (n < 0 && n != UV_EAGAIN) {
+            size_t done = (size_t)(b.base - c->out.data);
+            if (rc < 0) {
                 conn_close(c);
                 return;
             }

@@ -431,6 +431,19 @@ static int unused_port(void)
 
 /* ---- lifetime ------------------------------------------------------------------------ */
 
+/* Frees h and what it owns directly (command line, environment, paths);
+ * its handles and client are closed or freed by the caller. */
+static void ch_free(ch *h)
+{
+    fnh__strlist_free(&h->argv);
+    fnh__strlist_free(&h->env);
+    free(h->argv_v);
+    free(h->env_v);
+    free(h->cwd);
+    free(h->exe_shown);
+    free(h);
+}
+
 static void poll_closed(uv_handle_t *hd)
 {
     ch *h = hd->data;
@@ -443,13 +456,7 @@ static void poll_closed(uv_handle_t *hd)
             *pp = h->next_all;
             break;
         }
-    fnh__strlist_free(&h->argv);
-    fnh__strlist_free(&h->env);
-    free(h->argv_v);
-    free(h->env_v);
-    free(h->cwd);
-    free(h->exe_shown);
-    free(h);
+    ch_free(h);
 }
 
 static void state_free_now(ch *h)
@@ -740,10 +747,7 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
         fn->run_inline = 0;
     }
     if (rc || !loop) {
-        fnh__strlist_free(&h->argv);
-        free(h->cwd);
-        free(h->exe_shown);
-        free(h);
+        ch_free(h);
         return;
     }
     fnh__supervisor_init(loop);
@@ -753,14 +757,8 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
                                                      &h->hc)) {
         HERR(app, "cannot prepare the custom handler '%s': no free port or out of memory",
              h->exe_shown);
-        fnh__strlist_free(&h->argv);
-        fnh__strlist_free(&h->env);
-        free(h->argv_v);
-        free(h->env_v);
-        free(h->cwd);
-        free(h->exe_shown);
         fnh__hc_free(h->hc);
-        free(h);
+        ch_free(h);
         return;
     }
     uv_timer_init(loop, &h->poll);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "stream_write.h"
 
 #define READ_BUF 65536u
 #define WINDOW ((1u << 30))
@@ -390,20 +391,14 @@ static void flush(conn *c)
         }
     }
     uv_buf_t ub = uv_buf_init(w->b.data, (unsigned)w->b.len);
-    /* what the socket takes at once goes without queueing: a queued
-     * uv_write costs an epoll_ctl when it completes, a try_write does not */
-    int n = w->b.len ? uv_try_write((uv_stream_t *)&c->tcp, &ub, 1) : 0;
-    if (n < 0 && n != UV_EAGAIN) {
+    int rc = fnh__stream_try_write((uv_stream_t *)&c->tcp, &ub);
+    if (rc < 0) {
         fnh__buf_free(&w->b);
         free(w);
         conn_close(c);
         return;
     }
-    if (n > 0) {
-        ub.base += n;
-        ub.len -= (unsigned)n;
-    }
-    if (ub.len) {
+    if (rc == 0) {
         if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb)) {
             write_cb(&w->req, -1);
             conn_close(c);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "stream_write.h"
+
 typedef struct conn conn;
 
 struct fnh__hc_req {
@@ -325,18 +327,11 @@ static void conn_send(conn *c, fnh__hc_req *r)
     c->parser.data = c;
     uv_buf_t b = uv_buf_init(r->data.data, (unsigned)r->data.len);
     c->write.data = c;
-    /* what the socket takes at once goes without queueing: a queued
-     * uv_write costs an epoll_ctl when it completes, a try_write does not */
-    int rc = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (rc == (int)b.len)
+    int rc = fnh__stream_try_write((uv_stream_t *)&c->tcp, &b);
+    if (rc == 1)
         return;
-    if (rc >= 0 || rc == UV_EAGAIN) {
-        if (rc > 0) {
-            b.base += rc;
-            b.len -= (unsigned)rc;
-        }
+    if (rc == 0)
         rc = uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, write_cb);
-    }
     if (rc) {
         c->req = NULL;
         conn_close(c);

@@ -79,7 +79,6 @@ static struct {
     int nslots;         /* slots in all: the base count and the extra ones */
     int base;           /* children started whenever work waits */
     uv_timer_t starve_timer; /* while work waits: is every child blocked? */
-    int starve_armed;
     uv_timer_t retire_timer; /* while extra children run: stop the idle ones */
     struct lane *lanes; /* waiting for a child: one queue per function, taken in turn */
     size_t nwaiting, nrunning;
@@ -279,18 +278,23 @@ static void fail_waiting(int rc, int now)
     }
 }
 
-/* A function whose recent runs were short (pipelining is safe behind it). */
-static int is_short(const fnh__function *fn)
+/* A function that has run, in under max_ns on average: PIPELINE_MAX_NS
+ * (pipelining is safe behind it), FILL_FIRST_MAX_NS (it fills a busy
+ * child first). */
+static int runs_under(const fnh__function *fn, uint64_t max_ns)
 {
     const fnh__native_code *c = fn->runner_state;
-    return c && c->avg_run_ns && c->avg_run_ns < PIPELINE_MAX_NS;
+    return c && c->avg_run_ns && c->avg_run_ns < max_ns;
 }
 
-/* A function short enough to queue behind a busy child (FILL_FIRST_MAX_NS). */
+static int is_short(const fnh__function *fn)
+{
+    return runs_under(fn, PIPELINE_MAX_NS);
+}
+
 static int is_tiny(const fnh__function *fn)
 {
-    const fnh__native_code *c = fn->runner_state;
-    return c && c->avg_run_ns && c->avg_run_ns < FILL_FIRST_MAX_NS;
+    return runs_under(fn, FILL_FIRST_MAX_NS);
 }
 
 /* Folds one run's duration into the function's recent average. */
@@ -408,9 +412,8 @@ static void pump(void)
             fail_waiting(rc, 0);
         }
     }
-    int waiting = g.lanes && !g.stopping;
-    if (waiting != g.starve_armed) { /* look again while work waits */
-        g.starve_armed = waiting;
+    int waiting = g.lanes && !g.stopping; /* look again while work waits */
+    if (waiting != !!uv_is_active((uv_handle_t *)&g.starve_timer)) {
         if (waiting)
             uv_timer_start(&g.starve_timer, starve_cb, 5, 5);
         else

@@ -16,6 +16,7 @@
 #include "child.h"
 #include "log.h"
 #include "settings.h"
+#include "stream_write.h"
 
 extern char **environ;
 
@@ -208,17 +209,11 @@ int fnh__child_send(fnh__child *c, fnh__buf *b)
         fnh__buf_free(b);
         return -EPIPE;
     }
-    /* what the socket takes at once is written without queueing: a queued
-     * uv_write costs an epoll_ctl when it completes, a try_write does not */
     uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
-    int n = uv_try_write((uv_stream_t *)&c->cur->chan, &ub, 1);
-    if (n == (int)b->len || (n < 0 && n != UV_EAGAIN)) {
+    int rc = fnh__stream_try_write((uv_stream_t *)&c->cur->chan, &ub);
+    if (rc != 0) { /* all of it went, or the channel is broken */
         fnh__buf_free(b);
-        return n < 0 ? n : 0;
-    }
-    if (n > 0) {
-        ub.base += n;
-        ub.len -= (unsigned)n;
+        return rc < 0 ? rc : 0;
     }
     send_req *r = malloc(sizeof *r);
     if (!r) {
@@ -226,7 +221,7 @@ int fnh__child_send(fnh__child *c, fnh__buf *b)
         return -ENOMEM;
     }
     r->data = fnh__buf_take(b);
-    int rc = uv_write(&r->req, (uv_stream_t *)&c->cur->chan, &ub, 1, send_done);
+    rc = uv_write(&r->req, (uv_stream_t *)&c->cur->chan, &ub, 1, send_done);
     if (rc) {
         free(r->data);
         free(r);
