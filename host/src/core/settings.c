@@ -178,9 +178,28 @@ static fnh__strlist g_exported;
 
 int fnh__settings_exported(const char *name)
 {
+    size_t n = strcspn(name, "=");
     for (size_t i = 0; i < g_exported.len; i++)
-        if (strcmp(g_exported.items[i], name) == 0)
+        if (strncmp(g_exported.items[i], name, n) == 0 && g_exported.items[i][n] == '\0')
             return 1;
+    return 0;
+}
+
+int fnh__settings_for_child(const fnh__strlist *settings, fnh__strlist *out)
+{
+    for (size_t i = 0; i < settings->len; i++) {
+        const char *e = settings->items[i];
+        const char *eq = strchr(e, '=');
+        if (!eq || eq == e)
+            continue;
+        char *name = fnh__strndup(e, (size_t)(eq - e));
+        if (!name)
+            return -ENOMEM;
+        int pass = !getenv(name) || fnh__settings_exported(name);
+        free(name);
+        if (pass && fnh__strlist_addf(out, "%s", e))
+            return -ENOMEM;
+    }
     return 0;
 }
 

@@ -38,10 +38,15 @@ int fnh__settings_load(const char *root, fnh__local_settings *out);
 void fnh__settings_export(const fnh__strlist *values);
 
 void fnh__settings_free(fnh__local_settings *s);
-/* 1 when name is in the environment only because fnh__settings_export put
- * it there from local.settings.json (a reload's new Value then wins). Any
- * thread once start-up is over. */
+/* 1 when name (or the name of a "NAME=VALUE" entry) is in the environment
+ * only because fnh__settings_export put it there from local.settings.json
+ * (a reload's new Value then wins). Any thread once start-up is over. */
 int fnh__settings_exported(const char *name);
+/* Appends to out (the environment a child process starts with, beside the
+ * host's) each "NAME=VALUE" app setting the child must get: those the
+ * environment lacks or holds only as a start-up copy (a real environment
+ * variable wins; the child inherits it). Returns 0 or -ENOMEM. */
+int fnh__settings_for_child(const fnh__strlist *settings, fnh__strlist *out);
 
 /* An app setting: the environment variable, else the entry of values
  * ("NAME=value"; may be NULL); for a name the host exported itself from

@@ -702,14 +702,7 @@ void fnh__isolated_forget(const fnh__function *fn)
 void fnh__isolated_settings(const fnh__app *app)
 {
     fnh__strlist env = {0};
-    for (size_t i = 0; i < app->settings.len; i++) {
-        const char *e = app->settings.items[i];
-        const char *eq = strchr(e, '=');
-        char *name = eq ? fnh__strndup(e, (size_t)(eq - e)) : NULL;
-        if (name && (!getenv(name) || fnh__settings_exported(name)))
-            fnh__strlist_addf(&env, "%s", e);
-        free(name);
-    }
+    fnh__settings_for_child(&app->settings, &env); /* out of memory: what fitted */
     int same = env.len == g.env.len;
     for (size_t i = 0; same && i < env.len; i++)
         same = strcmp(env.items[i], g.env.items[i]) == 0;

@@ -751,19 +751,7 @@ static char **worker_argv(pool *p, worker *w)
 static char **worker_env(pool *p)
 {
     fnh__strlist e = {0};
-    const fnh__strlist *s = &p->app->settings;
-    for (size_t i = 0; i < s->len; i++) {
-        size_t k = strcspn(s->items[i], "=");
-        char name[256];
-        if (k == 0 || k >= sizeof name)
-            continue;
-        memcpy(name, s->items[i], k);
-        name[k] = '\0';
-        /* a real environment variable wins (the worker inherits it); a
-         * start-up copy of a setting does not reach the worker */
-        if (!getenv(name) || fnh__settings_exported(name))
-            fnh__strlist_addf(&e, "%s", s->items[i]);
-    }
+    fnh__settings_for_child(&p->app->settings, &e); /* out of memory: what fitted */
     fnh__strlist_addf(&e, "FUNCTIONS_WORKER_DIRECTORY=%s", p->cfg.dir);
     fnh__strlist_addf(&e, "FUNCTIONS_APPLICATION_DIRECTORY=%s", p->root);
     char **env = calloc(e.len + 1, sizeof *env);

@@ -405,12 +405,8 @@ static char **child_env(const fnh__child_kind *k, char *ppid)
                        strncmp(e, FNH__PARENT_PID_ENV, klen) == 0;
         for (size_t j = 0; j < extra && !replaced; j++)
             replaced = strncmp(k->env[j], e, klen + 1) == 0;
-        if (!replaced && klen < 256) {
-            char name[256];
-            memcpy(name, e, klen);
-            name[klen] = '\0';
-            replaced = fnh__settings_exported(name);
-        }
+        if (!replaced)
+            replaced = fnh__settings_exported(e);
         if (!replaced)
             env[at++] = environ[i];
     }
