@@ -12,6 +12,18 @@
  * went, 0 when the rest, now in *b, is left for uv_write (also when a
  * queued write is still pending on s), or a negative libuv error. Loop
  * thread. */
-int fnh__stream_try_write(uv_stream_t *s, uv_buf_t *b);
+static inline int fnh__stream_try_write(uv_stream_t *s, uv_buf_t *b)
+{
+    if (!b->len)
+        return 1;
+    int n = uv_try_write(s, b, 1);
+    if (n == UV_EAGAIN)
+        return 0;
+    if (n < 0)
+        return n;
+    b->base += n;
+    b->len -= (unsigned)n;
+    return b->len == 0;
+}
 
 #endif
