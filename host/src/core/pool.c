@@ -4,7 +4,8 @@
  * wake one worker; while work stays queued a short timer wakes one more idle
  * worker per tick, so blocking jobs fan out over the pool while a burst of
  * short ones costs few thread switches, up to the CPU-bound cap of running
- * workers; a job running over 10 ms is taken to be blocked and leaves that
+ * workers; a job running over 10 ms (of a function not usually under 1 ms)
+ * is taken to be blocked and leaves that
  * count, so blocked functions run side by side up to the pool's size. Jobs
  * of functions with binding I/O (which mostly wait: a durable
  * queue put waiting for its flush) each wake a worker at once, from a few
@@ -27,8 +28,11 @@
 #define MAX_REPLACEMENTS 64
 /* A job running longer than this is taken to be blocked (sleeping, waiting
  * on I/O) rather than using a CPU: it no longer counts toward the CPU-bound
- * cap, so queued work gets another worker while it runs. */
+ * cap, so queued work gets another worker while it runs. Not a job of a
+ * function whose runs average under SHORT_RUN_NS: on a busy machine that
+ * one may wait that long for a CPU. */
 #define BLOCKED_NS 10000000u
+#define SHORT_RUN_NS 1000000u
 
 /* Threads beyond the CPU-bound cap, for binding I/O jobs that mostly wait
  * (a durable queue put waiting for its flush): waiting together, 16 puts
@@ -215,10 +219,15 @@ static void post_held(void)
     pthread_mutex_lock(&g.lock);
 }
 
-/* l's function has run, in under TINY_RUN_NS on average. Under g.lock. */
+/* l's function has run, in under max_ns on average. Under g.lock. */
+static int lane_runs_under(const struct fnh__lane *l, uint64_t max_ns)
+{
+    return l && l->avg_run_ns && l->avg_run_ns < max_ns;
+}
+
 static int lane_is_tiny(const struct fnh__lane *l)
 {
-    return l && l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
+    return lane_runs_under(l, TINY_RUN_NS);
 }
 
 static void *worker_main(void *arg)
@@ -380,7 +389,8 @@ static int busy_on_cpu(void)
     uint64_t now = fnh__now_ns();
     for (const struct worker *w = g.workers; w; w = w->next)
         n -= w->job && !w->job->overdue &&
-             now - __atomic_load_n(&w->job->run_ns, __ATOMIC_ACQUIRE) > BLOCKED_NS;
+             now - __atomic_load_n(&w->job->run_ns, __ATOMIC_ACQUIRE) > BLOCKED_NS &&
+             !lane_runs_under(w->job->fn->lane, SHORT_RUN_NS);
     return n;
 }
 

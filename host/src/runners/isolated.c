@@ -308,7 +308,9 @@ static void note_run(fnh__invocation *inv)
     c->avg_run_ns = c->avg_run_ns ? (c->avg_run_ns * 7 + d) / 8 : d;
 }
 
-/* Children whose current call runs on a CPU (not taken to be blocked). */
+/* Children whose current call runs on a CPU (not taken to be blocked). A
+ * call of a function whose runs are short is never taken to be blocked: on
+ * a busy machine it may wait that long for a CPU. */
 static int children_on_cpu(void)
 {
     int n = 0;
@@ -317,7 +319,7 @@ static int children_on_cpu(void)
         const slot *s = &g.slots[i];
         uint64_t began = s->running ? __atomic_load_n(&s->running->inv->run_ns,
                                                       __ATOMIC_ACQUIRE) : 0;
-        n += s->child && (!began || now - began <= BLOCKED_NS);
+        n += s->child && (!began || now - began <= BLOCKED_NS || is_short(s->running->inv->fn));
     }
     return n;
 }

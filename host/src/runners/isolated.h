@@ -23,7 +23,8 @@ extern const fnh__runner fnh__runner_isolated;
 
 /* Sets up the runner: nchildren children (<= 0: 4 or the number of CPUs,
  * whichever is more, like the worker pool), and up to 12 more while waiting
- * work finds every child's call running over 10 ms (blocked; each extra
+ * work finds every child's call running over 10 ms (blocked, unless its
+ * function's runs average under 1 ms; each extra
  * one stops after 10 s idle), each running
  * self_exe (the fnhost binary: /proc/self/exe resolved) "__native-child".
  * Copies self_exe. Starts no process yet. Returns 0, -EINVAL, -ENOMEM. */
