@@ -98,36 +98,22 @@ static fnh__invocation *http_inv(const char *name, const char *method, const cha
     if (!fn)
         abort();
     fnh__invocation *inv = fnh__invocation_new(g_app, fn, "test");
-    fnh__http_req *r = calloc(1, sizeof *r);
-    r->method = fnh__method_bit(method, strlen(method));
-    r->method_name = fnh__method_name(r->method);
-    r->target = fnh__strdup(target);
-    const char *q = strchr(target, '?');
-    size_t plen = q ? (size_t)(q - target) : strlen(target);
-    r->path_raw = fnh__strndup(target, plen);
-    r->query = fnh__strdup(q ? q + 1 : "");
-    r->path = malloc(plen + 1);
-    fnh__url_decode(r->path_raw, plen, r->path, 0);
     fnh__buf hs = {0};
     size_t n = 0;
     for (; headers && headers[2 * n]; n++) {
         fnh__buf_append(&hs, headers[2 * n], strlen(headers[2 * n]) + 1);
         fnh__buf_append(&hs, headers[2 * n + 1], strlen(headers[2 * n + 1]) + 1);
     }
-    r->hstore = fnh__buf_take(&hs);
-    r->headers = calloc(n + 1, sizeof *r->headers);
-    r->nheaders = n;
-    const char *p = r->hstore;
-    for (size_t i = 0; i < n; i++) {
-        r->headers[i].key = p;
-        p += strlen(p) + 1;
-        r->headers[i].value = p;
-        p += strlen(p) + 1;
-    }
+    fnh__http_target parts;
+    fnh__http_req *r = NULL;
+    if (fnh__http_target_split(target, 0, &parts) ||
+        fnh__http_req_new(method, target, &parts, hs.data, hs.len, n, &r))
+        abort();
+    fnh__buf_free(&hs);
     if (len)
         fnh__buf_append(&r->body, body, len);
     fnh__route_match m = {0};
-    if (fnh__router_match(fnh__http_router(g_app), r->method, r->path_raw, plen, &m) != 1)
+    if (fnh__router_match(fnh__http_router(g_app), r->method, r->path_raw, strlen(r->path_raw), &m) != 1)
         abort();
     fnh_kv *params = calloc(m.nparams + 1, sizeof *params);
     for (size_t i = 0; i < m.nparams; i++)

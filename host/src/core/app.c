@@ -924,7 +924,7 @@ int fnh__app_part_set(fnh__app *app, const char *key, void *state,
 void *fnh__app_part_get(const fnh__app *app, const char *key)
 {
     for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
-        if (strcmp(p->key, key) == 0)
+        if (p->key == key || strcmp(p->key, key) == 0) /* keys are mostly the same literal */
             return p->state;
     return NULL;
 }

@@ -3,6 +3,7 @@
 #include "http_types.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,16 +59,78 @@ void fnh__http_req_free(fnh__http_req *r)
 {
     if (!r)
         return;
-    free(r->target);
-    free(r->path_raw);
-    free(r->query);
-    free(r->path);
-    free(r->headers);
-    free(r->hstore);
     fnh__buf_free(&r->body);
     free(r->qparams);
     free(r->qstore);
-    free(r);
+    free(r); /* the strings and headers with it */
+}
+
+int fnh__http_target_split(const char *target, int connect, fnh__http_target *out)
+{
+    const char *path = target;
+    if (*target != '/' && strcmp(target, "*") != 0 && !connect) {
+        size_t scheme = strncasecmp(target, "http://", 7) == 0    ? 7
+                        : strncasecmp(target, "https://", 8) == 0 ? 8
+                                                                  : 0;
+        if (!scheme)
+            return -EINVAL;
+        path = target + scheme + strcspn(target + scheme, "/?#");
+    }
+    size_t plen = strcspn(path, "?#");
+    out->path = path;
+    out->path_len = plen;
+    out->query = path[plen] == '?' ? path + plen + 1 : path + plen;
+    out->query_len = strcspn(out->query, "#");
+    return 0;
+}
+
+/* Copies n bytes and a NUL at *at; returns the copy. */
+static char *put(char **at, const char *s, size_t n)
+{
+    char *p = *at;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    *at += n + 1;
+    return p;
+}
+
+int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
+                      const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out)
+{
+    *out = NULL;
+    size_t mlen = strlen(method), tlen = strlen(target);
+    unsigned bit = fnh__method_bit(method, mlen);
+    size_t plen = parts->path_len ? parts->path_len : 1;
+    const char *path = parts->path_len ? parts->path : "/";
+    size_t size = sizeof(fnh__http_req) + nheaders * sizeof(fnh_kv) + tlen + 1 + 2 * (plen + 1) +
+                  parts->query_len + 1 + hlen + (bit ? 0 : mlen + 1);
+    fnh__http_req *r = calloc(1, size);
+    if (!r)
+        return -ENOMEM;
+    r->headers = (fnh_kv *)(r + 1);
+    char *at = (char *)(r->headers + nheaders);
+    r->method = bit;
+    r->method_name = bit ? fnh__method_name(bit) : put(&at, method, mlen);
+    r->target = put(&at, target, tlen);
+    r->path_raw = put(&at, path, plen);
+    r->query = put(&at, parts->query, parts->query_len);
+    r->path = at;
+    at += plen + 1;
+    if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0))) {
+        free(r);
+        return -EILSEQ;
+    }
+    if (hlen)
+        memcpy(at, hbytes, hlen);
+    for (size_t i = 0; i < nheaders; i++) {
+        r->headers[i].key = at;
+        at += strlen(at) + 1;
+        r->headers[i].value = at;
+        at += strlen(at) + 1;
+    }
+    r->nheaders = nheaders;
+    *out = r;
+    return 0;
 }
 
 static const char *const method_names[8] = {"GET",  "POST",  "PUT",     "DELETE",

@@ -40,15 +40,16 @@ typedef struct fnh__http_limits {
 
 typedef struct fnh__http_req {
     unsigned method;         /* FNH__M_* bit (0 for methods no route can have) */
-    const char *method_name; /* static string, "GET" */
+    const char *method_name; /* "GET" (static, or in the request's block) */
+    /* the strings and the header array below live in the request's own
+     * allocation (fnh__http_req_new); fnh__http_req_free frees them */
     char *target;            /* request target as received, "/api/x?y=1" */
     char *path_raw;          /* path, still percent-encoded, no query */
     char *query;             /* raw query string without '?', "" if none */
     char *path;              /* decoded path */
-    fnh_kv *headers;         /* nheaders entries pointing into hstore */
+    fnh_kv *headers;         /* nheaders name/value pairs */
     size_t nheaders;
-    char *hstore;            /* "name\0value\0..." */
-    fnh__buf body;           /* NUL-terminated */
+    fnh__buf body;           /* NUL-terminated; data is NULL while empty */
     int keep_alive;
     int http_minor;
     /* decoded query parameters, filled by fnh__http_req_parse_query */
@@ -57,6 +58,29 @@ typedef struct fnh__http_req {
     char *qstore;
     int qparsed;
 } fnh__http_req;
+
+/* Where a request target's path and query are: origin-form "/p?q#f",
+ * absolute-form "http://host/p?q" (http or https), "*", or for CONNECT
+ * (connect = 1) the authority itself. The query excludes '?' and any
+ * fragment. Returns 0, or -EINVAL for a target of another form (Kestrel
+ * answers 400). Pointers are into target (borrowed). */
+typedef struct fnh__http_target {
+    const char *path;
+    size_t path_len; /* 0: the path is "/" */
+    const char *query;
+    size_t query_len;
+} fnh__http_target;
+int fnh__http_target_split(const char *target, int connect, fnh__http_target *out);
+
+/* A request in one allocation: method (name; its FNH__M_* bit is looked
+ * up), target as received, its parts (from fnh__http_target_split, or the
+ * caller's own), and nheaders headers given as hbytes, hlen bytes of
+ * "name\0value\0" pairs (copied). The path is percent-decoded into path. The
+ * body starts empty. Returns 0 and *out (the caller owns it: free with
+ * fnh__http_req_free), -ENOMEM, or -EILSEQ when the decoded path would hold
+ * a NUL byte ("%00"). */
+int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
+                      const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out);
 
 /* Header value by name (case-insensitive), first occurrence; borrowed. */
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name);

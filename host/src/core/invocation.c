@@ -74,7 +74,6 @@ void fnh__invocation_clear_io(fnh__invocation *inv)
     inv->ninputs = 0;
     for (size_t i = 0; i < inv->noutputs; i++) {
         fnh__output *o = &inv->outputs[i];
-        free(o->name);
         fnh__buf_free(&o->body);
         free(o->content_type);
         for (size_t k = 0; k < o->nheaders; k++) {
@@ -324,9 +323,7 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     inv->outputs = outs;
     o = &outs[inv->noutputs];
     memset(o, 0, sizeof *o);
-    o->name = fnh__strdup(b ? b->name : name);
-    if (!o->name)
-        return NULL;
+    o->name = b ? b->name : "$return"; /* the function outlives its invocations */
     inv->noutputs++;
     return o;
 }

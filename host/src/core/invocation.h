@@ -12,7 +12,7 @@
 #include "http_types.h"
 
 typedef struct fnh__output {
-    char *name;          /* binding name */
+    const char *name;    /* binding name (borrowed from the function, or "$return") */
     fnh__buf body;
     char *content_type;
     int set;             /* fnh_output was called */

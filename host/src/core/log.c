@@ -125,17 +125,29 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     const char *color = NULL;
     if (g_log.tty)
         color = level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
-    /* plain appends: this runs twice per invocation */
-    fnh__buf_append(&g_log.out, "[", 1);
-    fnh__buf_puts(&g_log.out, ts);
-    fnh__buf_append(&g_log.out, "] ", 2);
-    if (color)
-        fnh__buf_puts(&g_log.out, color);
-    fnh__buf_append(&g_log.out, msg, len);
-    fnh__buf_puts(&g_log.out, color ? "\033[0m\n" : "\n");
+    /* one reservation, then copies: this runs twice per invocation */
+    size_t tn = strlen(ts), cn = color ? strlen(color) : 0;
+    if (fnh__buf_reserve(&g_log.out, tn + cn + len + 8))
+        return;
+    char *o = g_log.out.data + g_log.out.len;
+    *o++ = '[';
+    memcpy(o, ts, tn);
+    o += tn;
+    *o++ = ']';
+    *o++ = ' ';
+    memcpy(o, color ? color : "", cn);
+    o += cn;
+    memcpy(o, msg, len);
+    o += len;
+    if (color) {
+        memcpy(o, "\033[0m", 4);
+        o += 4;
+    }
+    *o++ = '\n';
+    *o = '\0';
+    g_log.out.len = (size_t)(o - g_log.out.data);
 }
 
-/* Appends one JSON object for the line to the thread's tee. Under the lock. */
 static void tee_line(fnh__log_tee *t, const char *ts, const char *category, fnh_log_level level,
                      const char *msg, size_t n)
 {

@@ -26,24 +26,6 @@ int fnh__buf_reserve(fnh__buf *b, size_t extra)
     return 0;
 }
 
-int fnh__buf_append(fnh__buf *b, const void *data, size_t n)
-{
-    if (fnh__buf_reserve(b, n))
-        return -ENOMEM;
-    if (data)
-        memcpy(b->data + b->len, data, n);
-    else
-        memset(b->data + b->len, 0, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-int fnh__buf_puts(fnh__buf *b, const char *s)
-{
-    return fnh__buf_append(b, s, strlen(s));
-}
-
 int fnh__buf_printf(fnh__buf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -203,14 +185,13 @@ void fnh__uuid(char out[37])
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     static const char hex[] = "0123456789abcdef";
-    int o = 0;
+    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+        out[at[i]] = hex[b[i] >> 4];
+        out[at[i] + 1] = hex[b[i] & 15];
     }
-    out[o] = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
 }
 
 uint64_t fnh__now_ns(void)
@@ -232,16 +213,16 @@ void fnh__iso_utc(int64_t wall_ms, char out[32])
     /* the date part changes once a second: cache it per thread */
     static __thread int64_t cached_sec = -1;
     static __thread char cached[24];
+    static __thread size_t n;
     int64_t sec = wall_ms / 1000;
     if (sec != cached_sec) {
         time_t t = (time_t)sec;
         struct tm tm;
         gmtime_r(&t, &tm);
-        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        n = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
         cached_sec = sec;
     }
     int ms = (int)(wall_ms % 1000);
-    size_t n = strlen(cached);
     memcpy(out, cached, n);
     out[n] = '.';
     out[n + 1] = (char)('0' + ms / 100);

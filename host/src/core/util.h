@@ -4,9 +4,11 @@
 #ifndef FNH_UTIL_H
 #define FNH_UTIL_H
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdarg.h>
+#include <string.h>
 
 /* Growable buffer. Zero-initialise ({0}) to start; fnh__buf_free releases. */
 typedef struct fnh__buf {
@@ -15,12 +17,28 @@ typedef struct fnh__buf {
     size_t cap;
 } fnh__buf;
 
-/* Appends n bytes (data may be NULL to reserve zeroed space). Keeps the
- * contents NUL-terminated (the NUL is not counted in len). 0 or -ENOMEM. */
-int fnh__buf_append(fnh__buf *b, const void *data, size_t n);
-int fnh__buf_puts(fnh__buf *b, const char *s);
-int fnh__buf_printf(fnh__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Room for extra more bytes and the NUL. 0 or -ENOMEM. */
 int fnh__buf_reserve(fnh__buf *b, size_t extra);
+/* Appends n bytes (data may be NULL to reserve zeroed space). Keeps the
+ * contents NUL-terminated (the NUL is not counted in len). 0 or -ENOMEM.
+ * Inline: the request path appends a few dozen pieces per request. */
+static inline int fnh__buf_append(fnh__buf *b, const void *data, size_t n)
+{
+    if (b->len + n + 1 > b->cap && fnh__buf_reserve(b, n))
+        return -ENOMEM;
+    if (data)
+        memcpy(b->data + b->len, data, n);
+    else
+        memset(b->data + b->len, 0, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+static inline int fnh__buf_puts(fnh__buf *b, const char *s)
+{
+    return fnh__buf_append(b, s, strlen(s));
+}
+int fnh__buf_printf(fnh__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fnh__buf_free(fnh__buf *b);
 /* Hands the buffer's memory to the caller (who frees it) and resets b. */
 char *fnh__buf_take(fnh__buf *b);

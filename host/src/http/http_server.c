@@ -70,6 +70,7 @@ struct conn {
     /* exchanges */
     fnh__http_exchange *head, *tail;
     size_t outstanding; /* exchanges not yet released */
+    fnh__http_exchange *spare; /* a released one, kept for the next request */
     /* output */
     fnh__buf out;
     fnh__buf wbuf;
@@ -208,8 +209,16 @@ static void flusher_cb(uv_check_t *h)
 
 /* ---- exchanges and responses --------------------------------------- */
 
+/* Keeps one released exchange per open connection (with its buffer): a
+ * kept-alive connection then allocates none per request. */
 static void exchange_free(fnh__http_exchange *x)
 {
+    conn *c = x->c;
+    if (!c->spare && !c->closing && !c->closed) {
+        x->resp.len = 0;
+        c->spare = x;
+        return;
+    }
     fnh__buf_free(&x->resp);
     free(x);
 }
@@ -223,6 +232,10 @@ static void conn_maybe_free(conn *c)
         fnh__buf_free(&c->wbuf);
         fnh__buf_free(&c->pending);
         free(c->hoff);
+        if (c->spare) {
+            fnh__buf_free(&c->spare->resp);
+            free(c->spare);
+        }
         if (c->req)
             fnh__http_req_free(c->req);
         free(c);
@@ -231,9 +244,14 @@ static void conn_maybe_free(conn *c)
 
 static fnh__http_exchange *exchange_new(conn *c, int head)
 {
-    fnh__http_exchange *x = calloc(1, sizeof *x);
-    if (!x)
+    fnh__http_exchange *x = c->spare;
+    if (x) {
+        fnh__buf resp = x->resp;
+        *x = (fnh__http_exchange){.resp = resp};
+        c->spare = NULL;
+    } else if (!(x = calloc(1, sizeof *x))) {
         return NULL;
+    }
     x->c = c;
     x->head = head;
     if (c->tail)
@@ -272,7 +290,8 @@ static void drain_ready(conn *c)
         c->head = x->next;
         if (!c->head)
             c->tail = NULL;
-        fnh__buf_append(&c->out, x->resp.data, x->resp.len);
+        if (x->resp.len)
+            fnh__buf_append(&c->out, x->resp.data, x->resp.len);
         close |= x->close;
         exchange_free(x);
         c->outstanding--;
@@ -365,7 +384,8 @@ void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
     /* when the server is stopping, the last exchange (no more are parsed)
      * tells the client the connection ends with it */
     int close = r->close || x->close || (!c->srv->listening && x == c->tail);
-    serialize(c->srv, &x->resp, r, x->head, close, x->keep_alive_10);
+    /* the head of the FIFO goes straight to the output, later ones wait */
+    serialize(c->srv, x == c->head ? &c->out : &x->resp, r, x->head, close, x->keep_alive_10);
     x->close = close;
     x->ready = 1;
     if (x == c->head)
@@ -626,70 +646,26 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-static const struct {
-    llhttp_method_t m;
-    const char *name;
-} method_names[] = {
-    {HTTP_GET, "GET"},         {HTTP_POST, "POST"},   {HTTP_PUT, "PUT"},
-    {HTTP_DELETE, "DELETE"},   {HTTP_HEAD, "HEAD"},   {HTTP_PATCH, "PATCH"},
-    {HTTP_OPTIONS, "OPTIONS"}, {HTTP_TRACE, "TRACE"},
-};
 
 static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
     fnh__http_server *s = c->srv;
-    fnh__http_req *r = calloc(1, sizeof *r);
-    if (!r)
-        return -1;
-    c->req = r;
-    r->method_name = llhttp_method_name((llhttp_method_t)p->method);
-    for (size_t i = 0; i < sizeof method_names / sizeof *method_names; i++)
-        if (method_names[i].m == p->method) {
-            r->method = 1u << i;
-            r->method_name = method_names[i].name;
-        }
-    r->http_minor = p->http_minor;
     /* target: origin-form "/p?q", absolute-form "http://host/p?q", "*" (for
-     * OPTIONS) or the authority-form of CONNECT (no method bit: never routed) */
+     * OPTIONS) or the authority-form of CONNECT (no method bit: never routed);
+     * another scheme gets 400, as Kestrel answers */
     const char *t = c->url.data ? c->url.data : "/";
-    r->target = fnh__strdup(t);
-    const char *path = t;
-    if (*t != '/' && strcmp(t, "*") != 0 && p->method != HTTP_CONNECT) {
-        size_t scheme = strncasecmp(t, "http://", 7) == 0    ? 7
-                        : strncasecmp(t, "https://", 8) == 0 ? 8
-                                                             : 0;
-        if (!scheme)
-            return -1; /* 400, as Kestrel answers any other scheme */
-        path = t + scheme + strcspn(t + scheme, "/?#");
-    }
-    const char *q = strchr(path, '?');
-    size_t plen = q ? (size_t)(q - path) : strlen(path);
-    const char *hash = memchr(path, '#', plen);
-    if (hash)
-        plen = (size_t)(hash - path);
-    r->path_raw = plen ? fnh__strndup(path, plen) : fnh__strdup("/");
-    r->query = fnh__strdup(q ? q + 1 : "");
-    char *hq = r->query ? strchr(r->query, '#') : NULL;
-    if (hq)
-        *hq = '\0';
-    r->path = malloc(plen + 2);
-    if (!r->target || !r->path_raw || !r->query || !r->path)
+    fnh__http_target parts;
+    if (fnh__http_target_split(t, p->method == HTTP_CONNECT, &parts))
         return -1;
-    plen = strlen(r->path_raw);
-    if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0)))
-        return -1; /* "%00": 400, as Kestrel answers; the path would be cut there */
-    /* headers: take the buffer, point pairs into it */
-    r->nheaders = c->nheaders;
-    r->headers = calloc(c->nheaders ? c->nheaders : 1, sizeof *r->headers);
-    if (!r->headers)
-        return -1;
-    r->hstore = fnh__buf_take(&c->hdrs);
-    for (size_t i = 0; i < c->nheaders; i++) {
-        r->headers[i].key = r->hstore + c->hoff[2 * i];
-        r->headers[i].value = r->hstore + c->hoff[2 * i + 1];
-    }
-    c->hoff[2 * c->nheaders] = 0; /* trailers, if any, go to the emptied buffer */
+    fnh__http_req *r;
+    if (fnh__http_req_new(llhttp_method_name((llhttp_method_t)p->method), t, &parts,
+                          c->hdrs.data, c->hdrs.len, c->nheaders, &r))
+        return -1; /* "%00" in the path: 400, as Kestrel answers; the path would be cut there */
+    c->req = r;
+    r->http_minor = p->http_minor;
+    c->hdrs.len = 0; /* trailers, if any, go to the emptied buffer */
+    c->hoff[2 * c->nheaders] = 0;
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s->limits.max_body) {
         c->reject = 413;
         return -1;
@@ -749,8 +725,6 @@ static int on_message_complete(llhttp_t *p)
     fnh__http_req *r = c->req;
     c->req = NULL;
     r->keep_alive = llhttp_should_keep_alive(p);
-    if (!r->body.data)
-        fnh__buf_append(&r->body, "", 0);
     fnh__http_exchange *x = exchange_new(c, p->method == HTTP_HEAD);
     if (!x) {
         fnh__http_req_free(r);

@@ -475,77 +475,49 @@ static const char *url_target(const char *url)
 }
 
 /* The HTTP request an RpcHttp describes, as the server would have parsed
- * it (path, query and fragment handling mirror http_server.c). */
+ * it: headers (nullable ones as Azure sends them, else the plain map) and
+ * the target inside the URL. */
 static fnh__http_req *req_from_http(const PB(RpcHttp) *h)
 {
-    fnh__http_req *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
     const char *method = h->method && *h->method ? h->method : "GET";
-    r->method = fnh__method_bit(method, strlen(method));
     const char *t = url_target(h->url ? h->url : "/");
-    if (t[0] == '?') { /* "http://h?q": the path is "/" */
-        r->target = fnh__asprintf("/%s", t);
-        t = r->target;
-    } else {
-        r->target = fnh__strdup(t);
-    }
-    const char *q = strchr(t, '?');
-    size_t plen = q ? (size_t)(q - t) : strlen(t);
-    const char *hash = memchr(t, '#', plen);
-    if (hash)
-        plen = (size_t)(hash - t);
-    r->path_raw = fnh__strndup(t, plen);
-    r->query = fnh__strdup(q ? q + 1 : "");
-    char *hq = r->query ? strchr(r->query, '#') : NULL;
-    if (hq)
-        *hq = '\0';
-    r->path = malloc(plen + 1);
-    if (!r->target || !r->path_raw || !r->query || !r->path)
-        goto fail;
-    fnh__url_decode(r->path_raw, plen, r->path, 0);
-    /* headers (nullable ones as Azure sends them, else the plain map) and,
-     * for a method no route can have, its name: one block */
-    size_t n = h->n_nullable_headers ? h->n_nullable_headers : h->n_headers;
-    r->headers = calloc(n + 1, sizeof *r->headers);
-    if (!r->headers)
-        goto fail;
-    for (int pass = 0; pass < 2; pass++) {
-        sstore ss = {r->hstore, 0};
-        r->nheaders = 0;
-        for (size_t i = 0; i < n; i++) {
-            const char *k, *v;
-            if (h->n_nullable_headers) {
-                const NullableString *ns = h->nullable_headers[i]->value;
-                k = h->nullable_headers[i]->key;
-                v = ns && ns->string_case == NULLABLE_STRING__STRING_VALUE ? ns->value : NULL;
-            } else {
-                k = h->headers[i]->key;
-                v = h->headers[i]->value;
-            }
-            if (!v)
-                continue;
-            r->headers[r->nheaders].key = ss_put(&ss, k);
-            r->headers[r->nheaders].value = ss_put(&ss, v);
-            r->nheaders++;
+    char *slashed = t[0] != '/' ? fnh__asprintf("/%s", t) : NULL; /* "http://h?q": path "/" */
+    if (slashed)
+        t = slashed;
+    size_t n = h->n_nullable_headers ? h->n_nullable_headers : h->n_headers, nheaders = 0;
+    fnh__buf hs = {0};
+    int rc = t ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const char *k, *v;
+        if (h->n_nullable_headers) {
+            const NullableString *ns = h->nullable_headers[i]->value;
+            k = h->nullable_headers[i]->key;
+            v = ns && ns->string_case == NULLABLE_STRING__STRING_VALUE ? ns->value : NULL;
+        } else {
+            k = h->headers[i]->key;
+            v = h->headers[i]->value;
         }
-        const char *mname = ss_put(&ss, method);
-        if (pass == 1)
-            r->method_name = r->method ? fnh__method_name(r->method) : mname;
-        else if (!(r->hstore = malloc(ss.len)))
-            goto fail;
+        if (!v)
+            continue;
+        rc = fnh__buf_append(&hs, k, strlen(k) + 1) || fnh__buf_append(&hs, v, strlen(v) + 1);
+        nheaders++;
     }
-    if (h->body) {
+    fnh__http_target parts;
+    fnh__http_req *r = NULL;
+    if (!rc && fnh__http_target_split(t, 0, &parts) == 0)
+        fnh__http_req_new(method, t, &parts, hs.data, hs.len, nheaders, &r);
+    fnh__buf_free(&hs);
+    free(slashed);
+    if (r && h->body) {
         char tmp[32];
         const char *data, *ct;
         size_t len;
-        if (typed_get(h->body, tmp, &data, &len, &ct) == 0 && fnh__buf_append(&r->body, data, len))
-            goto fail;
+        if (typed_get(h->body, tmp, &data, &len, &ct) == 0 && fnh__buf_append(&r->body, data, len)) {
+            fnh__http_req_free(r);
+            return NULL;
+        }
     }
     return r;
-fail:
-    fnh__http_req_free(r);
-    return NULL;
 }
 
 static const char *meta_string(const PB(TypedData) *td, char tmp[32])

@@ -349,29 +349,21 @@ static int trigger_invoke(void *state, const fnh_value *input)
     fnh__http_fn *hf = state;
     fnh__invocation *inv = fnh__invocation_new(fnh__binding_app(hf->handle), hf->fn,
                                                FNH__REASON_HOST_API);
-    fnh__http_req *r = calloc(1, sizeof *r);
-    if (!inv || !r) {
-        fnh__invocation_free(inv);
-        free(r);
-        return -ENOMEM;
-    }
     const char *ctype = input->content_type ? input->content_type : "text/plain";
-    r->method = FNH__M_POST;
-    r->method_name = "POST";
-    r->target = fnh__asprintf("/%s", hf->route_full ? hf->route_full : hf->route);
-    r->path_raw = fnh__strdup(r->target);
-    r->path = fnh__strdup(r->target);
-    r->query = fnh__strdup("");
-    r->hstore = fnh__asprintf("Content-Type%c%s", '\0', ctype);
-    r->headers = calloc(1, sizeof *r->headers);
-    if (r->headers && r->hstore) {
-        r->headers[0].key = r->hstore;
-        r->headers[0].value = r->hstore + strlen("Content-Type") + 1;
-        r->nheaders = 1;
+    char *target = fnh__asprintf("/%s", hf->route_full ? hf->route_full : hf->route);
+    char *hs = fnh__asprintf("Content-Type%c%s", '\0', ctype);
+    fnh__http_req *r = NULL;
+    if (target && hs) { /* the route as it is written: its path, no query */
+        fnh__http_target parts = {target, strlen(target), "", 0};
+        fnh__http_req_new("POST", target, &parts, hs, strlen("Content-Type") + strlen(ctype) + 2,
+                          1, &r);
     }
-    int rc = fnh__buf_append(&r->body, input->data ? input->data : "", input->len);
-    if (fnh__input_set_http(inv, r, NULL, 0) || rc || !r->target || !r->path_raw || !r->path ||
-        !r->query || !r->headers || !r->hstore) {
+    free(target);
+    free(hs);
+    int rc = r ? fnh__buf_append(&r->body, input->data ? input->data : "", input->len) : -ENOMEM;
+    if (!inv || rc || fnh__input_set_http(inv, r, NULL, 0)) {
+        if (!inv || !r || rc)
+            fnh__http_req_free(r);
         fnh__invocation_free(inv);
         return -ENOMEM;
     }
