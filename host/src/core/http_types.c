@@ -165,8 +165,13 @@ int fnh__http_header_name_ok(const char *s)
 
 int fnh__http_header_value_ok(const char *s)
 {
-    for (; *s; s++)
-        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7F)
-            return 0;
-    return 1;
+    /* every response's content type comes here: one test per byte for the
+     * usual printable ones */
+    for (const unsigned char *u = (const unsigned char *)s;; u++)
+        if (*u - 0x20u >= 0x5Fu) { /* below 0x20 or 0x7F and up */
+            if (!*u)
+                return 1;
+            if ((*u < 0x20 && *u != '\t') || *u == 0x7F)
+                return 0;
+        }
 }

@@ -1,7 +1,8 @@
 /* rpc_invocation.c: fnh__invocation <-> InvocationRequest/InvocationResponse.
- * Encoders build the message tree in an arena, borrowing the invocation's
- * bytes (bodies are not copied until packed), pack it framed and drop the
- * arena. Decoders copy what they keep. */
+ * Encoders write the message straight from the invocation with the
+ * backward writer (rpc_write.h), last field first; field numbers are
+ * FunctionRpc.proto's. Decoders unpack with protobuf-c and copy what they
+ * keep. */
 #include "rpc_invocation.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@
 
 #include "arena.h"
 #include "http_router.h"
+#include "rpc_write.h"
 
 #define PB(x) AzureFunctionsRpcMessages__##x
 #define NEW(a, type, snake) \
@@ -23,23 +25,24 @@
 /* The protobuf string for a NUL-terminated C string we only borrow. */
 #define S(s) ((char *)(s))
 
-static void *msg_new(fnh__arena *a, const ProtobufCMessageDescriptor *d)
-{
-    void *p = fnh__arena_alloc(a, d->sizeof_message);
-    if (p)
-        protobuf_c_message_init(d, p);
-    return p;
-}
+/* Field numbers (FunctionRpc.proto, NullableTypes.proto). */
+enum {
+    F_MSG_INVOCATION_REQUEST = 4, F_MSG_INVOCATION_RESPONSE = 5,
+    F_RQ_INVOCATION_ID = 1, F_RQ_FUNCTION_ID = 2, F_RQ_INPUT_DATA = 3, F_RQ_TRIGGER_METADATA = 4,
+    F_RQ_RETRY_CONTEXT = 6,
+    F_RS_INVOCATION_ID = 1, F_RS_OUTPUT_DATA = 2, F_RS_RESULT = 3, F_RS_RETURN_VALUE = 4,
+    F_PB_NAME = 1, F_PB_DATA = 2,
+    F_TD_STRING = 1, F_TD_JSON = 2, F_TD_BYTES = 3, F_TD_HTTP = 5,
+    F_HTTP_METHOD = 1, F_HTTP_URL = 2, F_HTTP_HEADERS = 3, F_HTTP_BODY = 4, F_HTTP_STATUS = 12,
+    F_HTTP_NULLABLE_HEADERS = 20, F_HTTP_NULLABLE_PARAMS = 21, F_HTTP_NULLABLE_QUERY = 22,
+    F_MAP_KEY = 1, F_MAP_VALUE = 2, F_NULLABLE_VALUE = 1,
+    F_RETRY_COUNT = 1, F_RETRY_MAX = 2, F_RETRY_EXCEPTION = 3,
+    F_EX_MESSAGE = 2, F_EX_TYPE = 5,
+    F_RESULT_EXCEPTION = 2, F_RESULT_STATUS = 4,
+};
 
-static NullableString *nullable(fnh__arena *a, const char *v)
-{
-    NullableString *n = msg_new(a, &nullable_string__descriptor);
-    if (n && v) {
-        n->string_case = NULLABLE_STRING__STRING_VALUE;
-        n->value = S(v);
-    }
-    return n;
-}
+/* The writer every encoder here uses, its memory kept between messages. */
+static _Thread_local fnh__pbw tls_w;
 
 /* ---- values ---------------------------------------------------------------- */
 
@@ -99,26 +102,28 @@ static const char *kind_type(int kind)
     return kind == TD(JSON) ? "application/json" : kind == TD(STRING) ? "text/plain" : NULL;
 }
 
-/* Sets td to data (len bytes followed by a NUL, borrowed): json or string
- * when the content type says text and the bytes are UTF-8, else bytes. */
-static void typed_set(PB(TypedData) *td, const char *data, size_t len, const char *ct)
+/* The TypedData kind for data: json or string when the content type says
+ * text and the bytes are UTF-8 (no NUL), else bytes. */
+static int typed_kind(const char *data, size_t len, const char *ct)
 {
-    if (!data)
-        data = "";
-    if ((is_json_type(ct) || is_text_type(ct)) && utf8_text((const unsigned char *)data, len)) {
-        td->data_case = is_json_type(ct) ? TD(JSON) : TD(STRING);
-        td->string = S(data);
-        return;
-    }
-    td->data_case = TD(BYTES);
-    td->bytes.data = (uint8_t *)data;
-    td->bytes.len = len;
+    if ((is_json_type(ct) || is_text_type(ct)) && utf8_text((const unsigned char *)data, len))
+        return is_json_type(ct) ? TD(JSON) : TD(STRING);
+    return TD(BYTES);
 }
 
-/* 1 when ct differs from what td's kind implies, so it must travel. */
-static int type_differs(const PB(TypedData) *td, const char *ct)
+/* Writes data (borrowed) as TypedData of kind in field `field`. */
+static void typed_write(fnh__pbw *w, unsigned field, int kind, const char *data, size_t len)
 {
-    const char *implied = kind_type(td->data_case);
+    size_t mark = fnh__pbw_mark(w);
+    fnh__pbw_bytes(w, kind == TD(JSON) ? F_TD_JSON : kind == TD(STRING) ? F_TD_STRING : F_TD_BYTES,
+                   data ? data : "", len);
+    fnh__pbw_end(w, field, mark);
+}
+
+/* 1 when ct differs from what a TypedData kind implies, so it must travel. */
+static int type_differs(int kind, const char *ct)
+{
+    const char *implied = kind_type(kind);
     return (ct == NULL) != (implied == NULL) || (ct && strcmp(ct, implied) != 0);
 }
 
@@ -157,110 +162,82 @@ static int typed_get(const PB(TypedData) *td, char tmp[32], const char **data, s
 
 /* ---- host side: request --------------------------------------------------- */
 
-typedef struct meta_list {
-    PB(InvocationRequest__TriggerMetadataEntry) **items;
-    size_t n, cap;
-} meta_list;
-
-static void meta_add(fnh__arena *a, meta_list *l, const char *key, const char *value)
+/* A map<string, X> entry in field `field`: the value was written since
+ * mark (or nothing, for an empty one), the key goes in front. */
+static void map_key(fnh__pbw *w, unsigned field, const char *key, size_t mark)
 {
-    if (l->n == l->cap)
-        return;
-    PB(InvocationRequest__TriggerMetadataEntry) *e =
-        NEW(a, InvocationRequest__TriggerMetadataEntry, invocation_request__trigger_metadata_entry);
-    PB(TypedData) *td = NEW(a, TypedData, typed_data);
-    if (!e || !td)
-        return;
-    td->data_case = TD(STRING);
-    td->string = S(value);
-    e->key = S(key);
-    e->value = td;
-    l->items[l->n++] = e;
+    fnh__pbw_string(w, F_MAP_KEY, key);
+    fnh__pbw_end(w, field, mark);
 }
 
-static PB(RpcHttp) *http_value(fnh__arena *a, fnh__invocation *inv, int lower_names)
+/* A trigger metadata entry: key -> TypedData{string: value}. */
+static void meta_write(fnh__pbw *w, const char *key, const char *key_suffix, const char *value)
+{
+    size_t entry = fnh__pbw_mark(w);
+    typed_write(w, F_MAP_VALUE, TD(STRING), value, strlen(value));
+    size_t k = fnh__pbw_mark(w);
+    fnh__pbw_raw(w, key_suffix, strlen(key_suffix));
+    fnh__pbw_raw(w, key, strlen(key));
+    fnh__pbw_end(w, F_MAP_KEY, k);
+    fnh__pbw_end(w, F_RQ_TRIGGER_METADATA, entry);
+}
+
+/* map<string, NullableString> entries, last first; a NULL value travels as
+ * an empty NullableString. lower: keys in lower case. */
+static void nullable_map(fnh__pbw *w, unsigned field, const fnh_kv *kv, size_t n, int lower)
+{
+    for (size_t i = n; i-- > 0;) {
+        size_t entry = fnh__pbw_mark(w), v = entry;
+        if (kv[i].value)
+            fnh__pbw_bytes(w, F_NULLABLE_VALUE, kv[i].value, strlen(kv[i].value));
+        fnh__pbw_end(w, F_MAP_VALUE, v);
+        if (!lower) {
+            map_key(w, field, kv[i].key, entry);
+            continue;
+        }
+        size_t kn = strlen(kv[i].key), k = fnh__pbw_mark(w);
+        fnh__pbw_raw(w, kv[i].key, kn);
+        char *at = fnh__pbw_front(w);
+        for (size_t j = 0; !w->failed && j < kn; j++)
+            at[j] = (char)tolower((unsigned char)at[j]);
+        if (kn)
+            fnh__pbw_end(w, F_MAP_KEY, k);
+        fnh__pbw_end(w, field, entry);
+    }
+}
+
+/* TypedData{http: RpcHttp} of the request in field `field`. lower_names:
+ * header names in lower case (as Azure sends them to language workers). */
+static void http_write(fnh__pbw *w, unsigned field, fnh__invocation *inv, int lower_names)
 {
     fnh__http_req *r = inv->in.http;
-    PB(RpcHttp) *h = NEW(a, RpcHttp, rpc_http);
-    if (!h)
-        return NULL;
-    h->method = S(r->method_name ? r->method_name : "GET");
+    size_t td = fnh__pbw_mark(w), h = td;
+    fnh__http_req_parse_query(r);
+    nullable_map(w, F_HTTP_NULLABLE_QUERY, r->qparams, r->nq, 0);
+    nullable_map(w, F_HTTP_NULLABLE_PARAMS, inv->in.params, inv->in.nparams, 0);
+    nullable_map(w, F_HTTP_NULLABLE_HEADERS, r->headers, r->nheaders, lower_names);
+    if (r->body.len)
+        typed_write(w, F_HTTP_BODY, TD(BYTES), r->body.data, r->body.len);
     /* an absolute URL, as Azure sends it */
     const char *target = r->target ? r->target : "/";
+    size_t url = fnh__pbw_mark(w);
+    fnh__pbw_raw(w, target, strlen(target));
     if (target[0] == '/') {
         const char *host = fnh__http_req_header(r, "Host");
-        size_t hn = strlen(host ? host : "localhost"), tn = strlen(target);
-        char *url = fnh__arena_alloc(a, 7 + hn + tn + 1);
-        if (url) {
-            memcpy(url, "http://", 7);
-            memcpy(url + 7, host ? host : "localhost", hn);
-            memcpy(url + 7 + hn, target, tn);
-        }
-        h->url = url ? url : S("");
-    } else {
-        h->url = S(target);
+        fnh__pbw_raw(w, host ? host : "localhost", strlen(host ? host : "localhost"));
+        fnh__pbw_raw(w, "http://", 7);
     }
-    h->nullable_headers = fnh__arena_alloc(a, (r->nheaders + 1) * sizeof *h->nullable_headers);
-    for (size_t i = 0; h->nullable_headers && i < r->nheaders; i++) {
-        PB(RpcHttp__NullableHeadersEntry) *e =
-            NEW(a, RpcHttp__NullableHeadersEntry, rpc_http__nullable_headers_entry);
-        if (!e)
-            break;
-        e->key = S(r->headers[i].key);
-        if (lower_names) { /* as Azure sends them to language workers */
-            size_t kn = strlen(r->headers[i].key);
-            char *k = fnh__arena_strndup(a, r->headers[i].key, kn);
-            for (size_t j = 0; k && j < kn; j++)
-                k[j] = (char)tolower((unsigned char)k[j]);
-            e->key = k ? k : e->key;
-        }
-        e->value = nullable(a, r->headers[i].value);
-        h->nullable_headers[h->n_nullable_headers++] = e;
-    }
-    fnh__http_req_parse_query(r);
-    h->nullable_query = fnh__arena_alloc(a, (r->nq + 1) * sizeof *h->nullable_query);
-    for (size_t i = 0; h->nullable_query && i < r->nq; i++) {
-        PB(RpcHttp__NullableQueryEntry) *e =
-            NEW(a, RpcHttp__NullableQueryEntry, rpc_http__nullable_query_entry);
-        if (!e)
-            break;
-        e->key = S(r->qparams[i].key);
-        e->value = nullable(a, r->qparams[i].value);
-        h->nullable_query[h->n_nullable_query++] = e;
-    }
-    const fnh__trigger_input *in = &inv->in;
-    h->nullable_params = fnh__arena_alloc(a, (in->nparams + 1) * sizeof *h->nullable_params);
-    for (size_t i = 0; h->nullable_params && i < in->nparams; i++) {
-        PB(RpcHttp__NullableParamsEntry) *e =
-            NEW(a, RpcHttp__NullableParamsEntry, rpc_http__nullable_params_entry);
-        if (!e)
-            break;
-        e->key = S(in->params[i].key);
-        e->value = nullable(a, in->params[i].value); /* NULL: an absent optional value */
-        h->nullable_params[h->n_nullable_params++] = e;
-    }
-    if (r->body.len) {
-        h->body = NEW(a, TypedData, typed_data);
-        if (h->body) {
-            h->body->data_case = TD(BYTES);
-            h->body->bytes.data = (uint8_t *)r->body.data;
-            h->body->bytes.len = r->body.len;
-        }
-    }
-    return h;
+    fnh__pbw_end(w, F_HTTP_URL, url);
+    fnh__pbw_string(w, F_HTTP_METHOD, r->method_name ? r->method_name : "GET");
+    fnh__pbw_end(w, F_TD_HTTP, h);
+    fnh__pbw_end(w, field, td);
 }
 
-static PB(ParameterBinding) *binding(fnh__arena *a, const char *name, PB(TypedData) *td)
+/* A ParameterBinding in field `field` named name, its data written since mark. */
+static void binding_end(fnh__pbw *w, unsigned field, const char *name, size_t mark)
 {
-    PB(ParameterBinding) *pb = NEW(a, ParameterBinding, parameter_binding);
-    if (!pb)
-        return NULL;
-    pb->name = S(name);
-    if (td) {
-        pb->rpc_data_case = AZURE_FUNCTIONS_RPC_MESSAGES__PARAMETER_BINDING__RPC_DATA_DATA;
-        pb->data = td;
-    }
-    return pb;
+    fnh__pbw_string(w, F_PB_NAME, name);
+    fnh__pbw_end(w, field, mark);
 }
 
 int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fnh__buf *out)
@@ -271,81 +248,72 @@ int fnh__rpc_encode_invocation(fnh__invocation *inv, const char *function_id, fn
 int fnh__rpc_encode_invocation_for(fnh__invocation *inv, const char *function_id,
                                    int for_worker, fnh__buf *out)
 {
-    fnh__arena a = {0};
-    PB(InvocationRequest) rq = AZURE_FUNCTIONS_RPC_MESSAGES__INVOCATION_REQUEST__INIT;
-    rq.invocation_id = inv->id;
-    rq.function_id = S(function_id);
-    meta_list meta = {.cap = inv->in.nmeta + inv->ninputs + inv->in.nparams + 1};
-    meta.items = fnh__arena_alloc(&a, meta.cap * sizeof *meta.items);
-    rq.input_data = fnh__arena_alloc(&a, (inv->ninputs + 1) * sizeof *rq.input_data);
-    if (!rq.input_data || !meta.items) {
-        fnh__arena_free(&a);
+    fnh__pbw *w = &tls_w;
+    const fnh__trigger_input *tin = &inv->in;
+    /* the kind of each value, known before its "$ContentType" metadata */
+    int kinds_stack[8], *kinds = kinds_stack;
+    if (inv->ninputs > 8 && !(kinds = malloc(inv->ninputs * sizeof *kinds)))
         return -ENOMEM;
-    }
-    /* the trigger */
-    const char *tname = inv->fn->trigger ? inv->fn->trigger->name : "trigger";
-    PB(TypedData) *td = NEW(&a, TypedData, typed_data);
-    const char *ctype = inv->in.content_type;
-    if (td && inv->in.http) {
-        td->data_case = TD(HTTP);
-        td->http = http_value(&a, inv, for_worker);
-    } else if (td) {
-        typed_set(td, inv->in.data, inv->in.len, ctype);
-        if (type_differs(td, ctype) && ctype)
-            meta_add(&a, &meta, "$ContentType", ctype);
-    }
-    rq.input_data[rq.n_input_data++] = binding(&a, tname, td);
-    /* extension inputs, read before the run */
-    for (size_t i = 0; i < inv->ninputs; i++) {
-        const fnh__input *in = &inv->inputs[i];
-        PB(TypedData) *v = NULL;
-        if (in->set && (v = NEW(&a, TypedData, typed_data))) {
-            typed_set(v, in->value.data, in->value.len, in->content_type);
-            if (type_differs(v, in->content_type) && in->content_type) {
-                size_t n = strlen(in->name);
-                char *key = fnh__arena_alloc(&a, 13 + n + 1);
-                if (key) {
-                    memcpy(key, "$ContentType.", 13);
-                    memcpy(key + 13, in->name, n);
-                    meta_add(&a, &meta, key, in->content_type);
-                }
-            }
-        }
-        rq.input_data[rq.n_input_data++] = binding(&a, in->name, v);
-    }
-    for (size_t i = 0; i < inv->in.nmeta; i++)
-        if (inv->in.meta[i].key[0] != '$')
-            meta_add(&a, &meta, inv->in.meta[i].key, inv->in.meta[i].value);
-    for (size_t i = 0; for_worker && i < inv->in.nparams; i++)
-        if (inv->in.params[i].value) /* v3 Node functions read them as bindingData */
-            meta_add(&a, &meta, inv->in.params[i].key, inv->in.params[i].value);
-    rq.trigger_metadata = meta.items;
-    rq.n_trigger_metadata = meta.n;
+    for (size_t i = 0; i < inv->ninputs; i++)
+        kinds[i] = inv->inputs[i].set ? typed_kind(inv->inputs[i].value.data
+                                                       ? inv->inputs[i].value.data : "",
+                                                   inv->inputs[i].value.len,
+                                                   inv->inputs[i].content_type)
+                                      : 0;
+    const char *ctype = tin->content_type;
+    int tkind = tin->http ? TD(HTTP) : typed_kind(tin->data ? tin->data : "", tin->len, ctype);
+    size_t msg = fnh__pbw_mark(w);
     /* the retry context: count, max, and the previous try's failure */
-    char etype[32];
     if (inv->has_retry) {
-        PB(RetryContext) *rc = NEW(&a, RetryContext, retry_context);
-        if (rc) {
-            rc->retry_count = inv->retry_count;
-            rc->max_retry_count = inv->retry_max;
-            if (inv->retry_count && (rc->exception = NEW(&a, RpcException, rpc_exception))) {
-                snprintf(etype, sizeof etype, "errno:%d",
-                         inv->retry_last_rc < 0 ? -inv->retry_last_rc : EIO);
-                rc->exception->type = etype;
-                rc->exception->message = S(inv->retry_exception ? inv->retry_exception : "");
-            }
+        size_t rc = fnh__pbw_mark(w);
+        if (inv->retry_count) {
+            char etype[32];
+            snprintf(etype, sizeof etype, "errno:%d",
+                     inv->retry_last_rc < 0 ? -inv->retry_last_rc : EIO);
+            size_t ex = fnh__pbw_mark(w);
+            fnh__pbw_string(w, F_EX_TYPE, etype);
+            fnh__pbw_string(w, F_EX_MESSAGE, inv->retry_exception ? inv->retry_exception : "");
+            fnh__pbw_end(w, F_RETRY_EXCEPTION, ex);
         }
-        rq.retry_context = rc;
+        fnh__pbw_varint(w, F_RETRY_MAX, (uint64_t)(int64_t)inv->retry_max);
+        fnh__pbw_varint(w, F_RETRY_COUNT, (uint64_t)(int64_t)inv->retry_count);
+        fnh__pbw_end(w, F_RQ_RETRY_CONTEXT, rc);
     }
-    int rc = -ENOMEM;
-    if (!a.failed) {
-        fnh__rpc_msg m = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__INIT;
-        m.content_case = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_INVOCATION_REQUEST;
-        m.invocation_request = &rq;
-        rc = fnh__rpc_frame_append(out, &m);
+    /* trigger metadata, written last first: the content types TypedData
+     * cannot express, then the trigger's keys, then (for a worker) route values */
+    for (size_t i = tin->nparams; for_worker && i-- > 0;)
+        if (tin->params[i].value) /* v3 Node functions read them as bindingData */
+            meta_write(w, tin->params[i].key, "", tin->params[i].value);
+    for (size_t i = tin->nmeta; i-- > 0;)
+        if (tin->meta[i].key[0] != '$')
+            meta_write(w, tin->meta[i].key, "", tin->meta[i].value);
+    for (size_t i = inv->ninputs; i-- > 0;) {
+        const fnh__input *in = &inv->inputs[i];
+        if (in->set && in->content_type && type_differs(kinds[i], in->content_type))
+            meta_write(w, "$ContentType.", in->name, in->content_type);
     }
-    fnh__arena_free(&a);
-    return rc;
+    if (!tin->http && ctype && type_differs(tkind, ctype))
+        meta_write(w, "$ContentType", "", ctype);
+    /* extension inputs, read before the run, then the trigger */
+    for (size_t i = inv->ninputs; i-- > 0;) {
+        const fnh__input *in = &inv->inputs[i];
+        size_t pb = fnh__pbw_mark(w);
+        if (in->set)
+            typed_write(w, F_PB_DATA, kinds[i], in->value.data, in->value.len);
+        binding_end(w, F_RQ_INPUT_DATA, in->name, pb);
+    }
+    size_t pb = fnh__pbw_mark(w);
+    if (tin->http)
+        http_write(w, F_PB_DATA, inv, for_worker);
+    else
+        typed_write(w, F_PB_DATA, tkind, tin->data, tin->len);
+    binding_end(w, F_RQ_INPUT_DATA, inv->fn->trigger ? inv->fn->trigger->name : "trigger", pb);
+    fnh__pbw_string(w, F_RQ_FUNCTION_ID, function_id);
+    fnh__pbw_string(w, F_RQ_INVOCATION_ID, inv->id);
+    fnh__pbw_end(w, F_MSG_INVOCATION_REQUEST, msg);
+    if (kinds != kinds_stack)
+        free(kinds);
+    return fnh__pbw_frame(w, out);
 }
 
 /* ---- host side: response -------------------------------------------------- */
@@ -683,97 +651,74 @@ static int http_output(const fnh__invocation *inv, const fnh__output *o)
     return (inv->in.http && strcmp(o->name, "$return") == 0) || o->status || o->nheaders;
 }
 
-static PB(TypedData) *output_value(fnh__arena *a, const fnh__invocation *inv,
-                                   const fnh__output *o)
+/* An output's value as TypedData in field `field`. */
+static void output_write(fnh__pbw *w, unsigned field, const fnh__invocation *inv,
+                         const fnh__output *o)
 {
-    PB(TypedData) *td = NEW(a, TypedData, typed_data);
-    if (!td)
-        return NULL;
     if (!http_output(inv, o)) {
-        typed_set(td, o->body.data, o->body.len, o->content_type);
-        return td;
+        const char *data = o->body.data ? o->body.data : "";
+        typed_write(w, field, typed_kind(data, o->body.len, o->content_type), data, o->body.len);
+        return;
     }
-    PB(RpcHttp) *h = NEW(a, RpcHttp, rpc_http);
-    if (!h)
-        return NULL;
-    td->data_case = TD(HTTP);
-    td->http = h;
-    if (o->status) {
-        char *code = fnh__arena_alloc(a, 8);
-        if (code)
-            snprintf(code, 8, "%d", o->status);
-        h->status_code = code ? code : S("");
-    }
-    h->headers = fnh__arena_alloc(a, (o->nheaders + 1) * sizeof *h->headers);
+    size_t td = fnh__pbw_mark(w), h = td;
+    if (o->body.len)
+        typed_write(w, F_HTTP_BODY, TD(BYTES), o->body.data, o->body.len);
     int has_ctype = 0;
-    for (size_t i = 0; h->headers && i <= o->nheaders; i++) {
-        const char *k, *v;
-        if (i < o->nheaders) {
-            k = o->headers[i].key;
-            v = o->headers[i].value;
-            has_ctype |= strcasecmp(k, "Content-Type") == 0;
-        } else if (o->content_type && !has_ctype) {
-            k = "Content-Type";
-            v = o->content_type;
-        } else {
-            break;
-        }
-        PB(RpcHttp__HeadersEntry) *e = NEW(a, RpcHttp__HeadersEntry, rpc_http__headers_entry);
-        if (!e)
-            break;
-        e->key = S(k);
-        e->value = S(v);
-        h->headers[h->n_headers++] = e;
+    for (size_t i = 0; i < o->nheaders; i++)
+        has_ctype |= strcasecmp(o->headers[i].key, "Content-Type") == 0;
+    if (o->content_type && !has_ctype) {
+        size_t e = fnh__pbw_mark(w);
+        fnh__pbw_string(w, F_MAP_VALUE, o->content_type);
+        map_key(w, F_HTTP_HEADERS, "Content-Type", e);
     }
-    if (o->body.len) {
-        h->body = NEW(a, TypedData, typed_data);
-        if (h->body) {
-            h->body->data_case = TD(BYTES);
-            h->body->bytes.data = (uint8_t *)o->body.data;
-            h->body->bytes.len = o->body.len;
-        }
+    for (size_t i = o->nheaders; i-- > 0;) {
+        size_t e = fnh__pbw_mark(w);
+        fnh__pbw_string(w, F_MAP_VALUE, o->headers[i].value);
+        map_key(w, F_HTTP_HEADERS, o->headers[i].key, e);
     }
-    return td;
+    if (o->status) {
+        char code[12];
+        snprintf(code, sizeof code, "%d", o->status);
+        fnh__pbw_string(w, F_HTTP_STATUS, code);
+    }
+    fnh__pbw_end(w, F_TD_HTTP, h);
+    fnh__pbw_end(w, field, td);
 }
 
 static int encode_response(const char *id, const fnh__invocation *inv, int rc,
                            const char *message, fnh__buf *out)
 {
-    fnh__arena a = {0};
-    PB(InvocationResponse) rs = AZURE_FUNCTIONS_RPC_MESSAGES__INVOCATION_RESPONSE__INIT;
-    PB(StatusResult) res = AZURE_FUNCTIONS_RPC_MESSAGES__STATUS_RESULT__INIT;
-    PB(RpcException) ex = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_EXCEPTION__INIT;
-    char type[24];
-    rs.invocation_id = S(id);
-    rs.result = &res;
-    res.status = rc ? STATUS(Failure) : STATUS(Success);
+    fnh__pbw *w = &tls_w;
+    size_t msg = fnh__pbw_mark(w);
+    const fnh__output *ret = NULL;
+    for (size_t i = 0; !rc && inv && i < inv->noutputs; i++)
+        if (inv->outputs[i].set && strcmp(inv->outputs[i].name, "$return") == 0)
+            ret = &inv->outputs[i];
+    if (ret)
+        output_write(w, F_RS_RETURN_VALUE, inv, ret);
+    size_t res = fnh__pbw_mark(w);
     if (rc) {
+        char type[24];
         snprintf(type, sizeof type, "errno:%d", -rc);
-        ex.type = type;
-        ex.message = S(message ? message : strerror(-rc));
-        res.exception = &ex;
-    } else if (inv) {
-        rs.output_data = fnh__arena_alloc(&a, (inv->noutputs + 1) * sizeof *rs.output_data);
-        for (size_t i = 0; rs.output_data && i < inv->noutputs; i++) {
-            const fnh__output *o = &inv->outputs[i];
-            if (!o->set)
-                continue;
-            PB(TypedData) *td = output_value(&a, inv, o);
-            if (strcmp(o->name, "$return") == 0)
-                rs.return_value = td;
-            else
-                rs.output_data[rs.n_output_data++] = binding(&a, o->name, td);
-        }
+        size_t ex = fnh__pbw_mark(w);
+        fnh__pbw_string(w, F_EX_TYPE, type);
+        fnh__pbw_string(w, F_EX_MESSAGE, message ? message : strerror(-rc));
+        fnh__pbw_end(w, F_RESULT_EXCEPTION, ex);
+    } else {
+        fnh__pbw_varint(w, F_RESULT_STATUS, STATUS(Success));
     }
-    int ret = -ENOMEM;
-    if (!a.failed) {
-        fnh__rpc_msg m = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__INIT;
-        m.content_case = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_INVOCATION_RESPONSE;
-        m.invocation_response = &rs;
-        ret = fnh__rpc_frame_append(out, &m);
+    fnh__pbw_end(w, F_RS_RESULT, res);
+    for (size_t i = rc || !inv ? 0 : inv->noutputs; i-- > 0;) {
+        const fnh__output *o = &inv->outputs[i];
+        if (!o->set || o == ret)
+            continue;
+        size_t pb = fnh__pbw_mark(w);
+        output_write(w, F_PB_DATA, inv, o);
+        binding_end(w, F_RS_OUTPUT_DATA, o->name, pb);
     }
-    fnh__arena_free(&a);
-    return ret;
+    fnh__pbw_string(w, F_RS_INVOCATION_ID, id);
+    fnh__pbw_end(w, F_MSG_INVOCATION_RESPONSE, msg);
+    return fnh__pbw_frame(w, out);
 }
 
 int fnh__rpc_encode_response(const fnh__invocation *inv, int rc, fnh__buf *out)
