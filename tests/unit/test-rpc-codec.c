@@ -79,11 +79,41 @@ static size_t feed(fnh__rpc_reader *r, const fnh__buf *b, size_t step, fnh__rpc_
     return got;
 }
 
+/* The framed message in b, as fnh__rpc_reader reads it (its own reader for
+ * invocations), equals protobuf-c's unpacking of the same bytes: both
+ * pack to the same bytes. */
+static void check_read_as_protobuf_c(const fnh__buf *b)
+{
+    fnh__rpc_reader r = {0};
+    fnh__rpc_msg *m = NULL;
+    int err;
+    CHECK(feed(&r, b, 4096, &m, 1, &err) == 1 && err == 0);
+    const uint8_t *body = (const uint8_t *)b->data + FNH__RPC_HEADER;
+    fnh__rpc_msg *pc =
+        azure_functions_rpc_messages__streaming_message__unpack(NULL, b->len - FNH__RPC_HEADER, body);
+    CHECK(m && pc);
+    if (m && pc) {
+        size_t n1 = azure_functions_rpc_messages__streaming_message__get_packed_size(m);
+        size_t n2 = azure_functions_rpc_messages__streaming_message__get_packed_size(pc);
+        uint8_t *p1 = malloc(n1 + 1), *p2 = malloc(n2 + 1);
+        azure_functions_rpc_messages__streaming_message__pack(m, p1);
+        azure_functions_rpc_messages__streaming_message__pack(pc, p2);
+        CHECK(n1 == n2 && memcmp(p1, p2, n1) == 0);
+        free(p1);
+        free(p2);
+    }
+    if (pc)
+        azure_functions_rpc_messages__streaming_message__free_unpacked(pc, NULL);
+    fnh__rpc_msg_free(m);
+    fnh__rpc_reader_free(&r);
+}
+
 /* The child's view of a host invocation: through the wire and back. */
 static fnh__invocation *to_child(fnh__invocation *host, fnh__function *child_fn)
 {
     fnh__buf b = {0};
     CHECK(fnh__rpc_encode_invocation(host, host->fn->name, &b) == 0);
+    check_read_as_protobuf_c(&b);
     fnh__rpc_reader r = {0};
     fnh__rpc_msg *m = NULL;
     int err;
@@ -104,6 +134,7 @@ static void to_host(fnh__invocation *child, int rc, fnh__invocation *host, char 
 {
     fnh__buf b = {0};
     CHECK(fnh__rpc_encode_response(child, rc, &b) == 0);
+    check_read_as_protobuf_c(&b);
     fnh__rpc_reader r = {0};
     fnh__rpc_msg *m = NULL;
     int err;

@@ -43,6 +43,15 @@ void fnh__buf_free(fnh__buf *b);
 /* Hands the buffer's memory to the caller (who frees it) and resets b. */
 char *fnh__buf_take(fnh__buf *b);
 
+/* Copies s into dst[size] (size > 0), cut to fit, always NUL-terminated:
+ * a "%s" snprintf without the format machinery. */
+static inline void fnh__copy(char *dst, size_t size, const char *s)
+{
+    size_t n = s ? strnlen(s, size - 1) : 0;
+    memcpy(dst, s ? s : "", n);
+    dst[n] = '\0';
+}
+
 /* malloc'd copy of s (or of n bytes of s); NULL on failure or NULL s. */
 char *fnh__strdup(const char *s);
 char *fnh__strndup(const char *s, size_t n);

@@ -1,5 +1,6 @@
-/* arena.h: a bump allocator for building one protobuf message tree that is
- * packed and then dropped at once (the codec's encoders). Allocations are
+/* arena.h: a bump allocator for one protobuf message tree that is dropped
+ * at once: one built to be packed (load requests), or one read from the
+ * wire (rpc_frame, rpc_read). Allocations are
  * zeroed; a failed one sets `failed` and returns NULL, so builders may check
  * once at the end. One thread; header-only. May call: libc. */
 #ifndef FNH_ARENA_H

@@ -269,8 +269,8 @@ static void on_invocation(const fnh__rpc_invocation_request *rq)
         if (g.out.len && !(l->last_ns && l->last_ns < SHORT_RUN_NS))
             flush_out();
         g.current = inv;
-        snprintf(g_crash_fn, sizeof g_crash_fn, "%s", l->fn->name);
-        snprintf(g_crash_id, sizeof g_crash_id, "%s", inv->id);
+        fnh__copy(g_crash_fn, sizeof g_crash_fn, l->fn->name);
+        fnh__copy(g_crash_id, sizeof g_crash_id, inv->id);
         uint64_t t0 = fnh__now_ns();
         rc = code->entry((fnh_ctx *)(void *)inv);
         l->last_ns = fnh__now_ns() - t0;

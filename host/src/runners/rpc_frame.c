@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "rpc_read.h"
 
 #define READ_CHUNK 65536u
 #define KEEP_BYTES (1u << 20)
@@ -111,12 +112,26 @@ static void arena_free_cb(void *data, void *p)
 static fnh__rpc_msg *unpack(const unsigned char *data, size_t len)
 {
     fnh__arena a = {0};
-    unpacked *u = fnh__arena_alloc(&a, sizeof *u); /* first: its own control block */
+    /* an invocation's message: read here, into room behind the control block */
+    unpacked *u = fnh__arena_alloc(&a, sizeof *u + sizeof(fnh__rpc_msg));
     if (!u)
+        return NULL;
+    u->arena = a;
+    fnh__rpc_msg *m = (fnh__rpc_msg *)(void *)u->msg;
+    azure_functions_rpc_messages__streaming_message__init(m);
+    int rc = fnh__rpc_read_invocation(m, data, len, &u->arena);
+    if (rc == 0)
+        return m;
+    a = u->arena;
+    fnh__arena_free(&a);
+    if (rc < 0)
+        return NULL;
+    /* any other message: protobuf-c, whose first allocation is the message */
+    if (!(u = fnh__arena_alloc(&a, sizeof *u)))
         return NULL;
     ProtobufCAllocator al = {arena_alloc_cb, arena_free_cb, &u->arena};
     u->arena = a;
-    fnh__rpc_msg *m = azure_functions_rpc_messages__streaming_message__unpack(&al, len, data);
+    m = azure_functions_rpc_messages__streaming_message__unpack(&al, len, data);
     if (!m || (void *)m != (void *)u->msg) { /* not laid out as expected: give up */
         fnh__arena tmp = u->arena;
         fnh__arena_free(&tmp);

@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "arena.h"
 #include "http_router.h"
 #include "rpc_write.h"
 
@@ -572,7 +571,7 @@ int fnh__rpc_decode_invocation(const fnh__rpc_invocation_request *rq, fnh__funct
     fnh__invocation *inv = fnh__invocation_new(NULL, fn, "isolated");
     if (!inv)
         return -ENOMEM;
-    snprintf(inv->id, sizeof inv->id, "%s", rq->invocation_id ? rq->invocation_id : "");
+    fnh__copy(inv->id, sizeof inv->id, rq->invocation_id);
     const char *tname = fn->trigger ? fn->trigger->name : NULL;
     const PB(RpcHttp) *http = NULL;
     fnh__http_req *req = NULL;

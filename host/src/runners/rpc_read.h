@@ -1,0 +1,19 @@
+/* rpc_read.h: the worker protocol's per-invocation messages read without
+ * protobuf-c's generic unpacker (rpc_read.c). Used by rpc_frame's reader;
+ * one thread per message. May call: protobuf-c (descriptors), arena. */
+#ifndef FNH_RPC_READ_H
+#define FNH_RPC_READ_H
+
+#include <stddef.h>
+
+#include "arena.h"
+#include "rpc_frame.h"
+
+/* Reads the StreamingMessage in data[len] into m (initialised, in arena a)
+ * when its content is an InvocationRequest or InvocationResponse. Returns 0
+ * (read), 1 (other content: use protobuf-c) or -1 (malformed or out of
+ * memory; what was allocated stays in a). */
+int fnh__rpc_read_invocation(fnh__rpc_msg *m, const unsigned char *data, size_t len,
+                             fnh__arena *a);
+
+#endif
