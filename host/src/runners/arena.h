@@ -21,14 +21,22 @@ typedef struct fnh__arena {
     int failed;
 } fnh__arena;
 
+#define FNH__ARENA_CHUNK 4096
+
+/* One freed chunk of the usual size, kept for the next arena (taken and
+ * given back atomically, so any thread may): a message per invocation would
+ * otherwise allocate and free one each time. */
+static fnh__arena_chunk *fnh__arena_spare;
+
 static inline void *fnh__arena_alloc(fnh__arena *a, size_t n)
 {
     n = (n + 15) & ~(size_t)15;
     fnh__arena_chunk *c = a->head;
     if (!c || c->cap - c->used < n) {
-        size_t cap = n > 4096 ? n : 4096;
-        c = malloc(sizeof *c + cap);
-        if (!c) {
+        size_t cap = n > FNH__ARENA_CHUNK ? n : FNH__ARENA_CHUNK;
+        c = cap == FNH__ARENA_CHUNK ? __atomic_exchange_n(&fnh__arena_spare, NULL, __ATOMIC_ACQ_REL)
+                                    : NULL;
+        if (!c && !(c = malloc(sizeof *c + cap))) {
             a->failed = 1;
             return NULL;
         }
@@ -55,8 +63,11 @@ static inline char *fnh__arena_strndup(fnh__arena *a, const char *s, size_t n)
 static inline void fnh__arena_free(fnh__arena *a)
 {
     while (a->head) {
-        fnh__arena_chunk *n = a->head->next;
-        free(a->head);
+        fnh__arena_chunk *n = a->head->next, *none = NULL;
+        if (a->head->cap != FNH__ARENA_CHUNK ||
+            !__atomic_compare_exchange_n(&fnh__arena_spare, &none, a->head, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            free(a->head);
         a->head = n;
     }
     a->failed = 0;

@@ -276,7 +276,8 @@ static void on_invocation(const fnh__rpc_invocation_request *rq)
         l->last_ns = fnh__now_ns() - t0;
         g_crash_fn[0] = '\0';
         g.current = NULL;
-        int erc = fnh__rpc_encode_response(inv, rc > 0 ? 0 : rc, &b);
+        /* straight into the output (nothing is appended unless it is whole) */
+        int erc = fnh__rpc_encode_response(inv, rc > 0 ? 0 : rc, &g.out);
         if (erc) /* the host still gets an answer */
             fnh__rpc_encode_failure(inv->id, erc,
                                     erc == -EMSGSIZE ? "the function's outputs exceed the "

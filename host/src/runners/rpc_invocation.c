@@ -502,16 +502,31 @@ static const char *meta_string(const PB(TypedData) *td, char tmp[32])
 static int fill_meta(fnh__invocation *inv, const PB(InvocationRequest) *rq,
                      const PB(RpcHttp) *h, fnh__http_req *req)
 {
-    int nullable = h && h->n_nullable_params; /* Azure sends one of the two maps */
-    size_t np = !h ? 0 : nullable ? h->n_nullable_params : h->n_params;
-    size_t n = rq->n_trigger_metadata + np;
-    fnh_kv *kv = calloc(n + 1, sizeof *kv);
+    if (req) { /* the route values (copied by the request's input); its metadata is its own */
+        int nullable = h->n_nullable_params > 0; /* Azure sends one of the two maps */
+        size_t np = nullable ? h->n_nullable_params : h->n_params;
+        fnh_kv stack[16], *kv = np <= 16 ? stack : calloc(np, sizeof *kv);
+        if (!kv) {
+            fnh__http_req_free(req);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < np; i++) {
+            const NullableString *ns = nullable ? h->nullable_params[i]->value : NULL;
+            kv[i].key = nullable ? h->nullable_params[i]->key : h->params[i]->key;
+            kv[i].value = !nullable ? h->params[i]->value
+                          : ns && ns->string_case == NULLABLE_STRING__STRING_VALUE ? ns->value
+                                                                                  : NULL;
+        }
+        int rc = fnh__input_set_http(inv, req, kv, np);
+        if (kv != stack)
+            free(kv);
+        return rc;
+    }
+    fnh_kv *kv = calloc(rq->n_trigger_metadata + 1, sizeof *kv);
     char *store = NULL;
     size_t nmeta = 0;
-    if (!kv) {
-        fnh__http_req_free(req);
+    if (!kv)
         return -ENOMEM;
-    }
     for (int pass = 0; pass < 2; pass++) {
         sstore ss = {store, 0};
         nmeta = 0;
@@ -525,27 +540,10 @@ static int fill_meta(fnh__invocation *inv, const PB(InvocationRequest) *rq,
             kv[nmeta].value = ss_put(&ss, v);
             nmeta++;
         }
-        for (size_t i = 0; i < np; i++) {
-            const char *v = nullable ? NULL : h->params[i]->value;
-            if (nullable) {
-                const NullableString *ns = h->nullable_params[i]->value;
-                v = ns && ns->string_case == NULLABLE_STRING__STRING_VALUE ? ns->value : NULL;
-            }
-            kv[nmeta + i].key = ss_put(&ss, nullable ? h->nullable_params[i]->key
-                                                     : h->params[i]->key);
-            kv[nmeta + i].value = v ? ss_put(&ss, v) : NULL;
-        }
         if (pass == 0 && !(store = malloc(ss.len ? ss.len : 1))) {
             free(kv);
-            fnh__http_req_free(req);
             return -ENOMEM;
         }
-    }
-    if (req) { /* the route values are copied; the request's own metadata is its own */
-        int rc = fnh__input_set_http(inv, req, kv + nmeta, np);
-        free(kv);
-        free(store);
-        return rc;
     }
     fnh__input_set_meta(inv, kv, nmeta, store);
     return 0;
@@ -576,9 +574,6 @@ int fnh__rpc_decode_invocation(const fnh__rpc_invocation_request *rq, fnh__funct
     const PB(RpcHttp) *http = NULL;
     fnh__http_req *req = NULL;
     int rc = 0, have_trigger = 0;
-    inv->inputs = calloc(rq->n_input_data + 1, sizeof *inv->inputs);
-    if (!inv->inputs)
-        rc = -ENOMEM;
     for (size_t i = 0; !rc && i < rq->n_input_data; i++) {
         const PB(ParameterBinding) *pb = rq->input_data[i];
         const PB(TypedData) *td =
@@ -599,6 +594,10 @@ int fnh__rpc_decode_invocation(const fnh__rpc_invocation_request *rq, fnh__funct
                 rc = fnh__input_set_payload(inv, data, len, content_type(rq, "", ct));
             }
             continue;
+        }
+        if (!inv->inputs && !(inv->inputs = calloc(rq->n_input_data, sizeof *inv->inputs))) {
+            rc = -ENOMEM;
+            break;
         }
         fnh__input *in = &inv->inputs[inv->ninputs++];
         char suffix[200];

@@ -7,13 +7,11 @@
 
 #include "rpc_frame.h"
 
-/* Room for n more bytes in front; keeps the content at the buffer's end. */
-static int need(fnh__pbw *w, size_t n)
+/* Grows the buffer for n more bytes in front, keeping the content at its end. */
+static int grow(fnh__pbw *w, size_t n)
 {
     if (w->failed)
         return -1;
-    if (w->len + n <= w->cap)
-        return 0;
     size_t cap = w->cap ? w->cap : 512;
     while (cap < w->len + n)
         cap *= 2;
@@ -30,17 +28,26 @@ static int need(fnh__pbw *w, size_t n)
     return 0;
 }
 
+static inline int room(fnh__pbw *w, size_t n)
+{
+    return (w->len + n <= w->cap && !w->failed) || grow(w, n) == 0;
+}
+
 void fnh__pbw_raw(fnh__pbw *w, const void *data, size_t n)
 {
-    if (need(w, n))
+    if (!room(w, n))
         return;
     w->len += n;
-    if (n)
-        memcpy(w->buf + w->cap - w->len, data, n);
+    memcpy(w->buf + w->cap - w->len, data, n);
 }
 
 static void put_varint(fnh__pbw *w, uint64_t v)
 {
+    if (v < 0x80) { /* tags and most lengths */
+        if (room(w, 1))
+            w->buf[w->cap - ++w->len] = (char)v;
+        return;
+    }
     unsigned char tmp[10];
     size_t n = 0;
     do {
