@@ -923,8 +923,12 @@ int fnh__app_part_set(fnh__app *app, const char *key, void *state,
 
 void *fnh__app_part_get(const fnh__app *app, const char *key)
 {
+    /* keys are mostly the same literal: looked for by address first */
     for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
-        if (p->key == key || strcmp(p->key, key) == 0) /* keys are mostly the same literal */
+        if (p->key == key)
+            return p->state;
+    for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
+        if (strcmp(p->key, key) == 0)
             return p->state;
     return NULL;
 }

@@ -104,9 +104,10 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     const char *path = parts->path_len ? parts->path : "/";
     size_t size = sizeof(fnh__http_req) + nheaders * sizeof(fnh_kv) + tlen + 1 + 2 * (plen + 1) +
                   parts->query_len + 1 + hlen + (bit ? 0 : mlen + 1);
-    fnh__http_req *r = calloc(1, size);
+    fnh__http_req *r = malloc(size); /* every byte past the struct is written below */
     if (!r)
         return -ENOMEM;
+    memset(r, 0, sizeof *r);
     r->headers = (fnh_kv *)(r + 1);
     char *at = (char *)(r->headers + nheaders);
     r->method = bit;

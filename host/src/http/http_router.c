@@ -1992,8 +1992,9 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
     rc = 0;
     if (s.best != SIZE_MAX) {
         const struct entry *e = &rt->e[s.best];
-        /* refill the winner's values (the same checks: they pass again) */
-        rc = route_try(e->route, &q, vals, &s.gave_up_param);
+        /* refill the winner's values (the same checks: they pass again);
+         * a route without parameters has none */
+        rc = e->route->nparams ? route_try(e->route, &q, vals, &s.gave_up_param) : 1;
         if (rc == -ERANGE)
             s.gave_up_rank = s.best;
         if (rc > 0)
