@@ -149,6 +149,7 @@ static const char *const host_headers[] = {
     "Content-Type", "Date", "Content-Length", "Connection", "X-Content-Type-Options",
     "Cache-Control", "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
     "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Vary",
+    "Allow", /* 405 from /admin/vfs */
 };
 
 typedef struct check {

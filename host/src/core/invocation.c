@@ -131,7 +131,7 @@ static int is_trigger(fnh__invocation *inv, const char *name)
 static void add_group(fnh__trigger_input *in, const char *name, const fnh_kv *kv, size_t n)
 {
     for (size_t i = 0; i < in->ngroups; i++)
-        if (in->groups[i].name == name || strcmp(in->groups[i].name, name) == 0) {
+        if (in->groups[i].name[0] == name[0] && strcmp(in->groups[i].name, name) == 0) {
             in->groups[i].kv = kv;
             in->groups[i].n = n;
             return;

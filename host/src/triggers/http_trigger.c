@@ -29,8 +29,8 @@ void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_
 /* CORS (local.settings.json Host.CORS): the matching origin, or NULL. */
 static const char *cors_origin(const fnh__app *app, const fnh__http_req *req)
 {
-    const char *origin = fnh__http_req_header(req, "Origin");
-    if (!app->cors || !origin)
+    const char *origin = app->cors ? fnh__http_req_header(req, "Origin") : NULL;
+    if (!origin)
         return NULL;
     const char *p = app->cors;
     size_t olen = strlen(origin);
@@ -46,6 +46,8 @@ static const char *cors_origin(const fnh__app *app, const fnh__http_req *req)
     return NULL;
 }
 
+/* Response headers being gathered; start with `hdrs h; h.n = 0;` (an
+ * initialiser would clear all 64 slots on every response). */
 typedef struct hdrs {
     fnh_kv kv[64];
     size_t n;
@@ -81,7 +83,8 @@ static void complete_http(fnh__invocation *inv)
 {
     fnh__http_exchange *x = inv->owner;
     const fnh__http_fn *hf = inv->token;
-    hdrs h = {.n = 0};
+    hdrs h;
+    h.n = 0;
     if (fnh__invocation_status(inv) != 0) {
         add_host_headers(inv->app, inv->in.http, &h);
         fnh__http_response r = {.status = 500, .headers = h.kv, .nheaders = h.n};
@@ -134,7 +137,8 @@ static void home_page(fnh__host *h, fnh__http_exchange *x)
  * body; frees req. */
 static void answer_plain(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req, int status)
 {
-    hdrs hh = {.n = 0};
+    hdrs hh;
+    hh.n = 0;
     add_host_headers(app, req, &hh);
     fnh__http_response r = {.status = status, .headers = hh.kv, .nheaders = hh.n};
     fnh__http_respond(x, &r);
@@ -145,10 +149,13 @@ static void answer_plain(fnh__app *app, fnh__http_exchange *x, fnh__http_req *re
  * headers. Returns 1 when req was one (and was answered). */
 static int cors_preflight(fnh__app *app, fnh__http_exchange *x, fnh__http_req *req)
 {
-    const char *preflight = fnh__http_req_header(req, "Access-Control-Request-Method");
-    if (req->method != FNH__M_OPTIONS || !preflight || !cors_origin(app, req))
+    const char *preflight = req->method == FNH__M_OPTIONS
+                                ? fnh__http_req_header(req, "Access-Control-Request-Method")
+                                : NULL;
+    if (!preflight || !cors_origin(app, req))
         return 0;
-    hdrs hh = {.n = 0};
+    hdrs hh;
+    hh.n = 0;
     add_host_headers(app, req, &hh);
     add_header(&hh, "Access-Control-Allow-Methods", preflight);
     const char *rh = fnh__http_req_header(req, "Access-Control-Request-Headers");
@@ -185,7 +192,8 @@ static void admit(fnh__app *app, fnh__invocation *inv)
     }
     if (fnh__http_throttle_admit(t, inv) != -EBUSY)
         return;
-    hdrs hh = {.n = 0};
+    hdrs hh;
+    hh.n = 0;
     add_host_headers(app, inv->in.http, &hh);
     fnh__http_response r = {.status = 429, .headers = hh.kv, .nheaders = hh.n};
     fnh__http_respond(inv->owner, &r);
