@@ -65,8 +65,8 @@ static void touch_binding(const PB(ParameterBinding) *pb)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fnh__buf b = {0};
-    unsigned char h[FNH__RPC_HEADER] = {0, (unsigned char)(size >> 24), (unsigned char)(size >> 16),
-                                        (unsigned char)(size >> 8), (unsigned char)size};
+    unsigned char h[FNH__RPC_HEADER];
+    fnh__rpc_frame_header(h, size);
     fnh__buf_append(&b, h, sizeof h);
     fnh__buf_append(&b, data, size);
     fnh__rpc_reader r;

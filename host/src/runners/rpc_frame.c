@@ -21,11 +21,7 @@ int fnh__rpc_frame_append(fnh__buf *out, const fnh__rpc_msg *m)
     if (fnh__buf_reserve(out, FNH__RPC_HEADER + n))
         return -ENOMEM;
     unsigned char *h = (unsigned char *)out->data + out->len;
-    h[0] = 0;
-    h[1] = (unsigned char)(n >> 24);
-    h[2] = (unsigned char)(n >> 16);
-    h[3] = (unsigned char)(n >> 8);
-    h[4] = (unsigned char)n;
+    fnh__rpc_frame_header(h, n);
     azure_functions_rpc_messages__streaming_message__pack(m, h + FNH__RPC_HEADER);
     out->len += FNH__RPC_HEADER + n;
     out->data[out->len] = '\0';

@@ -19,6 +19,16 @@ typedef AzureFunctionsRpcMessages__StreamingMessage fnh__rpc_msg;
 /* The longest message either side buffers (a 100 MB body plus headroom). */
 #define FNH__RPC_MAX_MESSAGE (256u << 20)
 
+/* Writes the 5-byte frame header for a message of n bytes at h. */
+static inline void fnh__rpc_frame_header(unsigned char *h, size_t n)
+{
+    h[0] = 0; /* not compressed */
+    h[1] = (unsigned char)(n >> 24);
+    h[2] = (unsigned char)(n >> 16);
+    h[3] = (unsigned char)(n >> 8);
+    h[4] = (unsigned char)n;
+}
+
 /* Appends m, framed, to out. Returns 0, -ENOMEM, or -EMSGSIZE when the
  * packed message would exceed FNH__RPC_MAX_MESSAGE. */
 int fnh__rpc_frame_append(fnh__buf *out, const fnh__rpc_msg *m);

@@ -97,11 +97,7 @@ int fnh__pbw_frame(fnh__pbw *w, fnh__buf *out)
         rc = -ENOMEM;
     if (!rc) {
         unsigned char *h = (unsigned char *)out->data + out->len;
-        h[0] = 0;
-        h[1] = (unsigned char)(n >> 24);
-        h[2] = (unsigned char)(n >> 16);
-        h[3] = (unsigned char)(n >> 8);
-        h[4] = (unsigned char)n;
+        fnh__rpc_frame_header(h, n);
         memcpy(h + FNH__RPC_HEADER, w->buf + w->cap - n, n);
         out->len += FNH__RPC_HEADER + n;
         out->data[out->len] = '\0';
