@@ -56,7 +56,7 @@ def test_node_v4_sample_http_and_route_constraints(ctx):
                  % h.port,
                  "\tprocessOrder: queueTrigger", "\ttick: timerTrigger"):
         assert line in out, out
-    assert "Executed 'Functions.hello' (Succeeded" in out
+    h.wait_log("Executed 'Functions.hello' (Succeeded")  # the output is read by a thread
 
 
 def test_node_v4_queue_trigger_from_http_queue_output(ctx):
