@@ -38,6 +38,15 @@ def receipts(app, fn="blobtrig"):
     return sorted(found)
 
 
+def receipt(app, rel, fn="blobtrig"):
+    """One receipt's JSON ({} while it is absent or being replaced)."""
+    try:
+        with open(os.path.join(app, ".fnhost", "blobreceipts", fn, rel)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def wrapped_host(ctx, app, prefix, *args, env=None):
     return ctx.start_wrapped(app, prefix, *args, env=env)
 
@@ -249,11 +258,10 @@ def test_claim_of_a_dead_host_is_taken_over(ctx):
     assert OK not in a.output
     out = ctx_wait(b, OK, 1, timeout=30)
     assert "New blob detected: samples-workitems/slow.txt" in out
+    # the receipt is completed after the Executed line
+    wait_until(lambda: receipt(app, "samples-workitems/slow.txt").get("Status") == "Complete", 10,
+               f"a complete receipt: {receipts(app)} {receipt(app, 'samples-workitems/slow.txt')}")
     assert receipts(app) == ["samples-workitems/slow.txt"]
-    with open(os.path.join(app, ".fnhost", "blobreceipts", "blobtrig",
-                           "samples-workitems", "slow.txt")) as f:
-        rec = json.load(f)
-    assert rec["Status"] == "Complete"
 
 
 # ---- receipts ------------------------------------------------------------------
@@ -268,21 +276,13 @@ def test_one_receipt_per_blob_removed_with_the_blob(ctx):
         drop(app, CONTAINER, f"r{i:02d}", f"v2 {i}")  # new versions replace receipts
     ctx_wait(h, OK, 40)
     wait_until(lambda: len(receipts(app)) == 30, 10, "30 receipts")
-    r00 = os.path.join(app, ".fnhost", "blobreceipts", "blobtrig", CONTAINER, "r00")
-
-    def r00_receipt():
-        try:
-            with open(r00) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
-
     # a run's receipt is written after its "Executed" line, and the 40 lines
     # may include a blob seen twice while written: wait for r00's second version
     v2 = hashlib.sha256(b"v2 0").hexdigest()
-    wait_until(lambda: r00_receipt().get("ContentHash") == v2, 10,
-               f"r00's receipt of its second version: {r00_receipt()}\n{h.output[-3000:]}")
-    rec = r00_receipt()
+    r00 = f"{CONTAINER}/r00"
+    wait_until(lambda: receipt(app, r00).get("ContentHash") == v2, 10,
+               f"r00's receipt of its second version: {receipt(app, r00)}\n{h.output[-3000:]}")
+    rec = receipt(app, r00)
     assert rec["Status"] == "Complete" and rec["BlobName"] == "r00"
     for i in range(20):
         os.remove(blob_path(app, CONTAINER, f"r{i:02d}"))  # deleted while running
