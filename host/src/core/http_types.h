@@ -75,7 +75,7 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
 /* A request in one allocation: method (name; its FNH__M_* bit is looked
  * up), target as received, its parts (from fnh__http_target_split, or the
  * caller's own), and nheaders headers given as hbytes, hlen bytes of
- * "name\0value\0" pairs (copied). The path is percent-decoded into path. The
+ * "name\0value\0" pairs; all of them are copied (borrowed for the call). The path is percent-decoded into path. The
  * body starts empty. Returns 0 and *out (the caller owns it: free with
  * fnh__http_req_free), -ENOMEM, or -EILSEQ when the decoded path would hold
  * a NUL byte ("%00"). */

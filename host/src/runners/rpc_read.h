@@ -9,10 +9,12 @@
 #include "arena.h"
 #include "rpc_frame.h"
 
-/* Reads the StreamingMessage in data[len] into m (initialised, in arena a)
- * when its content is an InvocationRequest or InvocationResponse. Returns 0
- * (read), 1 (other content: use protobuf-c) or -1 (malformed or out of
- * memory; what was allocated stays in a). */
+/* Reads the StreamingMessage in data[len] (borrowed) into m (initialised by
+ * the caller) when its content is an InvocationRequest or
+ * InvocationResponse. Everything m then points to (parts, strings, bytes)
+ * is allocated in arena a and lives until a is freed. Returns 0 (read), 1
+ * (other content: use protobuf-c; nothing allocated) or -1 (malformed or
+ * out of memory; what was allocated stays in a). */
 int fnh__rpc_read_invocation(fnh__rpc_msg *m, const unsigned char *data, size_t len,
                              fnh__arena *a);
 

@@ -22,10 +22,10 @@ typedef struct fnh__pbw {
 
 /* n raw bytes in front of what is written (no tag). data is borrowed. */
 void fnh__pbw_raw(fnh__pbw *w, const void *data, size_t n);
-/* A length-delimited field: tag, length, n bytes (written even when n is 0,
- * as a oneof member must be). */
+/* A length-delimited field: tag, length, n bytes of data (copied; written
+ * even when n is 0, as a oneof member must be). */
 void fnh__pbw_bytes(fnh__pbw *w, unsigned field, const void *data, size_t n);
-/* A proto3 string field: skipped when s is NULL or empty. */
+/* A proto3 string field (s copied): skipped when s is NULL or empty. */
 void fnh__pbw_string(fnh__pbw *w, unsigned field, const char *s);
 /* A varint field (int32, enum, bool): skipped when v is 0, as proto3 does. */
 void fnh__pbw_varint(fnh__pbw *w, unsigned field, uint64_t v);
@@ -37,7 +37,8 @@ static inline size_t fnh__pbw_mark(const fnh__pbw *w)
 }
 /* Makes everything written since mark field `field` (length-delimited). */
 void fnh__pbw_end(fnh__pbw *w, unsigned field, size_t mark);
-/* The last n bytes written, for changing them in place (lower-casing). */
+/* The first byte of what is written so far (the last thing written), for
+ * changing it in place (lower-casing); valid until the next write. */
 static inline char *fnh__pbw_front(fnh__pbw *w)
 {
     return w->buf + w->cap - w->len;
