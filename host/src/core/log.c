@@ -148,6 +148,7 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     g_log.out.len = (size_t)(o - g_log.out.data);
 }
 
+/* Appends one JSON object for the line to the thread's tee. Under the lock. */
 static void tee_line(fnh__log_tee *t, const char *ts, const char *category, fnh_log_level level,
                      const char *msg, size_t n)
 {

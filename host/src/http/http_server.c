@@ -646,7 +646,6 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
-
 static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);

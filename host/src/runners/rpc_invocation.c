@@ -1,8 +1,8 @@
 /* rpc_invocation.c: fnh__invocation <-> InvocationRequest/InvocationResponse.
  * Encoders write the message straight from the invocation with the
  * backward writer (rpc_write.h), last field first; field numbers are
- * FunctionRpc.proto's. Decoders unpack with protobuf-c and copy what they
- * keep. */
+ * FunctionRpc.proto's. Decoders take the message rpc_frame's reader gives
+ * (protobuf-c's structs, filled by rpc_read.c) and copy what they keep. */
 #include "rpc_invocation.h"
 
 #include <ctype.h>
@@ -16,13 +16,8 @@
 #include "rpc_write.h"
 
 #define PB(x) AzureFunctionsRpcMessages__##x
-#define NEW(a, type, snake) \
-    ((PB(type) *)msg_new((a), &azure_functions_rpc_messages__##snake##__descriptor))
 #define TD(kind) AZURE_FUNCTIONS_RPC_MESSAGES__TYPED_DATA__DATA_##kind
 #define STATUS(s) AZURE_FUNCTIONS_RPC_MESSAGES__STATUS_RESULT__STATUS__##s
-
-/* The protobuf string for a NUL-terminated C string we only borrow. */
-#define S(s) ((char *)(s))
 
 /* Field numbers (FunctionRpc.proto, NullableTypes.proto). */
 enum {
@@ -186,20 +181,16 @@ static void meta_write(fnh__pbw *w, const char *key, const char *key_suffix, con
 static void nullable_map(fnh__pbw *w, unsigned field, const fnh_kv *kv, size_t n, int lower)
 {
     for (size_t i = n; i-- > 0;) {
-        size_t entry = fnh__pbw_mark(w), v = entry;
+        size_t entry = fnh__pbw_mark(w);
         if (kv[i].value)
             fnh__pbw_bytes(w, F_NULLABLE_VALUE, kv[i].value, strlen(kv[i].value));
-        fnh__pbw_end(w, F_MAP_VALUE, v);
-        if (!lower) {
-            map_key(w, field, kv[i].key, entry);
-            continue;
-        }
+        fnh__pbw_end(w, F_MAP_VALUE, entry);
         size_t kn = strlen(kv[i].key), k = fnh__pbw_mark(w);
         fnh__pbw_raw(w, kv[i].key, kn);
         char *at = fnh__pbw_front(w);
-        for (size_t j = 0; !w->failed && j < kn; j++)
+        for (size_t j = 0; lower && !w->failed && j < kn; j++)
             at[j] = (char)tolower((unsigned char)at[j]);
-        if (kn)
+        if (kn) /* an empty key is the proto3 default: not written */
             fnh__pbw_end(w, F_MAP_KEY, k);
         fnh__pbw_end(w, field, entry);
     }

@@ -7,7 +7,7 @@
  * absolute url, nullable_headers, nullable_query, nullable_params, body as
  * bytes}, other values as TypedData string/json/bytes by content type, an
  * HTTP output as RpcHttp{status_code, headers, body}. Any thread owning the
- * invocation. May call: rpc_frame, invocation (the function API table),
+ * invocation. May call: rpc_frame, rpc_write, invocation (the function API table),
  * http_types, http_router, util. */
 #ifndef FNH_RPC_INVOCATION_H
 #define FNH_RPC_INVOCATION_H
