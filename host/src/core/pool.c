@@ -22,17 +22,11 @@
 
 #include "crash.h"
 #include "log.h"
+#include "runner.h"
 #include "util.h"
 
 /* Threads the pool may add to replace workers stuck in abandoned jobs. */
 #define MAX_REPLACEMENTS 64
-/* A job running longer than this is taken to be blocked (sleeping, waiting
- * on I/O) rather than using a CPU: it no longer counts toward the CPU-bound
- * cap, so queued work gets another worker while it runs. Not a job of a
- * function whose runs average under SHORT_RUN_NS: on a busy machine that
- * one may wait that long for a CPU. */
-#define BLOCKED_NS 10000000u
-#define SHORT_RUN_NS 1000000u
 
 /* Threads beyond the CPU-bound cap, for binding I/O jobs that mostly wait
  * (a durable queue put waiting for its flush): waiting together, 16 puts
@@ -219,15 +213,10 @@ static void post_held(void)
     pthread_mutex_lock(&g.lock);
 }
 
-/* l's function has run, in under max_ns on average. Under g.lock. */
-static int lane_runs_under(const struct fnh__lane *l, uint64_t max_ns)
-{
-    return l && l->avg_run_ns && l->avg_run_ns < max_ns;
-}
-
+/* l's function has run, in under TINY_RUN_NS on average. Under g.lock. */
 static int lane_is_tiny(const struct fnh__lane *l)
 {
-    return lane_runs_under(l, TINY_RUN_NS);
+    return l && l->avg_run_ns && l->avg_run_ns < TINY_RUN_NS;
 }
 
 static void *worker_main(void *arg)
@@ -264,7 +253,7 @@ static void *worker_main(void *arg)
         self.job = NULL;
         struct fnh__lane *l = inv->fn->lane; /* lives as long as its function */
         if (l && end > now)
-            l->avg_run_ns = l->avg_run_ns ? (l->avg_run_ns * 7 + (end - now)) / 8 : end - now;
+            l->avg_run_ns = fnh__run_avg(l->avg_run_ns, end - now);
         inv->returned = 1;
         int was_stuck = inv->overdue;
         /* inv belongs to the loop again once handed back */
@@ -382,15 +371,15 @@ static void hand_over(void)
         arm_stall_timer();
 }
 
-/* Workers running a job, less those blocked in one (BLOCKED_NS). Under g.lock. */
+/* Workers running a job, less those blocked in one (runner.h). Under g.lock. */
 static int busy_on_cpu(void)
 {
     int n = g.alive - g.stuck - g.idle;
     uint64_t now = fnh__now_ns();
     for (const struct worker *w = g.workers; w; w = w->next)
         n -= w->job && !w->job->overdue &&
-             now - __atomic_load_n(&w->job->run_ns, __ATOMIC_ACQUIRE) > BLOCKED_NS &&
-             !lane_runs_under(w->job->fn->lane, SHORT_RUN_NS);
+             fnh__run_blocked(now - __atomic_load_n(&w->job->run_ns, __ATOMIC_ACQUIRE),
+                              w->job->fn->lane ? w->job->fn->lane->avg_run_ns : 0);
     return n;
 }
 

@@ -46,10 +46,9 @@ typedef struct job {
  * them waits at most PIPELINE_DEPTH such runs. Children still fan out once
  * the busy ones' queues are full. */
 #define FILL_FIRST_MAX_NS 50000u
-/* A child running one call for longer than this is taken to be blocked
- * (sleeping, waiting on I/O): while work waits, a child beyond the base
- * count may start, up to EXTRA_CHILDREN more, as the worker pool does. */
-#define BLOCKED_NS 10000000u
+/* While work waits and every child's call is blocked (runner.h), a child
+ * beyond the base count may start, up to EXTRA_CHILDREN more, as the worker
+ * pool does. */
 #define EXTRA_CHILDREN 12
 /* An extra child idle this long stops (checked every second). */
 #define EXTRA_IDLE_NS 10000000000u
@@ -304,13 +303,10 @@ static void note_run(fnh__invocation *inv)
     uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE), now = fnh__now_ns();
     if (!c || !began || now < began)
         return;
-    uint64_t d = now - began;
-    c->avg_run_ns = c->avg_run_ns ? (c->avg_run_ns * 7 + d) / 8 : d;
+    c->avg_run_ns = fnh__run_avg(c->avg_run_ns, now - began);
 }
 
-/* Children whose current call runs on a CPU (not taken to be blocked). A
- * call of a function whose runs are short is never taken to be blocked: on
- * a busy machine it may wait that long for a CPU. */
+/* Children whose current call runs on a CPU (not taken to be blocked). */
 static int children_on_cpu(void)
 {
     int n = 0;
@@ -319,7 +315,8 @@ static int children_on_cpu(void)
         const slot *s = &g.slots[i];
         uint64_t began = s->running ? __atomic_load_n(&s->running->inv->run_ns,
                                                       __ATOMIC_ACQUIRE) : 0;
-        n += s->child && (!began || now - began <= BLOCKED_NS || is_short(s->running->inv->fn));
+        const fnh__native_code *c = began ? s->running->inv->fn->runner_state : NULL;
+        n += s->child && (!began || !fnh__run_blocked(now - began, c ? c->avg_run_ns : 0));
     }
     return n;
 }
