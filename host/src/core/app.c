@@ -985,7 +985,7 @@ const char *fnh__function_trigger_type(const fnh__function *fn)
 fnh__binding *fnh__function_binding(const fnh__function *fn, const char *name)
 {
     for (size_t i = 0; i < fn->nbindings; i++)
-        if (fn->bindings[i].name && strcasecmp(fn->bindings[i].name, name) == 0)
+        if (fn->bindings[i].name && fnh__name_eq(fn->bindings[i].name, name))
             return &fn->bindings[i];
     return NULL;
 }

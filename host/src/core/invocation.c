@@ -17,11 +17,24 @@
 
 #define INV(c) ((fnh__invocation *)(void *)(c))
 
+/* One freed invocation per thread, kept for the next one the thread makes:
+ * its output slots and their buffers keep their memory (a buffer over
+ * SPARE_KEEP_BYTES is released); everything else is released and cleared.
+ * Under AddressSanitizer it stays poisoned until reused, so a use after
+ * free is still caught. */
+static _Thread_local fnh__invocation *spare;
+#define SPARE_KEEP_BYTES 16384
+
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason)
 {
-    fnh__invocation *inv = calloc(1, sizeof *inv);
-    if (!inv)
+    fnh__invocation *inv = spare;
+    if (inv) {
+        spare = NULL;
+        FNH__UNPOISON(inv, sizeof *inv);
+        FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
+    } else if (!(inv = calloc(1, sizeof *inv))) {
         return NULL;
+    }
     inv->api = &fnh__function_api;
     inv->app = fnh__app_ref(app);
     inv->fn = fn;
@@ -62,6 +75,28 @@ void fnh__invocation_notify(fnh__invocation *inv)
         w->done(w, inv);
 }
 
+/* Empties output slot o for its next use; its buffers keep their memory
+ * unless keep is 0 or they grew past SPARE_KEEP_BYTES. */
+static void output_reset(fnh__output *o, int keep)
+{
+    if (!keep || o->body.cap > SPARE_KEEP_BYTES)
+        fnh__buf_free(&o->body);
+    if (!keep || o->ctype.cap > SPARE_KEEP_BYTES)
+        fnh__buf_free(&o->ctype);
+    o->body.len = o->ctype.len = 0;
+    if (o->body.data)
+        o->body.data[0] = '\0';
+    for (size_t k = 0; k < o->nheaders; k++) {
+        free((char *)o->headers[k].key);
+        free((char *)o->headers[k].value);
+    }
+    free(o->headers);
+    o->headers = NULL;
+    o->nheaders = 0;
+    o->name = o->content_type = NULL;
+    o->set = o->status = 0;
+}
+
 void fnh__invocation_clear_io(fnh__invocation *inv)
 {
     for (size_t i = 0; i < inv->ninputs; i++) {
@@ -72,19 +107,18 @@ void fnh__invocation_clear_io(fnh__invocation *inv)
     free(inv->inputs);
     inv->inputs = NULL;
     inv->ninputs = 0;
-    for (size_t i = 0; i < inv->noutputs; i++) {
-        fnh__output *o = &inv->outputs[i];
-        fnh__buf_free(&o->body);
-        free(o->content_type);
-        for (size_t k = 0; k < o->nheaders; k++) {
-            free((char *)o->headers[k].key);
-            free((char *)o->headers[k].value);
-        }
-        free(o->headers);
-    }
+    for (size_t i = 0; i < inv->noutputs; i++)
+        output_reset(&inv->outputs[i], 1);
+    inv->noutputs = 0;
+}
+
+static void outputs_release(fnh__invocation *inv)
+{
+    for (size_t i = 0; i < inv->outcap; i++)
+        output_reset(&inv->outputs[i], 0);
     free(inv->outputs);
     inv->outputs = NULL;
-    inv->noutputs = 0;
+    inv->outcap = 0;
 }
 
 void fnh__invocation_free(fnh__invocation *inv)
@@ -99,7 +133,8 @@ void fnh__invocation_free(fnh__invocation *inv)
         free(inv->tee);
     }
     fnh__http_req_free(inv->in.http);
-    fnh__buf_free(&inv->in.payload);
+    if (inv->in.payload.data)
+        fnh__buf_free(&inv->in.payload);
     free(inv->in.ctype);
     free(inv->in.meta);
     free(inv->in.metastore);
@@ -109,13 +144,37 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->reason_owned);
     free(inv->trigger_details);
     free(inv->retry_exception);
+    if (spare) {
+        outputs_release(inv);
+        free(inv);
+        return;
+    }
+    fnh__output *outs = inv->outputs;
+    size_t outcap = inv->outcap;
+    memset(inv, 0, sizeof *inv);
+    inv->outputs = outs;
+    inv->outcap = outcap;
+    FNH__POISON(outs, outcap * sizeof *outs);
+    FNH__POISON(inv, sizeof *inv);
+    spare = inv;
+}
+
+void fnh__invocation_spare_release(void)
+{
+    fnh__invocation *inv = spare;
+    if (!inv)
+        return;
+    spare = NULL;
+    FNH__UNPOISON(inv, sizeof *inv);
+    FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
+    outputs_release(inv);
     free(inv);
 }
 
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name)
 {
     for (size_t i = 0; i < inv->noutputs; i++)
-        if (strcasecmp(inv->outputs[i].name, name) == 0)
+        if (fnh__name_eq(inv->outputs[i].name, name))
             return &inv->outputs[i];
     return NULL;
 }
@@ -123,7 +182,7 @@ fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name)
 static int is_trigger(fnh__invocation *inv, const char *name)
 {
     return name && inv->fn->trigger && inv->fn->trigger->name &&
-           strcasecmp(inv->fn->trigger->name, name) == 0;
+           fnh__name_eq(inv->fn->trigger->name, name);
 }
 
 /* ---- the trigger input ------------------------------------------------- */
@@ -180,10 +239,11 @@ int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *
     in->http_top[1] = (fnh_kv){"url", req->target};
     in->http_top[2] = (fnh_kv){"path", req->path};
     in->http_top[3] = (fnh_kv){"query", req->query};
-    add_group(in, "", in->http_top, 4);
-    add_group(in, "headers", req->headers, req->nheaders);
     fnh__http_req_parse_query(req);
-    add_group(in, "query", req->qparams, req->nq);
+    in->groups[0] = (fnh__meta_group){"", in->http_top, 4};
+    in->groups[1] = (fnh__meta_group){"headers", req->headers, req->nheaders};
+    in->groups[2] = (fnh__meta_group){"query", req->qparams, req->nq};
+    in->ngroups = 3; /* and "params" below: an HTTP request's groups are all it has */
     size_t total = 0;
     for (size_t i = 0; i < nparams; i++)
         total += strlen(params[i].key) + 1 + (params[i].value ? strlen(params[i].value) : 0) + 1;
@@ -207,7 +267,7 @@ int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *
         }
         in->nparams = nparams;
     }
-    add_group(in, "params", in->params, in->nparams);
+    in->groups[in->ngroups++] = (fnh__meta_group){"params", in->params, in->nparams};
     return 0;
 }
 
@@ -227,7 +287,7 @@ static const char *group_value(const fnh__meta_group *g, const char *key, int *f
     if (!g)
         return NULL;
     for (size_t i = 0; i < g->n; i++)
-        if ((g->kv[i].key[0] != '$' || *g->name) && strcasecmp(g->kv[i].key, key) == 0) {
+        if ((g->kv[i].key[0] != '$' || *g->name) && fnh__name_eq(g->kv[i].key, key)) {
             *found = 1;
             return g->kv[i].value;
         }
@@ -240,7 +300,7 @@ static int api_input(fnh_ctx *c, const char *name, fnh_value *out)
     if (!name || !out)
         return -EINVAL;
     for (size_t i = 0; i < inv->ninputs; i++)
-        if (strcasecmp(inv->inputs[i].name, name) == 0) {
+        if (fnh__name_eq(inv->inputs[i].name, name)) {
             if (!inv->inputs[i].set) /* a missing blob and the like: null */
                 return -ENODATA;
             out->data = inv->inputs[i].value.data ? inv->inputs[i].value.data : "";
@@ -317,12 +377,16 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     int ret = strcmp(name, "$return") == 0; /* the return value needs no declaration */
     if (!ret && (!b || !(b->direction & FNH__DIR_OUT)))
         return NULL;
-    fnh__output *outs = realloc(inv->outputs, (inv->noutputs + 1) * sizeof *outs);
-    if (!outs)
-        return NULL;
-    inv->outputs = outs;
-    o = &outs[inv->noutputs];
-    memset(o, 0, sizeof *o);
+    if (inv->noutputs == inv->outcap) {
+        size_t cap = inv->outcap ? inv->outcap * 2 : 2;
+        fnh__output *outs = realloc(inv->outputs, cap * sizeof *outs);
+        if (!outs)
+            return NULL;
+        memset(outs + inv->outcap, 0, (cap - inv->outcap) * sizeof *outs);
+        inv->outputs = outs;
+        inv->outcap = cap;
+    }
+    o = &inv->outputs[inv->noutputs]; /* an empty slot, maybe with buffers kept */
     o->name = b ? b->name : "$return"; /* the function outlives its invocations */
     inv->noutputs++;
     return o;
@@ -338,11 +402,15 @@ static int api_output(fnh_ctx *c, const char *name, const fnh_value *v)
     fnh__output *o = output_slot(inv, name);
     if (!o)
         return -ENOENT;
-    o->body.len = 0;
+    o->body.len = o->ctype.len = 0;
+    o->content_type = NULL;
     if (fnh__buf_append(&o->body, v->data ? v->data : "", v->len))
         return -ENOMEM;
-    free(o->content_type);
-    o->content_type = fnh__strdup(v->content_type);
+    if (v->content_type) {
+        if (fnh__buf_puts(&o->ctype, v->content_type))
+            return -ENOMEM;
+        o->content_type = o->ctype.data;
+    }
     o->set = 1;
     return 0;
 }

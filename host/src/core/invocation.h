@@ -14,7 +14,8 @@
 typedef struct fnh__output {
     const char *name;    /* binding name (borrowed from the function, or "$return") */
     fnh__buf body;
-    char *content_type;
+    const char *content_type; /* NULL, or ctype.data */
+    fnh__buf ctype;      /* content_type's storage */
     int set;             /* fnh_output was called */
     int status;          /* 0 = default; -1 = a refused status was set (answer 500) */
     fnh_kv *headers;     /* owned strings */
@@ -96,6 +97,7 @@ struct fnh__invocation {
     void *token;             /* the extension's fnh_fire token */
     fnh__output *outputs;
     size_t noutputs;
+    size_t outcap;           /* slots allocated in outputs */
     int rc;                  /* the function's return value */
     /* retries (dispatch.c): has_retry when the function runs under a retry
      * policy; retry_count tries before this one; the previous try's rc and
@@ -126,8 +128,12 @@ struct fnh__invocation {
 /* New invocation of fn (caller owns; freed by dispatch after completion).
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
-/* Frees inv; a watch still on it (it never completed) hears done(NULL). */
+/* Frees inv; a watch still on it (it never completed) hears done(NULL).
+ * The calling thread keeps one freed invocation, with its output buffers,
+ * for its next fnh__invocation_new: the request path makes one per request. */
 void fnh__invocation_free(fnh__invocation *inv);
+/* Releases the invocation the calling thread keeps (at shutdown). */
+void fnh__invocation_spare_release(void);
 
 /* Arms w (borrowed; NULL disarms): the next invocation this thread
  * creates, or the next event it fires (ext/), takes it. Loop thread. */

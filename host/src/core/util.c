@@ -176,6 +176,14 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
+/* "00" .. "ff": one copy per byte of a UUID */
+#define HEX_ROW(h) h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" \
+                   h "c" h "d" h "e" h "f"
+static const char hex_pairs[] =
+    HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HEX_ROW("3") HEX_ROW("4") HEX_ROW("5") HEX_ROW("6")
+    HEX_ROW("7") HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b") HEX_ROW("c") HEX_ROW("d")
+    HEX_ROW("e") HEX_ROW("f");
+
 void fnh__uuid(char out[37])
 {
     uint8_t b[16];
@@ -184,12 +192,9 @@ void fnh__uuid(char out[37])
     memcpy(b + 8, &c, 8);
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
     static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
-    for (int i = 0; i < 16; i++) {
-        out[at[i]] = hex[b[i] >> 4];
-        out[at[i] + 1] = hex[b[i] & 15];
-    }
+    for (int i = 0; i < 16; i++)
+        memcpy(out + at[i], hex_pairs + 2 * b[i], 2);
     out[8] = out[13] = out[18] = out[23] = '-';
     out[36] = '\0';
 }

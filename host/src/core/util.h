@@ -10,6 +10,24 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Memory a part keeps for reuse is poisoned while kept, so that
+ * AddressSanitizer still reports a use after free of it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FNH__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FNH__ASAN 1
+#endif
+#endif
+#ifdef FNH__ASAN
+#include <sanitizer/asan_interface.h>
+#define FNH__POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define FNH__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define FNH__POISON(p, n) ((void)(p), (void)(n))
+#define FNH__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* Growable buffer. Zero-initialise ({0}) to start; fnh__buf_free releases. */
 typedef struct fnh__buf {
     char *data;
@@ -50,6 +68,23 @@ static inline void fnh__copy(char *dst, size_t size, const char *s)
     size_t n = s ? strnlen(s, size - 1) : 0;
     memcpy(dst, s ? s : "", n);
     dst[n] = '\0';
+}
+
+/* Whether a and b are equal ignoring ASCII case (strcasecmp(a, b) == 0 in
+ * the C locale): inline for the short names looked up on every call. */
+static inline int fnh__name_eq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned x = (unsigned char)*a, y = (unsigned char)*b;
+        if (x != y) {
+            x += x - 'A' < 26u ? 32 : 0;
+            y += y - 'A' < 26u ? 32 : 0;
+            if (x != y)
+                return 0;
+        }
+        if (!x)
+            return 1;
+    }
 }
 
 /* malloc'd copy of s (or of n bytes of s); NULL on failure or NULL s. */
