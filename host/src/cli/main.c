@@ -482,7 +482,6 @@ static int finish(fnh__app *app, uv_loop_t *loop)
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
     fnh__native_shadow_cleanup();
-    fnh__invocation_spare_release();
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     return 0;

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +18,39 @@
 
 #define INV(c) ((fnh__invocation *)(void *)(c))
 
-/* One freed invocation per thread, kept for the next one the thread makes:
- * its output slots and their buffers keep their memory (a buffer over
+/* Freed invocations each thread keeps (up to SPARE_MAX, as many as run at
+ * once on a busy worker pool) for the next ones it makes: their output
+ * slots and the slots' buffers keep their memory (a buffer over
  * SPARE_KEEP_BYTES is released); everything else is released and cleared.
- * Under AddressSanitizer it stays poisoned until reused, so a use after
- * free is still caught. */
-static _Thread_local fnh__invocation *spare;
+ * Under AddressSanitizer a kept one stays poisoned until reused, so a use
+ * after free is still caught. */
+static _Thread_local fnh__invocation *spares; /* linked by next */
+static _Thread_local unsigned nspares;
+#define SPARE_MAX 16
 #define SPARE_KEEP_BYTES 16384
+
+static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
+static void spares_release_at_exit(void);
+
+/* The most recently kept invocation, unpoisoned and unlinked; NULL if none. */
+static fnh__invocation *spare_take(void)
+{
+    fnh__invocation *inv = spares;
+    if (!inv)
+        return NULL;
+    FNH__UNPOISON(inv, sizeof *inv);
+    FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
+    spares = inv->next;
+    inv->next = NULL;
+    nspares--;
+    return inv;
+}
 
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason)
 {
-    fnh__invocation *inv = spare;
-    if (inv) {
-        spare = NULL;
-        FNH__UNPOISON(inv, sizeof *inv);
-        FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
-    } else if (!(inv = calloc(1, sizeof *inv))) {
+    fnh__invocation *inv = spare_take();
+    if (!inv && !(inv = calloc(1, sizeof *inv)))
         return NULL;
-    }
     inv->api = &fnh__function_api;
     inv->app = fnh__app_ref(app);
     inv->fn = fn;
@@ -144,31 +160,39 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->reason_owned);
     free(inv->trigger_details);
     free(inv->retry_exception);
-    if (spare) {
+    if (nspares == SPARE_MAX) {
         outputs_release(inv);
         free(inv);
         return;
     }
+    pthread_once(&spares_at_exit, spares_release_at_exit);
     fnh__output *outs = inv->outputs;
     size_t outcap = inv->outcap;
     memset(inv, 0, sizeof *inv);
     inv->outputs = outs;
     inv->outcap = outcap;
+    inv->next = spares;
+    spares = inv;
+    nspares++;
     FNH__POISON(outs, outcap * sizeof *outs);
     FNH__POISON(inv, sizeof *inv);
-    spare = inv;
 }
 
-void fnh__invocation_spare_release(void)
+/* Releases the invocations the calling thread keeps. */
+static void spares_release(void)
 {
-    fnh__invocation *inv = spare;
-    if (!inv)
-        return;
-    spare = NULL;
-    FNH__UNPOISON(inv, sizeof *inv);
-    FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
-    outputs_release(inv);
-    free(inv);
+    fnh__invocation *inv;
+    while ((inv = spare_take())) {
+        outputs_release(inv);
+        free(inv);
+    }
+}
+
+/* The loop thread's are released at exit (the host's loop runs on the main
+ * thread); other threads make no invocations. */
+static void spares_release_at_exit(void)
+{
+    atexit(spares_release);
 }
 
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name)

@@ -129,11 +129,10 @@ struct fnh__invocation {
  * NULL when out of memory. */
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason);
 /* Frees inv; a watch still on it (it never completed) hears done(NULL).
- * The calling thread keeps one freed invocation, with its output buffers,
- * for its next fnh__invocation_new: the request path makes one per request. */
+ * The calling thread keeps a few freed invocations, with their output
+ * buffers, for its next fnh__invocation_new calls (the request path makes
+ * one per request); the main thread's are released at exit. */
 void fnh__invocation_free(fnh__invocation *inv);
-/* Releases the invocation the calling thread keeps (at shutdown). */
-void fnh__invocation_spare_release(void);
 
 /* Arms w (borrowed; NULL disarms): the next invocation this thread
  * creates, or the next event it fires (ext/), takes it. Loop thread. */

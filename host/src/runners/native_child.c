@@ -403,7 +403,6 @@ int fnh__native_child_main(int argc, char **argv)
     for (size_t i = 0; i < g.nfns; i++)
         loaded_clear(&g.fns[i]);
     free(g.fns);
-    fnh__invocation_spare_release();
     fnh__log_shutdown();
     return status;
 }
