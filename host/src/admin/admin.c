@@ -192,7 +192,8 @@ int fnh__admin_handle(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req)
 {
     /* the path as sent, as function routes match it: "/%61dmin" is not here */
     const char *p = req->path_raw;
-    if (strncasecmp(p, "/admin", 6) != 0 || (p[6] != '/' && p[6] != '\0'))
+    if ((p[1] | 0x20) != 'a' || (p[2] | 0x20) != 'd' || /* most paths stop here */
+        strncasecmp(p, "/admin", 6) != 0 || (p[6] != '/' && p[6] != '\0'))
         return 0;
     size_t n = strlen(p);
     while (n > 1 && p[n - 1] == '/')

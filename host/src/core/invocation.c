@@ -295,10 +295,11 @@ int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *
     return 0;
 }
 
-static const fnh__meta_group *group_of(const fnh__trigger_input *in, const char *name)
+/* The group named by the n bytes at name, or NULL. */
+static const fnh__meta_group *group_of(const fnh__trigger_input *in, const char *name, size_t n)
 {
     for (size_t i = 0; i < in->ngroups; i++)
-        if (strcmp(in->groups[i].name, name) == 0)
+        if (strncmp(in->groups[i].name, name, n) == 0 && !in->groups[i].name[n])
             return &in->groups[i];
     return NULL;
 }
@@ -349,18 +350,10 @@ static const char *api_input_meta(fnh_ctx *c, const char *name, const char *key)
         return NULL;
     int found;
     const char *dot = strchr(key, '.');
-    if (dot) {
-        char group[16];
-        size_t n = (size_t)(dot - key);
-        if (n < sizeof group) {
-            memcpy(group, key, n);
-            group[n] = '\0';
-            const fnh__meta_group *g = group_of(&inv->in, group);
-            if (g)
-                return group_value(g, dot + 1, &found);
-        }
-    }
-    return group_value(group_of(&inv->in, ""), key, &found);
+    const fnh__meta_group *g = dot ? group_of(&inv->in, key, (size_t)(dot - key)) : NULL;
+    if (g)
+        return group_value(g, dot + 1, &found);
+    return group_value(group_of(&inv->in, "", 0), key, &found);
 }
 
 static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, size_t i,
@@ -372,8 +365,8 @@ static int api_input_meta_at(fnh_ctx *c, const char *name, const char *group, si
     if (!is_trigger(inv, name))
         return -ENOENT;
     /* "meta": the top-level keys of a fired trigger */
-    const fnh__meta_group *g =
-        group_of(&inv->in, strcmp(group, "meta") == 0 && !inv->in.http ? "" : group);
+    const char *gname = strcmp(group, "meta") == 0 && !inv->in.http ? "" : group;
+    const fnh__meta_group *g = group_of(&inv->in, gname, strlen(gname));
     if (!g || !*group)
         return -ENOENT;
     /* the host's own keys ($reason, $details) are not the function's */
@@ -498,7 +491,7 @@ static int api_output_meta(fnh_ctx *c, const char *name, const char *key, const 
 const char *fnh__invocation_meta(const fnh__invocation *inv, const char *key)
 {
     int found;
-    return group_value(group_of(&inv->in, ""), key, &found);
+    return group_value(group_of(&inv->in, "", 0), key, &found);
 }
 
 /* Value of one binding-data name for expressions; *tmp receives a malloc'd
@@ -532,7 +525,7 @@ static const char *binding_data(fnh__invocation *inv, const char *name, char **t
     static const char *const groups[] = {"", "params", "query"};
     for (size_t i = 0; i < sizeof groups / sizeof *groups; i++) {
         int found;
-        const char *v = group_value(group_of(&inv->in, groups[i]), name, &found);
+        const char *v = group_value(group_of(&inv->in, groups[i], strlen(groups[i])), name, &found);
         if (v)
             return v;
     }
