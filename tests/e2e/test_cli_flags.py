@@ -130,6 +130,23 @@ def test_user_log_level(ctx):
     assert "--user-log-level: 'Chatty' is not a log level; use one of Trace" in p.stderr
 
 
+def test_function_category_log_level(ctx):
+    # a level for one function's category (a prefix, in any case) turns its
+    # Information lines off; a function whose name merely starts the same
+    # keeps them
+    app = hello_app(ctx, names=("alpha", "alphabet"),
+                    host_json={"version": "2.0",
+                               "logging": {"logLevel": {"function.ALPHA": "Warning"}}})
+    h = ctx.start(app)
+    assert h.get("/api/alpha").status == 200
+    assert h.get("/api/alphabet").status == 200
+    assert h.get("/api/alpha").status == 200
+    h.wait_log("Executed 'Functions.alphabet' (Succeeded")
+    h.stop()
+    assert "Executing 'Functions.alphabet' (Reason=" in h.output
+    assert "Functions.alpha'" not in h.output
+
+
 def test_banner_shows_version(ctx):
     version = ctx.run("--version").stdout.split()[1]
     h = ctx.start(hello_app(ctx))

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fnhost/function.h"
+#include "log.h"
 #include "retry.h"
 #include "strlist.h"
 
@@ -33,6 +34,9 @@ typedef struct fnh__function {
     char *dir;            /* folder path */
     char *config_file;    /* "<name>/function.json", for messages */
     char *log_category;   /* "Function.<name>" */
+    /* its minimum log level, remembered when first logged: the one field
+     * written after load (atomically, by fnh__log_enabled_memo) */
+    fnh__log_memo log_memo;
     struct cJSON *config; /* function.json as written */
     fnh__binding *bindings;
     size_t nbindings;

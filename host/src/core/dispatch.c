@@ -76,14 +76,30 @@ static void live_remove(fnh__invocation *inv)
 
 /* ---- logging ------------------------------------------------------------- */
 
-/* Appends s to the line buffer at *at (bounded by end). */
-static void put(char **at, const char *end, const char *s)
+/* 1 when fn's Information lines are written (the answer is kept in fn). */
+static int info_enabled(fnh__function *fn)
 {
-    size_t n = strlen(s);
-    if (n > (size_t)(end - *at))
-        n = (size_t)(end - *at);
-    memcpy(*at, s, n);
-    *at += n;
+    return fnh__log_enabled_memo(&fn->log_memo, category(fn), FNH_LOG_INFO);
+}
+
+/* The longest Executing and Executed lines: longer ones are cut there. */
+enum { EXECUTING_MAX = 1024, EXECUTED_MAX = 512 };
+
+/* A string constant and its length, for put. */
+#define LIT(s) s, sizeof s - 1
+
+/* Copies n bytes of s to at; returns the end. */
+static char *put(char *at, const char *s, size_t n)
+{
+    memcpy(at, s, n);
+    return at + n;
+}
+
+/* Copies s, at most max bytes of it, to at; returns the end. */
+static char *put_str(char *at, const char *s, size_t max)
+{
+    size_t n = strlen(s); /* strnlen is slower on short strings */
+    return put(at, s, n < max ? n : max);
 }
 
 /* Milliseconds the function has run (queue time excluded). */
@@ -94,20 +110,26 @@ static uint64_t run_ms(const fnh__invocation *inv)
     return began && now > began ? (now - began) / 1000000u : 0;
 }
 
+/* The lines below are assembled without printf: they are written twice per
+ * invocation. Each piece of variable length is copied up to the line's
+ * limit, and the line cut at the limit at the end: the buffer has room for
+ * every piece at its longest. */
+
 static void log_executing(fnh__invocation *inv)
 {
     fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     const char *cat = category(inv->fn);
-    if (fnh__log_enabled(cat, FNH_LOG_INFO)) {
-        char line[1024], *at = line, *end = line + sizeof line;
-        put(&at, end, "Executing 'Functions.");
-        put(&at, end, inv->fn->name);
-        put(&at, end, "' (Reason='");
-        put(&at, end, inv->reason);
-        put(&at, end, "', Id=");
-        put(&at, end, inv->id);
-        put(&at, end, ")");
-        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
+    if (info_enabled(inv->fn)) {
+        char line[3 * EXECUTING_MAX], *at = line;
+        at = put(at, LIT("Executing 'Functions."));
+        at = put_str(at, inv->fn->name, EXECUTING_MAX);
+        at = put(at, LIT("' (Reason='"));
+        at = put_str(at, inv->reason, EXECUTING_MAX);
+        at = put(at, LIT("', Id="));
+        at = put_str(at, inv->id, sizeof inv->id);
+        at = put(at, LIT(")"));
+        size_t n = (size_t)(at - line);
+        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTING_MAX ? n : EXECUTING_MAX);
     }
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
@@ -128,24 +150,23 @@ static void log_executed_line(fnh__invocation *inv, int ok)
     const char *cat = category(inv->fn);
     uint64_t ms = run_ms(inv);
     if (ok) {
-        /* runs once per invocation: assembled without printf */
-        if (!fnh__log_enabled(cat, FNH_LOG_INFO))
+        if (!info_enabled(inv->fn))
             return;
-        char line[512], num[24], *at = line, *end = line + sizeof line;
-        int d = (int)sizeof num - 1;
-        num[d] = '\0';
+        char line[3 * EXECUTED_MAX], num[24], *at = line;
+        int d = (int)sizeof num;
         do {
             num[--d] = (char)('0' + ms % 10);
             ms /= 10;
         } while (ms && d > 0);
-        put(&at, end, "Executed 'Functions.");
-        put(&at, end, inv->fn->name);
-        put(&at, end, "' (Succeeded, Id=");
-        put(&at, end, inv->id);
-        put(&at, end, ", Duration=");
-        put(&at, end, num + d);
-        put(&at, end, "ms)");
-        fnh__log_line(cat, FNH_LOG_INFO, line, (size_t)(at - line));
+        at = put(at, LIT("Executed 'Functions."));
+        at = put_str(at, inv->fn->name, EXECUTED_MAX);
+        at = put(at, LIT("' (Succeeded, Id="));
+        at = put_str(at, inv->id, sizeof inv->id);
+        at = put(at, LIT(", Duration="));
+        at = put(at, num + d, sizeof num - (size_t)d);
+        at = put(at, LIT("ms)"));
+        size_t n = (size_t)(at - line);
+        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTED_MAX ? n : EXECUTED_MAX);
     } else {
         const char *why = failure_text(inv);
         fnh__log(cat, FNH_LOG_ERROR,

@@ -30,8 +30,9 @@ static struct {
     int default_level;
     level_rule *rules;
     size_t nrules;
+    unsigned generation; /* counts the changes of levels (never 0: memos start stale) */
     uint64_t last_flush_ns;
-} g_log = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO};
+} g_log = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO, .generation = 1};
 
 static _Thread_local fnh__log_tee *tls_tee;
 
@@ -44,6 +45,7 @@ void fnh__log_init(int json, int verbose)
     g_log.tty = isatty(1);
     g_log.verbose = verbose;
     g_log.default_level = verbose ? FNH_LOG_DEBUG : FNH_LOG_INFO;
+    g_log.generation++;
 }
 
 int fnh__log_parse_level(const char *name)
@@ -56,6 +58,7 @@ int fnh__log_parse_level(const char *name)
 
 int fnh__log_set_level(const char *category, int level)
 {
+    g_log.generation++;
     if (strcasecmp(category, "default") == 0) {
         g_log.default_level = level;
         return 0;
@@ -71,7 +74,9 @@ int fnh__log_set_level(const char *category, int level)
     return 0;
 }
 
-int fnh__log_enabled(const char *category, fnh_log_level level)
+/* The lowest level of category's lines that is written (FNH__LOG_NONE:
+ * none is). */
+static int min_level(const char *category)
 {
     int min = g_log.default_level;
     size_t best = 0;
@@ -85,6 +90,23 @@ int fnh__log_enabled(const char *category, fnh_log_level level)
     }
     if (g_log.verbose && min > FNH_LOG_DEBUG && min != FNH__LOG_NONE)
         min = FNH_LOG_DEBUG; /* --verbose shows debug lines whatever host.json says */
+    return min;
+}
+
+int fnh__log_enabled(const char *category, fnh_log_level level)
+{
+    int min = min_level(category);
+    return (int)level >= min && min != FNH__LOG_NONE;
+}
+
+int fnh__log_enabled_memo(fnh__log_memo *memo, const char *category, fnh_log_level level)
+{
+    unsigned state = __atomic_load_n(&memo->state, __ATOMIC_RELAXED);
+    if (state >> 3 != g_log.generation) {
+        state = g_log.generation << 3 | (unsigned)min_level(category);
+        __atomic_store_n(&memo->state, state, __ATOMIC_RELAXED);
+    }
+    int min = (int)(state & 7);
     return (int)level >= min && min != FNH__LOG_NONE;
 }
 
@@ -110,7 +132,9 @@ static void flush_locked(void)
     g_log.last_flush_ns = coarse_ns();
 }
 
-static void append_line(const char *ts, const char *category, fnh_log_level level,
+/* Appends one line (msg, len bytes, no newline) with the timestamp ts (tn
+ * bytes, in a buffer of 32) to the output. Under the lock. */
+static void append_line(const char ts[32], size_t tn, const char *category, fnh_log_level level,
                         const char *msg, size_t len)
 {
     if (g_log.json) {
@@ -126,12 +150,15 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     if (g_log.tty)
         color = level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
     /* one reservation, then copies: this runs twice per invocation */
-    size_t tn = strlen(ts), cn = color ? strlen(color) : 0;
-    if (fnh__buf_reserve(&g_log.out, tn + cn + len + 8))
+    size_t cn = color ? strlen(color) : 0, need = 32 + cn + len + 8;
+    fnh__buf *b = &g_log.out;
+    if (b->len + need + 1 > b->cap && fnh__buf_reserve(b, need))
         return;
-    char *o = g_log.out.data + g_log.out.len;
+    char *o = b->data + b->len;
     *o++ = '[';
-    memcpy(o, ts, tn);
+    /* the whole timestamp buffer: a copy of fixed size is a few moves; the
+     * bytes past the timestamp are overwritten next or lie past the end */
+    memcpy(o, ts, 32);
     o += tn;
     *o++ = ']';
     *o++ = ' ';
@@ -145,7 +172,7 @@ static void append_line(const char *ts, const char *category, fnh_log_level leve
     }
     *o++ = '\n';
     *o = '\0';
-    g_log.out.len = (size_t)(o - g_log.out.data);
+    b->len = (size_t)(o - b->data);
 }
 
 /* Appends one JSON object for the line to the thread's tee. Under the lock. */
@@ -182,27 +209,37 @@ void fnh__log_tee_clear(fnh__log_tee *t)
     fnh__buf_free(&t->lines);
 }
 
-void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
+/* Writes msg (n bytes) as one line, or, with split, one line per line of it
+ * (JSON keeps it whole). */
+static void write_line(const char *category, fnh_log_level level, const char *msg, size_t n,
+                       int split)
 {
     char ts[32];
-    fnh__iso_utc(fnh__wall_ms(), ts);
+    size_t tn = fnh__iso_utc(fnh__wall_ms(), ts);
     pthread_mutex_lock(&g_log.lock);
     if (tls_tee)
         tee_line(tls_tee, ts, category, level, msg, n);
-    if (g_log.json) {
-        append_line(ts, category, level, msg, n);
-    } else {
-        const char *p = msg, *end = msg + n;
-        do {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            const char *stop = nl ? nl : end;
-            append_line(ts, category, level, p, (size_t)(stop - p));
-            p = nl ? nl + 1 : end;
-        } while (p < end);
-    }
+    split = split && !g_log.json;
+    const char *p = msg, *end = msg + n;
+    do {
+        const char *nl = split ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+        const char *stop = nl ? nl : end;
+        append_line(ts, tn, category, level, p, (size_t)(stop - p));
+        p = nl ? nl + 1 : end;
+    } while (p < end);
     if (g_log.tty || g_log.out.len > 32768 || coarse_ns() - g_log.last_flush_ns > 100000000u)
         flush_locked();
     pthread_mutex_unlock(&g_log.lock);
+}
+
+void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
+{
+    write_line(category, level, msg, n, 1);
+}
+
+void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n)
+{
+    write_line(category, level, msg, n, 0);
 }
 
 void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap)

@@ -23,6 +23,16 @@ int fnh__log_set_level(const char *category, int level);
 int fnh__log_parse_level(const char *name);
 /* 1 when a line of that category and level would be written. Any thread. */
 int fnh__log_enabled(const char *category, fnh_log_level level);
+/* One category's minimum level, remembered for callers that check the same
+ * category on every invocation (a function's). Zero-initialise it; a change
+ * of levels (fnh__log_init, fnh__log_set_level) makes it stale. */
+typedef struct fnh__log_memo {
+    unsigned state; /* the levels' generation << 3 | the minimum level; 0: not worked out */
+} fnh__log_memo;
+/* fnh__log_enabled, with the level rules scanned only when memo is stale.
+ * memo must always come with the same category; both are borrowed. Any
+ * thread (memo is read and written atomically). */
+int fnh__log_enabled_memo(fnh__log_memo *memo, const char *category, fnh_log_level level);
 /* Writes one line (a multi-line message gives one prefixed line each). Any
  * thread. category and fmt are borrowed for the call. */
 void fnh__log(const char *category, fnh_log_level level, const char *fmt, ...)
@@ -31,6 +41,10 @@ void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_li
 /* Writes an already formatted message of n bytes (no level check: callers
  * on hot paths check fnh__log_enabled first). Any thread. */
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n);
+/* fnh__log_line for a message the caller knows holds no newline (a line the
+ * host assembles itself): it is not searched for one. category and msg are
+ * borrowed for the call. Any thread. */
+void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n);
 /* Writes raw text (no prefix) to the console, e.g. the function list. */
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */

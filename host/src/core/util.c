@@ -213,28 +213,33 @@ int64_t fnh__wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void fnh__iso_utc(int64_t wall_ms, char out[32])
+size_t fnh__iso_utc(int64_t wall_ms, char out[32])
 {
-    /* the date part changes once a second: cache it per thread */
-    static __thread int64_t cached_sec = -1;
-    static __thread char cached[24];
+    /* lines come many a millisecond: keep the last text per thread, and
+     * make its date part once a second */
+    static __thread int64_t cached_ms = INT64_MIN, cached_sec = INT64_MIN;
+    static __thread char cached[32];
     static __thread size_t n;
-    int64_t sec = wall_ms / 1000;
-    if (sec != cached_sec) {
-        time_t t = (time_t)sec;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        n = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-        cached_sec = sec;
+    if (wall_ms != cached_ms) {
+        int64_t sec = wall_ms / 1000;
+        if (sec != cached_sec) {
+            time_t t = (time_t)sec;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            n = strftime(cached, sizeof cached - 8, "%Y-%m-%dT%H:%M:%S", &tm); /* then .mmmZ */
+            cached[n] = '.';
+            cached[n + 4] = 'Z';
+            cached[n + 5] = '\0';
+            cached_sec = sec;
+        }
+        int ms = (int)(wall_ms % 1000);
+        cached[n + 1] = (char)('0' + ms / 100);
+        cached[n + 2] = (char)('0' + ms / 10 % 10);
+        cached[n + 3] = (char)('0' + ms % 10);
+        cached_ms = wall_ms;
     }
-    int ms = (int)(wall_ms % 1000);
-    memcpy(out, cached, n);
-    out[n] = '.';
-    out[n + 1] = (char)('0' + ms / 100);
-    out[n + 2] = (char)('0' + ms / 10 % 10);
-    out[n + 3] = (char)('0' + ms % 10);
-    out[n + 4] = 'Z';
-    out[n + 5] = '\0';
+    memcpy(out, cached, 32);
+    return n + 5;
 }
 
 void fnh__timespan_fmt(int64_t ms, char out[32])

@@ -108,8 +108,9 @@ void fnh__uuid(char out[37]);
 /* Monotonic nanoseconds and wall-clock milliseconds since the epoch. */
 uint64_t fnh__now_ns(void);
 int64_t fnh__wall_ms(void);
-/* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32]. */
-void fnh__iso_utc(int64_t wall_ms, char out[32]);
+/* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32] (all
+ * 32 bytes are written). Returns its length. */
+size_t fnh__iso_utc(int64_t wall_ms, char out[32]);
 
 /* Formats milliseconds as hh:mm:ss (d.hh:mm:ss beyond a day) into out[32]. */
 void fnh__timespan_fmt(int64_t ms, char out[32]);
