@@ -176,26 +176,33 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
-/* "00" .. "ff": one copy per byte of a UUID */
-#define HEX_ROW(h) h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" \
-                   h "c" h "d" h "e" h "f"
-static const char hex_pairs[] =
-    HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HEX_ROW("3") HEX_ROW("4") HEX_ROW("5") HEX_ROW("6")
-    HEX_ROW("7") HEX_ROW("8") HEX_ROW("9") HEX_ROW("a") HEX_ROW("b") HEX_ROW("c") HEX_ROW("d")
-    HEX_ROW("e") HEX_ROW("f");
+/* The 32 bits of v as 8 lowercase hex digits, one per byte of the result
+ * (in memory order: a random UUID needs random digits, not a byte order):
+ * the nibbles are spread to bytes, then made digits without branches. */
+static uint64_t hex8(uint32_t v)
+{
+    uint64_t x = v;
+    x = (x | x << 16) & 0x0000FFFF0000FFFFull;
+    x = (x | x << 8) & 0x00FF00FF00FF00FFull;
+    x = (x | x << 4) & 0x0F0F0F0F0F0F0F0Full;
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull; /* >= 10 */
+    return x + 0x3030303030303030ull + letters * ('a' - '0' - 10);
+}
 
 void fnh__uuid(char out[37])
 {
-    uint8_t b[16];
     uint64_t a = rng_next(), c = rng_next();
-    memcpy(b, &a, 8);
-    memcpy(b + 8, &c, 8);
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
-    for (int i = 0; i < 16; i++)
-        memcpy(out + at[i], hex_pairs + 2 * b[i], 2);
+    uint64_t h[4] = {hex8((uint32_t)a), hex8((uint32_t)(a >> 32)), hex8((uint32_t)c),
+                     hex8((uint32_t)(c >> 32))};
+    const char *d = (const char *)h;
+    memcpy(out, d, 8);
+    memcpy(out + 9, d + 8, 4);
+    memcpy(out + 14, d + 12, 4);
+    memcpy(out + 19, d + 16, 4);
+    memcpy(out + 24, d + 20, 12);
     out[8] = out[13] = out[18] = out[23] = '-';
+    out[14] = '4';             /* version 4: random */
+    out[19] = "89ab"[c & 3];   /* variant 1, from bits of the digit it replaces */
     out[36] = '\0';
 }
 
