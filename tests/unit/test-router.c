@@ -505,6 +505,98 @@ static void test_methods_filter(void)
     fnh__router_free(r2);
 }
 
+/* Matches path on rt; "target" or "target:a=1,b=2" (static buffer), or
+ * "NOMATCH". */
+static const char *match_on(fnh__router *rt, unsigned method, const char *path)
+{
+    static char buf[1024];
+    fnh__route_match m;
+    int rc = fnh__router_match(rt, method, path, strlen(path), &m);
+    if (rc == 1) {
+        char vals[900];
+        fmt_match(&m, vals, sizeof vals);
+        snprintf(buf, sizeof buf, "%s%s%s", (const char *)m.target, *vals ? ":" : "", vals);
+    } else {
+        snprintf(buf, sizeof buf, rc == 0 ? "NOMATCH" : "ERROR");
+    }
+    fnh__route_match_clear(&m);
+    return buf;
+}
+
+/* The trie walk takes a literal route it reaches as matched and keeps the
+ * values of the route it matched first unless a later try overwrote them;
+ * the linear search (before finalize) must give the same answers. */
+static void test_trie_walk(void)
+{
+    static const char *const t[] = {"api/hello", "api/{name}", "api/items/{id:int}",
+                                    "{p}/x/{q}", "{p:int}/{r}/{s}"};
+    const unsigned m[] = {FNH__M_GET, FNH__M_ALL, FNH__M_ALL, FNH__M_ALL, FNH__M_ALL};
+    static const char *const cases[][3] = {
+        {"GET", "/api/hello", "api/hello"},
+        {"GET", "/API/Hello/", "api/hello"}, /* literals ignore case */
+        {"GET", "/api/%68ell%6F", "api/hello"}, /* a literal segment percent-encoded */
+        {"GET", "/api/hello%2F", "api/{name}:name=hello%2F"},
+        {"GET", "/api/hello2", "api/{name}:name=hello2"},
+        {"GET", "/api/hell", "api/{name}:name=hell"},
+        {"POST", "/api/hello", "api/{name}:name=hello"}, /* method: on to the next route */
+        {"POST", "/api/Hello", "api/{name}:name=Hello"},
+        {"GET", "/api//hello", "NOMATCH"},
+        {"GET", "/api/hello/x", "NOMATCH"},
+        {"GET", "/api/items/7", "api/items/{id:int}:id=7"},
+        {"GET", "/api/items/x", "NOMATCH"},
+        {"GET", "/api/x/42", "{p}/x/{q}:p=api,q=42"},
+        /* "{p:int}/{r}/{s}" ranks first but is tried after "{p}/x/{q}" has
+         * matched, and fails after capturing its values */
+        {"GET", "/abc/x/42", "{p}/x/{q}:p=abc,q=42"},
+        {"GET", "/7/x/42", "{p:int}/{r}/{s}:p=7,r=x,s=42"},
+    };
+    for (int finalize = 0; finalize < 2; finalize++) {
+        fnh__router *rt = fnh__router_new();
+        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+            fnh__router_add(rt, parse_ok(t[i]), m[i], (void *)t[i]);
+        if (finalize)
+            fnh__router_finalize(rt);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            unsigned meth = strcmp(cases[i][0], "GET") == 0 ? FNH__M_GET : FNH__M_POST;
+            CHECK_STR(match_on(rt, meth, cases[i][1]), cases[i][2]);
+        }
+        fnh__router_free(rt);
+    }
+    /* a literal route for one method only: the others find nothing */
+    fnh__router *rt = fnh__router_new();
+    fnh__router_add(rt, parse_ok("api/hello"), FNH__M_GET, "api/hello");
+    fnh__router_finalize(rt);
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/hello"), "api/hello");
+    CHECK_STR(match_on(rt, FNH__M_POST, "/api/hello"), "NOMATCH");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api"), "NOMATCH");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/"), "NOMATCH");
+    fnh__router_free(rt);
+}
+
+/* A node with many literal edges is searched through its hash index. */
+static void test_many_literals(void)
+{
+    static char tmpl[40][32];
+    fnh__router *rt = fnh__router_new();
+    for (int i = 0; i < 40; i++) {
+        snprintf(tmpl[i], sizeof tmpl[i], i % 2 ? "api/Items%d/{id:int}" : "api/items%d", i);
+        fnh__router_add(rt, parse_ok(tmpl[i]), FNH__M_ALL, tmpl[i]);
+    }
+    fnh__router_add(rt, parse_ok("api/{other}/{id}"), FNH__M_ALL, "api/{other}/{id}");
+    fnh__router_finalize(rt);
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items0"), "api/items0");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/ITEMS38"), "api/items38");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items%33%32"), "api/items32");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items17/5"), "api/Items17/{id:int}:id=5");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/iTems39/5"), "api/Items39/{id:int}:id=5");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items17/x"), "api/{other}/{id}:other=items17,id=x");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items40/5"), "api/{other}/{id}:other=items40,id=5");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items1"), "NOMATCH");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/items40"), "NOMATCH");
+    CHECK_STR(match_on(rt, FNH__M_GET, "/api/item"), "NOMATCH");
+    fnh__router_free(rt);
+}
+
 static void test_unfinalized_and_empty(void)
 {
     fnh__router *rt = fnh__router_new();
@@ -531,6 +623,13 @@ static void test_long_paths(void)
     const char *v = m1(tmpl, path);
     CHECK(strncmp(v, "rest=s1/s2/", 11) == 0);
     CHECK(strlen(v) == o - 4 + 5);
+    /* the same with something to decode */
+    o = (size_t)snprintf(path, sizeof path, "/S0");
+    for (int i = 0; i < 300; i++)
+        o += (size_t)snprintf(path + o, sizeof path - o, "/a%%41");
+    v = m1(tmpl, path);
+    CHECK(strncmp(v, "rest=aA/aA/", 11) == 0);
+    CHECK(strlen(v) == 5 + 300 * 3 - 1);
     char many[1024];
     o = 0;
     for (int i = 0; i < 40; i++)
@@ -779,6 +878,8 @@ int main(void)
     UNIT_RUN(test_matching_complex);
     UNIT_RUN(test_precedence);
     UNIT_RUN(test_methods_filter);
+    UNIT_RUN(test_trie_walk);
+    UNIT_RUN(test_many_literals);
     UNIT_RUN(test_unfinalized_and_empty);
     UNIT_RUN(test_long_paths);
     UNIT_RUN(test_overlaps);

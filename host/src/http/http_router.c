@@ -107,8 +107,9 @@ struct span {
     enum vstate st;
 };
 
-/* A request path split on '/' and decoded segment by segment; the decoded
- * segments are stored joined with '/' so a catch-all value is one span. */
+/* A request path split on '/' and decoded segment by segment; the segments
+ * are stored joined with '/' (in the path itself when it has nothing to
+ * decode) so a catch-all value is one span. */
 struct req {
     const char *dec;
     size_t declen;
@@ -133,17 +134,6 @@ static bool eq_ci(const char *a, size_t an, const char *b, size_t bn)
         if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
             return false;
     return true;
-}
-
-static int cmp_ci(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-    for (size_t i = 0; i < n; i++) {
-        int x = lower((unsigned char)a[i]), y = lower((unsigned char)b[i]);
-        if (x != y)
-            return x < y ? -1 : 1;
-    }
-    return an < bn ? -1 : an > bn ? 1 : 0;
 }
 
 static bool is_digit(int c)
@@ -1487,36 +1477,32 @@ static bool complex_match(const struct segment *sg, const char *s, size_t slen, 
     return complex_core(sg, s, slen, base, last, vals);
 }
 
-/* Tries route r on request q, filling vals (one per route parameter).
- * Returns 1 on a match, 0 if not, -ENOMEM, or -ERANGE when the constraint of
- * parameter *gave_up gave up. */
-static int route_try(const fnh__route *r, const struct req *q, struct span *vals,
-                     size_t *gave_up)
+/* Captures the values of route r's parameters from q into vals (one per
+ * route parameter) and checks their constraints, taking the segment count
+ * and the literal segments as matched (route_try checks them; the trie walk
+ * has matched them on its way). Returns 1 on a match, 0 if not, -ENOMEM, or
+ * -ERANGE when the constraint of parameter *gave_up gave up. */
+static int route_values(const fnh__route *r, const struct req *q, struct span *vals,
+                        size_t *gave_up)
 {
-    if (q->nseg < r->min_segs || (!r->catchall && q->nseg > r->nseg))
-        return 0;
     for (size_t k = 0; k < r->nparams; k++)
         vals[k].st = V_ABSENT;
-    for (size_t k = 0; k < r->nseg; k++) {
+    /* past the request's last segment the rest is absentable (min_segs) */
+    size_t nk = r->nseg < q->nseg ? r->nseg : q->nseg;
+    for (size_t k = 0; k < nk; k++) {
         const struct segment *sg = &r->segs[k];
-        if (k >= q->nseg)
-            break; /* the rest is absentable (min_segs) */
-        const char *s = q->dec + q->off[k];
-        size_t sl = q->len[k];
+        size_t so = q->off[k], sl = q->len[k];
         switch (sg->kind) {
         case SEG_LIT:
-            if (!eq_ci(s, sl, sg->parts[0].lit, sg->parts[0].litlen))
-                return 0;
             break;
         case SEG_PARAM:
-            vals[sg->parts[0].param] = (struct span){q->off[k], sl, V_PRESENT};
+            vals[sg->parts[0].param] = (struct span){so, sl, V_PRESENT};
             break;
         case SEG_CATCHALL:
-            vals[sg->parts[0].param] =
-                (struct span){q->off[k], q->declen - q->off[k], V_PRESENT};
+            vals[sg->parts[0].param] = (struct span){so, q->declen - so, V_PRESENT};
             break;
         case SEG_COMPLEX:
-            if (!complex_match(sg, s, sl, q->off[k], vals))
+            if (!complex_match(sg, q->dec + so, sl, so, vals))
                 return 0;
             break;
         }
@@ -1539,12 +1525,30 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
     return 1;
 }
 
-/* Splits the raw path on '/' and then decodes each segment (except "%2F",
- * kept as written) into q using buf (at least len bytes) and
- * off/len arrays of at least cap entries. Returns 1 if usable, 0 if the path
- * cannot match anything (empty segment), -1 if more than cap segments. */
-static int req_fill(struct req *q, const char *path, size_t len, char *buf, size_t *off,
-                    size_t *lens, size_t cap)
+/* Tries route r on request q, filling vals as route_values does; the same
+ * returns. */
+static int route_try(const fnh__route *r, const struct req *q, struct span *vals,
+                     size_t *gave_up)
+{
+    if (q->nseg < r->min_segs || (!r->catchall && q->nseg > r->nseg))
+        return 0;
+    size_t nk = r->nseg < q->nseg ? r->nseg : q->nseg;
+    for (size_t k = 0; k < nk; k++) {
+        const struct segment *sg = &r->segs[k];
+        if (sg->kind == SEG_LIT &&
+            !eq_ci(q->dec + q->off[k], q->len[k], sg->parts[0].lit, sg->parts[0].litlen))
+            return 0;
+    }
+    return route_values(r, q, vals, gave_up);
+}
+
+/* Splits the raw path on '/' (after dropping the leading '/' and one
+ * trailing '/') into q, whose segments then lie in path itself, using
+ * off/lens arrays of at least cap entries. Returns 1 if usable, 2 if usable
+ * once req_decode has run (the path holds a '%'), 0 if the path cannot
+ * match anything (empty segment), -1 if more than cap segments. */
+static inline int req_split(struct req *q, const char *path, size_t len, size_t *off,
+                            size_t *lens, size_t cap)
 {
     if (len > 0 && path[0] == '/') {
         path++;
@@ -1552,23 +1556,57 @@ static int req_fill(struct req *q, const char *path, size_t len, char *buf, size
     }
     if (len >= 2 && path[len - 1] == '/')
         len--;
-    q->dec = buf;
+    q->dec = path;
+    q->declen = len;
     q->nseg = 0;
-    q->declen = 0;
     q->off = off;
     q->len = lens;
     if (len == 0)
         return 1;
-    size_t o = 0, i = 0;
+    size_t i = 0;
+    bool pct = false;
     for (;;) {
         if (q->nseg == cap)
             return -1;
+        size_t start = i;
+        for (; i < len; i++) {
+            unsigned char c = (unsigned char)path[i];
+            if (c <= '/') { /* below the digits and letters, as are '/' and '%' */
+                if (c == '/')
+                    break;
+                pct |= c == '%';
+            }
+        }
+        if (i == start)
+            return 0;
+        off[q->nseg] = start;
+        lens[q->nseg] = i - start;
+        q->nseg++;
+        if (i == len)
+            break;
+        if (++i == len)
+            return 0; /* "a//" after trimming one slash */
+    }
+    return pct ? 2 : 1;
+}
+
+/* Percent-decodes each segment of q (as req_split left it) into buf (at
+ * least q->declen bytes), joined with '/' so a catch-all value is one span;
+ * q then points into buf. */
+static void req_decode(struct req *q, char *buf)
+{
+    size_t o = 0;
+    for (size_t k = 0; k < q->nseg; k++) {
+        const char *s = q->dec + q->off[k];
+        size_t n = q->len[k];
+        if (k)
+            buf[o++] = '/';
         size_t start = o;
-        while (i < len && path[i] != '/') {
-            char ch = path[i];
-            if (ch == '%' && i + 2 < len && is_hex((unsigned char)path[i + 1]) &&
-                is_hex((unsigned char)path[i + 2])) {
-                int v = hexval((unsigned char)path[i + 1]) * 16 + hexval((unsigned char)path[i + 2]);
+        for (size_t i = 0; i < n;) {
+            char ch = s[i];
+            if (ch == '%' && i + 2 < n && is_hex((unsigned char)s[i + 1]) &&
+                is_hex((unsigned char)s[i + 2])) {
+                int v = hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]);
                 /* as Kestrel: "%2F" stays encoded (the value keeps it; it
                  * never splits a segment), and so does "%00" */
                 if (v != 0 && v != '/') {
@@ -1580,20 +1618,11 @@ static int req_fill(struct req *q, const char *path, size_t len, char *buf, size
             buf[o++] = ch;
             i++;
         }
-        if (o == start)
-            return 0;
-        off[q->nseg] = start;
-        lens[q->nseg] = o - start;
-        q->nseg++;
-        if (i >= len)
-            break;
-        buf[o++] = '/';
-        i++;
-        if (i == len)
-            return 0; /* "a//" after trimming one slash */
+        q->off[k] = start;
+        q->len[k] = o - start;
     }
+    q->dec = buf;
     q->declen = o;
-    return 1;
 }
 
 static size_t count_segs(const char *path, size_t len)
@@ -1619,6 +1648,7 @@ struct node;
 struct edge {
     char *key; /* lower-cased literal */
     size_t len;
+    uint64_t hash; /* hash_ci of the key */
     struct node *child;
 };
 
@@ -1629,6 +1659,7 @@ struct edge {
 struct node {
     struct edge *edges;
     size_t nedges, capedges;
+    size_t *slots, mask; /* hash index of the edges (index + 1, 0 = free) or NULL */
     struct node *other;
     size_t *end, nend, capend;
     size_t *tail, ntail, captail;
@@ -1672,6 +1703,7 @@ static void node_free(struct node *nd)
         node_free(nd->edges[i].child);
     }
     free(nd->edges);
+    free(nd->slots);
     node_free(nd->other);
     free(nd->end);
     free(nd->tail);
@@ -1723,14 +1755,37 @@ static int push_rank(size_t **arr, size_t *n, size_t *cap, size_t v)
     return 0;
 }
 
-/* Binary search for a literal edge; returns the index or the insert point
- * negated minus one. */
-static ptrdiff_t edge_find(const struct node *nd, const char *s, size_t n)
+/* Edge order: by length, then by lower-cased bytes, so that most steps of
+ * a search are decided by the length alone. Compares edge e with s[0..n). */
+static int edge_cmp(const struct edge *e, const char *s, size_t n)
+{
+    if (e->len != n)
+        return e->len < n ? -1 : 1;
+    for (size_t i = 0; i < n; i++) {
+        int x = (unsigned char)e->key[i], y = (unsigned char)s[i];
+        if (x != y && x != (y = lower(y))) /* most requests are in lower case */
+            return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+/* FNV-1a over the lower-cased bytes. */
+static uint64_t hash_ci(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)lower((unsigned char)s[i])) * 1099511628211u;
+    return h;
+}
+
+/* Binary search for a literal edge (case-insensitive); returns the index or
+ * the insert point negated minus one. */
+static inline ptrdiff_t edge_find(const struct node *nd, const char *s, size_t n)
 {
     size_t lo = 0, hi = nd->nedges;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = cmp_ci(nd->edges[mid].key, nd->edges[mid].len, s, n);
+        int c = edge_cmp(&nd->edges[mid], s, n);
         if (c == 0)
             return (ptrdiff_t)mid;
         if (c < 0)
@@ -1761,9 +1816,56 @@ static struct node *edge_child(struct node *nd, const char *lit, size_t len)
     for (size_t i = 0; i < len; i++)
         key[i] = (char)lower((unsigned char)key[i]);
     memmove(nd->edges + at + 1, nd->edges + at, (nd->nedges - at) * sizeof *nd->edges);
-    nd->edges[at] = (struct edge){key, len, child};
+    nd->edges[at] = (struct edge){key, len, hash_ci(key, len), child};
     nd->nedges++;
     return child;
+}
+
+/* A node with more literal edges than this also gets a hash index: a
+ * binary search over many similar keys ("items1".."items999") compares
+ * most of their bytes at each step. */
+#define EDGE_HASH_MIN 8
+
+/* Builds the hash index of nd and of the nodes below it. */
+static int node_index(struct node *nd)
+{
+    if (!nd)
+        return 0;
+    if (nd->nedges > EDGE_HASH_MIN) {
+        size_t size = 16;
+        while (size < 2 * nd->nedges)
+            size *= 2;
+        if (!(nd->slots = calloc(size, sizeof *nd->slots)))
+            return -ENOMEM;
+        nd->mask = size - 1;
+        for (size_t i = 0; i < nd->nedges; i++) {
+            size_t j = nd->edges[i].hash & nd->mask;
+            while (nd->slots[j])
+                j = (j + 1) & nd->mask;
+            nd->slots[j] = i + 1;
+        }
+    }
+    for (size_t i = 0; i < nd->nedges; i++)
+        if (node_index(nd->edges[i].child) < 0)
+            return -ENOMEM;
+    return node_index(nd->other);
+}
+
+/* The child of nd along the literal edge that request segment s[0..n)
+ * takes, or NULL. */
+static const struct node *edge_next(const struct node *nd, const char *s, size_t n)
+{
+    if (!nd->slots) {
+        ptrdiff_t k = nd->nedges ? edge_find(nd, s, n) : -1;
+        return k >= 0 ? nd->edges[k].child : NULL;
+    }
+    uint64_t h = hash_ci(s, n);
+    for (size_t j = h & nd->mask; nd->slots[j]; j = (j + 1) & nd->mask) {
+        const struct edge *e = &nd->edges[nd->slots[j] - 1];
+        if (e->hash == h && edge_cmp(e, s, n) == 0)
+            return e->child;
+    }
+    return NULL;
 }
 
 static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
@@ -1810,6 +1912,11 @@ void fnh__router_finalize(fnh__router *rt)
             rt->root = NULL;
             return;
         }
+    if (node_index(rt->root) < 0) {
+        node_free(rt->root);
+        rt->root = NULL;
+        return;
+    }
     rt->finalized = true;
 }
 
@@ -1833,10 +1940,11 @@ struct search {
     unsigned method;
     size_t best;
     struct span *vals;
+    size_t held; /* the rank whose values vals holds, or SIZE_MAX */
     size_t gave_up_rank, gave_up_param; /* after -ERANGE */
 };
 
-static int try_list(struct search *s, const size_t *list, size_t n)
+static inline int try_list(struct search *s, const size_t *list, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         size_t rank = list[i];
@@ -1845,13 +1953,17 @@ static int try_list(struct search *s, const size_t *list, size_t n)
         const struct entry *e = &s->rt->e[rank];
         if (!(e->methods & s->method))
             continue;
-        int rc = route_try(e->route, s->q, s->vals, &s->gave_up_param);
+        /* the walk that led to this list has matched the literal segments
+         * and the segment count: a route without parameters is a match */
+        const fnh__route *r = e->route;
+        s->held = SIZE_MAX;
+        int rc = r->nparams ? route_values(r, s->q, s->vals, &s->gave_up_param) : 1;
         if (rc == -ERANGE)
             s->gave_up_rank = rank;
         if (rc < 0)
             return rc;
         if (rc) {
-            s->best = rank;
+            s->best = s->held = rank;
             break;
         }
     }
@@ -1862,21 +1974,24 @@ static int try_list(struct search *s, const size_t *list, size_t n)
  * the parameter edge), trying the route lists met on the way. */
 static int dfs(struct search *s, const struct node *nd, size_t i)
 {
+    const struct req *q = s->q;
     int rc;
-    if (i == s->q->nseg)
-        return try_list(s, nd->end, nd->nend);
-    /* deeper nodes first: they hold the more specific routes, so a match
-     * there lets the catch-all lists below be skipped by rank */
-    if (nd->nedges) {
-        ptrdiff_t k = edge_find(nd, s->q->dec + s->q->off[i], s->q->len[i]);
-        if (k >= 0 && (rc = dfs(s, nd->edges[k].child, i + 1)) < 0)
+    for (; i < q->nseg; i++) {
+        const struct node *lit = edge_next(nd, q->dec + q->off[i], q->len[i]);
+        /* deeper nodes first: they hold the more specific routes, so a match
+         * there lets the catch-all lists below be skipped by rank; the last
+         * way on is walked in this loop */
+        if (lit && (nd->other || nd->ntail) && (rc = dfs(s, lit, i + 1)) < 0)
             return rc;
+        if (nd->ntail) {
+            if (nd->other && (rc = dfs(s, nd->other, i + 1)) < 0)
+                return rc;
+            return try_list(s, nd->tail, nd->ntail);
+        }
+        if (!(nd = nd->other ? nd->other : lit))
+            return 0;
     }
-    if (nd->other && (rc = dfs(s, nd->other, i + 1)) < 0)
-        return rc;
-    if (nd->ntail)
-        return try_list(s, nd->tail, nd->ntail);
-    return 0;
+    return try_list(s, nd->end, nd->nend);
 }
 
 /* After -ERANGE: the route and parameter whose constraint gave up. */
@@ -1891,40 +2006,49 @@ void fnh__route_match_clear(fnh__route_match *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->nparams; i++)
-        free(m->params[i].value);
     free(m->params);
     memset(m, 0, sizeof *m);
 }
 
-/* Copies the captured values of a winning route into m. */
+/* Copies the captured values of a winning route into m (cleared): the
+ * parameter array and, after it, the values in one allocation. */
 static int fill_match(const struct entry *e, const struct req *q, const struct span *vals,
                       fnh__route_match *m)
 {
     const fnh__route *r = e->route;
-    memset(m, 0, sizeof *m);
     m->target = e->target;
     m->route = r;
     if (r->nparams == 0)
         return 1;
-    m->params = calloc(r->nparams, sizeof *m->params);
-    if (!m->params)
+    size_t size = r->nparams * sizeof *m->params;
+    for (size_t k = 0; k < r->nparams; k++)
+        if (vals[k].st == V_PRESENT)
+            size += vals[k].len + 1;
+        else if (r->params[k].def)
+            size += strlen(r->params[k].def) + 1;
+    fnh__route_param *ps = malloc(size);
+    if (!ps)
         return -ENOMEM;
-    m->nparams = r->nparams;
+    char *o = (char *)(ps + r->nparams);
     for (size_t k = 0; k < r->nparams; k++) {
         const struct param *p = &r->params[k];
-        m->params[k].name = p->name;
-        if (vals[k].st == V_PRESENT)
-            m->params[k].value = xstrndup(q->dec + vals[k].off, vals[k].len);
-        else if (p->def)
-            m->params[k].value = strdup(p->def);
-        else
-            continue;
-        if (!m->params[k].value) {
-            fnh__route_match_clear(m);
-            return -ENOMEM;
+        const char *v = p->def;
+        size_t n = 0;
+        if (vals[k].st == V_PRESENT) {
+            v = q->dec + vals[k].off;
+            n = vals[k].len;
+        } else if (v) {
+            n = strlen(v);
+        }
+        ps[k] = (fnh__route_param){p->name, v ? o : NULL};
+        if (v) {
+            memcpy(o, v, n);
+            o[n] = 0;
+            o += n + 1;
         }
     }
+    m->params = ps;
+    m->nparams = r->nparams;
     return 1;
 }
 
@@ -1945,30 +2069,32 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
     char *buf = sbuf;
     size_t *off = soff, *lens = slen;
     struct span *vals = svals;
-    int rc = 0;
-    if (len > STACK_PATH && !(buf = malloc(len)))
-        return -ENOMEM;
-    size_t cap = STACK_SEGS;
-    if (count_segs(path, len) > STACK_SEGS) {
-        cap = count_segs(path, len);
+    struct req q;
+    int rc = req_split(&q, path, len, off, lens, STACK_SEGS);
+    if (rc < 0) {
+        size_t cap = count_segs(path, len);
         off = malloc(cap * sizeof *off);
         lens = malloc(cap * sizeof *lens);
         if (!off || !lens) {
             rc = -ENOMEM;
             goto out;
         }
+        rc = req_split(&q, path, len, off, lens, cap);
+    }
+    if (rc == 0)
+        goto out;
+    if (rc == 2) {
+        if (q.declen > STACK_PATH && !(buf = malloc(q.declen))) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        req_decode(&q, buf);
     }
     if (rt->max_params > STACK_VALS && !(vals = malloc(rt->max_params * sizeof *vals))) {
         rc = -ENOMEM;
         goto out;
     }
-    struct req q;
-    rc = req_fill(&q, path, len, buf, off, lens, cap);
-    if (rc <= 0) {
-        rc = 0;
-        goto out;
-    }
-    struct search s = {rt, &q, method, SIZE_MAX, vals, 0, 0};
+    struct search s = {rt, &q, method, SIZE_MAX, vals, SIZE_MAX, 0, 0};
     if (rt->finalized && rt->root) {
         rc = dfs(&s, rt->root, 0);
         if (rc < 0)
@@ -1980,21 +2106,22 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
                 continue;
             if (s.best != SIZE_MAX && entry_cmp(&rt->e[i], &rt->e[s.best]) >= 0)
                 continue;
+            s.held = SIZE_MAX;
             rc = route_try(rt->e[i].route, &q, vals, &s.gave_up_param);
             if (rc == -ERANGE)
                 s.gave_up_rank = i;
             if (rc < 0)
                 goto out;
             if (rc)
-                s.best = i;
+                s.best = s.held = i;
         }
     }
     rc = 0;
     if (s.best != SIZE_MAX) {
         const struct entry *e = &rt->e[s.best];
-        /* refill the winner's values (the same checks: they pass again);
-         * a route without parameters has none */
-        rc = e->route->nparams ? route_try(e->route, &q, vals, &s.gave_up_param) : 1;
+        /* when a later try overwrote the winner's values, capture them again
+         * (the same checks: they pass again) */
+        rc = s.held == s.best ? 1 : route_values(e->route, &q, vals, &s.gave_up_param);
         if (rc == -ERANGE)
             s.gave_up_rank = s.best;
         if (rc > 0)
@@ -2281,7 +2408,10 @@ static bool route_matches_path(const fnh__route *r, const char *path, struct spa
     size_t *off = malloc(cap * sizeof *off), *lens = malloc(cap * sizeof *lens);
     bool ok = false;
     struct req q;
-    if (buf && off && lens && req_fill(&q, path, len, buf, off, lens, cap) == 1)
+    int rc = buf && off && lens ? req_split(&q, path, len, off, lens, cap) : 0;
+    if (rc == 2)
+        req_decode(&q, buf);
+    if (rc > 0)
         ok = route_try(r, &q, vals, &(size_t){0}) == 1;
     free(buf);
     free(off);

@@ -44,14 +44,14 @@ void fnh__router_overlaps(const fnh__router *rt,
 
 typedef struct fnh__route_param {
     const char *name; /* borrowed from the route */
-    char *value;      /* malloc'd, decoded; NULL for an absent optional param */
+    char *value;      /* decoded, in the params block; NULL for an absent optional param */
 } fnh__route_param;
 
 typedef struct fnh__route_match {
     void *target;
     const fnh__route *route;
     size_t nparams;
-    fnh__route_param *params; /* malloc'd array, one per route parameter */
+    fnh__route_param *params; /* malloc'd block: one per route parameter, then the values */
     const char *gave_up;      /* after -ERANGE: the parameter (borrowed) */
 } fnh__route_match;
 
