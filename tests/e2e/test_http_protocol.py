@@ -329,6 +329,20 @@ def test_expect_100_continue(ctx):
     s.close()
 
 
+def test_expect_100_continue_only_when_a_body_comes(ctx):
+    """A request without a body gets its answer and no 100 Continue, whatever
+    its Expect header says."""
+    h = ctx.start(app(ctx))
+    s = h.connect(3)
+    s.sendall(req("GET", "/api/echo/a", [("Expect", "100-continue")]) +
+              req("POST", "/api/inline/b", [("expect", "100-Continue"), ("Content-Length", "0")]))
+    (r1, r2), rest = read_all(s, 2)
+    assert (r1.status, r2.status) == (200, 200), (r1, r2)
+    assert echo_json(r1)["path"] == "/api/echo/a" and echo_json(r2)["path"] == "/api/inline/b"
+    assert rest == b"" and nothing_more(s)
+    s.close()
+
+
 def test_expect_100_continue_behind_in_flight_request(ctx):
     """The 100 Continue of a pipelined request waits for the responses
     before it, then comes (the client needs it to send the body)."""
@@ -634,6 +648,39 @@ def test_statuses_and_custom_headers(ctx):
         assert echo_json(r201)["path"] == f"/api/{fn}/x"
         assert r418.status == 418
         assert rest == b""
+        s.close()
+
+
+def test_server_written_headers_come_once(ctx):
+    """Content-Length, Date, Connection and Transfer-Encoding are the
+    server's, in whatever case a function names them; a function's
+    Content-Type (in any case) is the one sent. Each comes once, with the
+    status line the function asked for, also when statuses alternate on one
+    connection."""
+    h = ctx.start(app(ctx))
+    for fn in ("echo", "inline"):
+        s = h.connect()
+        queries = ["header=content-LENGTH:99", "status=201&header=DATE:yesterday",
+                   "header=connection:close", "status=404&header=tRANSFER-eNCODING:chunked",
+                   "status=201&header=cONTENT-tYPE:text/x", "header=Content-Typo:y"]
+        s.sendall(b"".join(req("GET", f"/api/{fn}/x?{q}") for q in queries))
+        buf = b""
+        for q in queries:
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            lines = buf[:buf.index(b"\r\n\r\n")].decode("latin-1").split("\r\n")
+            r, buf = read_response(s, buf=buf)
+            names = sorted(line.partition(":")[0].lower() for line in lines[1:])
+            want = 201 if "status=201" in q else 404 if "status=404" in q else 200
+            assert lines[0] == {200: "HTTP/1.1 200 OK", 201: "HTTP/1.1 201 Created",
+                                404: "HTTP/1.1 404 Not Found"}[want], (q, lines)
+            extra = ["content-typo"] if "Typo" in q else []
+            assert names == sorted(["content-length", "content-type", "date"] + extra), (q, lines)
+            assert r.headers["content-length"] == str(len(r.body)), (q, lines)
+            assert r.headers["date"] != "yesterday", (q, lines)
+            ctype = "text/x" if "cONTENT" in q else "application/json"
+            assert r.headers["content-type"] == ctype, (q, lines)
+        assert buf == b"" and nothing_more(s)
         s.close()
 
 

@@ -2,16 +2,16 @@
  * decoded query parameters, freeing; and HTTP method names as bits. */
 #include "http_types.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].key, name) == 0)
+        if (fnh__http_name_eq(r->headers[i].key, name))
             return r->headers[i].value;
     return NULL;
 }
@@ -21,10 +21,10 @@ void fnh__http_req_parse_query(fnh__http_req *r)
     if (r->qparsed)
         return;
     r->qparsed = 1;
-    const char *q = r->query ? r->query : "";
-    size_t len = strlen(q);
-    if (!len)
+    const char *q = r->query;
+    if (!q || !*q)
         return;
+    size_t len = strlen(q);
     size_t n = 1;
     for (const char *p = q; *p; p++)
         n += *p == '&';
@@ -80,7 +80,7 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
     out->path = path;
     out->path_len = plen;
     out->query = path[plen] == '?' ? path + plen + 1 : path + plen;
-    out->query_len = strcspn(out->query, "#");
+    out->query_len = *out->query ? strcspn(out->query, "#") : 0;
     return 0;
 }
 
@@ -102,8 +102,11 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     unsigned bit = fnh__method_bit(method, mlen);
     size_t plen = parts->path_len ? parts->path_len : 1;
     const char *path = parts->path_len ? parts->path : "/";
-    size_t size = sizeof(fnh__http_req) + nheaders * sizeof(fnh_kv) + tlen + 1 + 2 * (plen + 1) +
-                  parts->query_len + 1 + hlen + (bit ? 0 : mlen + 1);
+    /* only a path with a '%' is decoded into a copy of its own */
+    int escaped = memchr(path, '%', plen) != NULL;
+    size_t size = sizeof(fnh__http_req) + nheaders * sizeof(fnh_kv) + tlen + 1 +
+                  (plen + 1) * (escaped ? 2 : 1) + parts->query_len + 1 + hlen +
+                  (bit ? 0 : mlen + 1);
     fnh__http_req *r = malloc(size); /* every byte past the struct is written below */
     if (!r)
         return -ENOMEM;
@@ -115,11 +118,14 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     r->target = put(&at, target, tlen);
     r->path_raw = put(&at, path, plen);
     r->query = put(&at, parts->query, parts->query_len);
-    r->path = at;
-    at += plen + 1;
-    if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0))) {
-        free(r);
-        return -EILSEQ;
+    r->path = r->path_raw;
+    if (escaped) {
+        r->path = at;
+        at += plen + 1;
+        if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0))) {
+            free(r);
+            return -EILSEQ;
+        }
     }
     if (hlen)
         memcpy(at, hbytes, hlen);
@@ -134,16 +140,27 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     return 0;
 }
 
-static const char *const method_names[8] = {"GET",  "POST",  "PUT",     "DELETE",
-                                            "HEAD", "PATCH", "OPTIONS", "TRACE"};
+static const struct {
+    char name[8];
+    size_t len;
+} methods[8] = {{"GET", 3},  {"POST", 4},  {"PUT", 3},     {"DELETE", 6},
+                {"HEAD", 4}, {"PATCH", 5}, {"OPTIONS", 7}, {"TRACE", 5}};
 
 unsigned fnh__method_bit(const char *name, size_t len)
 {
     if (!name)
         return 0;
-    for (unsigned i = 0; i < 8; i++)
-        if (strlen(method_names[i]) == len && strncasecmp(method_names[i], name, len) == 0)
+    for (unsigned i = 0; i < 8; i++) {
+        if (methods[i].len != len)
+            continue;
+        /* the names are upper-case letters: clearing a byte's 0x20 bit
+         * gives one of them only from that letter in either case */
+        size_t k = 0;
+        while (k < len && ((unsigned char)name[k] & ~0x20u) == (unsigned char)methods[i].name[k])
+            k++;
+        if (k == len)
             return 1u << i;
+    }
     return 0;
 }
 
@@ -151,28 +168,65 @@ const char *fnh__method_name(unsigned bit)
 {
     if (bit == 0 || (bit & (bit - 1)) != 0 || bit > FNH__M_TRACE)
         return NULL;
-    return method_names[__builtin_ctz(bit)];
+    return methods[__builtin_ctz(bit)].name;
 }
+
+/* letters, digits and !#$%&'*+-.^_`|~; nothing below 0x20 or from 0x7F */
+const unsigned char fnh__http_tchar[256] = {
+    [0x20] = 0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,          /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1,          /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0,          /* 0x70 */
+};
 
 int fnh__http_header_name_ok(const char *s)
 {
     if (!*s)
         return 0;
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+        if (!fnh__http_tchar[(unsigned char)*s])
             return 0;
     return 1;
 }
 
+/* 1 when the n bytes at s (borrowed) may be in a header value: no control
+ * bytes but tab. */
+static int value_bytes_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 ? c != '\t' : c == 0x7F)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when the 8 bytes of w are all 0x20..0x7E. A byte below 0x20 borrows
+ * into its top bit, 0x7F carries into it, 0x80 and up have it; a borrow or
+ * carry reaches other bytes only above such a byte, so the test is exact. */
+static int printable8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    return (((w - 0x20 * ones) | (w + ones) | w) & (0x80 * ones)) == 0;
+}
+
 int fnh__http_header_value_ok(const char *s)
 {
-    /* every response's content type comes here: one test per byte for the
-     * usual printable ones */
-    for (const unsigned char *u = (const unsigned char *)s;; u++)
-        if (*u - 0x20u >= 0x5Fu) { /* below 0x20 or 0x7F and up */
-            if (!*u)
-                return 1;
-            if ((*u < 0x20 && *u != '\t') || *u == 0x7F)
-                return 0;
-        }
+    /* every response's content type comes here: 8 bytes a test, bytewise
+     * only for a word with tab or bytes 0x80 and up in it */
+    size_t n = strlen(s);
+    if (n < 8)
+        return value_bytes_ok(s, n);
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > n)
+            i = n - 8; /* the last 8 bytes, overlapping the word before */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (!printable8(w) && !value_bytes_ok(s + i, 8))
+            return 0;
+        if (i + 8 == n)
+            return 1;
+    }
 }

@@ -4,6 +4,7 @@
 #define FNH_HTTP_TYPES_H
 
 #include <stddef.h>
+#include <strings.h>
 
 #include "fnhost/common.h"
 #include "util.h"
@@ -46,7 +47,7 @@ typedef struct fnh__http_req {
     char *target;            /* request target as received, "/api/x?y=1" */
     char *path_raw;          /* path, still percent-encoded, no query */
     char *query;             /* raw query string without '?', "" if none */
-    char *path;              /* decoded path */
+    char *path;              /* decoded path (path_raw itself when it has no '%') */
     fnh_kv *headers;         /* nheaders name/value pairs */
     size_t nheaders;
     fnh__buf body;           /* NUL-terminated; data is NULL while empty */
@@ -75,12 +76,22 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
 /* A request in one allocation: method (name; its FNH__M_* bit is looked
  * up), target as received, its parts (from fnh__http_target_split, or the
  * caller's own), and nheaders headers given as hbytes, hlen bytes of
- * "name\0value\0" pairs; all of them are copied (borrowed for the call). The path is percent-decoded into path. The
- * body starts empty. Returns 0 and *out (the caller owns it: free with
- * fnh__http_req_free), -ENOMEM, or -EILSEQ when the decoded path would hold
- * a NUL byte ("%00"). */
+ * "name\0value\0" pairs; all of them are copied (borrowed for the call).
+ * The path is percent-decoded into path (which is the raw path itself when
+ * that has no '%'). The body starts empty. Returns 0 and *out (the caller
+ * owns it: free with fnh__http_req_free), -ENOMEM, or -EILSEQ when the
+ * decoded path would hold a NUL byte ("%00"). */
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
                       const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out);
+
+/* 1 when header names a and b (borrowed) are equal but for ASCII case.
+ * The first bytes are compared before strcasecmp: most names differ there,
+ * and two bytes strcasecmp equates (C locale) differ at most in the 0x20
+ * bit. */
+static inline int fnh__http_name_eq(const char *a, const char *b)
+{
+    return (((unsigned char)*a ^ (unsigned char)*b) & ~0x20u) == 0 && strcasecmp(a, b) == 0;
+}
 
 /* Header value by name (case-insensitive), first occurrence; borrowed. */
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name);
@@ -88,6 +99,9 @@ const char *fnh__http_req_header(const fnh__http_req *r, const char *name);
 void fnh__http_req_parse_query(fnh__http_req *r);
 void fnh__http_req_free(fnh__http_req *r);
 
+/* 1 for each byte an HTTP token (RFC 9110 tchar) such as a header name may
+ * hold, 0 for the others: index it with the byte as unsigned char. */
+extern const unsigned char fnh__http_tchar[256];
 /* 1 when s can be a header name: an HTTP token (RFC 9110 tchar). */
 int fnh__http_header_name_ok(const char *s);
 /* 1 when s can be a header value: no line breaks or other control bytes

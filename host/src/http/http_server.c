@@ -108,7 +108,11 @@ struct fnh__http_server {
     char readbuf[65536];
     int readbuf_busy;
     time_t date_sec;
-    char date[40];
+    char date[48]; /* "Date: ...\r\n" of the second date_sec */
+    size_t date_len;
+    int status;            /* the status of status_line, once status_len > 0 */
+    char status_line[64];  /* "HTTP/1.1 200 OK\r\n" */
+    size_t status_len;
 };
 
 static void conn_close(conn *c);
@@ -156,15 +160,50 @@ const char *fnh__http_reason(int status)
     }
 }
 
-static const char *date_header(fnh__http_server *s)
+/* Copies n bytes of src to o, which has room; returns the end of the copy
+ * (in o's memory). */
+static char *put(char *o, const void *src, size_t n)
+{
+    memcpy(o, src, n);
+    return o + n;
+}
+
+#define PUT_LIT(o, lit) put(o, lit, sizeof lit - 1)
+
+/* The status line for status, built again only when the status changes
+ * (most answers have the one before's); borrowed from s (valid until the
+ * next call). Sets *len to its length. */
+static const char *status_line(fnh__http_server *s, int status, size_t *len)
+{
+    if (!s->status_len || status != s->status) {
+        unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
+        const char *reason = fnh__http_reason(status);
+        char *o = PUT_LIT(s->status_line, "HTTP/1.1 ");
+        *o++ = (char)('0' + st / 100);
+        *o++ = (char)('0' + st / 10 % 10);
+        *o++ = (char)('0' + st % 10);
+        *o++ = ' ';
+        o = put(o, reason, strlen(reason));
+        o = PUT_LIT(o, "\r\n");
+        s->status_len = (size_t)(o - s->status_line);
+        s->status = status;
+    }
+    *len = s->status_len;
+    return s->status_line;
+}
+
+/* The Date header line, formatted once a second; borrowed from s (valid
+ * until the next call). Sets *len to its length. */
+static const char *date_line(fnh__http_server *s, size_t *len)
 {
     time_t now = time(NULL);
     if (now != s->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_len = strftime(s->date, sizeof s->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         s->date_sec = now;
     }
+    *len = s->date_len;
     return s->date;
 }
 
@@ -309,62 +348,106 @@ static void drain_ready(conn *c)
         conn_resume(c);
 }
 
-static void serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r, int head,
-                      int close, int keep_alive_10)
+/* 1 when k (borrowed) names a header the server writes itself (a
+ * function's is dropped). Each name is told by its first byte before any
+ * strcasecmp. */
+static int server_header(const char *k)
 {
-    const char *ctype = r->content_type;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].key, "Content-Type") == 0)
-            ctype = r->headers[i].value;
-    /* every response goes through here: plain appends, no printf */
-    fnh__buf_reserve(b, 160 + r->len);
-    char num[24];
-    int d = (int)sizeof num;
-    unsigned st = r->status >= 100 && r->status <= 999 ? (unsigned)r->status : 500;
-    fnh__buf_append(b, "HTTP/1.1 ", 9);
-    num[0] = (char)('0' + st / 100);
-    num[1] = (char)('0' + st / 10 % 10);
-    num[2] = (char)('0' + st % 10);
-    num[3] = ' ';
-    fnh__buf_append(b, num, 4);
-    fnh__buf_puts(b, fnh__http_reason(r->status));
-    fnh__buf_append(b, "\r\n", 2);
-    if (ctype && r->status != 204 && r->status != 304) {
-        fnh__buf_append(b, "Content-Type: ", 14);
-        fnh__buf_puts(b, ctype);
-        fnh__buf_append(b, "\r\n", 2);
+    switch (*k | 0x20) {
+    case 'c':
+        return fnh__http_name_eq(k, "Content-Type") || fnh__http_name_eq(k, "Content-Length") ||
+               fnh__http_name_eq(k, "Connection");
+    case 't': return fnh__http_name_eq(k, "Transfer-Encoding");
+    case 'd': return fnh__http_name_eq(k, "Date");
+    default: return 0;
     }
-    fnh__buf_append(b, "Date: ", 6);
-    fnh__buf_puts(b, date_header(s));
-    fnh__buf_append(b, "\r\n", 2);
+}
+
+/* Appends the status line and the headers the server writes (ctype, the
+ * content type, borrowed; NULL for none), with room reserved once and no
+ * printf: every response goes through here. 0 or -ENOMEM (nothing
+ * appended). */
+static int put_head(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r,
+                    const char *ctype)
+{
+    size_t slen, dlen, clen = ctype ? strlen(ctype) : 0;
+    const char *status = status_line(s, r->status, &slen), *date = date_line(s, &dlen);
+    char num[24];
+    if (fnh__buf_reserve(b, slen + 14 + clen + 2 + dlen + 16 + sizeof num + 2))
+        return -ENOMEM;
+    char *o = put(b->data + b->len, status, slen);
+    if (ctype) {
+        o = PUT_LIT(o, "Content-Type: ");
+        o = put(o, ctype, clen);
+        o = PUT_LIT(o, "\r\n");
+    }
+    o = put(o, date, dlen);
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         size_t len = r->len;
+        int d = (int)sizeof num;
         do {
             num[--d] = (char)('0' + len % 10);
             len /= 10;
         } while (len && d > 0);
-        fnh__buf_append(b, "Content-Length: ", 16);
-        fnh__buf_append(b, num + d, sizeof num - (size_t)d);
-        fnh__buf_append(b, "\r\n", 2);
+        o = PUT_LIT(o, "Content-Length: ");
+        o = put(o, num + d, sizeof num - (size_t)d);
+        o = PUT_LIT(o, "\r\n");
     }
-    for (size_t i = 0; i < r->nheaders; i++) {
-        const char *k = r->headers[i].key;
-        if (strcasecmp(k, "Content-Type") == 0 || strcasecmp(k, "Content-Length") == 0 ||
-            strcasecmp(k, "Transfer-Encoding") == 0 || strcasecmp(k, "Connection") == 0 ||
-            strcasecmp(k, "Date") == 0)
-            continue;
-        /* header injection guard: values with CR or LF are dropped */
-        if (strpbrk(k, "\r\n: ") || strpbrk(r->headers[i].value, "\r\n"))
-            continue;
-        fnh__buf_printf(b, "%s: %s\r\n", k, r->headers[i].value);
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends a function's header "k: v" (both borrowed) unless the server
+ * writes k itself or either would break the header block (header injection
+ * guard: CR or LF, or ':' or a space in the name, and the header is
+ * dropped). 0 or -ENOMEM (nothing appended). */
+static int put_header(fnh__buf *b, const char *k, const char *v)
+{
+    size_t kn = strcspn(k, "\r\n: "), vn = strcspn(v, "\r\n");
+    if (k[kn] || v[vn] || server_header(k))
+        return 0;
+    if (fnh__buf_reserve(b, kn + 2 + vn + 2))
+        return -ENOMEM;
+    char *o = put(b->data + b->len, k, kn);
+    o = PUT_LIT(o, ": ");
+    o = put(o, v, vn);
+    o = PUT_LIT(o, "\r\n");
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Appends the whole response r to b (r is borrowed for the call). 0 or
+ * -ENOMEM, and then b is as it was. */
+static int serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r, int head,
+                     int close, int keep_alive_10)
+{
+    int bodyless = r->status == 204 || r->status == 304;
+    const char *ctype = r->content_type;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (fnh__http_name_eq(r->headers[i].key, "Content-Type"))
+            ctype = r->headers[i].value;
+    size_t start = b->len;
+    int rc = put_head(s, b, r, bodyless ? NULL : ctype);
+    for (size_t i = 0; i < r->nheaders && !rc; i++)
+        rc = put_header(b, r->headers[i].key, r->headers[i].value);
+    /* the blank line ends the head; HTTP/1.0 closes unless told otherwise */
+    static const char closing[] = "Connection: close\r\n\r\n",
+                      kept[] = "Connection: keep-alive\r\n\r\n";
+    if (!rc)
+        rc = close           ? fnh__buf_append(b, closing, sizeof closing - 1)
+             : keep_alive_10 ? fnh__buf_append(b, kept, sizeof kept - 1)
+                             : fnh__buf_append(b, "\r\n", 2);
+    if (!rc && !head && !bodyless && r->len)
+        rc = fnh__buf_append(b, r->body, r->len);
+    if (rc) {
+        b->len = start;
+        if (b->data)
+            b->data[start] = '\0';
+        return -ENOMEM;
     }
-    if (close)
-        fnh__buf_puts(b, "Connection: close\r\n");
-    else if (keep_alive_10) /* HTTP/1.0 closes unless the answer says otherwise */
-        fnh__buf_puts(b, "Connection: keep-alive\r\n");
-    fnh__buf_puts(b, "\r\n");
-    if (!head && r->len && r->status != 204 && r->status != 304)
-        fnh__buf_append(b, r->body, r->len);
+    return 0;
 }
 
 void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
@@ -384,8 +467,10 @@ void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
     /* when the server is stopping, the last exchange (no more are parsed)
      * tells the client the connection ends with it */
     int close = r->close || x->close || (!c->srv->listening && x == c->tail);
-    /* the head of the FIFO goes straight to the output, later ones wait */
-    serialize(c->srv, x == c->head ? &c->out : &x->resp, r, x->head, close, x->keep_alive_10);
+    /* the head of the FIFO goes straight to the output, later ones wait; out
+     * of memory, this one gets no answer and the connection ends before it */
+    if (serialize(c->srv, x == c->head ? &c->out : &x->resp, r, x->head, close, x->keep_alive_10))
+        close = 1;
     x->close = close;
     x->ready = 1;
     if (x == c->head)
@@ -584,19 +669,13 @@ static int header_bytes(conn *c, size_t len)
     return 0;
 }
 
-/* RFC 9110 tchar. llhttp (not built in strict mode) lets some non-token
- * bytes such as spaces through in header names; Kestrel answers 400. */
-static int is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
+/* llhttp (not built in strict mode) lets some non-token bytes such as spaces
+ * through in header names; Kestrel answers 400. */
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     conn *c = CONN(p);
     for (size_t i = 0; i < len; i++)
-        if (!is_tchar((unsigned char)at[i]))
+        if (!fnh__http_tchar[(unsigned char)at[i]])
             return -1; /* 400 */
     if (header_bytes(c, len))
         return -1;
@@ -672,9 +751,12 @@ static int on_headers_complete(llhttp_t *p)
     c->state = ST_BODY;
     c->since = uv_now(s->loop);
     c->body_bytes = 0;
-    const char *expect = fnh__http_req_header(r, "Expect");
+    /* a body is awaited: only then is an Expect header looked for */
+    const char *expect = (p->flags & F_CHUNKED) || p->content_length > 0
+                             ? fnh__http_req_header(r, "Expect")
+                             : NULL;
     if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_major == 1 &&
-        p->http_minor >= 1 && ((p->flags & F_CHUNKED) || p->content_length > 0)) {
+        p->http_minor >= 1) {
         c->expect_continue = 1;
         send_continue(c);
     }
