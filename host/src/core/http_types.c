@@ -1,8 +1,10 @@
-/* http_types.c: accessors of a parsed request: headers by name, lazily
- * decoded query parameters, freeing; and HTTP method names as bits. */
+/* http_types.c: a parsed request, built in one block (blocks are reused),
+ * and its accessors: headers by name, lazily decoded query parameters,
+ * freeing; and HTTP method names as bits. */
 #include "http_types.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -11,7 +13,7 @@
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)
-        if (fnh__http_name_eq(r->headers[i].key, name))
+        if (fnh__name_eq(r->headers[i].key, name))
             return r->headers[i].value;
     return NULL;
 }
@@ -55,6 +57,37 @@ void fnh__http_req_parse_query(fnh__http_req *r)
     }
 }
 
+/* Request blocks each thread keeps for its next requests (the server makes
+ * one per request and the invocation frees it, both on the loop): up to
+ * SPARE_MAX blocks of SMALL_BYTES, the size of every request that fits; a
+ * larger one gets a block of its own size. The main thread's are released
+ * at exit. */
+#define SMALL_BYTES 1024
+#define SPARE_MAX 16
+static _Thread_local fnh__spares spares;
+static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
+
+static void spares_release(void)
+{
+    void *block;
+    while ((block = fnh__spares_take(&spares, SMALL_BYTES)))
+        free(block);
+}
+
+static void spares_release_at_exit(void)
+{
+    atexit(spares_release);
+}
+
+/* A block for a request of size bytes (the caller owns it), or NULL. */
+static fnh__http_req *block_new(size_t size)
+{
+    if (size > SMALL_BYTES)
+        return malloc(size);
+    fnh__http_req *r = fnh__spares_take(&spares, SMALL_BYTES);
+    return r ? r : malloc(SMALL_BYTES);
+}
+
 void fnh__http_req_free(fnh__http_req *r)
 {
     if (!r)
@@ -62,7 +95,11 @@ void fnh__http_req_free(fnh__http_req *r)
     fnh__buf_free(&r->body);
     free(r->qparams);
     free(r->qstore);
-    free(r); /* the strings and headers with it */
+    /* the strings and headers go with the block */
+    if (!r->small || !fnh__spares_keep(&spares, r, SMALL_BYTES, SPARE_MAX))
+        free(r);
+    else
+        pthread_once(&spares_at_exit, spares_release_at_exit);
 }
 
 int fnh__http_target_split(const char *target, int connect, fnh__http_target *out)
@@ -107,10 +144,11 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     size_t size = sizeof(fnh__http_req) + nheaders * sizeof(fnh_kv) + tlen + 1 +
                   (plen + 1) * (escaped ? 2 : 1) + parts->query_len + 1 + hlen +
                   (bit ? 0 : mlen + 1);
-    fnh__http_req *r = malloc(size); /* every byte past the struct is written below */
+    fnh__http_req *r = block_new(size); /* every byte past the struct is written below */
     if (!r)
         return -ENOMEM;
     memset(r, 0, sizeof *r);
+    r->small = size <= SMALL_BYTES;
     r->headers = (fnh_kv *)(r + 1);
     char *at = (char *)(r->headers + nheaders);
     r->method = bit;
@@ -123,7 +161,7 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
         r->path = at;
         at += plen + 1;
         if (memchr(r->path, '\0', fnh__url_decode(r->path_raw, plen, r->path, 0))) {
-            free(r);
+            fnh__http_req_free(r);
             return -EILSEQ;
         }
     }

@@ -58,6 +58,7 @@ typedef struct fnh__http_req {
     size_t nq;
     char *qstore;
     int qparsed;
+    int small; /* its block has the size the request path keeps for reuse */
 } fnh__http_req;
 
 /* Where a request target's path and query are: origin-form "/p?q#f",
@@ -83,15 +84,6 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
  * decoded path would hold a NUL byte ("%00"). */
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
                       const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out);
-
-/* 1 when header names a and b (borrowed) are equal but for ASCII case.
- * The first bytes are compared before strcasecmp: most names differ there,
- * and two bytes strcasecmp equates (C locale) differ at most in the 0x20
- * bit. */
-static inline int fnh__http_name_eq(const char *a, const char *b)
-{
-    return (((unsigned char)*a ^ (unsigned char)*b) & ~0x20u) == 0 && strcasecmp(a, b) == 0;
-}
 
 /* Header value by name (case-insensitive), first occurrence; borrowed. */
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name);

@@ -22,28 +22,36 @@
  * once on a busy worker pool) for the next ones it makes: their output
  * slots and the slots' buffers keep their memory (a buffer over
  * SPARE_KEEP_BYTES is released); everything else is released and cleared.
- * Under AddressSanitizer a kept one stays poisoned until reused, so a use
- * after free is still caught. */
-static _Thread_local fnh__invocation *spares; /* linked by next */
-static _Thread_local unsigned nspares;
+ * The main thread's are released at exit (the host's loop runs on it;
+ * other threads make no invocations). */
+static _Thread_local fnh__spares spares;
+static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
 #define SPARE_MAX 16
 #define SPARE_KEEP_BYTES 16384
 
-static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
-static void spares_release_at_exit(void);
-
-/* The most recently kept invocation, unpoisoned and unlinked; NULL if none. */
+/* A kept invocation, ready to fill; NULL if none. */
 static fnh__invocation *spare_take(void)
 {
-    fnh__invocation *inv = spares;
-    if (!inv)
-        return NULL;
-    FNH__UNPOISON(inv, sizeof *inv);
-    FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
-    spares = inv->next;
-    inv->next = NULL;
-    nspares--;
+    fnh__invocation *inv = fnh__spares_take(&spares, sizeof *inv);
+    if (inv)
+        FNH__UNPOISON(inv->outputs, inv->outcap * sizeof *inv->outputs);
     return inv;
+}
+
+static void outputs_release(fnh__invocation *inv);
+
+static void spares_release(void)
+{
+    fnh__invocation *inv;
+    while ((inv = spare_take())) {
+        outputs_release(inv);
+        free(inv);
+    }
+}
+
+static void spares_release_at_exit(void)
+{
+    atexit(spares_release);
 }
 
 fnh__invocation *fnh__invocation_new(struct fnh__app *app, fnh__function *fn, const char *reason)
@@ -160,39 +168,18 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->reason_owned);
     free(inv->trigger_details);
     free(inv->retry_exception);
-    if (nspares == SPARE_MAX) {
-        outputs_release(inv);
-        free(inv);
-        return;
-    }
-    pthread_once(&spares_at_exit, spares_release_at_exit);
     fnh__output *outs = inv->outputs;
     size_t outcap = inv->outcap;
     memset(inv, 0, sizeof *inv);
     inv->outputs = outs;
     inv->outcap = outcap;
-    inv->next = spares;
-    spares = inv;
-    nspares++;
-    FNH__POISON(outs, outcap * sizeof *outs);
-    FNH__POISON(inv, sizeof *inv);
-}
-
-/* Releases the invocations the calling thread keeps. */
-static void spares_release(void)
-{
-    fnh__invocation *inv;
-    while ((inv = spare_take())) {
+    if (!fnh__spares_keep(&spares, inv, sizeof *inv, SPARE_MAX)) {
         outputs_release(inv);
         free(inv);
+        return;
     }
-}
-
-/* The loop thread's are released at exit (the host's loop runs on the main
- * thread); other threads make no invocations. */
-static void spares_release_at_exit(void)
-{
-    atexit(spares_release);
+    FNH__POISON(outs, outcap * sizeof *outs);
+    pthread_once(&spares_at_exit, spares_release_at_exit);
 }
 
 fnh__output *fnh__invocation_output(fnh__invocation *inv, const char *name)

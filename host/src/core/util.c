@@ -63,6 +63,28 @@ char *fnh__buf_take(fnh__buf *b)
     return p;
 }
 
+void *fnh__spares_take(fnh__spares *s, size_t size)
+{
+    void *block = s->head;
+    if (!block)
+        return NULL;
+    FNH__UNPOISON(block, size);
+    memcpy(&s->head, block, sizeof s->head);
+    s->n--;
+    return block;
+}
+
+int fnh__spares_keep(fnh__spares *s, void *block, size_t size, unsigned max)
+{
+    if (s->n >= max)
+        return 0;
+    memcpy(block, &s->head, sizeof s->head);
+    s->head = block;
+    s->n++;
+    FNH__POISON(block, size);
+    return 1;
+}
+
 char *fnh__strdup(const char *s)
 {
     return s ? strdup(s) : NULL;

@@ -28,6 +28,21 @@
 #define FNH__UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
+/* Freed blocks of one kind a thread keeps for its next ones (the request
+ * path makes and frees a few kinds of blocks per request): declare one
+ * _Thread_local and zeroed per kind. A kept block is poisoned (above) and
+ * linked through its first pointer-size bytes. */
+typedef struct fnh__spares {
+    void *head;
+    unsigned n;
+} fnh__spares;
+/* A kept block (the caller owns it; its first pointer-size bytes are
+ * garbage, the rest as it was kept), unpoisoned for size bytes, or NULL. */
+void *fnh__spares_take(fnh__spares *s, size_t size);
+/* Keeps block (size bytes, size >= sizeof(void *); the list owns it now)
+ * and returns 1, or returns 0 when max are kept (the caller frees it). */
+int fnh__spares_keep(fnh__spares *s, void *block, size_t size, unsigned max);
+
 /* Growable buffer. Zero-initialise ({0}) to start; fnh__buf_free releases. */
 typedef struct fnh__buf {
     char *data;

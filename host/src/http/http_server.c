@@ -349,16 +349,15 @@ static void drain_ready(conn *c)
 }
 
 /* 1 when k (borrowed) names a header the server writes itself (a
- * function's is dropped). Each name is told by its first byte before any
- * strcasecmp. */
+ * function's is dropped). The first byte picks the names to compare. */
 static int server_header(const char *k)
 {
     switch (*k | 0x20) {
     case 'c':
-        return fnh__http_name_eq(k, "Content-Type") || fnh__http_name_eq(k, "Content-Length") ||
-               fnh__http_name_eq(k, "Connection");
-    case 't': return fnh__http_name_eq(k, "Transfer-Encoding");
-    case 'd': return fnh__http_name_eq(k, "Date");
+        return fnh__name_eq(k, "Content-Type") || fnh__name_eq(k, "Content-Length") ||
+               fnh__name_eq(k, "Connection");
+    case 't': return fnh__name_eq(k, "Transfer-Encoding");
+    case 'd': return fnh__name_eq(k, "Date");
     default: return 0;
     }
 }
@@ -426,7 +425,7 @@ static int serialize(fnh__http_server *s, fnh__buf *b, const fnh__http_response 
     int bodyless = r->status == 204 || r->status == 304;
     const char *ctype = r->content_type;
     for (size_t i = 0; i < r->nheaders; i++)
-        if (fnh__http_name_eq(r->headers[i].key, "Content-Type"))
+        if (fnh__name_eq(r->headers[i].key, "Content-Type"))
             ctype = r->headers[i].value;
     size_t start = b->len;
     int rc = put_head(s, b, r, bodyless ? NULL : ctype);
