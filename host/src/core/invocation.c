@@ -285,9 +285,14 @@ int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *
 /* The group named by the n bytes at name, or NULL. */
 static const fnh__meta_group *group_of(const fnh__trigger_input *in, const char *name, size_t n)
 {
-    for (size_t i = 0; i < in->ngroups; i++)
-        if (strncmp(in->groups[i].name, name, n) == 0 && !in->groups[i].name[n])
+    for (size_t i = 0; i < in->ngroups; i++) {
+        const char *g = in->groups[i].name;
+        size_t k = 0;
+        while (k < n && g[k] == name[k]) /* stops at g's NUL: name has none before n */
+            k++;
+        if (k == n && !g[n])
             return &in->groups[i];
+    }
     return NULL;
 }
 
