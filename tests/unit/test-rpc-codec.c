@@ -2,7 +2,8 @@
  * (host/src/runners/rpc_frame.c, rpc_invocation.c, rpc_function.c) without
  * processes: framing in arbitrary pieces and its limits, and invocations
  * taken host -> InvocationRequest -> child invocation and child outputs ->
- * InvocationResponse -> host, checked through the function API. */
+ * InvocationResponse -> host, checked through the function API; a
+ * worker's RpcLog read as protobuf-c reads it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,6 +453,57 @@ static void test_response(void)
     fnh__rpc_function_free(fn);
 }
 
+/* A worker's log line, every field set, reads as protobuf-c reads it; a
+ * property map (not used by the host) is skipped, the rest still read. */
+static void test_log(void)
+{
+    AzureFunctionsRpcMessages__RpcException ex = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_EXCEPTION__INIT;
+    ex.message = "boom";
+    ex.stack_trace = "at f (index.js:1)";
+    ex.is_user_exception = 1;
+    AzureFunctionsRpcMessages__RpcLog log = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__INIT;
+    log.invocation_id = "0b6c1d3e-7f00-4a5b-9c2d-1e2f3a4b5c6d";
+    log.category = "hello.Invocation";
+    log.level = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__LEVEL__Error;
+    log.message = "Saying hello";
+    log.event_id = "7";
+    log.exception = &ex;
+    log.properties = "{\"a\":1}";
+    log.log_category = AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__RPC_LOG_CATEGORY__System;
+    fnh__rpc_msg a = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__INIT;
+    a.content_case = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_RPC_LOG;
+    a.rpc_log = &log;
+    a.request_id = "r1";
+    fnh__buf b = {0};
+    CHECK(fnh__rpc_frame_append(&b, &a) == 0);
+    check_read_as_protobuf_c(&b);
+    AzureFunctionsRpcMessages__TypedData td = AZURE_FUNCTIONS_RPC_MESSAGES__TYPED_DATA__INIT;
+    td.data_case = AZURE_FUNCTIONS_RPC_MESSAGES__TYPED_DATA__DATA_STRING;
+    td.string = "v";
+    AzureFunctionsRpcMessages__RpcLog__PropertiesMapEntry pe =
+        AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__PROPERTIES_MAP_ENTRY__INIT;
+    pe.key = "k";
+    pe.value = &td;
+    AzureFunctionsRpcMessages__RpcLog__PropertiesMapEntry *pes[] = {&pe};
+    log.propertiesmap = pes;
+    log.n_propertiesmap = 1;
+    b.len = 0;
+    CHECK(fnh__rpc_frame_append(&b, &a) == 0);
+    fnh__rpc_reader r = {0};
+    fnh__rpc_msg *m = NULL;
+    int err;
+    CHECK(feed(&r, &b, 5, &m, 1, &err) == 1 && err == 0);
+    CHECK(m && m->content_case == AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_RPC_LOG);
+    const AzureFunctionsRpcMessages__RpcLog *l = m ? m->rpc_log : NULL;
+    CHECK(l && strcmp(l->invocation_id, log.invocation_id) == 0);
+    CHECK(l && strcmp(l->message, "Saying hello") == 0 && l->level == log.level);
+    CHECK(l && l->log_category == log.log_category && l->n_propertiesmap == 0);
+    CHECK(l && l->exception && strcmp(l->exception->message, "boom") == 0);
+    fnh__rpc_msg_free(m);
+    fnh__rpc_reader_free(&r);
+    fnh__buf_free(&b);
+}
+
 static void apply(fnh__invocation *host, AzureFunctionsRpcMessages__InvocationResponse *rs,
                   char **error)
 {
@@ -563,5 +615,6 @@ int main(void)
     UNIT_RUN(test_payload_request);
     UNIT_RUN(test_response);
     UNIT_RUN(test_failures);
+    UNIT_RUN(test_log);
     UNIT_END();
 }

@@ -14,6 +14,7 @@
 
 #define READ_BUF 65536u
 #define WINDOW ((1u << 30))
+#define WBUF_KEEP (64u << 10)
 
 typedef struct conn conn;
 
@@ -40,6 +41,7 @@ struct conn {
     nghttp2_session *ng;
     fnh__grpc_stream *streams;
     int closing, dirty;
+    fnh__buf wbuf; /* the bytes of one flush */
     conn *next;
     char rbuf[READ_BUF];
 };
@@ -324,6 +326,7 @@ static void conn_closed(uv_handle_t *h)
 {
     conn *c = h->data;
     fnh__grpc_server *s = c->srv;
+    fnh__buf_free(&c->wbuf);
     free(c);
     s->handles--;
     maybe_free_server(s);
@@ -360,55 +363,43 @@ static void write_cb(uv_write_t *req, int status)
     free(w);
 }
 
-/* Writes what nghttp2 has to send, in one write; closes a finished or
- * broken connection. */
+/* Writes what nghttp2 has to send, in one write from the connection's
+ * buffer; what the socket does not take at once leaves with a write
+ * request that owns it. Closes a finished or broken connection. */
 static void flush(conn *c)
 {
     c->dirty = 0;
     if (c->closing)
         return;
-    wreq *w = calloc(1, sizeof *w);
-    if (!w) {
-        conn_close(c);
-        return;
-    }
+    c->wbuf.len = 0;
     for (;;) {
         const uint8_t *d;
         ssize_t n = nghttp2_session_mem_send(c->ng, &d);
-        if (n < 0) {
-            fnh__buf_free(&w->b);
-            free(w);
-            conn_close(c);
-            return;
-        }
         if (n == 0)
             break;
-        if (fnh__buf_append(&w->b, d, (size_t)n)) {
-            fnh__buf_free(&w->b);
-            free(w);
+        if (n < 0 || fnh__buf_append(&c->wbuf, d, (size_t)n)) {
             conn_close(c);
             return;
         }
     }
-    uv_buf_t ub = uv_buf_init(w->b.data, (unsigned)w->b.len);
+    uv_buf_t ub = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     int rc = fnh__stream_try_write((uv_stream_t *)&c->tcp, &ub);
-    if (rc < 0) {
-        fnh__buf_free(&w->b);
-        free(w);
-        conn_close(c);
-        return;
-    }
     if (rc == 0) {
+        wreq *w = calloc(1, sizeof *w);
+        if (!w) {
+            conn_close(c);
+            return;
+        }
+        w->b = c->wbuf; /* ub points into it */
+        c->wbuf = (fnh__buf){0};
         if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, write_cb)) {
             write_cb(&w->req, -1);
-            conn_close(c);
-            return;
+            rc = -1;
         }
-    } else {
-        fnh__buf_free(&w->b);
-        free(w);
     }
-    if (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng))
+    if (c->wbuf.cap > WBUF_KEEP)
+        fnh__buf_free(&c->wbuf); /* a big burst does not pin its memory */
+    if (rc < 0 || (!nghttp2_session_want_read(c->ng) && !nghttp2_session_want_write(c->ng)))
         conn_close(c);
 }
 

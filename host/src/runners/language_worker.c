@@ -275,11 +275,13 @@ static void fail_waiting(pool *p, int rc)
     }
 }
 
+/* An invocation id's bucket: ids are random UUIDs, so their first 8
+ * characters (32 random bits) spread them as well as the whole would. */
 static unsigned id_bucket(const char *id)
 {
     uint32_t h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (uint8_t)*id) * 16777619u;
+    for (int i = 0; i < 8 && id[i]; i++)
+        h = (h ^ (uint8_t)id[i]) * 16777619u;
     return h & (NBUCKETS - 1);
 }
 
@@ -376,6 +378,24 @@ const fnh__runner fnh__runner_language = {
 
 /* ---- messages from a worker ------------------------------------------------------ */
 
+/* Writes "<a><b><c>" into cat (of size n), cut to fit; returns cat (the
+ * caller's buffer). a, b, c: borrowed. */
+static const char *cat3(char *cat, size_t n, const char *a, const char *b, const char *c)
+{
+    const char *part[3] = {a, b, c};
+    size_t at = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t k = strlen(part[i]);
+        k = k < n - 1 - at ? k : n - 1 - at;
+        memcpy(cat + at, part[i], k);
+        at += k;
+    }
+    cat[at] = '\0';
+    return cat;
+}
+
+/* A worker's log line: an invocation's in its function's category (the
+ * worker's own lines, System) or "Function.<name>.User"; else the worker's. */
 static void on_log(worker *w, const PB(RpcLog) *log)
 {
     if ((int)log->level < 0 || (int)log->level > (int)FNH_LOG_CRITICAL || !log->message)
@@ -384,16 +404,15 @@ static void on_log(worker *w, const PB(RpcLog) *log)
     const job *j = log->invocation_id && *log->invocation_id
                        ? find_job(w, log->invocation_id)
                        : NULL;
-    const fnh__invocation *inv = j ? j->inv : NULL;
-    char cat[192];
-    if (inv) {
-        if (log->log_category == AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__RPC_LOG_CATEGORY__System)
-            snprintf(cat, sizeof cat, "%s", fn_category(inv->fn));
-        else
-            snprintf(cat, sizeof cat, "Function.%s.User", inv->fn->name);
-    } else {
-        snprintf(cat, sizeof cat, "Host.Worker.%s", w->name);
-    }
+    fnh__function *fn = j ? j->inv->fn : NULL;
+    char buf[192];
+    const char *cat;
+    if (!fn)
+        cat = cat3(buf, sizeof buf, "Host.Worker.", w->name, "");
+    else if (log->log_category == AZURE_FUNCTIONS_RPC_MESSAGES__RPC_LOG__RPC_LOG_CATEGORY__System)
+        cat = cat3(buf, sizeof buf, fn_category(fn), "", "");
+    else
+        cat = cat3(buf, sizeof buf, "Function.", fn->name, ".User");
     if (fnh__log_enabled(cat, level)) /* filtered before anything is formatted */
         fnh__log_line(cat, level, log->message, strlen(log->message));
 }

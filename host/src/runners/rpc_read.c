@@ -1,11 +1,13 @@
-/* rpc_read.c: a protobuf reader for the two messages that travel for every
- * invocation, StreamingMessage{InvocationRequest} (to an isolated child)
- * and StreamingMessage{InvocationResponse} (to the host), into protobuf-c's
- * structs in the message's arena: protobuf-c's generic unpacker walks every
- * field of every descriptor. Messages with other content return "not
- * mine" and go to protobuf-c. Unknown fields are skipped as protobuf-c skips
- * them; strings and bytes are copied, NUL-terminated. A known field with
- * the wrong wire type, a truncated field or a group fails the message. */
+/* rpc_read.c: a protobuf reader for the messages that travel for every
+ * invocation, StreamingMessage{InvocationRequest} (to an isolated child),
+ * StreamingMessage{InvocationResponse} and StreamingMessage{RpcLog} (to the
+ * host; a language worker logs at least once per invocation), into
+ * protobuf-c's structs in the message's arena: protobuf-c's generic
+ * unpacker walks every field of every descriptor. Messages with other
+ * content return "not mine" and go to protobuf-c. Unknown fields are
+ * skipped as protobuf-c skips them; strings and bytes are copied,
+ * NUL-terminated. A known field with the wrong wire type, a truncated field
+ * or a group fails the message. */
 #include "rpc_read.h"
 
 #include <string.h>
@@ -367,14 +369,35 @@ static PB(InvocationResponse) *response(rd *r)
     return rs;
 }
 
+static PB(RpcLog) *log_msg(rd *r)
+{
+    PB(RpcLog) *l = msg(r, &D(rpc_log));
+    unsigned f, wt;
+    while (l && (f = next(r, &wt))) {
+        switch (f) {
+        case 1: l->invocation_id = str(r, wt); break;
+        case 2: l->category = str(r, wt); break;
+        case 3: l->level = (PB(RpcLog__Level))(int32_t)num(r, wt); break;
+        case 4: l->message = str(r, wt); break;
+        case 5: l->event_id = str(r, wt); break;
+        case 6: l->exception = exception(r, wt); break;
+        case 7: l->properties = str(r, wt); break;
+        case 8: l->log_category = (PB(RpcLog__RpcLogCategory))(int32_t)num(r, wt); break;
+        default: skip(r, wt); /* the typed property bag: not used by fnhost */
+        }
+    }
+    return l;
+}
+
 int fnh__rpc_read_invocation(fnh__rpc_msg *m, const unsigned char *data, size_t len,
                              fnh__arena *a)
 {
-    /* mine only when every top-level field is request_id or one invocation */
+    /* mine only when every top-level field is request_id or one content of
+     * mine (a log, an invocation request or response) */
     rd scan = {data, data + len, a, &(int){0}};
     unsigned f, wt, content = 0;
     while ((f = next(&scan, &wt))) {
-        if ((f != 1 && f != 4 && f != 5) || (f != 1 && content && content != f))
+        if ((f != 1 && f != 2 && f != 4 && f != 5) || (f != 1 && content && content != f))
             return 1;
         content = f == 1 ? content : f;
         skip(&scan, wt);
@@ -391,7 +414,10 @@ int fnh__rpc_read_invocation(fnh__rpc_msg *m, const unsigned char *data, size_t 
         rd s = sub(&r, wt);
         if (bad)
             break;
-        if (f == 4) {
+        if (f == 2) {
+            m->content_case = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_RPC_LOG;
+            m->rpc_log = log_msg(&s);
+        } else if (f == 4) {
             m->content_case = AZURE_FUNCTIONS_RPC_MESSAGES__STREAMING_MESSAGE__CONTENT_INVOCATION_REQUEST;
             m->invocation_request = request(&s);
         } else {

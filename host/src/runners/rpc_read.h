@@ -10,8 +10,8 @@
 #include "rpc_frame.h"
 
 /* Reads the StreamingMessage in data[len] (borrowed) into m (initialised by
- * the caller) when its content is an InvocationRequest or
- * InvocationResponse. Everything m then points to (parts, strings, bytes)
+ * the caller) when its content is an InvocationRequest, InvocationResponse
+ * or RpcLog. Everything m then points to (parts, strings, bytes)
  * is allocated in arena a and lives until a is freed. Returns 0 (read), 1
  * (other content: use protobuf-c; nothing allocated) or -1 (malformed or
  * out of memory; what was allocated stays in a). */
