@@ -1,7 +1,8 @@
 /* test-grpc.c: the language workers' gRPC server (grpc_server.c) driven by a
  * real HTTP/2 client (nghttp2's client side over TCP on 127.0.0.1): a
- * message each way on EventStream, trailers, status 12 for an unknown
- * path, compressed and oversized messages refused. */
+ * message each way on EventStream, one bigger than the socket takes at
+ * once, trailers, status 12 for an unknown path, compressed and oversized
+ * messages refused. */
 #include <nghttp2/nghttp2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,12 @@ typedef struct client {
     uv_tcp_t tcp;
     uv_connect_t conn;
     nghttp2_session *ng;
-    int connected, done, closed;
+    int connected, done, closed, acks;
     char status[8];  /* grpc-status seen (headers or trailers) */
     unsigned char data[4096];
     size_t ndata;
+    size_t ntotal;   /* every DATA byte, and their FNV-1a hash */
+    uint32_t hash;
     const unsigned char *body;
     size_t nbody, sent;
 } client;
@@ -91,10 +94,21 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t id, const uint8_t
     (void)flags;
     (void)id;
     client *c = user;
+    for (size_t i = 0; i < n; i++)
+        c->hash = (c->hash ^ d[i]) * 16777619u;
+    c->ntotal += n;
     if (c->ndata + n <= sizeof c->data) {
         memcpy(c->data + c->ndata, d, n);
         c->ndata += n;
     }
+    return 0;
+}
+
+static int on_frame(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    (void)ng;
+    if (f->hd.type == NGHTTP2_SETTINGS && (f->hd.flags & NGHTTP2_FLAG_ACK))
+        ((client *)user)->acks++;
     return 0;
 }
 
@@ -160,6 +174,7 @@ static void client_open(client *c, uv_loop_t *loop, int port, const char *path,
                         const unsigned char *body, size_t nbody)
 {
     memset(c, 0, sizeof *c);
+    c->hash = 2166136261u;
     c->body = body;
     c->nbody = nbody;
     uv_tcp_init(loop, &c->tcp);
@@ -175,6 +190,7 @@ static void client_open(client *c, uv_loop_t *loop, int port, const char *path,
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
     nghttp2_session_client_new(&c->ng, cb, c);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -287,6 +303,50 @@ static void test_event_stream_both_ways(void)
     CHECK(uv_loop_close(&loop) == 0);
 }
 
+/* A message bigger than the socket takes at once (the client's windows
+ * open wide, so flow control does not cut it up) arrives whole and
+ * unchanged: the rest of the flush leaves with a queued write. */
+static void test_big_message_to_worker(void)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    fnh__grpc_server *s = start_server(&loop, 0);
+    fnh__buf req = {0};
+    frame_start_stream(&req, "worker-big");
+    client c;
+    client_open(&c, &loop, fnh__grpc_server_port(s), FNH__GRPC_EVENT_STREAM,
+                (const unsigned char *)req.data, req.len);
+    RUN_UNTIL(&loop, srv.messages == 1 && c.acks == 1);
+    nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 30};
+    nghttp2_submit_settings(c.ng, NGHTTP2_FLAG_NONE, &iv, 1);
+    nghttp2_session_set_local_window_size(c.ng, NGHTTP2_FLAG_NONE, 0, 1u << 30);
+    pump_out(&c);
+    RUN_UNTIL(&loop, c.acks == 2); /* the server has the new window */
+    CHECK(c.acks == 2 && srv.stream != NULL);
+    size_t big = 16u << 20;
+    char *id = malloc(big + 1);
+    for (size_t i = 0; i < big; i++)
+        id[i] = (char)('a' + i % 23);
+    id[big] = '\0';
+    fnh__buf out = {0};
+    frame_start_stream(&out, id);
+    size_t n = out.len;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)out.data[i]) * 16777619u;
+    if (srv.stream) {
+        CHECK(fnh__grpc_send(srv.stream, &out) == 0);
+        RUN_UNTIL(&loop, c.ntotal >= n);
+    }
+    CHECK(c.ntotal == n && c.hash == h);
+    fnh__buf_free(&out);
+    free(id);
+    fnh__buf_free(&req);
+    client_close(&c, &loop);
+    stop_server(s, &loop);
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
 static void test_compressed_message_refused(void)
 {
     uv_loop_t loop;
@@ -328,6 +388,7 @@ int main(void)
 {
     UNIT_RUN(test_unknown_path_is_unimplemented);
     UNIT_RUN(test_event_stream_both_ways);
+    UNIT_RUN(test_big_message_to_worker);
     UNIT_RUN(test_compressed_message_refused);
     UNIT_RUN(test_oversized_message_refused_before_buffering);
     UNIT_END();
