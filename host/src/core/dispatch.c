@@ -102,11 +102,10 @@ static char *put_str(char *at, const char *s, size_t max)
     return put(at, s, n < max ? n : max);
 }
 
-/* Milliseconds the function has run (queue time excluded). */
-static uint64_t run_ms(const fnh__invocation *inv)
+/* Milliseconds the function has run until now (queue time excluded). */
+static uint64_t run_ms(const fnh__invocation *inv, uint64_t now)
 {
     uint64_t began = __atomic_load_n(&inv->run_ns, __ATOMIC_ACQUIRE);
-    uint64_t now = fnh__now_ns();
     return began && now > began ? (now - began) / 1000000u : 0;
 }
 
@@ -129,7 +128,8 @@ static void log_executing(fnh__invocation *inv)
         at = put_str(at, inv->id, sizeof inv->id);
         at = put(at, LIT(")"));
         size_t n = (size_t)(at - line);
-        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTING_MAX ? n : EXECUTING_MAX);
+        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTING_MAX ? n : EXECUTING_MAX,
+                          inv->start_ns); /* read just before, at dispatch */
     }
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
@@ -148,7 +148,7 @@ static const char *failure_text(const fnh__invocation *inv)
 static void log_executed_line(fnh__invocation *inv, int ok)
 {
     const char *cat = category(inv->fn);
-    uint64_t ms = run_ms(inv);
+    uint64_t now = fnh__now_ns(), ms = run_ms(inv, now);
     if (ok) {
         if (!info_enabled(inv->fn))
             return;
@@ -166,7 +166,7 @@ static void log_executed_line(fnh__invocation *inv, int ok)
         at = put(at, num + d, sizeof num - (size_t)d);
         at = put(at, LIT("ms)"));
         size_t n = (size_t)(at - line);
-        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTED_MAX ? n : EXECUTED_MAX);
+        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTED_MAX ? n : EXECUTED_MAX, now);
     } else {
         const char *why = failure_text(inv);
         fnh__log(cat, FNH_LOG_ERROR,

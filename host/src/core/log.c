@@ -110,8 +110,8 @@ int fnh__log_enabled_memo(fnh__log_memo *memo, const char *category, fnh_log_lev
     return (int)level >= min && min != FNH__LOG_NONE;
 }
 
-/* A cheap clock (a few ms of resolution) for the "flush at least every
- * 100 ms" rule, checked on every line. */
+/* A cheap clock (a few ms of resolution) for the time of a flush, against
+ * which each line checks the "flush at least every 100 ms" rule. */
 static uint64_t coarse_ns(void)
 {
     struct timespec ts;
@@ -212,10 +212,10 @@ void fnh__log_tee_clear(fnh__log_tee *t)
 /* Writes msg (n bytes) as one line, or, with split, one line per line of it
  * (JSON keeps it whole). */
 static void write_line(const char *category, fnh_log_level level, const char *msg, size_t n,
-                       int split)
+                       int split, uint64_t now_ns)
 {
     char ts[32];
-    size_t tn = fnh__iso_utc(fnh__wall_ms(), ts);
+    size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns), ts);
     pthread_mutex_lock(&g_log.lock);
     if (tls_tee)
         tee_line(tls_tee, ts, category, level, msg, n);
@@ -227,19 +227,21 @@ static void write_line(const char *category, fnh_log_level level, const char *ms
         append_line(ts, tn, category, level, p, (size_t)(stop - p));
         p = nl ? nl + 1 : end;
     } while (p < end);
-    if (g_log.tty || g_log.out.len > 32768 || coarse_ns() - g_log.last_flush_ns > 100000000u)
+    /* now_ns: a fine reading of the clock that stamped last_flush_ns coarsely */
+    if (g_log.tty || g_log.out.len > 32768 || now_ns - g_log.last_flush_ns > 100000000u)
         flush_locked();
     pthread_mutex_unlock(&g_log.lock);
 }
 
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
 {
-    write_line(category, level, msg, n, 1);
+    write_line(category, level, msg, n, 1, fnh__now_ns());
 }
 
-void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n)
+void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n,
+                       uint64_t now_ns)
 {
-    write_line(category, level, msg, n, 0);
+    write_line(category, level, msg, n, 0, now_ns);
 }
 
 void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap)

@@ -42,9 +42,11 @@ void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_li
  * on hot paths check fnh__log_enabled first). Any thread. */
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n);
 /* fnh__log_line for a message the caller knows holds no newline (a line the
- * host assembles itself): it is not searched for one. category and msg are
- * borrowed for the call. Any thread. */
-void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n);
+ * host assembles itself): it is not searched for one; now_ns is the time of
+ * the line, an fnh__now_ns() reading the caller has anyway. category and msg
+ * are borrowed for the call. Any thread. */
+void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n,
+                       uint64_t now_ns);
 /* Writes raw text (no prefix) to the console, e.g. the function list. */
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */

@@ -242,6 +242,19 @@ int64_t fnh__wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t fnh__wall_ms_at(uint64_t mono_ns)
+{
+    static __thread uint64_t read_at;
+    static __thread int64_t offset_ns;
+    if (!read_at || mono_ns - read_at > 100000000u) { /* also when mono_ns is older */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        read_at = fnh__now_ns();
+        offset_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)read_at;
+    }
+    return ((int64_t)mono_ns + offset_ns) / 1000000;
+}
+
 size_t fnh__iso_utc(int64_t wall_ms, char out[32])
 {
     /* lines come many a millisecond: keep the last text per thread, and

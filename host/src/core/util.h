@@ -123,6 +123,11 @@ void fnh__uuid(char out[37]);
 /* Monotonic nanoseconds and wall-clock milliseconds since the epoch. */
 uint64_t fnh__now_ns(void);
 int64_t fnh__wall_ms(void);
+/* The wall clock, in milliseconds since the epoch, at monotonic time
+ * mono_ns (an fnh__now_ns() reading the caller has): the two clocks' offset
+ * is read per thread and again once 100 ms have passed, so a step of the
+ * wall clock shows within 100 ms. */
+int64_t fnh__wall_ms_at(uint64_t mono_ns);
 /* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32] (all
  * 32 bytes are written). Returns its length. */
 size_t fnh__iso_utc(int64_t wall_ms, char out[32]);
