@@ -371,8 +371,7 @@ static int put_head(fnh__http_server *s, fnh__buf *b, const fnh__http_response *
 {
     size_t slen, dlen, clen = ctype ? strlen(ctype) : 0;
     const char *status = status_line(s, r->status, &slen), *date = date_line(s, &dlen);
-    char num[24];
-    if (fnh__buf_reserve(b, slen + 14 + clen + 2 + dlen + 16 + sizeof num + 2))
+    if (fnh__buf_reserve(b, slen + 14 + clen + 2 + dlen + 16 + 20 + 2)) /* 20: SIZE_MAX's digits */
         return -ENOMEM;
     char *o = put(b->data + b->len, status, slen);
     if (ctype) {
@@ -382,15 +381,15 @@ static int put_head(fnh__http_server *s, fnh__buf *b, const fnh__http_response *
     }
     o = put(o, date, dlen);
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
-        size_t len = r->len;
-        int d = (int)sizeof num;
-        do {
-            num[--d] = (char)('0' + len % 10);
-            len /= 10;
-        } while (len && d > 0);
+        /* the digits straight into place (copied from a scratch buffer, the
+         * bytes just stored stall the load) */
+        size_t len = r->len, digits = 1;
+        for (size_t v = len; v >= 10; v /= 10)
+            digits++;
         o = PUT_LIT(o, "Content-Length: ");
-        o = put(o, num + d, sizeof num - (size_t)d);
-        o = PUT_LIT(o, "\r\n");
+        for (size_t k = digits; k-- > 0; len /= 10)
+            o[k] = (char)('0' + len % 10);
+        o = PUT_LIT(o + digits, "\r\n");
     }
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
