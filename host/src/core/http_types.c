@@ -63,7 +63,7 @@ void fnh__http_req_parse_query(fnh__http_req *r)
  * larger one gets a block of its own size. The main thread's are released
  * at exit. */
 #define SMALL_BYTES 1024
-#define SPARE_MAX 16
+#define SPARE_MAX 64
 static _Thread_local fnh__spares spares;
 static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
 

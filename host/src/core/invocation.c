@@ -18,15 +18,15 @@
 
 #define INV(c) ((fnh__invocation *)(void *)(c))
 
-/* Freed invocations each thread keeps (up to SPARE_MAX, as many as run at
- * once on a busy worker pool) for the next ones it makes: their output
+/* Freed invocations each thread keeps (up to SPARE_MAX: as many as a busy
+ * worker pool has in flight) for the next ones it makes: their output
  * slots and the slots' buffers keep their memory (a buffer over
  * SPARE_KEEP_BYTES is released); everything else is released and cleared.
  * The main thread's are released at exit (the host's loop runs on it;
  * other threads make no invocations). */
 static _Thread_local fnh__spares spares;
 static pthread_once_t spares_at_exit = PTHREAD_ONCE_INIT;
-#define SPARE_MAX 16
+#define SPARE_MAX 64
 #define SPARE_KEEP_BYTES 16384
 
 /* A kept invocation, ready to fill; NULL if none. */
