@@ -416,38 +416,52 @@ int fnh__chp_forwardable(const fnh__function *fn)
     return in == 1 && out == 1;
 }
 
-/* Hop-by-hop headers and those the sender recomputes: never copied across. */
+/* Hop-by-hop headers and those the sender recomputes: never copied across.
+ * Only names of the same length are compared. */
 static int hop_by_hop(const char *name)
 {
-    static const char *const names[] = {"Connection", "Keep-Alive", "Transfer-Encoding", "TE",
-                                        "Trailer", "Upgrade", "Proxy-Connection",
-                                        "Proxy-Authenticate", "Proxy-Authorization",
-                                        "Content-Length", NULL};
-    for (int i = 0; names[i]; i++)
-        if (strcasecmp(name, names[i]) == 0)
+    static const struct {
+        const char *name;
+        size_t len;
+    } names[] = {{"Connection", 10}, {"Keep-Alive", 10}, {"Transfer-Encoding", 17}, {"TE", 2},
+                 {"Trailer", 7}, {"Upgrade", 7}, {"Proxy-Connection", 16},
+                 {"Proxy-Authenticate", 18}, {"Proxy-Authorization", 19},
+                 {"Content-Length", 14}};
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].len == len && fnh__name_eq(name, names[i].name))
             return 1;
     return 0;
+}
+
+/* Appends "name: value\r\n" to b. 0 or -ENOMEM. */
+static int put_header_line(fnh__buf *b, const char *name, const char *value)
+{
+    return fnh__buf_puts(b, name) | fnh__buf_append(b, ": ", 2) | fnh__buf_puts(b, value) |
+           fnh__buf_append(b, "\r\n", 2);
 }
 
 int fnh__chp_forward_request(fnh__invocation *inv, fnh__buf *out)
 {
     fnh__http_req *r = inv->in.http;
-    int rc = fnh__buf_printf(out, "%s %s HTTP/1.1\r\n", r->method_name, r->target);
+    /* room for a typical head and the body at once */
+    int rc = fnh__buf_reserve(out, 512 + r->body.len);
+    rc |= fnh__buf_puts(out, r->method_name) | fnh__buf_append(out, " ", 1);
+    rc |= fnh__buf_puts(out, r->target) | fnh__buf_puts(out, " HTTP/1.1\r\n");
     for (size_t i = 0; i < r->nheaders; i++) {
         const char *k = r->headers[i].key;
-        if (hop_by_hop(k) || strcasecmp(k, "User-Agent") == 0 ||
+        if (hop_by_hop(k) || fnh__name_eq(k, "User-Agent") ||
             strncasecmp(k, "X-Azure-Functions-", 18) == 0)
             continue;
-        rc |= fnh__buf_printf(out, "%s: %s\r\n", k, r->headers[i].value);
+        rc |= put_header_line(out, k, r->headers[i].value);
     }
     if (!header_of(r, "Host"))
         rc |= fnh__buf_puts(out, "Host: localhost\r\n");
     /* the caller's User-Agent is replaced by the host's, as Azure's ParseAdd does */
-    rc |= fnh__buf_printf(out,
-                          "X-Azure-Functions-HostVersion: " FNH_VERSION "\r\n"
-                          "X-Azure-Functions-InvocationId: %s\r\n"
-                          "User-Agent: " USER_AGENT "\r\n",
-                          inv->id);
+    rc |= fnh__buf_puts(out, "X-Azure-Functions-HostVersion: " FNH_VERSION "\r\n"
+                             "X-Azure-Functions-InvocationId: ");
+    rc |= fnh__buf_puts(out, inv->id);
+    rc |= fnh__buf_puts(out, "\r\nUser-Agent: " USER_AGENT "\r\n");
     if (r->body.len || (r->method & (FNH__M_POST | FNH__M_PUT | FNH__M_PATCH)))
         rc |= fnh__buf_printf(out, "Content-Length: %zu\r\n", r->body.len);
     rc |= fnh__buf_puts(out, "\r\n");
@@ -646,6 +660,24 @@ void fnh__chp_apply(fnh__invocation *inv, const fnh__hc_response *res, char **er
     fnh__buf_free(&err);
 }
 
+/* status (any int) as decimal text in st (at least 12 bytes); returns st. */
+static const char *status_text(int status, char *st)
+{
+    char tmp[12];
+    unsigned u = status < 0 ? 0u - (unsigned)status : (unsigned)status;
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10));
+    char *o = st;
+    if (status < 0)
+        *o++ = '-';
+    while (n)
+        *o++ = tmp[--n];
+    *o = '\0';
+    return st;
+}
+
 void fnh__chp_apply_forwarded(fnh__invocation *inv, const fnh__hc_response *res, char **error)
 {
     *error = NULL;
@@ -659,21 +691,23 @@ void fnh__chp_apply_forwarded(fnh__invocation *inv, const fnh__hc_response *res,
     }
     const char *ctype = NULL;
     for (size_t i = 0; i < res->nheaders; i++)
-        if (strcasecmp(res->headers[i].key, "Content-Type") == 0)
+        if (fnh__name_eq(res->headers[i].key, "Content-Type"))
             ctype = res->headers[i].value;
     fnh_value v = {res->body, res->len, ctype};
     int rc = inv->api->output(ctx_of(inv), out->name, &v);
     char st[16];
-    snprintf(st, sizeof st, "%d", res->status);
     if (!rc)
-        rc = inv->api->output_meta(ctx_of(inv), out->name, "status", st);
+        rc = inv->api->output_meta(ctx_of(inv), out->name, "status", status_text(res->status, st));
+    char key[300] = "headers.";
     for (size_t i = 0; !rc && i < res->nheaders; i++) {
         const char *k = res->headers[i].key;
-        if (hop_by_hop(k) || strcasecmp(k, "Content-Type") == 0 || strcasecmp(k, "Date") == 0 ||
-            strcasecmp(k, "Server") == 0)
+        if (hop_by_hop(k) || fnh__name_eq(k, "Content-Type") || fnh__name_eq(k, "Date") ||
+            fnh__name_eq(k, "Server"))
             continue;
-        char key[300];
-        snprintf(key, sizeof key, "headers.%s", k);
+        size_t n = strlen(k);
+        n = n < sizeof key - 9 ? n : sizeof key - 9; /* as snprintf would cut it */
+        memcpy(key + 8, k, n);
+        key[8 + n] = '\0';
         inv->api->output_meta(ctx_of(inv), out->name, key, res->headers[i].value);
     }
     if (rc && rc != -EINVAL) {
