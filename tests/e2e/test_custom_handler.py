@@ -4,7 +4,8 @@ real host, talked to over real HTTP: the request payload field by field
 (Data, Metadata, headers, environment, arguments), Outputs / ReturnValue /
 Logs, failures, forwarding (method, path, query, headers, binary body,
 status and headers relayed, a redirect not followed), a queue output
-feeding a queue trigger, a timer, several invocations in flight, a handler
+feeding a queue trigger, a timer, several invocations in flight, many at
+once each answered with its own response (pipelined), a handler
 that never becomes ready, a crash mid-invocation, functionTimeout, no
 orphan after SIGTERM or kill -9, configuration errors, Azure's own
 sample/CustomHandler unmodified, and both shipped samples."""
@@ -220,6 +221,30 @@ def test_custom_forwarding_replays_and_relays(ctx):
     # a function that is not HTTP-only still gets the JSON payload
     rec = read_records(app, "Tick.jsonl", 1)[0]
     assert "timer" in rec["Data"] and rec["Metadata"]["sys"]["MethodName"] == "Tick"
+
+
+def test_custom_forwarding_many_at_once_each_gets_its_answer(ctx):
+    # many invocations at once to a handler that answers quickly, which may
+    # share connections (pipelined, answered in order): each caller gets the
+    # answer to its own request, HEAD ones (no body) among them
+    app = custom_app(ctx, {"Fwd": http_fn(route="fwd/{*rest}", methods=None)}, forwarding=True)
+    h = ctx.start(app)
+    assert h.get("/api/fwd/warm").status == 207
+
+    def one(i):
+        if i % 5 == 0:
+            r = h.request("HEAD", f"/api/fwd/h{i}", timeout=60)
+            return i, r.status, r.body == b"", None
+        body = f"body-{i}".encode() * (1 + i % 7)
+        r = h.request("PUT", f"/api/fwd/p{i}?n={i}", body=body, timeout=60)
+        echo = r.json()
+        ok = echo["path"] == f"/api/fwd/p{i}?n={i}" and bytes.fromhex(echo["body_hex"]) == body
+        return i, r.status, ok, echo["path"]
+
+    with concurrent.futures.ThreadPoolExecutor(32) as ex:
+        results = list(ex.map(one, range(256)))
+    bad = [r for r in results if r[1] != 207 or not r[2]]
+    assert not bad, bad[:5]
 
 
 def test_custom_http_worker_section_forwards(ctx):
