@@ -20,8 +20,9 @@
 
 /* Freed invocations each thread keeps (up to SPARE_MAX: as many as a busy
  * worker pool has in flight) for the next ones it makes: their output
- * slots and the slots' buffers keep their memory (a buffer over
- * SPARE_KEEP_BYTES is released); everything else is released and cleared.
+ * slots, the slots' buffers and the route values' storage keep their
+ * memory (a buffer over SPARE_KEEP_BYTES is released); everything else is
+ * released and cleared.
  * The main thread's are released at exit (the host's loop runs on it;
  * other threads make no invocations). */
 static _Thread_local fnh__spares spares;
@@ -38,13 +39,13 @@ static fnh__invocation *spare_take(void)
     return inv;
 }
 
-static void outputs_release(fnh__invocation *inv);
+static void kept_release(fnh__invocation *inv);
 
 static void spares_release(void)
 {
     fnh__invocation *inv;
     while ((inv = spare_take())) {
-        outputs_release(inv);
+        kept_release(inv);
         free(inv);
     }
 }
@@ -136,13 +137,16 @@ void fnh__invocation_clear_io(fnh__invocation *inv)
     inv->noutputs = 0;
 }
 
-static void outputs_release(fnh__invocation *inv)
+/* Frees what a kept invocation keeps: its output slots and the route
+ * values' storage. */
+static void kept_release(fnh__invocation *inv)
 {
     for (size_t i = 0; i < inv->outcap; i++)
         output_reset(&inv->outputs[i], 0);
     free(inv->outputs);
     inv->outputs = NULL;
     inv->outcap = 0;
+    fnh__buf_free(&inv->in.paramstore);
 }
 
 void fnh__invocation_free(fnh__invocation *inv)
@@ -162,19 +166,21 @@ void fnh__invocation_free(fnh__invocation *inv)
     free(inv->in.ctype);
     free(inv->in.meta);
     free(inv->in.metastore);
-    free(inv->in.params);
-    free(inv->in.paramstore);
     fnh__invocation_clear_io(inv);
     free(inv->reason_owned);
     free(inv->trigger_details);
     free(inv->retry_exception);
     fnh__output *outs = inv->outputs;
     size_t outcap = inv->outcap;
+    fnh__buf params = inv->in.paramstore;
+    if (params.cap > SPARE_KEEP_BYTES)
+        fnh__buf_free(&params);
     memset(inv, 0, sizeof *inv);
     inv->outputs = outs;
     inv->outcap = outcap;
+    inv->in.paramstore = params;
     if (!fnh__spares_keep(&spares, inv, sizeof *inv, SPARE_MAX)) {
-        outputs_release(inv);
+        kept_release(inv);
         free(inv);
         return;
     }
@@ -255,24 +261,23 @@ int fnh__input_set_http(fnh__invocation *inv, fnh__http_req *req, const fnh_kv *
     in->groups[1] = (fnh__meta_group){"headers", req->headers, req->nheaders};
     in->groups[2] = (fnh__meta_group){"query", req->qparams, req->nq};
     in->ngroups = 3; /* and "params" below: an HTTP request's groups are all it has */
-    size_t total = 0;
-    for (size_t i = 0; i < nparams; i++)
-        total += strlen(params[i].key) + 1 + (params[i].value ? strlen(params[i].value) : 0) + 1;
-    if (nparams) {
-        in->params = calloc(nparams, sizeof *in->params);
-        in->paramstore = malloc(total);
-        if (!in->params || !in->paramstore)
+    if (nparams) { /* the pairs, then their strings, in paramstore */
+        size_t total = nparams * sizeof *in->params;
+        for (size_t i = 0; i < nparams; i++)
+            total += strlen(params[i].key) + 1 + (params[i].value ? strlen(params[i].value) : 0) + 1;
+        in->paramstore.len = 0;
+        if (fnh__buf_reserve(&in->paramstore, total))
             return -ENOMEM;
-        char *at = in->paramstore;
+        in->params = (fnh_kv *)(void *)in->paramstore.data;
+        char *at = in->paramstore.data + nparams * sizeof *in->params;
         for (size_t i = 0; i < nparams; i++) {
             size_t kn = strlen(params[i].key) + 1;
-            memcpy(at, params[i].key, kn);
-            in->params[i].key = at;
+            in->params[i].key = memcpy(at, params[i].key, kn);
             at += kn;
+            in->params[i].value = NULL;
             if (params[i].value) {
                 size_t vn = strlen(params[i].value) + 1;
-                memcpy(at, params[i].value, vn);
-                in->params[i].value = at;
+                in->params[i].value = memcpy(at, params[i].value, vn);
                 at += vn;
             }
         }

@@ -58,9 +58,9 @@ typedef struct fnh__trigger_input {
     size_t nmeta;
     char *metastore;
     fnh_kv http_top[4];
-    fnh_kv *params;
+    fnh_kv *params;           /* in paramstore */
     size_t nparams;
-    char *paramstore;
+    fnh__buf paramstore;      /* the params pairs, then their strings */
 } fnh__trigger_input;
 
 /* The Executing line's reason for HTTP and admin-API invocations (Azure's). */

@@ -2002,16 +2002,27 @@ static void fill_gave_up(const struct entry *e, size_t param, fnh__route_match *
     m->gave_up = e->route->params[param].name;
 }
 
+/* Empties m (small is left as it is: nothing points into it then). */
+static void match_reset(fnh__route_match *m)
+{
+    m->target = NULL;
+    m->route = NULL;
+    m->nparams = 0;
+    m->params = NULL;
+    m->gave_up = NULL;
+}
+
 void fnh__route_match_clear(fnh__route_match *m)
 {
     if (!m)
         return;
-    free(m->params);
-    memset(m, 0, sizeof *m);
+    if (m->params != (fnh__route_param *)m->small)
+        free(m->params);
+    match_reset(m);
 }
 
 /* Copies the captured values of a winning route into m (cleared): the
- * parameter array and, after it, the values in one allocation. */
+ * parameter array and, after it, the values, in m->small when they fit. */
 static int fill_match(const struct entry *e, const struct req *q, const struct span *vals,
                       fnh__route_match *m)
 {
@@ -2026,7 +2037,7 @@ static int fill_match(const struct entry *e, const struct req *q, const struct s
             size += vals[k].len + 1;
         else if (r->params[k].def)
             size += strlen(r->params[k].def) + 1;
-    fnh__route_param *ps = malloc(size);
+    fnh__route_param *ps = size <= sizeof m->small ? (fnh__route_param *)m->small : malloc(size);
     if (!ps)
         return -ENOMEM;
     char *o = (char *)(ps + r->nparams);
@@ -2060,7 +2071,7 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
                       fnh__route_match *m)
 {
     if (m)
-        memset(m, 0, sizeof *m);
+        match_reset(m);
     if (!rt || !m || !path || rt->n == 0)
         return 0;
     char sbuf[STACK_PATH];

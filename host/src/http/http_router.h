@@ -51,8 +51,11 @@ typedef struct fnh__route_match {
     void *target;
     const fnh__route *route;
     size_t nparams;
-    fnh__route_param *params; /* malloc'd block: one per route parameter, then the values */
+    /* one per route parameter, then the values: in small when they fit,
+     * else a malloc'd block (a match is not copied: params may point into it) */
+    fnh__route_param *params;
     const char *gave_up;      /* after -ERANGE: the parameter (borrowed) */
+    _Alignas(fnh__route_param) char small[256];
 } fnh__route_match;
 
 /* Matches `method` (one FNH__M_* bit) and the raw (still percent-encoded)

@@ -208,13 +208,14 @@ static void invoke_route(fnh__app *app, fnh__http_exchange *x, fnh__http_req *re
     fnh__function *fn = hf->fn;
     fnh__invocation *inv = fnh__function_ok(fn) ? fnh__invocation_new(app, fn, FNH__REASON_HOST_API)
                                                 : NULL;
-    fnh_kv *params = inv && m->nparams ? calloc(m->nparams, sizeof *params) : NULL;
+    fnh_kv stack[16], *params = m->nparams <= 16 ? stack : calloc(m->nparams, sizeof *params);
     for (size_t i = 0; params && i < m->nparams; i++)
         params[i] = (fnh_kv){m->params[i].name, m->params[i].value};
     int rc = inv ? fnh__input_set_http(inv, req, params, params ? m->nparams : 0) : -ENOENT;
-    if (!rc && m->nparams && !params)
+    if (!rc && !params)
         rc = -ENOMEM;
-    free(params);
+    if (params != stack)
+        free(params);
     fnh__route_match_clear(m);
     if (rc) { /* in error after routing (an extension refused it): 404; else 503 */
         if (!inv)
