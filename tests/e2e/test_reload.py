@@ -560,8 +560,13 @@ def test_isolated_children_replaced_for_changed_code(ctx):
     rebuild_in_place(ctx, app)
     h.wait_log(RELOADED)
     assert h.get("/api/hello").body == b"v2"
+    # the host's output is read by a thread and can lag the HTTP answer
+    started = r"Child native-\d+ started \(pid (\d+)\)"
+    deadline = time.time() + 10
+    while not set(re.findall(started, h.output)) - pids and time.time() < deadline:
+        time.sleep(0.02)
     out = h.output
-    after = set(re.findall(r"Child native-\d+ started \(pid (\d+)\)", out)) - pids
+    after = set(re.findall(started, out)) - pids
     assert after, out  # the new code runs in a fresh process
     ended = set(re.findall(r"Child native-\d+ \(pid (\d+)\) ended", out))
     assert pids <= ended, (pids, ended, out[-3000:])  # the old ones stopped
