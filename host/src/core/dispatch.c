@@ -85,21 +85,11 @@ static int info_enabled(fnh__function *fn)
 /* The longest Executing and Executed lines: longer ones are cut there. */
 enum { EXECUTING_MAX = 1024, EXECUTED_MAX = 512 };
 
-/* A string constant and its length, for put. */
-#define LIT(s) s, sizeof s - 1
-
-/* Copies n bytes of s to at; returns the end. */
-static char *put(char *at, const char *s, size_t n)
-{
-    memcpy(at, s, n);
-    return at + n;
-}
-
 /* Copies s, at most max bytes of it, to at; returns the end. */
 static char *put_str(char *at, const char *s, size_t max)
 {
     size_t n = strlen(s); /* strnlen is slower on short strings */
-    return put(at, s, n < max ? n : max);
+    return fnh__put(at, s, n < max ? n : max);
 }
 
 /* Milliseconds the function has run until now (queue time excluded). */
@@ -120,13 +110,13 @@ static void log_executing(fnh__invocation *inv)
     const char *cat = category(inv->fn);
     if (info_enabled(inv->fn)) {
         char line[3 * EXECUTING_MAX], *at = line;
-        at = put(at, LIT("Executing 'Functions."));
+        at = fnh__put(at, FNH__LIT("Executing 'Functions."));
         at = put_str(at, inv->fn->name, EXECUTING_MAX);
-        at = put(at, LIT("' (Reason='"));
+        at = fnh__put(at, FNH__LIT("' (Reason='"));
         at = put_str(at, inv->reason, EXECUTING_MAX);
-        at = put(at, LIT("', Id="));
+        at = fnh__put(at, FNH__LIT("', Id="));
         at = put_str(at, inv->id, sizeof inv->id);
-        at = put(at, LIT(")"));
+        at = fnh__put(at, FNH__LIT(")"));
         size_t n = (size_t)(at - line);
         fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTING_MAX ? n : EXECUTING_MAX,
                           inv->start_ns); /* read just before, at dispatch */
@@ -158,13 +148,13 @@ static void log_executed_line(fnh__invocation *inv, int ok)
             num[--d] = (char)('0' + ms % 10);
             ms /= 10;
         } while (ms && d > 0);
-        at = put(at, LIT("Executed 'Functions."));
+        at = fnh__put(at, FNH__LIT("Executed 'Functions."));
         at = put_str(at, inv->fn->name, EXECUTED_MAX);
-        at = put(at, LIT("' (Succeeded, Id="));
+        at = fnh__put(at, FNH__LIT("' (Succeeded, Id="));
         at = put_str(at, inv->id, sizeof inv->id);
-        at = put(at, LIT(", Duration="));
-        at = put(at, num + d, sizeof num - (size_t)d);
-        at = put(at, LIT("ms)"));
+        at = fnh__put(at, FNH__LIT(", Duration="));
+        at = fnh__put(at, num + d, sizeof num - (size_t)d);
+        at = fnh__put(at, FNH__LIT("ms)"));
         size_t n = (size_t)(at - line);
         fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTED_MAX ? n : EXECUTED_MAX, now);
     } else {

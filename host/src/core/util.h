@@ -85,6 +85,16 @@ static inline void fnh__copy(char *dst, size_t size, const char *s)
     dst[n] = '\0';
 }
 
+/* Copies n bytes of src to at, which has room; returns the end of the copy
+ * (in at's memory): for text assembled piece by piece without printf. */
+static inline char *fnh__put(char *at, const void *src, size_t n)
+{
+    memcpy(at, src, n);
+    return at + n;
+}
+/* A string constant and its length, as fnh__put's last two arguments. */
+#define FNH__LIT(s) s, sizeof s - 1
+
 /* Whether a and b are equal ignoring ASCII case (strcasecmp(a, b) == 0 in
  * the C locale): inline for the short names looked up on every call. */
 static inline int fnh__name_eq(const char *a, const char *b)

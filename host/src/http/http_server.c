@@ -160,16 +160,6 @@ const char *fnh__http_reason(int status)
     }
 }
 
-/* Copies n bytes of src to o, which has room; returns the end of the copy
- * (in o's memory). */
-static char *put(char *o, const void *src, size_t n)
-{
-    memcpy(o, src, n);
-    return o + n;
-}
-
-#define PUT_LIT(o, lit) put(o, lit, sizeof lit - 1)
-
 /* The status line for status, built again only when the status changes
  * (most answers have the one before's); borrowed from s (valid until the
  * next call). Sets *len to its length. */
@@ -178,13 +168,13 @@ static const char *status_line(fnh__http_server *s, int status, size_t *len)
     if (!s->status_len || status != s->status) {
         unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
         const char *reason = fnh__http_reason(status);
-        char *o = PUT_LIT(s->status_line, "HTTP/1.1 ");
+        char *o = fnh__put(s->status_line, FNH__LIT("HTTP/1.1 "));
         *o++ = (char)('0' + st / 100);
         *o++ = (char)('0' + st / 10 % 10);
         *o++ = (char)('0' + st % 10);
         *o++ = ' ';
-        o = put(o, reason, strlen(reason));
-        o = PUT_LIT(o, "\r\n");
+        o = fnh__put(o, reason, strlen(reason));
+        o = fnh__put(o, FNH__LIT("\r\n"));
         s->status_len = (size_t)(o - s->status_line);
         s->status = status;
     }
@@ -373,23 +363,23 @@ static int put_head(fnh__http_server *s, fnh__buf *b, const fnh__http_response *
     const char *status = status_line(s, r->status, &slen), *date = date_line(s, &dlen);
     if (fnh__buf_reserve(b, slen + 14 + clen + 2 + dlen + 16 + 20 + 2)) /* 20: SIZE_MAX's digits */
         return -ENOMEM;
-    char *o = put(b->data + b->len, status, slen);
+    char *o = fnh__put(b->data + b->len, status, slen);
     if (ctype) {
-        o = PUT_LIT(o, "Content-Type: ");
-        o = put(o, ctype, clen);
-        o = PUT_LIT(o, "\r\n");
+        o = fnh__put(o, FNH__LIT("Content-Type: "));
+        o = fnh__put(o, ctype, clen);
+        o = fnh__put(o, FNH__LIT("\r\n"));
     }
-    o = put(o, date, dlen);
+    o = fnh__put(o, date, dlen);
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         /* the digits straight into place (copied from a scratch buffer, the
          * bytes just stored stall the load) */
         size_t len = r->len, digits = 1;
         for (size_t v = len; v >= 10; v /= 10)
             digits++;
-        o = PUT_LIT(o, "Content-Length: ");
+        o = fnh__put(o, FNH__LIT("Content-Length: "));
         for (size_t k = digits; k-- > 0; len /= 10)
             o[k] = (char)('0' + len % 10);
-        o = PUT_LIT(o + digits, "\r\n");
+        o = fnh__put(o + digits, FNH__LIT("\r\n"));
     }
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
@@ -407,10 +397,10 @@ static int put_header(fnh__buf *b, const char *k, const char *v)
         return 0;
     if (fnh__buf_reserve(b, kn + 2 + vn + 2))
         return -ENOMEM;
-    char *o = put(b->data + b->len, k, kn);
-    o = PUT_LIT(o, ": ");
-    o = put(o, v, vn);
-    o = PUT_LIT(o, "\r\n");
+    char *o = fnh__put(b->data + b->len, k, kn);
+    o = fnh__put(o, FNH__LIT(": "));
+    o = fnh__put(o, v, vn);
+    o = fnh__put(o, FNH__LIT("\r\n"));
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
     return 0;
