@@ -162,14 +162,10 @@ static void append_line(const char ts[32], size_t tn, const char *category, fnh_
     o += tn;
     *o++ = ']';
     *o++ = ' ';
-    memcpy(o, color ? color : "", cn);
-    o += cn;
-    memcpy(o, msg, len);
-    o += len;
-    if (color) {
-        memcpy(o, "\033[0m", 4);
-        o += 4;
-    }
+    o = fnh__put(o, color ? color : "", cn);
+    o = fnh__put(o, msg, len);
+    if (color)
+        o = fnh__put(o, FNH__LIT("\033[0m"));
     *o++ = '\n';
     *o = '\0';
     b->len = (size_t)(o - b->data);
