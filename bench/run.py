@@ -13,13 +13,15 @@ measures the reference server (bench/refserver.c) and three fnhost targets:
           route parameters (inline hello.so); wrk hits one of them
 
 For each: time from exec to the first 200 (median of 5 starts) and idle
-RSS. Then rounds (3 by default): each round measures every target once, in
-turn, with a fresh server, a wrk warm-up and one measured run, the server on
-CPU 0 and wrk on CPU 1: requests/s, p50/p99 latency, server CPU time per
-request. Each number is the median over the rounds; each ratio to the
-reference is the median of the rounds' own ratios, so the machine's drift
-over minutes reaches the reference and fnhost alike. Every ratio is checked
-against fnhost's targets.
+RSS. Then rounds (3 by default): in each, every fnhost target is measured
+right beside a run of the reference (reference first in odd rounds, last in
+even ones), each run a fresh server, a wrk warm-up and one measured run, the
+server on CPU 0 and wrk on CPU 1: requests/s, p50/p99 latency, server CPU
+time per request. Each number is the median of its runs; each ratio to the
+reference is the median of the ratios to the adjacent reference runs, so
+the machine's drift within a minute reaches both sides of a ratio. Every
+ratio is checked against fnhost's targets. Servers' output goes to a pipe
+read by the harness, which keeps only its tail.
 
 Usage: python3 bench/run.py [--build DIR] [--duration S] [--runs N] [--quick] [--out FILE]
 Exit status: 0 every check passed, 1 some check failed, 2 the harness could
@@ -29,6 +31,7 @@ build/fnhost or no hello sample) do not fail the run.
 
 import argparse
 import copy
+import fcntl
 import datetime
 import json
 import os
@@ -42,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +63,9 @@ F1000_PATH_TAIL = "42/abc"
 NOISE_WARN_PCT = 5.0  # CPU 0 time used by others above which results get a warning
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
+TAIL_BYTES = 64 * 1024  # server output kept for error reports
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named in Python 3.10+
+READ_NAP_S = 0.005  # the output reader's pause between reads (a 1 MiB pipe holds far more)
 
 
 class BenchError(Exception):
@@ -108,31 +115,67 @@ def read_cpu_busy_ticks(cpu):
     raise BenchError(f"no cpu{cpu} line in /proc/stat")
 
 
+class OutputTail:
+    """Reads a server's output (its log: two lines per invocation) from a pipe
+    as a terminal would, keeping only the last TAIL_BYTES for error reports.
+    A log file would put gigabytes of page cache and disk writes behind a
+    benchmark; their writeback lands in later runs, reference included."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.last = b""  # the last read, and the one before it
+        self.prev = b""
+        try:
+            # A large pipe lets the reader wake rarely and read much at once.
+            self.nap = fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, MIB) >= MIB and READ_NAP_S
+        except OSError:
+            self.nap = 0
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        fd = self.pipe.fileno()
+        buf = bytearray(MIB)
+        view = memoryview(buf)
+        while True:
+            try:
+                n = os.readv(fd, [buf])
+            except OSError:
+                return
+            if n == 0:
+                return
+            self.prev, self.last = self.last, bytes(view[max(0, n - TAIL_BYTES):n])
+            if self.nap:
+                time.sleep(self.nap)
+
+    def tail(self):
+        return (self.prev + self.last)[-TAIL_BYTES:]
+
+    def close(self):
+        self.thread.join(timeout=STOP_TIMEOUT)
+        self.pipe.close()
+
+
 class Server:
     """One server process, pinned to SERVER_CPU (taskset execs, so the pid we
     hold is the server's own)."""
 
-    def __init__(self, argv, port, path, logfile):
+    def __init__(self, argv, port, path):
         self.port = port
         self.path = path
-        self.logfile = logfile
-        self.log = open(logfile, "ab")
         self.t_spawn = time.perf_counter()
         self.proc = subprocess.Popen(
             ["taskset", "-c", str(SERVER_CPU)] + argv,
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.output = OutputTail(self.proc.stdout)
 
     @property
     def pid(self):
         return self.proc.pid
 
     def log_tail(self, n=15):
-        try:
-            with open(self.logfile, "rb") as f:
-                lines = f.read().decode("utf-8", "replace").splitlines()
-            return "\n".join("    " + line for line in lines[-n:])
-        except OSError:
-            return ""
+        lines = self.output.tail().decode("utf-8", "replace").splitlines()
+        return "\n".join("    " + line for line in lines[-n:])
 
     def wait_first_200(self):
         """Polls (connect, GET, read status line) in a tight loop until a 200
@@ -180,7 +223,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=STOP_TIMEOUT)
-        self.log.close()
+        self.output.close()
 
 
 # ---------------------------------------------------------------------- wrk
@@ -247,20 +290,19 @@ class Target:
         self.skipped = None  # reason when not measured at all
 
 
-def measure_starts(target, workdir):
+def measure_starts(target):
     """Exec to first 200 (median of STARTS starts) and idle RSS."""
-    logfile = os.path.join(workdir, f"{target.key}.log")
     starts = []
     for _ in range(STARTS):
         port = free_port()
-        srv = Server(target.make_argv(port), port, target.path, logfile)
+        srv = Server(target.make_argv(port), port, target.path)
         try:
             starts.append(srv.wait_first_200())
         finally:
             srv.stop()
     res = {"start_ms": statistics.median(starts) * 1e3}
     port = free_port()
-    srv = Server(target.make_argv(port), port, target.path, logfile)
+    srv = Server(target.make_argv(port), port, target.path)
     try:
         srv.wait_first_200()
         time.sleep(0.2)  # let startup settle before reading idle RSS
@@ -270,11 +312,10 @@ def measure_starts(target, workdir):
     return res
 
 
-def measure_run(target, args, workdir):
+def measure_run(target, args):
     """One measured run: a fresh server, the warm-up, one wrk run."""
-    logfile = os.path.join(workdir, f"{target.key}.log")
     port = free_port()
-    srv = Server(target.make_argv(port), port, target.path, logfile)
+    srv = Server(target.make_argv(port), port, target.path)
     try:
         srv.wait_first_200()
         if args.warmup > 0:
@@ -317,18 +358,18 @@ RUN_KEYS = ("rps", "p50", "p99", "cpu_us", "noise_pct", "server_cpu_pct", "clien
 RATIO_KEYS = ("rps", "p50", "p99", "cpu_us")
 
 
-def summarize(res, runs, ref_runs):
+def summarize(res, runs, pairs):
     """Medians of each run metric; each ratio to the reference is the median
-    of the per-round ratios (a round measures every target once, in turn, so
-    a ratio compares runs minutes apart at most, not a whole benchmark)."""
+    of the ratios of the pairs (a run of this target and the reference's run
+    right beside it), so a ratio compares runs seconds apart."""
     for key in RUN_KEYS:
         res[key] = statistics.median(r[key] for r in runs)
     res["non2xx"] = sum(r["non2xx"] for r in runs)
     res["errors"] = sum(r["errors"] for r in runs)
     res["all_rps"] = [r["rps"] for r in runs]
-    if ref_runs is not None and len(ref_runs) == len(runs):
+    if pairs:
         res["ratios"] = {k: statistics.median(r[k] / q[k] if q[k] else float("inf")
-                                              for r, q in zip(runs, ref_runs))
+                                              for r, q in pairs)
                          for k in RATIO_KEYS}
     return res
 
@@ -438,8 +479,8 @@ def build_f1000_app(dest, hello_so):
 # ------------------------------------------------------------------ checks
 
 def ratio(r, rr, key):
-    """r's metric over the reference's: the median of the per-round ratios
-    when both were measured in the same rounds, else the ratio of medians."""
+    """r's metric over the reference's: the median of the ratios of its pairs
+    with the reference's adjacent runs, else the ratio of medians."""
     if key in r.get("ratios", {}):
         return r["ratios"][key]
     return r[key] / rr[key] if rr[key] else float("inf")
@@ -537,10 +578,10 @@ def write_report(path, targets, args, notes, all_checks):
     L.append(f"- Load: `taskset -c {CLIENT_CPU} wrk -t1 -c{CONNECTIONS} -d{args.duration}s "
              f"--latency URL` after a {args.warmup} s warm-up; server on CPU {SERVER_CPU}")
     L.append(f"- Start time: median of {STARTS} starts, exec to first 200 response")
-    if args.runs > 1:
-        L.append(f"- {args.runs} rounds, each measuring every target once in turn (a fresh "
-                 f"server, the warm-up, one run); each number is the median of the rounds, "
-                 f"each ratio the median of the rounds' ratios to the reference")
+    L.append(f"- {args.runs} round(s); in each, every fnhost target is measured right beside "
+             f"a run of the reference (a fresh server, the warm-up, one run each); each "
+             f"number is the median of its runs, each ratio the median of the ratios to "
+             f"the adjacent reference run")
     L.append("")
     L.append("## Measurements")
     L.append("")
@@ -704,35 +745,56 @@ def main():
                 continue
             log(f"bench: {t.label}: start time and idle RSS ...")
             try:
-                t.result = measure_starts(t, workdir)
+                t.result = measure_starts(t)
                 live.append(t)
             except BenchError as e:
                 t.error = str(e)
                 notes.append(f"{t.label}: {e}")
                 log(f"bench:   error: {e}")
-        # Rounds: each measures every target once, in turn, so the machine's
-        # drift over minutes reaches the reference and fnhost alike.
+        # Rounds: in each, every fnhost target is measured right beside its
+        # own run of the reference (after it in odd rounds, before it in even
+        # ones), and its ratios are to that run: on a shared VM the machine's
+        # speed moves by tens of percent within a minute, and adjacent runs
+        # share most of that drift.
+        ref = targets[0]
         runs = {t.key: [] for t in live}
+        pairs = {t.key: [] for t in live}  # key -> [(its run, the reference's run)]
+
+        def measure_logged(t, rnd):
+            if t.error:
+                return None
+            log(f"bench: round {rnd + 1}/{args.runs}: {t.label}: GET {t.path} ...")
+            try:
+                w = measure_run(t, args)
+            except BenchError as e:
+                t.error = str(e)
+                notes.append(f"{t.label}: {e}")
+                log(f"bench:   error: {e}")
+                return None
+            runs[t.key].append(w)
+            log(f"bench:   {w['rps']:,.0f} req/s, p50 {w['p50']:.3f} ms, "
+                f"p99 {w['p99']:.3f} ms, {w['cpu_us']:.2f} µs CPU/req; CPU server "
+                f"{w['server_cpu_pct']:.0f}%, wrk {w['client_cpu_pct']:.0f}%, "
+                f"noise {w['noise_pct']:.1f}%")
+            return w
+
+        others = [t for t in live if t is not ref]
         for rnd in range(args.runs):
-            for t in live:
-                if t.error:
+            if ref in live and not others:
+                measure_logged(ref, rnd)
+            for t in others:
+                if ref not in live:
+                    measure_logged(t, rnd)
                     continue
-                log(f"bench: round {rnd + 1}/{args.runs}: {t.label}: GET {t.path} ...")
-                try:
-                    w = measure_run(t, args, workdir)
-                    runs[t.key].append(w)
-                    log(f"bench:   {w['rps']:,.0f} req/s, p50 {w['p50']:.3f} ms, "
-                        f"p99 {w['p99']:.3f} ms, {w['cpu_us']:.2f} µs CPU/req; CPU server "
-                        f"{w['server_cpu_pct']:.0f}%, wrk {w['client_cpu_pct']:.0f}%, "
-                        f"noise {w['noise_pct']:.1f}%")
-                except BenchError as e:
-                    t.error = str(e)
-                    notes.append(f"{t.label}: {e}")
-                    log(f"bench:   error: {e}")
-        ref_runs = runs.get("ref") if targets[0] in live and not targets[0].error else None
+                first, second = (ref, t) if rnd % 2 == 0 else (t, ref)
+                a = measure_logged(first, rnd)
+                b = measure_logged(second, rnd)
+                mine, theirs = (b, a) if first is ref else (a, b)
+                if mine and theirs:
+                    pairs[t.key].append((mine, theirs))
         for t in live:
             if not t.error:
-                summarize(t.result, runs[t.key], None if t.key == "ref" else ref_runs)
+                summarize(t.result, runs[t.key], pairs[t.key])
             else:
                 t.result = None
 
