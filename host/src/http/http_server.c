@@ -292,7 +292,6 @@ static fnh__http_exchange *exchange_new(conn *c, int head)
     return x;
 }
 
-/* Moves ready responses at the head of the FIFO into the output buffer. */
 /* Drops every exchange still queued on c: answered ones are freed, those a
  * function still works on are orphaned (freed when it completes). */
 static void drop_queued(conn *c)
@@ -311,6 +310,7 @@ static void drop_queued(conn *c)
     c->tail = NULL;
 }
 
+/* Moves ready responses at the head of the FIFO into the output buffer. */
 static void drain_ready(conn *c)
 {
     int close = 0;
@@ -891,7 +891,15 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (c->state == ST_IDLE)
         c->since = uv_now(c->srv->loop);
     conn_parse(c, c->srv->readbuf, (size_t)nread);
-    if (!c->closing && c->out.len)
+    if (c->closing || !c->out.len)
+        return;
+    /* Every request this read brought was answered inline: send the answers
+     * now, in one write, rather than after the other connections' reads of
+     * this loop turn (a client waiting on them would wait for all of those).
+     * Answers still to come are sent together after the turn's I/O. */
+    if (!c->head)
+        conn_flush(c);
+    else
         mark_dirty(c);
 }
 
