@@ -222,6 +222,16 @@ def test_nul_in_path_is_400(ctx):
     assert r.status == 200 and r.json()["path"] == "/api/echo/a\x01b"
 
 
+def test_nul_in_query_is_400(ctx):
+    # a decoded parameter would end at the NUL: refused, not passed on cut
+    h = start(ctx)
+    expect_reject(h, req("GET", "/api/inline/q?x=a%00b"), 400)
+    expect_reject(h, req("GET", "/api/inline/q?y=1&%00=2"), 400)
+    r = h.get("/api/inline/q?x=a%01b&y=%0&z=%2500")
+    d = r.json()
+    assert r.status == 200 and d["query"] == {"x": "a\x01b", "y": "%0", "z": "%00"}, d
+
+
 def test_request_target_forms(ctx):
     h = start(ctx)
     r = h.raw(req("GET", "http://example.com/api/inline/abs?x=1"))[0]

@@ -131,10 +131,23 @@ static char *put(char **at, const char *s, size_t n)
     return p;
 }
 
+/* Whether s (n bytes) holds "%00", the escape of a NUL byte. */
+static int has_escaped_nul(const char *s, size_t n)
+{
+    for (const char *p; n >= 3 && (p = memchr(s, '%', n - 2)); n -= (size_t)(p + 1 - s), s = p + 1)
+        if (p[1] == '0' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
                       const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out)
 {
     *out = NULL;
+    /* a decoded value ends at its first NUL: rather than cut a query
+     * parameter there unseen, the request is refused */
+    if (has_escaped_nul(parts->query, parts->query_len))
+        return -EILSEQ;
     size_t mlen = strlen(method), tlen = strlen(target);
     unsigned bit = fnh__method_bit(method, mlen);
     size_t plen = parts->path_len ? parts->path_len : 1;

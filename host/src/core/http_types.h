@@ -81,7 +81,7 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
  * The path is percent-decoded into path (which is the raw path itself when
  * that has no '%'). The body starts empty. Returns 0 and *out (the caller
  * owns it: free with fnh__http_req_free), -ENOMEM, or -EILSEQ when the
- * decoded path would hold a NUL byte ("%00"). */
+ * decoded path or query would hold a NUL byte ("%00"). */
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
                       const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out);
 
