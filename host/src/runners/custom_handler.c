@@ -588,22 +588,10 @@ static char *join(const char *dir, const char *rel)
     return fnh__asprintf("%s/%s", dir, rel);
 }
 
-/* Reads the section into h; 0, or -EINVAL after adding host errors. */
-static int read_config(fnh__app *app, ch *h)
+/* The section's options beside its description: the legacy name,
+ * enableForwardingHttpRequest, initializationTimeout. Errors go to the app. */
+static void read_options(fnh__app *app, const cJSON *sec, const char *sname, ch *h)
 {
-    const char *sname;
-    const cJSON *sec = section_of(app, &sname);
-    size_t errors_before = app->host_errors.len;
-    if (!sec) {
-        HERR(app, "host.json: customHandler: missing, but FUNCTIONS_WORKER_RUNTIME is 'custom'; "
-                  "add \"customHandler\": {\"description\": {\"defaultExecutablePath\": "
-                  "\"<your program>\"}}");
-        return -EINVAL;
-    }
-    if (!cJSON_IsObject(sec)) {
-        HERR(app, "host.json: %s: must be an object with a \"description\"", sname);
-        return -EINVAL;
-    }
     h->legacy = strcmp(sname, "httpWorker") == 0;
     if (h->legacy)
         fnh__strlist_addf(&app->warnings, "host.json: httpWorker: this section will be "
@@ -624,13 +612,48 @@ static int read_config(fnh__app *app, ch *h)
         fnh__json_read_timespan(&app->host_errors, "host.json", it, jpath, 1, &ms);
         h->init_timeout_ms = ms == UINT64_MAX ? INT64_MAX : (int64_t)ms;
     }
-    const cJSON *d = cJSON_GetObjectItem(sec, "description");
-    if (!cJSON_IsObject(d)) {
-        HERR(app, "host.json: %s.description: %s; add \"description\": "
-                  "{\"defaultExecutablePath\": \"<your program>\"}",
-             sname, d ? "must be an object" : "Missing worker Description");
-        return -EINVAL;
+}
+
+/* The program defaultExecutablePath names (exe_path, settings expanded): a
+ * relative path that names a file of the app (in worker_dir, then h->cwd),
+ * else a program on PATH, else an absolute path. Returns the path to run
+ * (the caller frees it; NULL when out of memory); errors go to the app. */
+static char *resolve_program(fnh__app *app, const ch *h, const char *sname,
+                             const char *exe_path, const char *worker_dir)
+{
+    char *resolved = NULL;
+    if (exe_path && exe_path[0] != '/') {
+        const char *dirs[] = {worker_dir, h->cwd};
+        for (int i = 0; i < 2 && !resolved; i++) {
+            char *full = dirs[i] ? join(dirs[i], exe_path) : NULL;
+            if (full && is_file(full))
+                resolved = full;
+            else
+                free(full);
+        }
     }
+    const char *looked = worker_dir ? worker_dir : app->root;
+    if (!resolved && exe_path && !strchr(exe_path, '/') && !on_path(exe_path))
+        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' is neither a file of "
+                  "the app (looked in %s) nor a program on PATH; install it or fix the path",
+             sname, exe_path, looked);
+    else if (!resolved && exe_path && exe_path[0] != '/' && strchr(exe_path, '/'))
+        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' does not exist "
+                  "(looked in %s); build it or fix the path",
+             sname, exe_path, looked);
+    else if (exe_path && exe_path[0] == '/' && !is_file(exe_path))
+        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' does not exist; "
+                  "build it or fix the path",
+             sname, exe_path);
+    return resolved ? resolved : fnh__strdup(exe_path);
+}
+
+/* The section's description d (an object): the working directory, and the
+ * command line in h->argv (fnhost's own exec-child stub, the program, its
+ * arguments, defaultWorkerPath, workerArguments). 0, or -EINVAL after
+ * adding host errors. */
+static int read_description(fnh__app *app, const cJSON *d, const char *sname, ch *h)
+{
     const cJSON *exe = cJSON_GetObjectItem(d, "defaultExecutablePath");
     if (!cJSON_IsString(exe) || !exe->valuestring[0]) {
         HERR(app, "host.json: %s.description.defaultExecutablePath: WorkerDescription "
@@ -652,50 +675,57 @@ static int read_config(fnh__app *app, ch *h)
                            : fnh__strdup(app->root);
     char *exe_path = expand(app, exe->valuestring);
     h->exe_shown = fnh__strdup(exe->valuestring);
-    /* a relative path that names a file of the app; else a program on PATH */
-    char *resolved = NULL;
-    if (exe_path && exe_path[0] != '/') {
-        const char *dirs[] = {worker_dir, h->cwd};
-        for (int i = 0; i < 2 && !resolved; i++) {
-            char *full = dirs[i] ? join(dirs[i], exe_path) : NULL;
-            if (full && is_file(full))
-                resolved = full;
-            else
-                free(full);
-        }
-    }
-    if (!resolved && exe_path && !strchr(exe_path, '/') && !on_path(exe_path))
-        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' is neither a file of "
-                  "the app (looked in %s) nor a program on PATH; install it or fix the path",
-             sname, exe_path, worker_dir ? worker_dir : app->root);
-    else if (!resolved && exe_path && exe_path[0] != '/' && strchr(exe_path, '/'))
-        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' does not exist "
-                  "(looked in %s); build it or fix the path",
-             sname, exe_path, worker_dir ? worker_dir : app->root);
-    else if (exe_path && exe_path[0] == '/' && !is_file(exe_path))
-        HERR(app, "host.json: %s.description.defaultExecutablePath: '%s' does not exist; "
-                  "build it or fix the path",
-             sname, exe_path);
+    char *program = resolve_program(app, h, sname, exe_path, worker_dir);
     free(worker_dir);
+    free(exe_path);
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     self[n > 0 ? n : 0] = '\0';
     fnh__strlist_addf(&h->argv, "%s", self);
     fnh__strlist_addf(&h->argv, "__exec-child");
-    fnh__strlist_take(&h->argv, resolved ? resolved : fnh__strdup(exe_path));
-    free(exe_path);
+    fnh__strlist_take(&h->argv, program);
     read_args(app, cJSON_GetObjectItem(d, "arguments"), sname, "arguments", &h->argv);
     const cJSON *wp = cJSON_GetObjectItem(d, "defaultWorkerPath");
     if (cJSON_IsString(wp) && wp->valuestring[0])
         fnh__strlist_take(&h->argv, expand(app, wp->valuestring));
     read_args(app, cJSON_GetObjectItem(d, "workerArguments"), sname, "workerArguments", &h->argv);
-    if (!h->cwd || !h->exe_shown)
+    if (!h->cwd || !h->exe_shown || !program)
         return -ENOMEM;
     struct stat st;
     if (stat(h->cwd, &st) != 0 || !S_ISDIR(st.st_mode))
         HERR(app, "host.json: %s.description.workingDirectory: '%s' is not a folder; create it "
                   "or fix the path",
              sname, h->cwd);
+    return 0;
+}
+
+/* Reads the section into h; 0, or -EINVAL after adding host errors. */
+static int read_config(fnh__app *app, ch *h)
+{
+    const char *sname;
+    const cJSON *sec = section_of(app, &sname);
+    size_t errors_before = app->host_errors.len;
+    if (!sec) {
+        HERR(app, "host.json: customHandler: missing, but FUNCTIONS_WORKER_RUNTIME is 'custom'; "
+                  "add \"customHandler\": {\"description\": {\"defaultExecutablePath\": "
+                  "\"<your program>\"}}");
+        return -EINVAL;
+    }
+    if (!cJSON_IsObject(sec)) {
+        HERR(app, "host.json: %s: must be an object with a \"description\"", sname);
+        return -EINVAL;
+    }
+    read_options(app, sec, sname, h);
+    const cJSON *d = cJSON_GetObjectItem(sec, "description");
+    if (!cJSON_IsObject(d)) {
+        HERR(app, "host.json: %s.description: %s; add \"description\": "
+                  "{\"defaultExecutablePath\": \"<your program>\"}",
+             sname, d ? "must be an object" : "Missing worker Description");
+        return -EINVAL;
+    }
+    int rc = read_description(app, d, sname, h);
+    if (rc)
+        return rc;
     return app->host_errors.len > errors_before ? -EINVAL : 0;
 }
 
