@@ -324,72 +324,65 @@ static void new_usage(void)
           stderr);
 }
 
-int fnh__cli_new(int argc, char **argv)
+/* fnhost new's options; borrowed from argv. */
+typedef struct new_args {
+    const char *tname, *name, *root, *rt_arg;
+} new_args;
+
+/* Reads fnhost new's options into a; 0, or 2 (the exit status) after
+ * saying what is wrong. */
+static int parse_new_args(int argc, char **argv, new_args *a)
 {
-    const char *tname = NULL, *name = NULL, *root = ".", *rt_arg = NULL;
+    *a = (new_args){.root = "."};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *o = argv[i];
         int has = i + 1 < argc;
-        if ((strcmp(a, "--template") == 0 || strcmp(a, "-t") == 0) && has)
-            tname = argv[++i];
-        else if ((strcmp(a, "--name") == 0 || strcmp(a, "-n") == 0) && has)
-            name = argv[++i];
-        else if (strcmp(a, "--script-root") == 0 && has)
-            root = argv[++i];
-        else if (strcmp(a, "--worker-runtime") == 0 && has)
-            rt_arg = argv[++i];
+        if ((strcmp(o, "--template") == 0 || strcmp(o, "-t") == 0) && has)
+            a->tname = argv[++i];
+        else if ((strcmp(o, "--name") == 0 || strcmp(o, "-n") == 0) && has)
+            a->name = argv[++i];
+        else if (strcmp(o, "--script-root") == 0 && has)
+            a->root = argv[++i];
+        else if (strcmp(o, "--worker-runtime") == 0 && has)
+            a->rt_arg = argv[++i];
         else {
-            fprintf(stderr, "fnhost new: unknown or incomplete option '%s'\n", a);
+            fprintf(stderr, "fnhost new: unknown or incomplete option '%s'\n", o);
             new_usage();
             return 2;
         }
     }
-    if (!tname || !name) {
+    if (!a->tname || !a->name) {
         fprintf(stderr, "fnhost new: both --template and --name are required\n");
         new_usage();
         return 2;
     }
-    const tmpl *t = find_template(tname);
-    if (!t) {
-        fprintf(stderr, "fnhost new: --template: '%s' is not a template; use one of \"HTTP "
-                        "trigger\", \"Timer trigger\", \"Azure Queue Storage trigger\", "
-                        "\"Azure Blob Storage trigger\" (or http, timer, queue, blob)\n",
-                tname);
-        return 2;
-    }
-    if (!fnh__function_name_valid(name)) {
-        fprintf(stderr, "fnhost new: --name: '%s' is not a valid function name; start with a "
-                        "letter and use only letters, digits, '-' and '_' (and not 'host')\n",
-                name);
-        return 2;
-    }
-    char *hj = fnh__asprintf("%s/host.json", root);
-    int have_app = hj && exists(hj);
-    free(hj);
-    if (!have_app) {
-        fprintf(stderr, "fnhost new: %s has no host.json, so it is not a function app; create "
-                        "one with fnhost init %s, or pass the app's folder with --script-root\n",
-                root, root);
-        return 1;
-    }
-    char *from_app = rt_arg ? NULL : app_runtime(root);
-    const char *runtime = runtime_of(rt_arg ? rt_arg : from_app ? from_app : "native");
-    if (!runtime) {
-        if (rt_arg)
-            fprintf(stderr, "fnhost new: --worker-runtime: '%s' is not a runtime fnhost "
-                            "scaffolds; use native, node or custom\n",
-                    rt_arg);
-        else
-            fprintf(stderr, "fnhost new: %s/local.settings.json: Values.FUNCTIONS_WORKER_RUNTIME "
-                            "is '%s', for which fnhost has no templates; set it to native, node "
-                            "or custom, or pass --worker-runtime\n",
-                    root, from_app);
-        free(from_app);
-        return 2;
-    }
+    return 0;
+}
+
+/* The runtime the new function is for: --worker-runtime, else the app's
+ * FUNCTIONS_WORKER_RUNTIME, else native. NULL (static strings otherwise)
+ * after saying why there is none. */
+static const char *new_runtime(const new_args *a)
+{
+    char *from_app = a->rt_arg ? NULL : app_runtime(a->root);
+    const char *runtime = runtime_of(a->rt_arg ? a->rt_arg : from_app ? from_app : "native");
+    if (!runtime && a->rt_arg)
+        fprintf(stderr, "fnhost new: --worker-runtime: '%s' is not a runtime fnhost "
+                        "scaffolds; use native, node or custom\n",
+                a->rt_arg);
+    else if (!runtime)
+        fprintf(stderr, "fnhost new: %s/local.settings.json: Values.FUNCTIONS_WORKER_RUNTIME "
+                        "is '%s', for which fnhost has no templates; set it to native, node "
+                        "or custom, or pass --worker-runtime\n",
+                a->root, from_app);
     free(from_app);
-    char prefix[64];
-    snprintf(prefix, sizeof prefix, "function/%s-%s/", t->id, runtime);
+    return runtime;
+}
+
+/* Writes the function folder root/name from the template files under
+ * prefix; never overwrites. 0, or 1 (the exit status) after saying why. */
+static int write_function(const char *root, const char *name, const char *prefix)
+{
     const fnh__embedded_file *src[MAX_FILES];
     size_t nsrc = files_under(prefix, src, MAX_FILES);
     char *dir = fnh__asprintf("%s/%s", root, name);
@@ -420,12 +413,49 @@ int fnh__cli_new(int argc, char **argv)
         fprintf(stderr, "fnhost new: out of memory\n");
     out_files_free(files, n);
     free(dir);
+    return rc ? 1 : 0;
+}
+
+int fnh__cli_new(int argc, char **argv)
+{
+    new_args a;
+    int rc = parse_new_args(argc, argv, &a);
     if (rc)
+        return rc;
+    const tmpl *t = find_template(a.tname);
+    if (!t) {
+        fprintf(stderr, "fnhost new: --template: '%s' is not a template; use one of \"HTTP "
+                        "trigger\", \"Timer trigger\", \"Azure Queue Storage trigger\", "
+                        "\"Azure Blob Storage trigger\" (or http, timer, queue, blob)\n",
+                a.tname);
+        return 2;
+    }
+    if (!fnh__function_name_valid(a.name)) {
+        fprintf(stderr, "fnhost new: --name: '%s' is not a valid function name; start with a "
+                        "letter and use only letters, digits, '-' and '_' (and not 'host')\n",
+                a.name);
+        return 2;
+    }
+    char *hj = fnh__asprintf("%s/host.json", a.root);
+    int have_app = hj && exists(hj);
+    free(hj);
+    if (!have_app) {
+        fprintf(stderr, "fnhost new: %s has no host.json, so it is not a function app; create "
+                        "one with fnhost init %s, or pass the app's folder with --script-root\n",
+                a.root, a.root);
         return 1;
-    printf("The function \"%s\" was created successfully from the \"%s\" template.\n", name,
+    }
+    const char *runtime = new_runtime(&a);
+    if (!runtime)
+        return 2;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "function/%s-%s/", t->id, runtime);
+    if (write_function(a.root, a.name, prefix))
+        return 1;
+    printf("The function \"%s\" was created successfully from the \"%s\" template.\n", a.name,
            t->name);
     if (strcmp(runtime, "native") == 0)
-        printf("Build it with make in %s (the app's Makefile), then run fnhost start.\n", root);
+        printf("Build it with make in %s (the app's Makefile), then run fnhost start.\n", a.root);
     return 0;
 }
 
