@@ -625,6 +625,65 @@ static int cmd_routes(const char *root, const char *method, const char *path)
     return rc;
 }
 
+/* Reads the options of fnhost start (or, with routes set, fnhost routes)
+ * from argv[2..] into o and *match_method, *match_path (borrowed from
+ * argv); 0, or 2 (the exit status) after saying what is wrong. */
+static int parse_start_opts(const char *cmd, int routes, int argc, char **argv, start_opts *o,
+                            const char **match_method, const char **match_path)
+{
+    int ct;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (strcmp(a, "--script-root") == 0 && has_val)
+            o->root = argv[++i];
+        else if (!routes && (strcmp(a, "--port") == 0 || strcmp(a, "-p") == 0) && has_val) {
+            if (parse_port(argv[++i], &o->port)) {
+                fprintf(stderr, "fnhost: --port: '%s' is not a port number; use 0-65535\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (!routes && strcmp(a, "--host") == 0 && has_val)
+            o->host = argv[++i];
+        else if (!routes && (ct = core_tools_flag(o, argc, argv, &i)) != 0) {
+            if (ct < 0)
+                return 2;
+        } else if (!routes && strcmp(a, "--verbose") == 0)
+            o->verbose = 1;
+        else if (!routes && strcmp(a, "--json-logs") == 0)
+            o->json_logs = 1;
+        else if (!routes && strcmp(a, "--in-process") == 0)
+            o->in_process = 1;
+        else if (!routes && (strcmp(a, "--enable-auth") == 0 ||
+                             strcmp(a, "--enableAuth") == 0)) /* Core Tools' spelling */
+            o->enable_auth = 1;
+        else if (!routes && strcmp(a, "--no-watch") == 0)
+            o->no_watch = 1;
+        else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
+            *match_method = argv[++i];
+            *match_path = argv[++i];
+        } else {
+            fprintf(stderr, "fnhost %s: unknown or incomplete option '%s'\n\n", cmd, a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* fnhost start and fnhost routes: their options, then the command. */
+static int cmd_start_or_routes(const char *cmd, int argc, char **argv)
+{
+    start_opts o = {.root = ".", .port = -1, .user_log_level = -1};
+    const char *match_method = NULL, *match_path = NULL;
+    int routes = strcmp(cmd, "routes") == 0;
+    int rc = parse_start_opts(cmd, routes, argc, argv, &o, &match_method, &match_path);
+    if (!rc)
+        rc = routes ? cmd_routes(o.root, match_method, match_path) : cmd_start(&o);
+    fnh__buf_free(&o.functions_buf);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     fnh__crash_install(); /* a crash in a plugin names the plugin */
@@ -666,54 +725,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cron") == 0)
         return fnh__cli_cron(argc - 1, argv + 1);
 #endif
-    if (strcmp(cmd, "start") == 0 || strcmp(cmd, "routes") == 0) {
-        start_opts o = {.root = ".", .port = -1, .user_log_level = -1};
-        const char *match_method = NULL, *match_path = NULL;
-        int routes = strcmp(cmd, "routes") == 0, ct;
-        for (int i = 2; i < argc; i++) {
-            const char *a = argv[i];
-            int has_val = i + 1 < argc;
-            if (strcmp(a, "--script-root") == 0 && has_val)
-                o.root = argv[++i];
-            else if (!routes && (strcmp(a, "--port") == 0 || strcmp(a, "-p") == 0) && has_val) {
-                if (parse_port(argv[++i], &o.port)) {
-                    fprintf(stderr, "fnhost: --port: '%s' is not a port number; use 0-65535\n",
-                            argv[i]);
-                    fnh__buf_free(&o.functions_buf);
-                    return 2;
-                }
-            } else if (!routes && strcmp(a, "--host") == 0 && has_val)
-                o.host = argv[++i];
-            else if (!routes && (ct = core_tools_flag(&o, argc, argv, &i)) != 0) {
-                if (ct < 0) {
-                    fnh__buf_free(&o.functions_buf);
-                    return 2;
-                }
-            } else if (!routes && strcmp(a, "--verbose") == 0)
-                o.verbose = 1;
-            else if (!routes && strcmp(a, "--json-logs") == 0)
-                o.json_logs = 1;
-            else if (!routes && strcmp(a, "--in-process") == 0)
-                o.in_process = 1;
-            else if (!routes && (strcmp(a, "--enable-auth") == 0 ||
-                                 strcmp(a, "--enableAuth") == 0)) /* Core Tools' spelling */
-                o.enable_auth = 1;
-            else if (!routes && strcmp(a, "--no-watch") == 0)
-                o.no_watch = 1;
-            else if (routes && strcmp(a, "--match") == 0 && i + 2 < argc) {
-                match_method = argv[++i];
-                match_path = argv[++i];
-            } else {
-                fprintf(stderr, "fnhost %s: unknown or incomplete option '%s'\n\n", cmd, a);
-                usage(stderr);
-                fnh__buf_free(&o.functions_buf);
-                return 2;
-            }
-        }
-        int rc = routes ? cmd_routes(o.root, match_method, match_path) : cmd_start(&o);
-        fnh__buf_free(&o.functions_buf);
-        return rc;
-    }
+    if (strcmp(cmd, "start") == 0 || strcmp(cmd, "routes") == 0)
+        return cmd_start_or_routes(cmd, argc, argv);
     if (strcmp(cmd, "extensions") == 0)
         return fnh__ext_cli(argc - 1, argv + 1);
     if (strcmp(cmd, "invoke") == 0)
