@@ -1031,14 +1031,18 @@ static int start_workers(pool *p)
     return 0;
 }
 
-int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop, int live)
+/* A new pool for app's language: the worker's configuration and the number
+ * of workers (FUNCTIONS_WORKER_PROCESS_COUNT; one when not live). NULL with
+ * *rc 0 after adding a host error, or -ENOMEM. The caller owns the pool. */
+static pool *pool_new(fnh__app *app, uv_loop_t *loop, int live, int *rc)
 {
-    if (!fnh__lang_wanted(app) || app->host_errors.len)
-        return 0;
+    *rc = 0;
     const char *lang = fnh__app_setting(app, "FUNCTIONS_WORKER_RUNTIME");
     pool *p = calloc(1, sizeof *p);
-    if (!p)
-        return -ENOMEM;
+    if (!p) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
     p->app = app;
     p->loop = loop ? loop : uv_default_loop();
     p->live = live;
@@ -1049,7 +1053,7 @@ int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop,
         fnh__strlist_addf(&app->host_errors, "%s", error ? error : "out of memory");
         free(error);
         free(p);
-        return 0;
+        return NULL;
     }
     const char *count = fnh__app_setting(app, "FUNCTIONS_WORKER_PROCESS_COUNT");
     p->nw = count && *count ? atoi(count) : 1;
@@ -1069,27 +1073,22 @@ int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop,
         free(p->w);
         fnh__worker_config_free(&p->cfg);
         free(p);
-        return -ENOMEM;
+        *rc = -ENOMEM;
+        return NULL;
     }
-    p->next = g.pools;
-    g.pools = p;
-    fnh__supervisor_init(p->loop);
-    int rc = fnh__app_part_set(app, PART, p, pool_state_free);
-    if (rc)
-        return rc; /* pool_state_free has run */
-    rc = start_workers(p);
-    if (rc)
-        return rc;
-    if (!p->fail) {
-        uint64_t t0 = fnh__now_ns();
-        wait_indexed(p);
-        fnh__log("Host.Startup", FNH_LOG_DEBUG, "The %s worker indexed the app in %llu ms",
-                 p->cfg.language, (unsigned long long)((fnh__now_ns() - t0) / 1000000u));
-    }
+    return p;
+}
+
+/* Takes the functions the worker indexed into the app (those of
+ * functions_csv), run by the language runner. 0, or -EINVAL after adding a
+ * host error (the pool is then stopped). */
+static int take_indexed(pool *p, const char *functions_csv)
+{
+    fnh__app *app = p->app;
     if (p->fail) {
         fnh__strlist_addf(&app->host_errors, "%s", p->fail);
         stop_now(p, STOP_GRACE_MS);
-        return 0;
+        return -EINVAL;
     }
     if (p->meta) {
         add_indexed_functions(p, functions_csv);
@@ -1105,13 +1104,41 @@ int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop,
                           "(fix the app's code; the worker's output above has the details)",
                           p->cfg.language, p->root, p->early_err);
         stop_now(p, STOP_GRACE_MS);
-        return 0;
+        return -EINVAL;
     }
     for (size_t i = 0; i < app->nfunctions; i++) {
         fnh__function *fn = app->functions[i];
         fn->runner = &fnh__runner_language;
         fn->run_inline = 0;
     }
+    return 0;
+}
+
+int fnh__lang_prepare(fnh__app *app, const char *functions_csv, uv_loop_t *loop, int live)
+{
+    if (!fnh__lang_wanted(app) || app->host_errors.len)
+        return 0;
+    int rc;
+    pool *p = pool_new(app, loop, live, &rc);
+    if (!p)
+        return rc;
+    p->next = g.pools;
+    g.pools = p;
+    fnh__supervisor_init(p->loop);
+    rc = fnh__app_part_set(app, PART, p, pool_state_free);
+    if (rc)
+        return rc; /* pool_state_free has run */
+    rc = start_workers(p);
+    if (rc)
+        return rc;
+    if (!p->fail) {
+        uint64_t t0 = fnh__now_ns();
+        wait_indexed(p);
+        fnh__log("Host.Startup", FNH_LOG_DEBUG, "The %s worker indexed the app in %llu ms",
+                 p->cfg.language, (unsigned long long)((fnh__now_ns() - t0) / 1000000u));
+    }
+    if (take_indexed(p, functions_csv))
+        return 0; /* a host error says why */
     if (!live) {
         stop_now(p, STOP_GRACE_MS);
         return 0;
