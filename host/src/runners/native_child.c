@@ -316,37 +316,9 @@ static int handle(fnh__rpc_msg *m)
     }
 }
 
-int fnh__native_child_main(int argc, char **argv)
+/* Tells the host this process is ready: StartStream with its pid. */
+static void send_start_stream(void)
 {
-    if (fnh__die_with_parent() != 0)
-        return 1;
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--fd") == 0)
-            g.fd = atoi(argv[++i]);
-    int fl = fcntl(g.fd, F_GETFL);
-    if (fl < 0) {
-        fprintf(stderr, "fnhost __native-child: no protocol socket on fd %d; the host starts "
-                        "this command itself\n",
-                g.fd);
-        return 2;
-    }
-    fcntl(g.fd, F_SETFL, fl & ~O_NONBLOCK);
-    signal(SIGPIPE, SIG_IGN);
-    setvbuf(stdout, NULL, _IOLBF, 0); /* a function's printf reaches the host log per line */
-    fnh__log_init(0, 0);
-    install_fatal_handlers();
-    /* SIGTERM waits until no function runs: it is blocked and only let in
-     * while waiting for the next request */
-    sigset_t term, waiting;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    sigprocmask(SIG_BLOCK, &term, &waiting);
-    sigdelset(&waiting, SIGTERM);
-    struct sigaction st = {.sa_handler = term_cb};
-    sigaction(SIGTERM, &st, NULL);
-    g_api = fnh__function_api;
-    g_api.log = child_log;
-
     PB(StartStream) ss = AZURE_FUNCTIONS_RPC_MESSAGES__START_STREAM__INIT;
     char wid[24];
     snprintf(wid, sizeof wid, "%d", (int)getpid());
@@ -356,13 +328,19 @@ int fnh__native_child_main(int argc, char **argv)
     hello.start_stream = &ss;
     send_msg(&hello);
     flush_out();
+}
 
+/* Serves the host's messages until it closes the socket, asks this process
+ * to stop, or SIGTERM arrives (let in only while waiting: waiting is the
+ * signal mask for then). Returns the exit status. */
+static int serve_host(const sigset_t *waiting)
+{
     fnh__rpc_reader rd;
     fnh__rpc_reader_init(&rd, 0);
     int status = 0, stop = 0;
     while (!stop && !g.term) {
         struct pollfd pfd = {.fd = g.fd, .events = POLLIN};
-        int pr = ppoll(&pfd, 1, NULL, &waiting);
+        int pr = ppoll(&pfd, 1, NULL, waiting);
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
@@ -397,9 +375,44 @@ int fnh__native_child_main(int argc, char **argv)
             break;
         }
     }
+    fnh__rpc_reader_free(&rd);
+    return status;
+}
+
+int fnh__native_child_main(int argc, char **argv)
+{
+    if (fnh__die_with_parent() != 0)
+        return 1;
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--fd") == 0)
+            g.fd = atoi(argv[++i]);
+    int fl = fcntl(g.fd, F_GETFL);
+    if (fl < 0) {
+        fprintf(stderr, "fnhost __native-child: no protocol socket on fd %d; the host starts "
+                        "this command itself\n",
+                g.fd);
+        return 2;
+    }
+    fcntl(g.fd, F_SETFL, fl & ~O_NONBLOCK);
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a function's printf reaches the host log per line */
+    fnh__log_init(0, 0);
+    install_fatal_handlers();
+    /* SIGTERM waits until no function runs: it is blocked and only let in
+     * while waiting for the next request */
+    sigset_t term, waiting;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &waiting);
+    sigdelset(&waiting, SIGTERM);
+    struct sigaction st = {.sa_handler = term_cb};
+    sigaction(SIGTERM, &st, NULL);
+    g_api = fnh__function_api;
+    g_api.log = child_log;
+    send_start_stream();
+    int status = serve_host(&waiting);
     flush_out();
     fnh__buf_free(&g.out);
-    fnh__rpc_reader_free(&rd);
     for (size_t i = 0; i < g.nfns; i++)
         loaded_clear(&g.fns[i]);
     free(g.fns);
