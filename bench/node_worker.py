@@ -21,7 +21,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -76,16 +75,13 @@ def main():
         return 2
     run.CONNECTIONS = CONNECTIONS
     os.environ["FNHOST_WORKERS_PATH"] = os.path.join(run.REPO, "workers")
-    workdir = tempfile.mkdtemp(prefix="fnhost-bench-node-")
-    logfile = os.path.join(workdir, "node.log")
 
     def fnhost_argv(port):
         return [fnhost, "start", "--script-root", APP, "--port", str(port)]
 
     # the reference, same connection count
     port = run.free_port()
-    ref = run.Server([refserver, str(port)], port, "/api/hello",
-                     os.path.join(workdir, "ref.log"))
+    ref = run.Server([refserver, str(port)], port, "/api/hello")
     try:
         ref.wait_first_200()
         run.run_wrk(port, "/api/hello", args.warmup)
@@ -99,14 +95,14 @@ def main():
     starts = []
     for _ in range(STARTS):
         port = run.free_port()
-        srv = run.Server(fnhost_argv(port), port, PATH, logfile)
+        srv = run.Server(fnhost_argv(port), port, PATH)
         try:
             starts.append(srv.wait_first_200() * 1e3)
         finally:
             srv.stop()
 
     port = run.free_port()
-    srv = run.Server(fnhost_argv(port), port, PATH, logfile)
+    srv = run.Server(fnhost_argv(port), port, PATH)
     try:
         srv.wait_first_200()
         kids = children(srv.pid)
