@@ -31,8 +31,8 @@ build/fnhost or no hello sample) do not fail the run.
 
 import argparse
 import copy
-import fcntl
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -369,8 +369,7 @@ def measure_run(target, args):
 
 
 RUN_KEYS = ("rps", "p50", "p99", "cpu_us", "noise_pct", "steal_pct", "server_cpu_pct",
-            "client_cpu_pct",
-            "requests")
+            "client_cpu_pct", "requests")
 RATIO_KEYS = ("rps", "p50", "p99", "cpu_us")
 
 
