@@ -3,7 +3,7 @@
 
 Owns the benchmark procedure and bench/results.md (generated; see
 bench/README.md for what is measured and how to read it). In one run it
-measures the reference server (bench/refserver.c) and three fnhost targets:
+measures the reference server (bench/refserver.c) and four fnhost targets:
 
   ref     build/bench/refserver, the yardstick (libuv + llhttp, fixed reply)
   inline  fnhost --in-process, hello app built with -DHELLO_INLINE (non-blocking, on the loop)
