@@ -134,7 +134,8 @@ static char *put(char **at, const char *s, size_t n)
 /* Whether s (n bytes) holds "%00", the escape of a NUL byte. */
 static int has_escaped_nul(const char *s, size_t n)
 {
-    for (const char *p; n >= 3 && (p = memchr(s, '%', n - 2)); n -= (size_t)(p + 1 - s), s = p + 1)
+    const char *end = s + n;
+    for (const char *p = s; (p = memchr(p, '%', (size_t)(end - p))) && end - p >= 3; p++)
         if (p[1] == '0' && p[2] == '0')
             return 1;
     return 0;
