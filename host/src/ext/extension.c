@@ -475,6 +475,44 @@ static char *types_refusal(const char *who, const fnh_extension_def *d)
     return NULL;
 }
 
+static char *no_descriptor(const char *who)
+{
+    return fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
+                         "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
+                         who);
+}
+
+/* The refusal of the file at path as read before dlopen, or NULL: it
+ * passed, or could not be probed (no section headers). head receives the
+ * descriptor's head when one was read. */
+static char *file_refusal(const char *who, const char *path, fnh__abi_head *head)
+{
+    char why[256];
+    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
+                                      _Alignof(fnh_extension_def), head, why, sizeof why);
+    if (rc == -ENOEXEC)
+        return fnh__asprintf("%s: cannot load: %s; rebuild it", who, why);
+    if (rc == -ENOENT)
+        return no_descriptor(who);
+    if (rc == -EINVAL)
+        return fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
+    return rc == 0 ? head_refusal(who, head) : NULL;
+}
+
+/* The refusal of the loaded descriptor d (NULL: none exported), or NULL;
+ * head and *dsize (the bytes mapped behind d) are filled when it passed. */
+static char *loaded_refusal(const char *who, const fnh_extension_def *d, fnh__abi_head *head,
+                            size_t *dsize)
+{
+    char why[256];
+    if (!d)
+        return no_descriptor(who);
+    if (fnh__elf_loaded_check(d, DESC_MIN, _Alignof(fnh_extension_def), dsize, why, sizeof why))
+        return fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
+    memcpy(head, d, sizeof *head); /* again: relocations may have changed it */
+    return head_refusal(who, head);
+}
+
 /* Loads and validates one extension .so; on failure returns NULL with *err
  * (malloc'd sentence). The descriptor is read from the file and checked
  * before dlopen runs the extension's constructors, and checked again once
@@ -486,24 +524,9 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
                   : fnh__strdup(path);
     void *dl = NULL;
     loaded_ext *x = NULL;
-    char why[256];
     fnh__abi_head head;
-    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
-                                      _Alignof(fnh_extension_def), &head, why, sizeof why);
-    if (rc == -ENOEXEC)
-        *err = fnh__asprintf("%s: cannot load: %s; rebuild it", who, why);
-    else if (rc == -ENOENT)
-        *err = fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
-                             "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
-                             who);
-    else if (rc == -EINVAL)
-        *err = fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
-    else if (rc == 0)
-        *err = head_refusal(who, &head);
-    if (*err)
+    if ((*err = file_refusal(who, path, &head)))
         goto fail;
-    /* otherwise the file passed, or could not be probed (no section headers):
-     * dlopen, which runs the extension's constructors */
     {
         fnh__crash_scope cs = {.what = "loading extension", .name = m ? m->name : NULL,
                                .detail = path};
@@ -519,24 +542,11 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     }
     const fnh_extension_def *d = dlsym(dl, "fnh_extension");
     size_t dsize = SIZE_MAX;
-    if (!d)
-        *err = fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
-                             "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
-                             who);
-    else if (fnh__elf_loaded_check(d, DESC_MIN, _Alignof(fnh_extension_def), &dsize, why,
-                                   sizeof why))
-        *err = fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
-    else {
-        memcpy(&head, d, sizeof head); /* again: relocations may have changed it */
-        *err = head_refusal(who, &head);
-    }
-    if (*err)
+    if ((*err = loaded_refusal(who, d, &head, &dsize)))
         goto fail;
     x = calloc(1, sizeof *x);
-    if (!x) {
-        *err = fnh__strdup("out of memory");
+    if (!x)
         goto fail;
-    }
     x->api = &g_api;
     x->kind = K_EXT;
     x->m = m;

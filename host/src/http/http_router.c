@@ -2063,6 +2063,31 @@ static int fill_match(const struct entry *e, const struct req *q, const struct s
     return 1;
 }
 
+/* Finds the best route for s's request: the trie walk, or, for a router not
+ * finalized, every route tried in turn and the best kept by precedence.
+ * 0, or a negative errno (-ERANGE: a constraint gave up, see s). */
+static int search_routes(struct search *s)
+{
+    const fnh__router *rt = s->rt;
+    if (rt->finalized && rt->root)
+        return dfs(s, rt->root, 0);
+    for (size_t i = 0; i < rt->n; i++) {
+        if (!(rt->e[i].methods & s->method))
+            continue;
+        if (s->best != SIZE_MAX && entry_cmp(&rt->e[i], &rt->e[s->best]) >= 0)
+            continue;
+        s->held = SIZE_MAX;
+        int rc = route_try(rt->e[i].route, s->q, s->vals, &s->gave_up_param);
+        if (rc == -ERANGE)
+            s->gave_up_rank = i;
+        if (rc < 0)
+            return rc;
+        if (rc)
+            s->best = s->held = i;
+    }
+    return 0;
+}
+
 #define STACK_PATH 1024
 #define STACK_SEGS 64
 #define STACK_VALS 32
@@ -2106,28 +2131,9 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
         goto out;
     }
     struct search s = {rt, &q, method, SIZE_MAX, vals, SIZE_MAX, 0, 0};
-    if (rt->finalized && rt->root) {
-        rc = dfs(&s, rt->root, 0);
-        if (rc < 0)
-            goto out;
-    } else {
-        /* not finalized: try everything, keep the best by precedence */
-        for (size_t i = 0; i < rt->n; i++) {
-            if (!(rt->e[i].methods & method))
-                continue;
-            if (s.best != SIZE_MAX && entry_cmp(&rt->e[i], &rt->e[s.best]) >= 0)
-                continue;
-            s.held = SIZE_MAX;
-            rc = route_try(rt->e[i].route, &q, vals, &s.gave_up_param);
-            if (rc == -ERANGE)
-                s.gave_up_rank = i;
-            if (rc < 0)
-                goto out;
-            if (rc)
-                s.best = s.held = i;
-        }
-    }
-    rc = 0;
+    rc = search_routes(&s);
+    if (rc < 0)
+        goto out;
     if (s.best != SIZE_MAX) {
         const struct entry *e = &rt->e[s.best];
         /* when a later try overwrote the winner's values, capture them again
