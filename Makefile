@@ -125,8 +125,8 @@ proto:
 	mkdir -p $(PROTO_OUT) && find $(PROTO_OUT) -name '*.pb-c.[ch]' -delete
 	cd $(PROTO_DIR) && protoc-c -I. -I/usr/include --c_out=$(CURDIR)/$(PROTO_OUT) $(PROTO_FILES)
 
-$(BUILD)/fnhost: $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB)
-	$(CC) $(SAN) -o $@ $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
+$(BUILD)/fnhost: $(MAIN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(SAN_OBJ)
+	$(CC) $(SAN) -o $@ $(MAIN_OBJ) $(SAN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -152,9 +152,14 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $(LLHTTP_LIB): $(LLHTTP_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB) $(LLHTTP_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB) $(LLHTTP_LIB) $(SAN_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(HOST_CFLAGS) -o $@ $< $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
+	$(CC) $(HOST_CFLAGS) -o $@ $< $(SAN_OBJ) $(CORE_LIB) $(LLHTTP_LIB) $(HOST_LIBS)
+
+# Objects only sanitizer builds link in (see tests/tsan/).
+$(BUILD)/tests/tsan/%.o: tests/tsan/%.c
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -c -o $@ $<
 
 %.so: %.c host/include/fnhost/function.h host/include/fnhost/common.h
 	$(CC) $(FN_CFLAGS) $(FN_LDFLAGS) -o $@ $< $(if $(findstring samples/hello/,$<),-lcjson,)
@@ -199,10 +204,11 @@ check-asan: samples-node
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/run.py --build build-asan
 
-TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer,test_robust_dispatch,test_retry,test_http_throttles,test-pool
+TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer,test_robust_dispatch,test_retry,test_http_throttles,test-pool,test-fd-reuse
 check-tsan:
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
-	  SAN="-fsanitize=thread -fno-omit-frame-pointer" build-tsan/fnhost build-tsan/tests/test-pool \
+	  SAN="-fsanitize=thread -fno-omit-frame-pointer" SAN_OBJ=build-tsan/tests/tsan/libuv_closes.o \
+	  build-tsan/fnhost build-tsan/tests/test-pool build-tsan/tests/test-fd-reuse \
 	  functions extensions
 	TSAN_OPTIONS=halt_on_error=0 python3 tests/run.py --build build-tsan -k $(TSAN_TESTS)
 
