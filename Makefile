@@ -204,12 +204,21 @@ check-asan: samples-node
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  python3 tests/run.py --build build-asan
 
-TSAN_TESTS = test_extensions,test_queue,test_blob,test_functions,test_timer,test_robust_dispatch,test_retry,test_http_throttles,test-pool,test-fd-reuse
-check-tsan:
+# Under ThreadSanitizer: the tests of every part that runs threads or child
+# processes (worker pool, extensions' threads, isolated runner, language
+# workers, custom handlers, hot reload's snapshot swaps).
+TSAN_UNITS = test-pool test-fd-reuse test-isolated test-supervisor test-grpc
+TSAN_E2E   = test_extensions test_queue test_blob test_functions test_timer test_robust_dispatch \
+             test_retry test_http_throttles test_reload test_invoke test_custom_handler \
+             test_node_worker
+comma := ,
+empty :=
+space := $(empty) $(empty)
+TSAN_TESTS = $(subst $(space),$(comma),$(strip $(TSAN_E2E) $(TSAN_UNITS)))
+check-tsan: samples-node
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
 	  SAN="-fsanitize=thread -fno-omit-frame-pointer" SAN_OBJ=build-tsan/tests/tsan/libuv_closes.o \
-	  build-tsan/fnhost build-tsan/tests/test-pool build-tsan/tests/test-fd-reuse \
-	  functions extensions
+	  build-tsan/fnhost $(TSAN_UNITS:%=build-tsan/tests/%) functions extensions
 	TSAN_OPTIONS=halt_on_error=0 python3 tests/run.py --build build-tsan -k $(TSAN_TESTS)
 
 # Fuzzing: tests/fuzz/fuzz_<name>.c are libFuzzer targets linked against the
