@@ -85,6 +85,22 @@ def is_closed(sock, timeout=2.0):
         return False
 
 
+def expect_reject(h, data, status):
+    """Sends data on a new connection to host h: exactly one response with
+    status, Connection: close, then the connection closes. Returns it."""
+    s = h.connect(5)
+    try:
+        s.sendall(data)
+        r, rest = read_response(s)
+        assert r.status == status, (r, data[:120])
+        assert r.headers.get("connection") == "close", r.headers
+        assert rest == b"", rest
+        assert is_closed(s, 2), f"connection left open after {status}"
+        return r
+    finally:
+        s.close()
+
+
 def alive(pid):
     """True while process pid runs (a zombie counts as dead)."""
     try:

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from harness import http_function, is_closed, read_response
+from harness import expect_reject, http_function, is_closed, read_response
 
 # small timeouts for the timeout tests (Kestrel's are 30 s and 130 s)
 FAST_TIMEOUTS = {
@@ -75,21 +75,6 @@ def nothing_more(sock, wait=0.3):
         return False
     except socket.timeout:
         return True
-
-
-def expect_reject(h, data, status):
-    """Sends data on a new connection: one response with status, then close."""
-    s = h.connect(5)
-    try:
-        s.sendall(data)
-        r, rest = read_response(s)
-        assert r.status == status, (r, data[:120])
-        assert r.headers.get("connection") == "close", r.headers
-        assert rest == b"", rest
-        assert is_closed(s, 2), f"connection left open after {status}"
-        return r
-    finally:
-        s.close()
 
 
 # ---- keep-alive and connection close ------------------------------------

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from harness import http_function, is_closed, read_response
+from harness import expect_reject, http_function, is_closed, read_response
 
 SLOW_REGEX = r"(\w+\s?)+$"  # catastrophic backtracking on "aaaa...a!"
 
@@ -54,21 +54,6 @@ def req(method, target, headers=(), body=b"", version="HTTP/1.1"):
     if body and "content-length" not in names and "transfer-encoding" not in names:
         lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def expect_reject(h, data, status):
-    """data on a new connection gets one response with status, then close."""
-    s = h.connect(5)
-    try:
-        s.sendall(data)
-        r, rest = read_response(s)
-        assert r.status == status, (r, data[:120])
-        assert r.headers.get("connection") == "close", r.headers
-        assert rest == b"", rest
-        assert is_closed(s, 2), f"connection left open after {status}"
-        return r
-    finally:
-        s.close()
 
 
 def rss_kb(pid):
