@@ -107,24 +107,22 @@ def read_rss_kib(pid):
     raise BenchError(f"no VmRSS in /proc/{pid}/status")
 
 
-def read_cpu_busy_ticks(cpu):
-    """Ticks CPU `cpu` spent running anything (user, nice, system, steal)."""
+def read_cpu_stat(cpus):
+    """For each CPU in cpus, from one read of /proc/stat: (busy, steal) ticks,
+    busy being the time it ran anything (user, nice, system, steal) and steal
+    the time the hypervisor took it away from this machine."""
+    out = {}
     with open("/proc/stat") as f:
         for line in f:
-            if line.startswith(f"cpu{cpu} "):
-                v = [int(x) for x in line.split()[1:]]
-                return v[0] + v[1] + v[2] + (v[7] if len(v) > 7 else 0)
-    raise BenchError(f"no cpu{cpu} line in /proc/stat")
-
-
-def read_steal_ticks(cpu):
-    """Ticks the hypervisor took CPU `cpu` away from this machine (steal)."""
-    with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith(f"cpu{cpu} "):
-                v = line.split()[1:]
-                return int(v[7]) if len(v) > 7 else 0
-    raise BenchError(f"no cpu{cpu} line in /proc/stat")
+            name, *v = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                v = [int(x) for x in v]
+                steal = v[7] if len(v) > 7 else 0
+                out[int(name[3:])] = (v[0] + v[1] + v[2] + steal, steal)
+    missing = [c for c in cpus if c not in out]
+    if missing:
+        raise BenchError(f"no cpu{missing[0]} line in /proc/stat")
+    return out
 
 
 class OutputTail:
@@ -336,17 +334,13 @@ def measure_run(target, args):
             raise BenchError(f"server died during warm-up (status {srv.proc.returncode})\n"
                              + srv.log_tail())
         cpu0 = read_cpu_ticks(srv.pid)
-        busy0 = read_cpu_busy_ticks(SERVER_CPU)
-        cbusy0 = read_cpu_busy_ticks(CLIENT_CPU)
-        steal0 = [read_steal_ticks(c) for c in (SERVER_CPU, CLIENT_CPU)]
+        stat0 = read_cpu_stat((SERVER_CPU, CLIENT_CPU))
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         w = run_wrk(port, target.path, args.duration)
         wall = time.perf_counter() - t0
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        busy1 = read_cpu_busy_ticks(SERVER_CPU)
-        cbusy1 = read_cpu_busy_ticks(CLIENT_CPU)
-        steal1 = [read_steal_ticks(c) for c in (SERVER_CPU, CLIENT_CPU)]
+        stat1 = read_cpu_stat((SERVER_CPU, CLIENT_CPU))
         if srv.proc.poll() is not None:
             raise BenchError(f"server died during the run (status {srv.proc.returncode})\n"
                              + srv.log_tail())
@@ -355,12 +349,13 @@ def measure_run(target, args):
             raise BenchError("wrk completed no requests")
         w["cpu_us"] = (cpu1 - cpu0) / CLK_TCK / w["requests"] * 1e6
         # Time CPU 0 spent on anything but the server: interference.
-        other = max(0, (busy1 - busy0) - (cpu1 - cpu0)) / CLK_TCK
+        other = max(0, (stat1[SERVER_CPU][0] - stat0[SERVER_CPU][0]) - (cpu1 - cpu0)) / CLK_TCK
         # ... and CPU 1 on anything but wrk.
         wrk_s = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
-        cother = max(0.0, (cbusy1 - cbusy0) / CLK_TCK - wrk_s)
+        cother = max(0.0, (stat1[CLIENT_CPU][0] - stat0[CLIENT_CPU][0]) / CLK_TCK - wrk_s)
         w["noise_pct"] = max(other, cother) / wall * 100
-        w["steal_pct"] = max(b - a for a, b in zip(steal0, steal1)) / CLK_TCK / wall * 100
+        steal = max(stat1[c][1] - stat0[c][1] for c in (SERVER_CPU, CLIENT_CPU))
+        w["steal_pct"] = steal / CLK_TCK / wall * 100
         w["server_cpu_pct"] = (cpu1 - cpu0) / CLK_TCK / wall * 100
         w["client_cpu_pct"] = wrk_s / wall * 100
         return w
@@ -848,7 +843,6 @@ def main():
             else:
                 t.result = None
 
-        ref = targets[0]
         if ref.error:
             print("bench: the reference server could not be measured; no ratios", file=sys.stderr)
         by_key = {t.key: t for t in targets}

@@ -8,7 +8,6 @@
  * does not count as synchronisation, as in the host. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -19,18 +18,11 @@ enum { OPENS = 8 };
 static int g_closed; /* set (relaxed) once the loop has closed the pipe */
 static int g_opened[OPENS];
 
-static void nap_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
 static void *opener(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 5000 && !__atomic_load_n(&g_closed, __ATOMIC_RELAXED); i++)
-        nap_ms(1);
+        uv_sleep(1);
     for (int i = 0; i < OPENS; i++)
         g_opened[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < OPENS; i++)
@@ -53,7 +45,7 @@ static void test_a_pipe_closed_by_libuv_is_reused_by_another_thread(void)
     CHECK(uv_loop_init(&loop) == 0);
     pthread_t t;
     CHECK(pthread_create(&t, NULL, opener, NULL) == 0);
-    nap_ms(20); /* the thread runs first, as the blob thread does */
+    uv_sleep(20); /* the thread runs first, as the blob thread does */
     uv_file fds[2];
     CHECK(uv_pipe(fds, 0, 0) == 0);
     uv_pipe_t ends[2];

@@ -475,42 +475,22 @@ static char *types_refusal(const char *who, const fnh_extension_def *d)
     return NULL;
 }
 
-static char *no_descriptor(const char *who)
+/* The refusal of an extension's descriptor from rc, what the ELF check of
+ * the file (before dlopen) or of the loaded symbol (after) returned, with
+ * its phrase why and, for 0, the head it read; NULL when it passed or the
+ * file could not be probed (then dlopen decides). */
+static char *descriptor_refusal(const char *who, int rc, const char *why,
+                                const fnh__abi_head *head)
 {
-    return fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
-                         "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
-                         who);
-}
-
-/* The refusal of the file at path as read before dlopen, or NULL: it
- * passed, or could not be probed (no section headers). head receives the
- * descriptor's head when one was read. */
-static char *file_refusal(const char *who, const char *path, fnh__abi_head *head)
-{
-    char why[256];
-    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
-                                      _Alignof(fnh_extension_def), head, why, sizeof why);
     if (rc == -ENOEXEC)
         return fnh__asprintf("%s: cannot load: %s; rebuild it", who, why);
     if (rc == -ENOENT)
-        return no_descriptor(who);
+        return fnh__asprintf("%s is not an fnhost extension: it exports no fnh_extension; "
+                             "define one with FNH_EXTENSION_HEAD (#include <fnhost/extension.h>)",
+                             who);
     if (rc == -EINVAL)
         return fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
     return rc == 0 ? head_refusal(who, head) : NULL;
-}
-
-/* The refusal of the loaded descriptor d (NULL: none exported), or NULL;
- * head and *dsize (the bytes mapped behind d) are filled when it passed. */
-static char *loaded_refusal(const char *who, const fnh_extension_def *d, fnh__abi_head *head,
-                            size_t *dsize)
-{
-    char why[256];
-    if (!d)
-        return no_descriptor(who);
-    if (fnh__elf_loaded_check(d, DESC_MIN, _Alignof(fnh_extension_def), dsize, why, sizeof why))
-        return fnh__asprintf("%s: fnh_extension %s; " DESC_FIX, who, why);
-    memcpy(head, d, sizeof *head); /* again: relocations may have changed it */
-    return head_refusal(who, head);
 }
 
 /* Loads and validates one extension .so; on failure returns NULL with *err
@@ -524,8 +504,11 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
                   : fnh__strdup(path);
     void *dl = NULL;
     loaded_ext *x = NULL;
+    char why[256];
     fnh__abi_head head;
-    if ((*err = file_refusal(who, path, &head)))
+    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
+                                      _Alignof(fnh_extension_def), &head, why, sizeof why);
+    if ((*err = descriptor_refusal(who, rc, why, &head)))
         goto fail;
     {
         fnh__crash_scope cs = {.what = "loading extension", .name = m ? m->name : NULL,
@@ -542,7 +525,12 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     }
     const fnh_extension_def *d = dlsym(dl, "fnh_extension");
     size_t dsize = SIZE_MAX;
-    if ((*err = loaded_refusal(who, d, &head, &dsize)))
+    rc = d ? fnh__elf_loaded_check(d, DESC_MIN, _Alignof(fnh_extension_def), &dsize, why,
+                                   sizeof why)
+           : -ENOENT;
+    if (!rc)
+        memcpy(&head, d, sizeof head); /* again: relocations may have changed it */
+    if ((*err = descriptor_refusal(who, rc, why, &head)))
         goto fail;
     x = calloc(1, sizeof *x);
     if (!x)

@@ -727,7 +727,8 @@ static int on_headers_complete(llhttp_t *p)
     fnh__http_req *r;
     if (fnh__http_req_new(llhttp_method_name((llhttp_method_t)p->method), t, &parts,
                           c->hdrs.data, c->hdrs.len, c->nheaders, &r))
-        return -1; /* "%00" in the path (400, as Kestrel answers) or the query: values would be cut there */
+        return -1; /* "%00" in the path (400, as Kestrel answers) or the query: the
+                    * value would be cut there */
     c->req = r;
     r->http_minor = p->http_minor;
     c->hdrs.len = 0; /* trailers, if any, go to the emptied buffer */
