@@ -597,6 +597,57 @@ static void test_many_literals(void)
     fnh__router_free(rt);
 }
 
+/* A path that is a literal route's whole text is answered from the table
+ * of literal routes, without the walk: the same answers as the walk and as
+ * the linear search, for each method, whatever the case, a trailing slash,
+ * words of 8 bytes and the bytes past them, routes that could also match
+ * (parameters, optional ones, catch-alls) and literal routes of the same
+ * text for other methods. */
+static void test_literal_table(void)
+{
+    static const char *const t[] = {
+        "api/hello",        "API/Hello",     "api/{name}",       "api/hello/{x?}",
+        "api/{*rest}",      "{a}/{b}",       "api/items12345678", "api/items12345679",
+        "api/items1234567", "ab",            "abcdefgh",          "abcdefghi",
+        "{*all}",           "a{b}c/d",       "api/100%"};
+    const unsigned m[] = {FNH__M_GET, FNH__M_POST, FNH__M_ALL, FNH__M_ALL, FNH__M_ALL,
+                          FNH__M_ALL, FNH__M_ALL,  FNH__M_GET, FNH__M_ALL, FNH__M_ALL,
+                          FNH__M_ALL, FNH__M_ALL,  FNH__M_ALL, FNH__M_ALL, FNH__M_ALL};
+    static const char *const paths[] = {
+        "/api/hello",         "/API/HELLO",         "/api/hello/",         "/api/hello//",
+        "/api/hellO/x",       "/api/hell",          "/api/hello1",         "/api/items12345678",
+        "/API/ITEMS12345679", "/api/items1234567",  "/api/items123456789", "/api/items12345670",
+        "/ab",                "/AB",                "/abc",                "/abcdefgh",
+        "/abcdefghi",         "/abcdefgH/",         "/abcdefghj",          "/aXc/d",
+        "/api/100%",          "/api/100%25",        "/",                   "",
+        "/api//hello",        "//api/hello",        "/api/hel%6Co",        "/x/y/z"};
+    const unsigned methods[] = {FNH__M_GET, FNH__M_POST, FNH__M_PUT};
+    fnh__router *walk = fnh__router_new(), *lin = fnh__router_new();
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        fnh__router_add(walk, parse_ok(t[i]), m[i], (void *)t[i]);
+        fnh__router_add(lin, parse_ok(t[i]), m[i], (void *)t[i]);
+    }
+    fnh__router_finalize(walk);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        for (size_t k = 0; k < 3; k++) {
+            char want[256];
+            snprintf(want, sizeof want, "%s", match_on(lin, methods[k], paths[i]));
+            const char *got = match_on(walk, methods[k], paths[i]);
+            if (strcmp(got, want) != 0)
+                fprintf(stderr, "  %s %u: %s, want %s\n", paths[i], methods[k], got, want);
+            CHECK_STR(got, want);
+        }
+    CHECK_STR(match_on(walk, FNH__M_GET, "/Api/Hello/"), "api/hello");
+    CHECK_STR(match_on(walk, FNH__M_POST, "/api/hello"), "API/Hello");
+    /* no literal route for PUT: the walk's, by precedence */
+    CHECK_STR(match_on(walk, FNH__M_PUT, "/api/hello"), "api/hello/{x?}:x=(null)");
+    CHECK_STR(match_on(walk, FNH__M_PUT, "/api/items12345679"),
+              "api/{name}:name=items12345679");
+    CHECK_STR(match_on(walk, FNH__M_GET, "/ABCDEFGHI"), "abcdefghi");
+    fnh__router_free(walk);
+    fnh__router_free(lin);
+}
+
 static void test_unfinalized_and_empty(void)
 {
     fnh__router *rt = fnh__router_new();
@@ -880,6 +931,7 @@ int main(void)
     UNIT_RUN(test_methods_filter);
     UNIT_RUN(test_trie_walk);
     UNIT_RUN(test_many_literals);
+    UNIT_RUN(test_literal_table);
     UNIT_RUN(test_unfinalized_and_empty);
     UNIT_RUN(test_long_paths);
     UNIT_RUN(test_overlaps);

@@ -1665,12 +1665,25 @@ struct node {
     size_t *tail, ntail, captail;
 };
 
+/* A route made of literal segments only, by its whole path: the request
+ * whose path is that text (ignoring case) needs no walk, as no other kind
+ * of route can outrank it (see literal_match). */
+struct literal {
+    char *key; /* lower-cased segments joined by '/' */
+    size_t len;
+    uint64_t hash; /* hash_ci of the key */
+    size_t rank;
+};
+
 struct fnh__router {
     struct entry *e;
     size_t n, cap;
     bool finalized;
     struct node *root;
     size_t max_params;
+    struct literal *lits; /* in rank order */
+    size_t nlits;
+    size_t *lit_slots, lit_mask; /* hash index of lits (index + 1, 0 = free) */
 };
 
 fnh__router *fnh__router_new(void)
@@ -1710,6 +1723,17 @@ static void node_free(struct node *nd)
     free(nd);
 }
 
+static void literals_free(fnh__router *rt)
+{
+    for (size_t i = 0; i < rt->nlits; i++)
+        free(rt->lits[i].key);
+    free(rt->lits);
+    free(rt->lit_slots);
+    rt->lits = NULL;
+    rt->lit_slots = NULL;
+    rt->nlits = rt->lit_mask = 0;
+}
+
 void fnh__router_free(fnh__router *rt)
 {
     if (!rt)
@@ -1718,6 +1742,7 @@ void fnh__router_free(fnh__router *rt)
         fnh__route_free(rt->e[i].route);
     free(rt->e);
     node_free(rt->root);
+    literals_free(rt);
     free(rt);
 }
 
@@ -1890,6 +1915,111 @@ static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
     return push_rank(&nd->end, &nd->nend, &nd->capend, rank);
 }
 
+/* The 8 bytes of w with the ASCII capitals lower-cased, all at once: a
+ * byte's top bit marks it at or above 'A', and not above 'Z'. */
+static inline uint64_t lower8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t low7 = w & 0x7f * ones;
+    uint64_t at_least_a = low7 + (0x80 - 'A') * ones, above_z = low7 + (0x80 - 'Z' - 1) * ones;
+    return w | (at_least_a & ~above_z & ~w & 0x80 * ones) >> 2;
+}
+
+/* The first n bytes of s (n < 8) as a word, the rest zero. */
+static inline uint64_t short_word(const char *s, size_t n)
+{
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return w;
+}
+
+static inline uint64_t word_at(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* The offset of the word after the one at i in n >= 8 bytes (n: none):
+ * whole words, and a last one that ends at n, overlapping the one before. */
+static inline size_t next_word(size_t i, size_t n)
+{
+    return i + 16 <= n || i + 8 == n ? i + 8 : n - 8;
+}
+
+/* A hash of s (n bytes) ignoring ASCII case, a word at a time. */
+static uint64_t words_hash_ci(const char *s, size_t n)
+{
+    uint64_t h = n * 0x9e3779b97f4a7c15u;
+    if (n < 8)
+        return (h ^ lower8(short_word(s, n))) * 0xff51afd7ed558ccdu;
+    for (size_t i = 0; i < n; i = next_word(i, n)) {
+        h = (h ^ lower8(word_at(s + i))) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    return h;
+}
+
+/* The whole-path key of route r when all its segments are literals: the
+ * lower-cased segments joined by '/' (malloc'd, NUL-terminated; *len its
+ * length). NULL when
+ * r has another kind of segment or none, or when out of memory (*oom). */
+static char *literal_key(const fnh__route *r, size_t *len, bool *oom)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nseg; i++) {
+        if (r->segs[i].kind != SEG_LIT)
+            return NULL;
+        n += r->segs[i].parts[0].litlen + (i > 0);
+    }
+    char *key = r->nseg ? malloc(n + 1) : NULL, *o = key;
+    if (!key) {
+        *oom = r->nseg > 0;
+        return NULL;
+    }
+    for (size_t i = 0; i < r->nseg; i++) {
+        const struct part *p = &r->segs[i].parts[0];
+        if (i)
+            *o++ = '/';
+        for (size_t k = 0; k < p->litlen; k++)
+            *o++ = (char)lower((unsigned char)p->lit[k]);
+    }
+    *o = '\0';
+    *len = n;
+    return key;
+}
+
+/* Builds rt's table of literal routes. Out of memory it has none: the walk
+ * finds them all the same (a partial table could hide a better route). */
+static void literals_index(fnh__router *rt)
+{
+    literals_free(rt);
+    bool oom = false;
+    if (!(rt->lits = malloc((rt->n ? rt->n : 1) * sizeof *rt->lits)))
+        return;
+    for (size_t i = 0; i < rt->n && !oom; i++) {
+        size_t len;
+        char *key = literal_key(rt->e[i].route, &len, &oom);
+        if (key)
+            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len), i};
+    }
+    size_t size = 16;
+    while (size < 2 * rt->nlits)
+        size *= 2;
+    if (oom || !rt->nlits || !(rt->lit_slots = calloc(size, sizeof *rt->lit_slots))) {
+        literals_free(rt);
+        return;
+    }
+    rt->lit_mask = size - 1;
+    for (size_t i = 0; i < rt->nlits; i++) {
+        size_t j = rt->lits[i].hash & rt->lit_mask;
+        while (rt->lit_slots[j])
+            j = (j + 1) & rt->lit_mask;
+        rt->lit_slots[j] = i + 1;
+    }
+}
+
 /* Sorts by precedence and builds the trie. On allocation failure the router
  * keeps working through the linear fallback in match. */
 void fnh__router_finalize(fnh__router *rt)
@@ -1917,6 +2047,7 @@ void fnh__router_finalize(fnh__router *rt)
         rt->root = NULL;
         return;
     }
+    literals_index(rt);
     rt->finalized = true;
 }
 
@@ -2088,6 +2219,48 @@ static int search_routes(struct search *s)
     return 0;
 }
 
+/* Whether s (l->len bytes) is l's key (lower case), ignoring case: the
+ * words words_hash_ci reads. */
+static bool key_is(const struct literal *l, const char *s)
+{
+    size_t n = l->len;
+    if (n < 8)
+        return lower8(short_word(s, n)) == short_word(l->key, n);
+    for (size_t i = 0; i < n; i = next_word(i, n))
+        if (lower8(word_at(s + i)) != word_at(l->key + i))
+            return false;
+    return true;
+}
+
+/* The literal route for a request path (raw, len bytes) and method: 1 with
+ * m filled, or 0 when there is none (the walk decides). A literal route
+ * outranks every other route its path matches: at each segment a literal
+ * has the lowest precedence digit, and a route with more segments loses to
+ * the missing segment's 0 (entry_cmp). So of the routes whose key is the
+ * path, the first by rank that takes the method wins. A path with a '%'
+ * is left to the walk, which decodes it first. */
+static int literal_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
+                         fnh__route_match *m)
+{
+    if (len > 0 && path[0] == '/') { /* as req_split */
+        path++;
+        len--;
+    }
+    if (len >= 2 && path[len - 1] == '/')
+        len--;
+    if (len == 0 || memchr(path, '%', len))
+        return 0;
+    uint64_t h = words_hash_ci(path, len);
+    const struct literal *best = NULL;
+    for (size_t j = h & rt->lit_mask; rt->lit_slots[j]; j = (j + 1) & rt->lit_mask) {
+        const struct literal *l = &rt->lits[rt->lit_slots[j] - 1];
+        if (l->hash == h && l->len == len && (!best || l->rank < best->rank) &&
+            (rt->e[l->rank].methods & method) && key_is(l, path))
+            best = l;
+    }
+    return best ? fill_match(&rt->e[best->rank], NULL, NULL, m) : 0;
+}
+
 #define STACK_PATH 1024
 #define STACK_SEGS 64
 #define STACK_VALS 32
@@ -2099,6 +2272,8 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
         match_reset(m);
     if (!rt || !m || !path || rt->n == 0)
         return 0;
+    if (rt->finalized && rt->lit_slots && literal_match(rt, method, path, len, m))
+        return 1;
     char sbuf[STACK_PATH];
     size_t soff[STACK_SEGS], slen[STACK_SEGS];
     struct span svals[STACK_VALS];

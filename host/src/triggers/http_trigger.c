@@ -254,7 +254,7 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     }
     if (cors_preflight(app, x, req))
         return;
-    fnh__route_match m = {0};
+    fnh__route_match m; /* filled by fnh__router_match (large: not zeroed here) */
     fnh__router *router = fnh__http_router(app);
     int found = req->method && router ? fnh__router_match(router, req->method, req->path_raw,
                                                           strlen(req->path_raw), &m)
