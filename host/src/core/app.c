@@ -910,26 +910,27 @@ void fnh__app_unref(fnh__app *app)
 int fnh__app_part_set(fnh__app *app, const char *key, void *state,
                       void (*free_state)(void *state))
 {
-    fnh__app_part *p = calloc(1, sizeof *p);
-    if (!p) {
+    fnh__app_part *parts = realloc(app->parts, (app->nparts + 1) * sizeof *parts);
+    if (!parts) {
         if (free_state)
             free_state(state);
         return -ENOMEM;
     }
-    *p = (fnh__app_part){key, state, free_state, app->parts};
-    app->parts = p;
+    app->parts = parts;
+    parts[app->nparts++] = (fnh__app_part){key, state, free_state};
     return 0;
 }
 
 void *fnh__app_part_get(const fnh__app *app, const char *key)
 {
+    size_t n = app ? app->nparts : 0;
     /* keys are mostly the same literal: looked for by address first */
-    for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
-        if (p->key == key)
-            return p->state;
-    for (const fnh__app_part *p = app ? app->parts : NULL; p; p = p->next)
-        if (strcmp(p->key, key) == 0)
-            return p->state;
+    for (size_t i = 0; i < n; i++)
+        if (app->parts[i].key == key)
+            return app->parts[i].state;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(app->parts[i].key, key) == 0)
+            return app->parts[i].state;
     return NULL;
 }
 
@@ -942,13 +943,12 @@ void fnh__app_free(fnh__app *app)
 {
     if (!app)
         return;
-    while (app->parts) { /* newest first: they may use older ones while freeing */
-        fnh__app_part *p = app->parts;
-        app->parts = p->next;
+    while (app->nparts) { /* newest first: they may use older ones while freeing */
+        fnh__app_part *p = &app->parts[--app->nparts];
         if (p->free_state)
             p->free_state(p->state);
-        free(p);
     }
+    free(app->parts);
     fnh__strlist_free(&app->settings);
     for (size_t i = 0; i < app->nfunctions; i++)
         fnh__function_free(app->functions[i]);

@@ -63,7 +63,6 @@ typedef struct fnh__app_part {
     const char *key;              /* static: "bindings", "http" */
     void *state;
     void (*free_state)(void *state);
-    struct fnh__app_part *next;
 } fnh__app_part;
 
 typedef struct fnh__app {
@@ -83,7 +82,9 @@ typedef struct fnh__app {
     fnh__strlist errors;          /* problems the host runs despite (bad settings) */
     fnh__strlist notes;           /* informational lines for the console */
     fnh__strlist warnings;        /* route overlaps and other warnings */
-    fnh__app_part *parts;         /* newest first; freed in that order */
+    fnh__app_part *parts;         /* oldest first (the built-in triggers' are looked
+                                     up most); freed newest first */
+    size_t nparts;
 } fnh__app;
 
 typedef struct fnh__app_options {

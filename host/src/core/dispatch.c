@@ -99,17 +99,18 @@ static uint64_t run_ms(const fnh__invocation *inv, uint64_t now)
     return began && now > began ? (now - began) / 1000000u : 0;
 }
 
-/* The lines below are assembled without printf: they are written twice per
- * invocation. Each piece of variable length is copied up to the line's
- * limit, and the line cut at the limit at the end: the buffer has room for
- * every piece at its longest. */
+/* The lines below are assembled without printf, in place in the log's
+ * output: they are written twice per invocation. Each piece of variable
+ * length is copied up to the line's limit, and the line cut at the limit at
+ * the end: the room asked for holds every piece at its longest. */
 
 static void log_executing(fnh__invocation *inv)
 {
     fnh__log_tee *prev = fnh__log_tee_set(inv->tee);
     const char *cat = category(inv->fn);
     if (info_enabled(inv->fn)) {
-        char line[3 * EXECUTING_MAX], *at = line;
+        /* inv->start_ns: read just before, at dispatch */
+        char *at = fnh__log_begin(cat, FNH_LOG_INFO, inv->start_ns, 3 * EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("Executing 'Functions."));
         at = put_str(at, inv->fn->name, EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("' (Reason='"));
@@ -117,9 +118,7 @@ static void log_executing(fnh__invocation *inv)
         at = fnh__put(at, FNH__LIT("', Id="));
         at = put_str(at, inv->id, sizeof inv->id);
         at = fnh__put(at, FNH__LIT(")"));
-        size_t n = (size_t)(at - line);
-        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTING_MAX ? n : EXECUTING_MAX,
-                          inv->start_ns); /* read just before, at dispatch */
+        fnh__log_end(at, EXECUTING_MAX);
     }
     if (inv->trigger_details)
         fnh__log(cat, FNH_LOG_INFO, "Trigger Details: %s", inv->trigger_details);
@@ -142,12 +141,13 @@ static void log_executed_line(fnh__invocation *inv, int ok)
     if (ok) {
         if (!info_enabled(inv->fn))
             return;
-        char line[3 * EXECUTED_MAX], num[24], *at = line;
+        char num[24];
         int d = (int)sizeof num;
         do {
             num[--d] = (char)('0' + ms % 10);
             ms /= 10;
         } while (ms && d > 0);
+        char *at = fnh__log_begin(cat, FNH_LOG_INFO, now, 3 * EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("Executed 'Functions."));
         at = put_str(at, inv->fn->name, EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("' (Succeeded, Id="));
@@ -155,8 +155,7 @@ static void log_executed_line(fnh__invocation *inv, int ok)
         at = fnh__put(at, FNH__LIT(", Duration="));
         at = fnh__put(at, num + d, sizeof num - (size_t)d);
         at = fnh__put(at, FNH__LIT("ms)"));
-        size_t n = (size_t)(at - line);
-        fnh__log_one_line(cat, FNH_LOG_INFO, line, n < EXECUTED_MAX ? n : EXECUTED_MAX, now);
+        fnh__log_end(at, EXECUTED_MAX);
     } else {
         const char *why = failure_text(inv);
         fnh__log(cat, FNH_LOG_ERROR,

@@ -292,6 +292,8 @@ static const fnh__meta_group *group_of(const fnh__trigger_input *in, const char 
 {
     for (size_t i = 0; i < in->ngroups; i++) {
         const char *g = in->groups[i].name;
+        if (g[0] != (n ? name[0] : '\0')) /* most differ there */
+            continue;
         size_t k = 0;
         while (k < n && g[k] == name[k]) /* stops at g's NUL: name has none before n */
             k++;
@@ -388,8 +390,8 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     if (o)
         return o;
     fnh__binding *b = fnh__function_binding(inv->fn, name);
-    int ret = strcmp(name, "$return") == 0; /* the return value needs no declaration */
-    if (!ret && (!b || !(b->direction & FNH__DIR_OUT)))
+    /* the return value needs no declaration */
+    if ((!b || !(b->direction & FNH__DIR_OUT)) && strcmp(name, "$return") != 0)
         return NULL;
     if (inv->noutputs == inv->outcap) {
         size_t cap = inv->outcap ? inv->outcap * 2 : 2;

@@ -1,10 +1,14 @@
 /* log.c: console logging for the host and its functions. Lines are formatted
- * on the calling thread and appended to one buffer under a mutex; the buffer
- * is flushed by the loop after every iteration, when it grows past 32 KiB,
- * when 100 ms have passed, and at once when stdout is a terminal. */
+ * on the calling thread and appended to one buffer under a spin lock (held
+ * for a copy: lines are written twice per invocation); the buffer is flushed
+ * by the loop after every iteration, when it grows past 32 KiB, when 100 ms
+ * have passed, and at once when stdout is a terminal. A flush swaps the
+ * buffer for an empty one and writes outside the spin lock, one flush at a
+ * time (a mutex), so lines leave in the order they were appended. */
 #include "log.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +26,10 @@ typedef struct level_rule {
 } level_rule;
 
 static struct {
-    pthread_mutex_t lock;
-    fnh__buf out;
+    int locked;               /* the spin lock over out, the tees and last_flush_ns */
+    pthread_mutex_t writing;  /* held by the flush that writes spare */
+    fnh__buf out;             /* lines appended, not yet flushed */
+    fnh__buf spare;           /* the lines a flush writes (under writing) */
     int json;
     int tty;
     int verbose;
@@ -32,7 +38,21 @@ static struct {
     size_t nrules;
     unsigned generation; /* counts the changes of levels (never 0: memos start stale) */
     uint64_t last_flush_ns;
-} g_log = {.lock = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO, .generation = 1};
+} g_log = {.writing = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO, .generation = 1};
+
+static void lock(void)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(&g_log.locked, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&g_log.locked, __ATOMIC_RELAXED))
+            if (++spins % 64 == 0)
+                sched_yield(); /* the holder may be off its CPU */
+}
+
+static void unlock(void)
+{
+    __atomic_store_n(&g_log.locked, 0, __ATOMIC_RELEASE);
+}
 
 static _Thread_local fnh__log_tee *tls_tee;
 
@@ -119,17 +139,74 @@ static uint64_t coarse_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void flush_locked(void)
+/* Writes out every line appended so far: the buffer is swapped for the
+ * empty spare under the lock and written after it, with writing held so
+ * flushes leave in order. Not under the lock. */
+static void flush(void)
 {
+    pthread_mutex_lock(&g_log.writing);
+    lock();
+    fnh__buf full = g_log.out;
+    g_log.out = g_log.spare;
+    g_log.spare = full;
+    g_log.last_flush_ns = coarse_ns();
+    unlock();
     size_t off = 0;
-    while (off < g_log.out.len) {
-        ssize_t n = write(1, g_log.out.data + off, g_log.out.len - off);
+    while (off < full.len) {
+        ssize_t n = write(1, full.data + off, full.len - off);
         if (n <= 0)
             break;
         off += (size_t)n;
     }
-    g_log.out.len = 0;
-    g_log.last_flush_ns = coarse_ns();
+    g_log.spare.len = 0;
+    pthread_mutex_unlock(&g_log.writing);
+}
+
+/* Whether the lines appended so far are to be written now: on a terminal,
+ * past 32 KiB, or 100 ms after the last flush (now_ns: a fine reading of
+ * the clock that stamped last_flush_ns coarsely). Under the lock. */
+static int flush_due(uint64_t now_ns)
+{
+    return g_log.tty || g_log.out.len > 32768 || now_ns - g_log.last_flush_ns > 100000000u;
+}
+
+/* The colour a line of level has on a terminal, or NULL. */
+static const char *color_of(fnh_log_level level)
+{
+    if (!g_log.tty)
+        return NULL;
+    return level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
+}
+
+/* Starts a console line with room for a message of up to room bytes at the
+ * end of the output: "[<ts>] " and the level's colour. Returns where the
+ * message goes, or NULL when out of memory. Under the lock. */
+static char *line_head(const char ts[32], size_t tn, fnh_log_level level, size_t room)
+{
+    const char *color = color_of(level);
+    size_t cn = color ? strlen(color) : 0, need = 32 + cn + room + 8;
+    fnh__buf *b = &g_log.out;
+    if (b->len + need + 1 > b->cap && fnh__buf_reserve(b, need))
+        return NULL;
+    char *o = b->data + b->len;
+    *o++ = '[';
+    /* the whole timestamp buffer: a copy of fixed size is a few moves; the
+     * bytes past the timestamp are overwritten next or lie past the end */
+    memcpy(o, ts, 32);
+    o += tn;
+    *o++ = ']';
+    *o++ = ' ';
+    return color ? fnh__put(o, color, cn) : o;
+}
+
+/* Ends the line line_head started, whose message ends at o. Under the lock. */
+static void line_tail(char *o, fnh_log_level level)
+{
+    if (color_of(level))
+        o = fnh__put(o, FNH__LIT("\033[0m"));
+    *o++ = '\n';
+    *o = '\0';
+    g_log.out.len = (size_t)(o - g_log.out.data);
 }
 
 /* Appends one line (msg, len bytes, no newline) with the timestamp ts (tn
@@ -146,29 +223,9 @@ static void append_line(const char ts[32], size_t tn, const char *category, fnh_
         fnh__buf_puts(&g_log.out, "}\n");
         return;
     }
-    const char *color = NULL;
-    if (g_log.tty)
-        color = level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
-    /* one reservation, then copies: this runs twice per invocation */
-    size_t cn = color ? strlen(color) : 0, need = 32 + cn + len + 8;
-    fnh__buf *b = &g_log.out;
-    if (b->len + need + 1 > b->cap && fnh__buf_reserve(b, need))
-        return;
-    char *o = b->data + b->len;
-    *o++ = '[';
-    /* the whole timestamp buffer: a copy of fixed size is a few moves; the
-     * bytes past the timestamp are overwritten next or lie past the end */
-    memcpy(o, ts, 32);
-    o += tn;
-    *o++ = ']';
-    *o++ = ' ';
-    o = fnh__put(o, color ? color : "", cn);
-    o = fnh__put(o, msg, len);
-    if (color)
-        o = fnh__put(o, FNH__LIT("\033[0m"));
-    *o++ = '\n';
-    *o = '\0';
-    b->len = (size_t)(o - b->data);
+    char *o = line_head(ts, tn, level, len);
+    if (o)
+        line_tail(fnh__put(o, msg, len), level);
 }
 
 /* Appends one JSON object for the line to the thread's tee. Under the lock. */
@@ -193,11 +250,11 @@ fnh__log_tee *fnh__log_tee_set(fnh__log_tee *t)
 
 void fnh__log_tee_take(fnh__log_tee *t, fnh__buf *out)
 {
-    pthread_mutex_lock(&g_log.lock);
+    lock();
     if (t->lines.len)
         fnh__buf_append(out, t->lines.data, t->lines.len);
     t->lines.len = 0;
-    pthread_mutex_unlock(&g_log.lock);
+    unlock();
 }
 
 void fnh__log_tee_clear(fnh__log_tee *t)
@@ -212,7 +269,7 @@ static void write_line(const char *category, fnh_log_level level, const char *ms
 {
     char ts[32];
     size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns), ts);
-    pthread_mutex_lock(&g_log.lock);
+    lock();
     if (tls_tee)
         tee_line(tls_tee, ts, category, level, msg, n);
     split = split && !g_log.json;
@@ -223,21 +280,62 @@ static void write_line(const char *category, fnh_log_level level, const char *ms
         append_line(ts, tn, category, level, p, (size_t)(stop - p));
         p = nl ? nl + 1 : end;
     } while (p < end);
-    /* now_ns: a fine reading of the clock that stamped last_flush_ns coarsely */
-    if (g_log.tty || g_log.out.len > 32768 || now_ns - g_log.last_flush_ns > 100000000u)
-        flush_locked();
-    pthread_mutex_unlock(&g_log.lock);
+    int due = flush_due(now_ns);
+    unlock();
+    if (due)
+        flush();
+}
+
+/* The line fnh__log_begin opened on this thread. */
+static _Thread_local struct {
+    const char *category;
+    fnh_log_level level;
+    uint64_t now_ns;
+    char *msg;     /* where its message starts */
+    int in_place;  /* in the output, under the lock; else in scratch */
+} open_line;
+static _Thread_local char scratch[FNH__LOG_ROOM_MAX];
+
+char *fnh__log_begin(const char *category, fnh_log_level level, uint64_t now_ns, size_t room)
+{
+    open_line.category = category;
+    open_line.level = level;
+    open_line.now_ns = now_ns;
+    open_line.in_place = 0;
+    open_line.msg = scratch;
+    if (g_log.json || tls_tee)
+        return scratch; /* fnh__log_end hands it to write_line */
+    char ts[32];
+    size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns), ts);
+    lock();
+    char *o = line_head(ts, tn, level, room);
+    if (!o) {
+        unlock();
+        return scratch;
+    }
+    open_line.in_place = 1;
+    return open_line.msg = o;
+}
+
+void fnh__log_end(char *end, size_t max)
+{
+    size_t n = (size_t)(end - open_line.msg);
+    if (n > max)
+        n = max;
+    if (!open_line.in_place) {
+        write_line(open_line.category, open_line.level, scratch, n, 0, open_line.now_ns);
+        return;
+    }
+    line_tail(open_line.msg + n, open_line.level);
+    int due = flush_due(open_line.now_ns);
+    unlock();
+    if (due)
+        flush();
 }
 
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n)
 {
     write_line(category, level, msg, n, 1, fnh__now_ns());
-}
-
-void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n,
-                       uint64_t now_ns)
-{
-    write_line(category, level, msg, n, 0, now_ns);
 }
 
 void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_list ap)
@@ -279,29 +377,33 @@ void fnh__log_raw(const char *text)
 {
     if (g_log.json)
         return;
-    pthread_mutex_lock(&g_log.lock);
+    lock();
     fnh__buf_puts(&g_log.out, text);
-    flush_locked();
-    pthread_mutex_unlock(&g_log.lock);
+    unlock();
+    flush();
 }
 
 void fnh__log_flush(void)
 {
-    pthread_mutex_lock(&g_log.lock);
-    if (g_log.out.len)
-        flush_locked();
-    pthread_mutex_unlock(&g_log.lock);
+    lock();
+    size_t len = g_log.out.len;
+    unlock();
+    if (len)
+        flush();
 }
 
 void fnh__log_shutdown(void)
 {
-    fnh__log_flush();
-    pthread_mutex_lock(&g_log.lock);
+    flush();
+    pthread_mutex_lock(&g_log.writing);
+    lock();
     fnh__buf_free(&g_log.out);
+    fnh__buf_free(&g_log.spare);
     for (size_t i = 0; i < g_log.nrules; i++)
         free(g_log.rules[i].prefix);
     free(g_log.rules);
     g_log.rules = NULL;
     g_log.nrules = 0;
-    pthread_mutex_unlock(&g_log.lock);
+    unlock();
+    pthread_mutex_unlock(&g_log.writing);
 }

@@ -41,12 +41,19 @@ void fnh__logv(const char *category, fnh_log_level level, const char *fmt, va_li
 /* Writes an already formatted message of n bytes (no level check: callers
  * on hot paths check fnh__log_enabled first). Any thread. */
 void fnh__log_line(const char *category, fnh_log_level level, const char *msg, size_t n);
-/* fnh__log_line for a message the caller knows holds no newline (a line the
- * host assembles itself): it is not searched for one; now_ns is the time of
- * the line, an fnh__now_ns() reading the caller has anyway. category and msg
- * are borrowed for the call. Any thread. */
-void fnh__log_one_line(const char *category, fnh_log_level level, const char *msg, size_t n,
-                       uint64_t now_ns);
+/* One line written in place, without a copy (for lines written on every
+ * invocation): fnh__log_begin returns where its message goes, with room
+ * bytes free there (room at most FNH__LOG_ROOM_MAX); fnh__log_end(end, max)
+ * ends it where the caller stopped writing, cut to max bytes. Between the
+ * two the log may be locked: write the message and nothing else (no other
+ * logging, nothing that blocks). No level check (callers check first), no
+ * newline in the message (it is not searched for one), now_ns the time of
+ * the line (an fnh__now_ns() reading the caller has anyway), category
+ * borrowed until fnh__log_end. The pointer returned is the calling thread's
+ * until then. Any thread. */
+#define FNH__LOG_ROOM_MAX 4096
+char *fnh__log_begin(const char *category, fnh_log_level level, uint64_t now_ns, size_t room);
+void fnh__log_end(char *end, size_t max);
 /* Writes raw text (no prefix) to the console, e.g. the function list. */
 void fnh__log_raw(const char *text);
 /* Flushes buffered lines to stdout. Any thread. */
