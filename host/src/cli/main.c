@@ -372,7 +372,7 @@ static fnh__app *start_load(const start_opts *o, uv_loop_t *loop)
 {
     fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
                            .in_process = o->in_process, .cors = o->cors,
-                           .cors_credentials = o->cors_credentials};
+                           .cors_credentials = o->cors_credentials, .port = o->port};
     fnh__app *app = NULL;
     if (fnh__app_load_bound(&ao, 1, loop, &app) == -ENOMEM && !app) {
         fprintf(stderr, "fnhost: out of memory\n");
@@ -546,7 +546,7 @@ static int cmd_start(const start_opts *o)
     print_functions(app, g_host.base_url);
     fnh__ext_start(app);
     fnh__app_options ao = {.root = o->root, .functions_csv = o->functions,
-                           .in_process = o->in_process};
+                           .in_process = o->in_process, .port = g_host.port};
     fnh__reload_init(&g_host, &ao, !o->no_watch); /* says itself what went wrong */
     fnh__admin_set_restart(fnh__host_reload);
     watch_signals(loop);

@@ -855,6 +855,7 @@ int fnh__app_load(const fnh__app_options *opts, fnh__app **out)
     }
     if (opts->cors_credentials)
         app->cors_credentials = 1;
+    app->listen_port = opts->port > 0 ? opts->port : app->local_port ? app->local_port : 7071;
     fnh__identity_notes(&app->settings, &app->notes);
     load_host_json(app);
     fnh__unsupported_files(app->root, &app->warnings);

@@ -75,6 +75,9 @@ typedef struct fnh__app {
     char *cors;                   /* Host.CORS */
     int cors_credentials;
     int local_port;               /* Host.LocalHttpPort, 0 if unset */
+    int listen_port;              /* the port the host listens on (--port, LocalHttpPort,
+                                   * else 7071); a port the host picks for a child of its
+                                   * own must not be this one */
     char *host_id;
     fnh__function **functions;    /* sorted by name */
     size_t nfunctions;
@@ -93,6 +96,7 @@ typedef struct fnh__app_options {
     int in_process;            /* --in-process: native functions run in the host process */
     const char *cors;          /* --cors: replaces Host.CORS (NULL = keep it) */
     int cors_credentials;      /* --cors-credentials: sets Host.CORSCredentials */
+    int port;                  /* --port when given (0: not given, or any free port) */
 } fnh__app_options;
 
 /* Loads and validates the app. Always returns a new app in *out unless out

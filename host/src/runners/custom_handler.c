@@ -413,19 +413,30 @@ static void child_down(fnh__child *c, const fnh__child_exit *e)
         state_free_now(h);
 }
 
-/* A free TCP port on 127.0.0.1 (as Azure's GetUnusedTcpPort), or 0. */
-static int unused_port(void)
+/* A free TCP port on 127.0.0.1 (as Azure's GetUnusedTcpPort) other than
+ * avoid, or 0. The port the host is about to listen on can be free still:
+ * the kernel may offer it, and is then asked again while it is held. */
+static int unused_port(int avoid)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = 0;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
+    int held = -1, port = 0;
+    for (int tries = 0; tries < 2 && !port; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            break;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+            getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+            port = ntohs(a.sin_port);
+        if (port && port == avoid) {
+            port = 0;
+            held = fd; /* kept bound, so the next try gets another */
+            continue;
+        }
+        close(fd);
+    }
+    if (held >= 0)
+        close(held);
     return port;
 }
 
@@ -781,7 +792,7 @@ void fnh__custom_handler_prepare(fnh__app *app, uv_loop_t *loop)
         return;
     }
     fnh__supervisor_init(loop);
-    h->port = unused_port();
+    h->port = unused_port(app->listen_port);
     fnh__uuid(h->worker_id);
     if (!h->port || build_env(app, h) || fnh__hc_new(loop, h->port, MAX_CONNS, MAX_RESPONSE,
                                                      &h->hc)) {
