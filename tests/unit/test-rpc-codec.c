@@ -25,6 +25,7 @@ static fnh__function *make_fn(const char *name, const char *const *b)
 {
     fnh__function *fn = calloc(1, sizeof *fn);
     fn->name = fnh__strdup(name);
+    fn->name_len = strlen(name);
     fn->dir = fnh__strdup("/tmp");
     fn->config_file = fnh__asprintf("%s/function.json", name);
     fn->log_category = fnh__asprintf("Function.%s", name);

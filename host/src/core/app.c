@@ -599,6 +599,7 @@ static fnh__function *function_new(fnh__app *app, const char *name)
         fnh__function_free(fn);
         return NULL;
     }
+    fn->name_len = strlen(fn->name);
     app->functions[app->nfunctions++] = fn;
     if (!fnh__function_name_valid(name)) {
         FERR(fn, "%s: '%s' is not a valid function name; rename the folder to start with a "

@@ -31,6 +31,7 @@ typedef struct fnh__binding {
 
 typedef struct fnh__function {
     char *name;
+    size_t name_len;      /* strlen(name) */
     char *dir;            /* folder path */
     char *config_file;    /* "<name>/function.json", for messages */
     char *log_category;   /* "Function.<name>" */

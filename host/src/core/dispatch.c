@@ -85,11 +85,16 @@ static int info_enabled(fnh__function *fn)
 /* The longest Executing and Executed lines: longer ones are cut there. */
 enum { EXECUTING_MAX = 1024, EXECUTED_MAX = 512 };
 
-/* Copies s, at most max bytes of it, to at; returns the end. */
+/* Copies s (n bytes), at most max bytes of it, to at; returns the end. */
+static char *put_n(char *at, const char *s, size_t n, size_t max)
+{
+    return fnh__put(at, s, n < max ? n : max);
+}
+
+/* put_n of a string. */
 static char *put_str(char *at, const char *s, size_t max)
 {
-    size_t n = strlen(s); /* strnlen is slower on short strings */
-    return fnh__put(at, s, n < max ? n : max);
+    return put_n(at, s, strlen(s), max); /* strnlen is slower on short strings */
 }
 
 /* Milliseconds the function has run until now (queue time excluded). */
@@ -112,7 +117,7 @@ static void log_executing(fnh__invocation *inv)
         /* inv->start_ns: read just before, at dispatch */
         char *at = fnh__log_begin(cat, FNH_LOG_INFO, inv->start_ns, 3 * EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("Executing 'Functions."));
-        at = put_str(at, inv->fn->name, EXECUTING_MAX);
+        at = put_n(at, inv->fn->name, inv->fn->name_len, EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("' (Reason='"));
         at = put_str(at, inv->reason, EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("', Id="));
@@ -149,7 +154,7 @@ static void log_executed_line(fnh__invocation *inv, int ok)
         } while (ms && d > 0);
         char *at = fnh__log_begin(cat, FNH_LOG_INFO, now, 3 * EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("Executed 'Functions."));
-        at = put_str(at, inv->fn->name, EXECUTED_MAX);
+        at = put_n(at, inv->fn->name, inv->fn->name_len, EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("' (Succeeded, Id="));
         at = put_str(at, inv->id, sizeof inv->id);
         at = fnh__put(at, FNH__LIT(", Duration="));

@@ -92,9 +92,12 @@ void fnh__http_req_free(fnh__http_req *r)
 {
     if (!r)
         return;
-    fnh__buf_free(&r->body);
-    free(r->qparams);
-    free(r->qstore);
+    if (r->body.data)
+        fnh__buf_free(&r->body);
+    if (r->qparams) /* rarely there: a test is cheaper than the calls */
+        free(r->qparams);
+    if (r->qstore)
+        free(r->qstore);
     /* the strings and headers go with the block */
     if (!r->small || !fnh__spares_keep(&spares, r, SMALL_BYTES, SPARE_MAX))
         free(r);

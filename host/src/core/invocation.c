@@ -108,14 +108,15 @@ static void output_reset(fnh__output *o, int keep)
         fnh__buf_free(&o->body);
     if (!keep || o->ctype.cap > SPARE_KEEP_BYTES)
         fnh__buf_free(&o->ctype);
-    o->body.len = o->ctype.len = 0;
+    o->body.len = 0; /* ctype keeps its text: see output_ctype */
     if (o->body.data)
         o->body.data[0] = '\0';
     for (size_t k = 0; k < o->nheaders; k++) {
         free((char *)o->headers[k].key);
         free((char *)o->headers[k].value);
     }
-    free(o->headers);
+    if (o->headers)
+        free(o->headers);
     o->headers = NULL;
     o->nheaders = 0;
     o->name = o->content_type = NULL;
@@ -129,7 +130,8 @@ void fnh__invocation_clear_io(fnh__invocation *inv)
         fnh__buf_free(&inv->inputs[i].value);
         free(inv->inputs[i].content_type);
     }
-    free(inv->inputs);
+    if (inv->inputs)
+        free(inv->inputs);
     inv->inputs = NULL;
     inv->ninputs = 0;
     for (size_t i = 0; i < inv->noutputs; i++)
@@ -163,13 +165,20 @@ void fnh__invocation_free(fnh__invocation *inv)
     fnh__http_req_free(inv->in.http);
     if (inv->in.payload.data)
         fnh__buf_free(&inv->in.payload);
-    free(inv->in.ctype);
-    free(inv->in.meta);
-    free(inv->in.metastore);
+    /* most are NULL for most triggers: a test is cheaper than the call */
+    if (inv->in.ctype)
+        free(inv->in.ctype);
+    if (inv->in.meta)
+        free(inv->in.meta);
+    if (inv->in.metastore)
+        free(inv->in.metastore);
+    if (inv->reason_owned)
+        free(inv->reason_owned);
+    if (inv->trigger_details)
+        free(inv->trigger_details);
+    if (inv->retry_exception)
+        free(inv->retry_exception);
     fnh__invocation_clear_io(inv);
-    free(inv->reason_owned);
-    free(inv->trigger_details);
-    free(inv->retry_exception);
     fnh__output *outs = inv->outputs;
     size_t outcap = inv->outcap;
     fnh__buf params = inv->in.paramstore;
@@ -408,25 +417,44 @@ static fnh__output *output_slot(fnh__invocation *inv, const char *name)
     return o;
 }
 
+/* Puts ctype (borrowed) in o's content type storage, checked first: it
+ * becomes a header, so no line breaks or control bytes. The storage keeps
+ * the last one it took (only ever a checked one; a recycled slot too), and
+ * a function mostly sets the same one each time: that needs neither the
+ * check nor the copy. 0, -EINVAL or -ENOMEM (then o is unchanged). */
+static int output_ctype(fnh__output *o, const char *ctype)
+{
+    size_t n = strlen(ctype);
+    if (o->ctype.len == n && n && memcmp(o->ctype.data, ctype, n) == 0)
+        return 0;
+    if (!fnh__http_header_value_ok(ctype))
+        return -EINVAL;
+    size_t keep = o->ctype.len;
+    o->ctype.len = 0;
+    if (fnh__buf_append(&o->ctype, ctype, n)) {
+        o->ctype.len = keep;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int api_output(fnh_ctx *c, const char *name, const fnh_value *v)
 {
     fnh__invocation *inv = INV(c);
     if (!v || (!v->data && v->len))
         return -EINVAL;
-    if (v->content_type && !fnh__http_header_value_ok(v->content_type))
-        return -EINVAL; /* it becomes a header: no line breaks or control bytes */
     fnh__output *o = output_slot(inv, name);
     if (!o)
         return -ENOENT;
-    o->body.len = o->ctype.len = 0;
-    o->content_type = NULL;
+    if (v->content_type) {
+        int rc = output_ctype(o, v->content_type);
+        if (rc)
+            return rc;
+    }
+    o->body.len = 0;
+    o->content_type = v->content_type ? o->ctype.data : NULL;
     if (fnh__buf_append(&o->body, v->data ? v->data : "", v->len))
         return -ENOMEM;
-    if (v->content_type) {
-        if (fnh__buf_puts(&o->ctype, v->content_type))
-            return -ENOMEM;
-        o->content_type = o->ctype.data;
-    }
     o->set = 1;
     return 0;
 }

@@ -1948,16 +1948,33 @@ static inline size_t next_word(size_t i, size_t n)
     return i + 16 <= n || i + 8 == n ? i + 8 : n - 8;
 }
 
-/* A hash of s (n bytes) ignoring ASCII case, a word at a time. */
-static uint64_t words_hash_ci(const char *s, size_t n)
+/* Whether a byte of w is '%' (the classic zero-byte test on w ^ "%%%...").
+ * A zero byte past a short word's end never reads as one. */
+static inline bool has_percent(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u;
+    uint64_t x = w ^ '%' * ones;
+    return ((x - ones) & ~x & 0x80 * ones) != 0;
+}
+
+/* A hash of s (n bytes) ignoring ASCII case, a word at a time; *pct is set
+ * when s holds a '%'. */
+static uint64_t words_hash_ci(const char *s, size_t n, bool *pct)
 {
     uint64_t h = n * 0x9e3779b97f4a7c15u;
-    if (n < 8)
-        return (h ^ lower8(short_word(s, n))) * 0xff51afd7ed558ccdu;
+    if (n < 8) {
+        uint64_t w = short_word(s, n);
+        *pct = has_percent(w);
+        return (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
+    }
+    bool any = false;
     for (size_t i = 0; i < n; i = next_word(i, n)) {
-        h = (h ^ lower8(word_at(s + i))) * 0xff51afd7ed558ccdu;
+        uint64_t w = word_at(s + i);
+        any |= has_percent(w);
+        h = (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
         h ^= h >> 32;
     }
+    *pct = any;
     return h;
 }
 
@@ -2001,8 +2018,9 @@ static void literals_index(fnh__router *rt)
     for (size_t i = 0; i < rt->n && !oom; i++) {
         size_t len;
         char *key = literal_key(rt->e[i].route, &len, &oom);
+        bool pct;
         if (key)
-            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len), i};
+            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len, &pct), i};
     }
     size_t size = 16;
     while (size < 2 * rt->nlits)
@@ -2248,9 +2266,10 @@ static int literal_match(const fnh__router *rt, unsigned method, const char *pat
     }
     if (len >= 2 && path[len - 1] == '/')
         len--;
-    if (len == 0 || memchr(path, '%', len))
+    bool pct;
+    uint64_t h = len ? words_hash_ci(path, len, &pct) : 0;
+    if (len == 0 || pct)
         return 0;
-    uint64_t h = words_hash_ci(path, len);
     const struct literal *best = NULL;
     for (size_t j = h & rt->lit_mask; rt->lit_slots[j]; j = (j + 1) & rt->lit_mask) {
         const struct literal *l = &rt->lits[rt->lit_slots[j] - 1];
@@ -2258,7 +2277,11 @@ static int literal_match(const fnh__router *rt, unsigned method, const char *pat
             (rt->e[l->rank].methods & method) && key_is(l, path))
             best = l;
     }
-    return best ? fill_match(&rt->e[best->rank], NULL, NULL, m) : 0;
+    if (!best)
+        return 0;
+    m->target = rt->e[best->rank].target; /* no parameters to fill */
+    m->route = rt->e[best->rank].route;
+    return 1;
 }
 
 #define STACK_PATH 1024

@@ -96,6 +96,7 @@ fnh__function *fnh__rpc_function_new(const fnh__rpc_load_request *rq)
     fn->log_category = fnh__asprintf("Function.%s", name);
     fn->config = cJSON_CreateObject();
     int ok = fn->name && fn->dir && fn->config_file && fn->log_category && fn->config;
+    fn->name_len = fn->name ? strlen(fn->name) : 0;
     if (ok && md && *md->script_file)
         ok = cJSON_AddStringToObject(fn->config, "scriptFile", md->script_file) != NULL;
     if (ok && md && *md->entry_point)
