@@ -1648,7 +1648,7 @@ struct node;
 struct edge {
     char *key; /* lower-cased literal */
     size_t len;
-    uint64_t hash; /* hash_ci of the key */
+    uint64_t hash; /* words_hash_ci of the key */
     struct node *child;
 };
 
@@ -1671,7 +1671,7 @@ struct node {
 struct literal {
     char *key; /* lower-cased segments joined by '/' */
     size_t len;
-    uint64_t hash; /* hash_ci of the key */
+    uint64_t hash; /* words_hash_ci of the key */
     size_t rank;
 };
 
@@ -1794,127 +1794,6 @@ static int edge_cmp(const struct edge *e, const char *s, size_t n)
     return 0;
 }
 
-/* FNV-1a over the lower-cased bytes. */
-static uint64_t hash_ci(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint64_t)lower((unsigned char)s[i])) * 1099511628211u;
-    return h;
-}
-
-/* Binary search for a literal edge (case-insensitive); returns the index or
- * the insert point negated minus one. */
-static inline ptrdiff_t edge_find(const struct node *nd, const char *s, size_t n)
-{
-    size_t lo = 0, hi = nd->nedges;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = edge_cmp(&nd->edges[mid], s, n);
-        if (c == 0)
-            return (ptrdiff_t)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -(ptrdiff_t)lo - 1;
-}
-
-static struct node *edge_child(struct node *nd, const char *lit, size_t len)
-{
-    ptrdiff_t k = edge_find(nd, lit, len);
-    if (k >= 0)
-        return nd->edges[k].child;
-    size_t at = (size_t)(-k - 1);
-    struct edge *q = grow(nd->edges, nd->nedges, &nd->capedges, 4, sizeof *q);
-    if (!q)
-        return NULL;
-    nd->edges = q;
-    struct node *child = calloc(1, sizeof *child);
-    char *key = xstrndup(lit, len);
-    if (!child || !key) {
-        free(child);
-        free(key);
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++)
-        key[i] = (char)lower((unsigned char)key[i]);
-    memmove(nd->edges + at + 1, nd->edges + at, (nd->nedges - at) * sizeof *nd->edges);
-    nd->edges[at] = (struct edge){key, len, hash_ci(key, len), child};
-    nd->nedges++;
-    return child;
-}
-
-/* A node with more literal edges than this also gets a hash index: a
- * binary search over many similar keys ("items1".."items999") compares
- * most of their bytes at each step. */
-#define EDGE_HASH_MIN 8
-
-/* Builds the hash index of nd and of the nodes below it. */
-static int node_index(struct node *nd)
-{
-    if (!nd)
-        return 0;
-    if (nd->nedges > EDGE_HASH_MIN) {
-        size_t size = 16;
-        while (size < 2 * nd->nedges)
-            size *= 2;
-        if (!(nd->slots = calloc(size, sizeof *nd->slots)))
-            return -ENOMEM;
-        nd->mask = size - 1;
-        for (size_t i = 0; i < nd->nedges; i++) {
-            size_t j = nd->edges[i].hash & nd->mask;
-            while (nd->slots[j])
-                j = (j + 1) & nd->mask;
-            nd->slots[j] = i + 1;
-        }
-    }
-    for (size_t i = 0; i < nd->nedges; i++)
-        if (node_index(nd->edges[i].child) < 0)
-            return -ENOMEM;
-    return node_index(nd->other);
-}
-
-/* The child of nd along the literal edge that request segment s[0..n)
- * takes, or NULL. */
-static const struct node *edge_next(const struct node *nd, const char *s, size_t n)
-{
-    if (!nd->slots) {
-        ptrdiff_t k = nd->nedges ? edge_find(nd, s, n) : -1;
-        return k >= 0 ? nd->edges[k].child : NULL;
-    }
-    uint64_t h = hash_ci(s, n);
-    for (size_t j = h & nd->mask; nd->slots[j]; j = (j + 1) & nd->mask) {
-        const struct edge *e = &nd->edges[nd->slots[j] - 1];
-        if (e->hash == h && edge_cmp(e, s, n) == 0)
-            return e->child;
-    }
-    return NULL;
-}
-
-static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
-{
-    struct node *nd = root;
-    for (size_t i = 0; i < r->nseg; i++) {
-        const struct segment *sg = &r->segs[i];
-        if (i >= r->min_segs && push_rank(&nd->end, &nd->nend, &nd->capend, rank) < 0)
-            return -ENOMEM;
-        if (sg->kind == SEG_CATCHALL)
-            return push_rank(&nd->tail, &nd->ntail, &nd->captail, rank);
-        if (sg->kind == SEG_LIT) {
-            nd = edge_child(nd, sg->parts[0].lit, sg->parts[0].litlen);
-        } else {
-            if (!nd->other)
-                nd->other = calloc(1, sizeof *nd->other);
-            nd = nd->other;
-        }
-        if (!nd)
-            return -ENOMEM;
-    }
-    return push_rank(&nd->end, &nd->nend, &nd->capend, rank);
-}
-
 /* The 8 bytes of w with the ASCII capitals lower-cased, all at once: a
  * byte's top bit marks it at or above 'A', and not above 'Z'. */
 static inline uint64_t lower8(uint64_t w)
@@ -1976,6 +1855,132 @@ static uint64_t words_hash_ci(const char *s, size_t n, bool *pct)
     }
     *pct = any;
     return h;
+}
+
+/* Whether s (n bytes) is key (n bytes, lower case) ignoring ASCII case:
+ * the words words_hash_ci reads. */
+static bool lower_is(const char *key, const char *s, size_t n)
+{
+    if (n < 8)
+        return lower8(short_word(s, n)) == short_word(key, n);
+    for (size_t i = 0; i < n; i = next_word(i, n))
+        if (lower8(word_at(s + i)) != word_at(key + i))
+            return false;
+    return true;
+}
+
+/* Binary search for a literal edge (case-insensitive); returns the index or
+ * the insert point negated minus one. */
+static inline ptrdiff_t edge_find(const struct node *nd, const char *s, size_t n)
+{
+    size_t lo = 0, hi = nd->nedges;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = edge_cmp(&nd->edges[mid], s, n);
+        if (c == 0)
+            return (ptrdiff_t)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -(ptrdiff_t)lo - 1;
+}
+
+static struct node *edge_child(struct node *nd, const char *lit, size_t len)
+{
+    ptrdiff_t k = edge_find(nd, lit, len);
+    if (k >= 0)
+        return nd->edges[k].child;
+    size_t at = (size_t)(-k - 1);
+    struct edge *q = grow(nd->edges, nd->nedges, &nd->capedges, 4, sizeof *q);
+    if (!q)
+        return NULL;
+    nd->edges = q;
+    struct node *child = calloc(1, sizeof *child);
+    char *key = xstrndup(lit, len);
+    if (!child || !key) {
+        free(child);
+        free(key);
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++)
+        key[i] = (char)lower((unsigned char)key[i]);
+    memmove(nd->edges + at + 1, nd->edges + at, (nd->nedges - at) * sizeof *nd->edges);
+    bool pct;
+    nd->edges[at] = (struct edge){key, len, words_hash_ci(key, len, &pct), child};
+    nd->nedges++;
+    return child;
+}
+
+/* A node with more literal edges than this also gets a hash index: a
+ * binary search over many similar keys ("items1".."items999") compares
+ * most of their bytes at each step. */
+#define EDGE_HASH_MIN 8
+
+/* Builds the hash index of nd and of the nodes below it. */
+static int node_index(struct node *nd)
+{
+    if (!nd)
+        return 0;
+    if (nd->nedges > EDGE_HASH_MIN) {
+        size_t size = 16;
+        while (size < 2 * nd->nedges)
+            size *= 2;
+        if (!(nd->slots = calloc(size, sizeof *nd->slots)))
+            return -ENOMEM;
+        nd->mask = size - 1;
+        for (size_t i = 0; i < nd->nedges; i++) {
+            size_t j = nd->edges[i].hash & nd->mask;
+            while (nd->slots[j])
+                j = (j + 1) & nd->mask;
+            nd->slots[j] = i + 1;
+        }
+    }
+    for (size_t i = 0; i < nd->nedges; i++)
+        if (node_index(nd->edges[i].child) < 0)
+            return -ENOMEM;
+    return node_index(nd->other);
+}
+
+/* The child of nd along the literal edge that request segment s[0..n)
+ * takes, or NULL. */
+static const struct node *edge_next(const struct node *nd, const char *s, size_t n)
+{
+    if (!nd->slots) {
+        ptrdiff_t k = nd->nedges ? edge_find(nd, s, n) : -1;
+        return k >= 0 ? nd->edges[k].child : NULL;
+    }
+    bool pct;
+    uint64_t h = words_hash_ci(s, n, &pct);
+    for (size_t j = h & nd->mask; nd->slots[j]; j = (j + 1) & nd->mask) {
+        const struct edge *e = &nd->edges[nd->slots[j] - 1];
+        if (e->hash == h && e->len == n && lower_is(e->key, s, n))
+            return e->child;
+    }
+    return NULL;
+}
+
+static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
+{
+    struct node *nd = root;
+    for (size_t i = 0; i < r->nseg; i++) {
+        const struct segment *sg = &r->segs[i];
+        if (i >= r->min_segs && push_rank(&nd->end, &nd->nend, &nd->capend, rank) < 0)
+            return -ENOMEM;
+        if (sg->kind == SEG_CATCHALL)
+            return push_rank(&nd->tail, &nd->ntail, &nd->captail, rank);
+        if (sg->kind == SEG_LIT) {
+            nd = edge_child(nd, sg->parts[0].lit, sg->parts[0].litlen);
+        } else {
+            if (!nd->other)
+                nd->other = calloc(1, sizeof *nd->other);
+            nd = nd->other;
+        }
+        if (!nd)
+            return -ENOMEM;
+    }
+    return push_rank(&nd->end, &nd->nend, &nd->capend, rank);
 }
 
 /* The whole-path key of route r when all its segments are literals: the
@@ -2237,19 +2242,6 @@ static int search_routes(struct search *s)
     return 0;
 }
 
-/* Whether s (l->len bytes) is l's key (lower case), ignoring case: the
- * words words_hash_ci reads. */
-static bool key_is(const struct literal *l, const char *s)
-{
-    size_t n = l->len;
-    if (n < 8)
-        return lower8(short_word(s, n)) == short_word(l->key, n);
-    for (size_t i = 0; i < n; i = next_word(i, n))
-        if (lower8(word_at(s + i)) != word_at(l->key + i))
-            return false;
-    return true;
-}
-
 /* The literal route for a request path (raw, len bytes) and method: 1 with
  * m filled, or 0 when there is none (the walk decides). A literal route
  * outranks every other route its path matches: at each segment a literal
@@ -2274,7 +2266,7 @@ static int literal_match(const fnh__router *rt, unsigned method, const char *pat
     for (size_t j = h & rt->lit_mask; rt->lit_slots[j]; j = (j + 1) & rt->lit_mask) {
         const struct literal *l = &rt->lits[rt->lit_slots[j] - 1];
         if (l->hash == h && l->len == len && (!best || l->rank < best->rank) &&
-            (rt->e[l->rank].methods & method) && key_is(l, path))
+            (rt->e[l->rank].methods & method) && lower_is(l->key, path, len))
             best = l;
     }
     if (!best)
