@@ -83,7 +83,7 @@ EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fP
 
 BENCH_BIN = $(BUILD)/bench/refserver
 
-.PHONY: samples-node all deps run test check check-asan check-tsan unit bench bench-queue bench-blob install install-headers clean functions extensions \
+.PHONY: samples-node all deps run test check check-asan check-tsan unit bench bench-instructions bench-queue bench-blob install install-headers clean functions extensions \
         fuzz check-fuzz fuzz-deps fuzz-build proto
 all: $(BUILD)/fnhost functions extensions $(UNIT_BIN)
 
@@ -263,8 +263,7 @@ $(BENCH_BIN): bench/refserver.c $(LLHTTP_LIB)
 	$(CC) $(CFLAGS_COMMON) -I$(LLHTTP_INC) $(PKG_CFLAGS) -o $@ $< $(LLHTTP_LIB) $(HOST_LIBS)
 
 bench: deps
-	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
+	$(call install_packages,$(BENCH_PACKAGES))
 	@$(MAKE) --no-print-directory all $(BENCH_BIN) samples-node
 	@# every part runs, whatever an earlier one found; make bench fails at the
 	@# end when any missed a target
@@ -277,10 +276,16 @@ bench: deps
 	done; \
 	if [ $$failed -ne 0 ]; then echo "bench: $$failed part(s) missed a target"; exit 1; fi
 
+# Instructions per request under callgrind (bench/instructions.py; about a
+# minute): the host's own work per request, free of the machine's noise.
+bench-instructions: deps
+	$(call install_packages,valgrind wrk)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	python3 bench/instructions.py --build $(BUILD)
+
 # The queue extension's benchmark (bench/queue.py; about three minutes).
 bench-queue: deps
-	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then apt-get install -y $$missing >/dev/null || exit 1; fi
+	$(call install_packages,$(BENCH_PACKAGES))
 	@$(MAKE) --no-print-directory all
 	python3 bench/queue.py --build $(BUILD)
 
