@@ -155,6 +155,12 @@ int fnh__native_shadow_init(void)
         return rc ? rc : -ENOMEM;
     }
     g_shadow.lock_fd = fd;
+    /* resolved once, so the copies' paths are real paths as they are made */
+    char *real = realpath(tmpl, NULL);
+    if (real) {
+        free(tmpl);
+        tmpl = real;
+    }
     g_shadow.dir = tmpl;
     return 0;
 }
@@ -526,7 +532,8 @@ void fnh__native_resolve(fnh__function *fn, int mode)
         return;
     }
     char real[PATH_MAX];
-    const char *key = realpath(c->script_path, real) ? real : c->script_path;
+    /* a shadow copy's path is already real (its folder was resolved) */
+    const char *key = c->origin || !realpath(c->script_path, real) ? c->script_path : real;
     if (open_module(fn, c, key) || check_module(fn, c) || find_entry(fn, c)) {
         fnh__native_unload(fn);
         return;
