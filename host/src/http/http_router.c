@@ -1918,25 +1918,38 @@ static struct node *edge_child(struct node *nd, const char *lit, size_t len)
  * most of their bytes at each step. */
 #define EDGE_HASH_MIN 8
 
+/* An open-addressing index of n items by their hashes (the first at first,
+ * the next stride bytes on): a table of item index + 1 (0: free) at least
+ * twice as large, *mask its size - 1. NULL when out of memory (malloc'd). */
+static size_t *index_by_hash(const uint64_t *first, size_t stride, size_t n, size_t *mask)
+{
+    size_t size = 16;
+    while (size < 2 * n)
+        size *= 2;
+    size_t *slots = calloc(size, sizeof *slots);
+    if (!slots)
+        return NULL;
+    *mask = size - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h;
+        memcpy(&h, (const char *)first + i * stride, sizeof h);
+        size_t j = h & *mask;
+        while (slots[j])
+            j = (j + 1) & *mask;
+        slots[j] = i + 1;
+    }
+    return slots;
+}
+
 /* Builds the hash index of nd and of the nodes below it. */
 static int node_index(struct node *nd)
 {
     if (!nd)
         return 0;
-    if (nd->nedges > EDGE_HASH_MIN) {
-        size_t size = 16;
-        while (size < 2 * nd->nedges)
-            size *= 2;
-        if (!(nd->slots = calloc(size, sizeof *nd->slots)))
-            return -ENOMEM;
-        nd->mask = size - 1;
-        for (size_t i = 0; i < nd->nedges; i++) {
-            size_t j = nd->edges[i].hash & nd->mask;
-            while (nd->slots[j])
-                j = (j + 1) & nd->mask;
-            nd->slots[j] = i + 1;
-        }
-    }
+    if (nd->nedges > EDGE_HASH_MIN &&
+        !(nd->slots = index_by_hash(&nd->edges[0].hash, sizeof *nd->edges, nd->nedges,
+                                    &nd->mask)))
+        return -ENOMEM;
     for (size_t i = 0; i < nd->nedges; i++)
         if (node_index(nd->edges[i].child) < 0)
             return -ENOMEM;
@@ -2027,20 +2040,10 @@ static void literals_index(fnh__router *rt)
         if (key)
             rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len, &pct), i};
     }
-    size_t size = 16;
-    while (size < 2 * rt->nlits)
-        size *= 2;
-    if (oom || !rt->nlits || !(rt->lit_slots = calloc(size, sizeof *rt->lit_slots))) {
+    if (oom || !rt->nlits ||
+        !(rt->lit_slots = index_by_hash(&rt->lits[0].hash, sizeof *rt->lits, rt->nlits,
+                                        &rt->lit_mask)))
         literals_free(rt);
-        return;
-    }
-    rt->lit_mask = size - 1;
-    for (size_t i = 0; i < rt->nlits; i++) {
-        size_t j = rt->lits[i].hash & rt->lit_mask;
-        while (rt->lit_slots[j])
-            j = (j + 1) & rt->lit_mask;
-        rt->lit_slots[j] = i + 1;
-    }
 }
 
 /* Sorts by precedence and builds the trie. On allocation failure the router
