@@ -127,7 +127,10 @@ static inline int fnh_input_meta_at(fnh_ctx *c, const char *name, const char *gr
 
 /* Sets output `name` ("res", "$return", or any output binding) to *v. The
  * host copies v->data and v->content_type before returning. Setting a value
- * twice replaces it. Returns 0, -ENOENT for an unknown output, -ENOMEM. */
+ * twice replaces it. Returns 0, -ENOENT for an unknown output, -EINVAL for
+ * a content type with a line break or another control byte (it becomes a
+ * header) or NULL data with a length (the output keeps what it had), or
+ * -ENOMEM. */
 static inline int fnh_output(fnh_ctx *c, const char *name, const fnh_value *v)
 {
     return FNH__FAPI(c)->output(c, name, v);
