@@ -145,7 +145,8 @@ static int has_escaped_nul(const char *s, size_t n)
 }
 
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
-                      const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out)
+                      const char *hbytes, size_t hlen, const size_t *offsets, size_t nheaders,
+                      fnh__http_req **out)
 {
     *out = NULL;
     /* a decoded value ends at its first NUL: rather than cut a query
@@ -185,6 +186,11 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     if (hlen)
         memcpy(at, hbytes, hlen);
     for (size_t i = 0; i < nheaders; i++) {
+        if (offsets) {
+            r->headers[i].key = at + offsets[2 * i];
+            r->headers[i].value = at + offsets[2 * i + 1];
+            continue;
+        }
         r->headers[i].key = at;
         at += strlen(at) + 1;
         r->headers[i].value = at;

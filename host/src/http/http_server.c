@@ -726,7 +726,7 @@ static int on_headers_complete(llhttp_t *p)
         return -1;
     fnh__http_req *r;
     if (fnh__http_req_new(llhttp_method_name((llhttp_method_t)p->method), t, &parts,
-                          c->hdrs.data, c->hdrs.len, c->nheaders, &r))
+                          c->hdrs.data, c->hdrs.len, c->hoff, c->nheaders, &r))
         return -1; /* "%00" in the path (400, as Kestrel answers) or the query: the
                     * value would be cut there */
     c->req = r;
