@@ -1549,15 +1549,21 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
  * off/lens arrays of at least cap entries. Returns 1 if usable, 2 if usable
  * once req_decode has run (the path holds a '%'), 0 if the path cannot
  * match anything (empty segment), -1 if more than cap segments. */
+/* Drops the leading '/' and one trailing '/' of a request path. */
+static inline void trim_slashes(const char **path, size_t *len)
+{
+    if (*len > 0 && **path == '/') {
+        (*path)++;
+        (*len)--;
+    }
+    if (*len >= 2 && (*path)[*len - 1] == '/')
+        (*len)--;
+}
+
 static inline int req_split(struct req *q, const char *path, size_t len, size_t *off,
                             size_t *lens, size_t cap)
 {
-    if (len > 0 && path[0] == '/') {
-        path++;
-        len--;
-    }
-    if (len >= 2 && path[len - 1] == '/')
-        len--;
+    trim_slashes(&path, &len);
     q->dec = path;
     q->declen = len;
     q->nseg = 0;
@@ -1838,14 +1844,15 @@ static inline bool has_percent(uint64_t w)
     return ((x - ones) & ~x & 0x80 * ones) != 0;
 }
 
-/* A hash of s (n bytes) ignoring ASCII case, a word at a time; *pct is set
- * when s holds a '%'. */
+/* A hash of s (n bytes) ignoring ASCII case, a word at a time; *pct (when
+ * pct is not NULL) says whether s holds a '%'. */
 static uint64_t words_hash_ci(const char *s, size_t n, bool *pct)
 {
     uint64_t h = n * 0x9e3779b97f4a7c15u;
     if (n < 8) {
         uint64_t w = short_word(s, n);
-        *pct = has_percent(w);
+        if (pct)
+            *pct = has_percent(w);
         return (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
     }
     bool any = false;
@@ -1855,7 +1862,8 @@ static uint64_t words_hash_ci(const char *s, size_t n, bool *pct)
         h = (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
         h ^= h >> 32;
     }
-    *pct = any;
+    if (pct)
+        *pct = any;
     return h;
 }
 
@@ -1909,8 +1917,7 @@ static struct node *edge_child(struct node *nd, const char *lit, size_t len)
     for (size_t i = 0; i < len; i++)
         key[i] = (char)lower((unsigned char)key[i]);
     memmove(nd->edges + at + 1, nd->edges + at, (nd->nedges - at) * sizeof *nd->edges);
-    bool pct;
-    nd->edges[at] = (struct edge){key, len, words_hash_ci(key, len, &pct), child};
+    nd->edges[at] = (struct edge){key, len, words_hash_ci(key, len, NULL), child};
     nd->nedges++;
     return child;
 }
@@ -1966,8 +1973,7 @@ static const struct node *edge_next(const struct node *nd, const char *s, size_t
         ptrdiff_t k = nd->nedges ? edge_find(nd, s, n) : -1;
         return k >= 0 ? nd->edges[k].child : NULL;
     }
-    bool pct;
-    uint64_t h = words_hash_ci(s, n, &pct);
+    uint64_t h = words_hash_ci(s, n, NULL);
     for (size_t j = h & nd->mask; nd->slots[j]; j = (j + 1) & nd->mask) {
         const struct edge *e = &nd->edges[nd->slots[j] - 1];
         if (e->hash == h && e->len == n && lower_is(e->key, s, n))
@@ -2000,8 +2006,8 @@ static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
 
 /* The whole-path key of route r when all its segments are literals: the
  * lower-cased segments joined by '/' (malloc'd, NUL-terminated; *len its
- * length). NULL when
- * r has another kind of segment or none, or when out of memory (*oom). */
+ * length). NULL when r has another kind of segment or none, or when out of
+ * memory (then *oom is set). */
 static char *literal_key(const fnh__route *r, size_t *len, bool *oom)
 {
     size_t n = 0;
@@ -2038,9 +2044,8 @@ static void literals_index(fnh__router *rt)
     for (size_t i = 0; i < rt->n && !oom; i++) {
         size_t len;
         char *key = literal_key(rt->e[i].route, &len, &oom);
-        bool pct;
         if (key)
-            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len, &pct), i};
+            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len, NULL), i};
     }
     if (oom || !rt->nlits ||
         !(rt->lit_slots = index_by_hash(&rt->lits[0].hash, sizeof *rt->lits, rt->nlits,
@@ -2257,12 +2262,7 @@ static int search_routes(struct search *s)
 static int literal_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
                          fnh__route_match *m)
 {
-    if (len > 0 && path[0] == '/') { /* as req_split */
-        path++;
-        len--;
-    }
-    if (len >= 2 && path[len - 1] == '/')
-        len--;
+    trim_slashes(&path, &len); /* as req_split */
     bool pct;
     uint64_t h = len ? words_hash_ci(path, len, &pct) : 0;
     if (len == 0 || pct)
