@@ -138,7 +138,8 @@ static char *put(char **at, const char *s, size_t n)
 static int has_escaped_nul(const char *s, size_t n)
 {
     const char *end = s + n;
-    for (const char *p = s; (p = memchr(p, '%', (size_t)(end - p))) && end - p >= 3; p++)
+    /* a '%' in the last two bytes starts no escape: not looked for */
+    for (const char *p = s; end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))); p++)
         if (p[1] == '0' && p[2] == '0')
             return 1;
     return 0;
@@ -148,13 +149,20 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
                       const char *hbytes, size_t hlen, const size_t *offsets, size_t nheaders,
                       fnh__http_req **out)
 {
+    return fnh__http_req_make(fnh__method_bit(method, strlen(method)), method, target,
+                              strlen(target), parts, hbytes, hlen, offsets, nheaders, out);
+}
+
+int fnh__http_req_make(unsigned bit, const char *method, const char *target, size_t tlen,
+                       const fnh__http_target *parts, const char *hbytes, size_t hlen,
+                       const size_t *offsets, size_t nheaders, fnh__http_req **out)
+{
     *out = NULL;
     /* a decoded value ends at its first NUL: rather than cut a query
      * parameter there unseen, the request is refused */
     if (has_escaped_nul(parts->query, parts->query_len))
         return -EILSEQ;
-    size_t mlen = strlen(method), tlen = strlen(target);
-    unsigned bit = fnh__method_bit(method, mlen);
+    size_t mlen = bit ? 0 : strlen(method); /* the name is copied only without a bit */
     size_t plen = parts->path_len ? parts->path_len : 1;
     const char *path = parts->path_len ? parts->path : "/";
     /* only a path with a '%' is decoded into a copy of its own */
@@ -165,11 +173,12 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
     fnh__http_req *r = block_new(size); /* every byte past the struct is written below */
     if (!r)
         return -ENOMEM;
-    memset(r, 0, sizeof *r);
-    r->small = size <= SMALL_BYTES;
-    r->headers = (fnh_kv *)(r + 1);
+    *r = (fnh__http_req){.method = bit,
+                         .headers = (fnh_kv *)(r + 1),
+                         .nheaders = nheaders,
+                         .path_raw_len = plen,
+                         .small = size <= SMALL_BYTES};
     char *at = (char *)(r->headers + nheaders);
-    r->method = bit;
     r->method_name = bit ? fnh__method_name(bit) : put(&at, method, mlen);
     r->target = put(&at, target, tlen);
     r->path_raw = put(&at, path, plen);
@@ -196,7 +205,6 @@ int fnh__http_req_new(const char *method, const char *target, const fnh__http_ta
         r->headers[i].value = at;
         at += strlen(at) + 1;
     }
-    r->nheaders = nheaders;
     *out = r;
     return 0;
 }

@@ -46,6 +46,7 @@ typedef struct fnh__http_req {
      * allocation (fnh__http_req_new); fnh__http_req_free frees them */
     char *target;            /* request target as received, "/api/x?y=1" */
     char *path_raw;          /* path, still percent-encoded, no query */
+    size_t path_raw_len;     /* strlen(path_raw) */
     char *query;             /* raw query string without '?', "" if none */
     char *path;              /* decoded path (path_raw itself when it has no '%') */
     fnh_kv *headers;         /* nheaders name/value pairs */
@@ -87,6 +88,12 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
                       const char *hbytes, size_t hlen, const size_t *offsets, size_t nheaders,
                       fnh__http_req **out);
+/* fnh__http_req_new for a caller that knows more (a parser): the method's
+ * FNH__M_* bit (0 when it has none: then its name method is copied, else
+ * method is not read) and the target's length tlen. */
+int fnh__http_req_make(unsigned bit, const char *method, const char *target, size_t tlen,
+                       const fnh__http_target *parts, const char *hbytes, size_t hlen,
+                       const size_t *offsets, size_t nheaders, fnh__http_req **out);
 
 /* Header value by name (case-insensitive), first occurrence; borrowed. */
 const char *fnh__http_req_header(const fnh__http_req *r, const char *name);

@@ -713,6 +713,22 @@ static int on_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* The FNH__M_* bit of an llhttp method; 0 for one no route can have. */
+static unsigned method_bit(uint8_t method)
+{
+    switch (method) {
+    case HTTP_GET: return FNH__M_GET;
+    case HTTP_POST: return FNH__M_POST;
+    case HTTP_PUT: return FNH__M_PUT;
+    case HTTP_DELETE: return FNH__M_DELETE;
+    case HTTP_HEAD: return FNH__M_HEAD;
+    case HTTP_PATCH: return FNH__M_PATCH;
+    case HTTP_OPTIONS: return FNH__M_OPTIONS;
+    case HTTP_TRACE: return FNH__M_TRACE;
+    default: return 0;
+    }
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
     conn *c = CONN(p);
@@ -725,8 +741,10 @@ static int on_headers_complete(llhttp_t *p)
     if (fnh__http_target_split(t, p->method == HTTP_CONNECT, &parts))
         return -1;
     fnh__http_req *r;
-    if (fnh__http_req_new(llhttp_method_name((llhttp_method_t)p->method), t, &parts,
-                          c->hdrs.data, c->hdrs.len, c->hoff, c->nheaders, &r))
+    unsigned bit = method_bit(p->method);
+    if (fnh__http_req_make(bit, bit ? NULL : llhttp_method_name((llhttp_method_t)p->method), t,
+                           c->url.data ? c->url.len : 1, &parts, c->hdrs.data, c->hdrs.len,
+                           c->hoff, c->nheaders, &r))
         return -1; /* "%00" in the path (400, as Kestrel answers) or the query: the
                     * value would be cut there */
     c->req = r;

@@ -177,7 +177,7 @@ static void regex_gave_up(fnh__app *app, fnh__http_exchange *x, fnh__http_req *r
              "Function '%s': the regex constraint of parameter '%s' in route '%s' gave up "
              "on a %zu-byte path (it backtracks past PCRE2's limits); answering 500. "
              "Simplify the pattern: avoid nested repetition such as (\\w+\\s?)+",
-             gf->name, m->gave_up, fnh__route_template(m->route), strlen(req->path_raw));
+             gf->name, m->gave_up, fnh__route_template(m->route), req->path_raw_len);
     answer_plain(app, x, req, 500);
 }
 
@@ -257,7 +257,7 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     fnh__route_match m; /* filled by fnh__router_match (large: not zeroed here) */
     fnh__router *router = fnh__http_router(app);
     int found = req->method && router ? fnh__router_match(router, req->method, req->path_raw,
-                                                          strlen(req->path_raw), &m)
+                                                          req->path_raw_len, &m)
                                       : 0;
     if (found == -ERANGE) {
         regex_gave_up(app, x, req, &m);
