@@ -1835,36 +1835,40 @@ static inline size_t next_word(size_t i, size_t n)
     return i + 16 <= n || i + 8 == n ? i + 8 : n - 8;
 }
 
-/* Whether a byte of w is '%' (the classic zero-byte test on w ^ "%%%...").
- * A zero byte past a short word's end never reads as one. */
-static inline bool has_percent(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101u;
-    uint64_t x = w ^ '%' * ones;
-    return ((x - ones) & ~x & 0x80 * ones) != 0;
-}
-
-/* A hash of s (n bytes) ignoring ASCII case, a word at a time; *pct (when
- * pct is not NULL) says whether s holds a '%'. */
-static uint64_t words_hash_ci(const char *s, size_t n, bool *pct)
+/* A hash of s (n bytes) ignoring ASCII case, a word at a time; low (when
+ * not NULL, with room for n bytes and at least 8) gets s lower-cased (as
+ * one word, zero after the n bytes, when n < 8). Always inline: the calls
+ * without low lose that part. */
+static inline __attribute__((always_inline)) uint64_t words_hash_ci(const char *s, size_t n,
+                                                                    char *low)
 {
     uint64_t h = n * 0x9e3779b97f4a7c15u;
     if (n < 8) {
-        uint64_t w = short_word(s, n);
-        if (pct)
-            *pct = has_percent(w);
-        return (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
+        uint64_t lw = lower8(short_word(s, n));
+        if (low)
+            memcpy(low, &lw, 8);
+        return (h ^ lw) * 0xff51afd7ed558ccdu;
     }
-    bool any = false;
     for (size_t i = 0; i < n; i = next_word(i, n)) {
-        uint64_t w = word_at(s + i);
-        any |= has_percent(w);
-        h = (h ^ lower8(w)) * 0xff51afd7ed558ccdu;
+        uint64_t lw = lower8(word_at(s + i));
+        if (low)
+            memcpy(low + i, &lw, 8);
+        h = (h ^ lw) * 0xff51afd7ed558ccdu;
         h ^= h >> 32;
     }
-    if (pct)
-        *pct = any;
     return h;
+}
+
+/* Whether key (n bytes, lower case, zero-padded to 8 when shorter) holds
+ * the bytes low does (as words_hash_ci lower-cased them). */
+static inline bool words_equal(const char *key, const char *low, size_t n)
+{
+    if (n < 8)
+        return word_at(key) == word_at(low);
+    for (size_t i = 0; i < n; i = next_word(i, n))
+        if (word_at(key + i) != word_at(low + i))
+            return false;
+    return true;
 }
 
 /* Whether s (n bytes) is key (n bytes, lower case) ignoring ASCII case:
@@ -2005,9 +2009,10 @@ static int trie_insert(struct node *root, const fnh__route *r, size_t rank)
 }
 
 /* The whole-path key of route r when all its segments are literals: the
- * lower-cased segments joined by '/' (malloc'd, NUL-terminated; *len its
- * length). NULL when r has another kind of segment or none, or when out of
- * memory (then *oom is set). */
+ * lower-cased segments joined by '/' (malloc'd, NUL-terminated and
+ * zero-padded to 8 bytes when shorter, for words_equal; *len its length).
+ * NULL when r has another kind of segment or none, or when out of memory
+ * (then *oom is set). */
 static char *literal_key(const fnh__route *r, size_t *len, bool *oom)
 {
     size_t n = 0;
@@ -2016,7 +2021,7 @@ static char *literal_key(const fnh__route *r, size_t *len, bool *oom)
             return NULL;
         n += r->segs[i].parts[0].litlen + (i > 0);
     }
-    char *key = r->nseg ? malloc(n + 1) : NULL, *o = key;
+    char *key = r->nseg ? calloc(n < 8 ? 8 : n + 1, 1) : NULL, *o = key;
     if (!key) {
         *oom = r->nseg > 0;
         return NULL;
@@ -2028,13 +2033,15 @@ static char *literal_key(const fnh__route *r, size_t *len, bool *oom)
         for (size_t k = 0; k < p->litlen; k++)
             *o++ = (char)lower((unsigned char)p->lit[k]);
     }
-    *o = '\0';
     *len = n;
     return key;
 }
 
 /* Builds rt's table of literal routes. Out of memory it has none: the walk
- * finds them all the same (a partial table could hide a better route). */
+ * finds them all the same (a partial table could hide a better route). A
+ * key with a '%' is left out: only a path with a '%' (which the walk
+ * decodes) can match its route, so no path equal to a key in the table
+ * has one. */
 static void literals_index(fnh__router *rt)
 {
     literals_free(rt);
@@ -2044,8 +2051,13 @@ static void literals_index(fnh__router *rt)
     for (size_t i = 0; i < rt->n && !oom; i++) {
         size_t len;
         char *key = literal_key(rt->e[i].route, &len, &oom);
+        if (key && memchr(key, '%', len)) {
+            free(key);
+            key = NULL;
+        }
         if (key)
-            rt->lits[rt->nlits++] = (struct literal){key, len, words_hash_ci(key, len, NULL), i};
+            rt->lits[rt->nlits++] =
+                (struct literal){key, len, words_hash_ci(key, len, NULL), i};
     }
     if (oom || !rt->nlits ||
         !(rt->lit_slots = index_by_hash(&rt->lits[0].hash, sizeof *rt->lits, rt->nlits,
@@ -2180,7 +2192,7 @@ void fnh__route_match_clear(fnh__route_match *m)
 {
     if (!m)
         return;
-    if (m->params != (fnh__route_param *)m->small)
+    if (m->params && m->params != (fnh__route_param *)m->small) /* none for most routes */
         free(m->params);
     match_reset(m);
 }
@@ -2252,26 +2264,32 @@ static int search_routes(struct search *s)
     return 0;
 }
 
+/* The longest path (after trimming) the literal table is searched for;
+ * a longer one is left to the walk, which finds literal routes too. */
+#define LITERAL_MAX 256
+
 /* The literal route for a request path (raw, len bytes) and method: 1 with
  * m filled, or 0 when there is none (the walk decides). A literal route
  * outranks every other route its path matches: at each segment a literal
  * has the lowest precedence digit, and a route with more segments loses to
  * the missing segment's 0 (entry_cmp). So of the routes whose key is the
  * path, the first by rank that takes the method wins. A path with a '%'
- * is left to the walk, which decodes it first. */
+ * equals no key (literals_index) and is left to the walk, which decodes it
+ * first. The path is lower-cased once, as it is hashed, and the keys
+ * compared with that copy. */
 static int literal_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
                          fnh__route_match *m)
 {
     trim_slashes(&path, &len); /* as req_split */
-    bool pct;
-    uint64_t h = len ? words_hash_ci(path, len, &pct) : 0;
-    if (len == 0 || pct)
+    if (len == 0 || len > LITERAL_MAX)
         return 0;
+    char low[LITERAL_MAX];
+    uint64_t h = words_hash_ci(path, len, low);
     const struct literal *best = NULL;
     for (size_t j = h & rt->lit_mask; rt->lit_slots[j]; j = (j + 1) & rt->lit_mask) {
         const struct literal *l = &rt->lits[rt->lit_slots[j] - 1];
         if (l->hash == h && l->len == len && (!best || l->rank < best->rank) &&
-            (rt->e[l->rank].methods & method) && lower_is(l->key, path, len))
+            (rt->e[l->rank].methods & method) && words_equal(l->key, low, len))
             best = l;
     }
     if (!best)
@@ -2285,6 +2303,9 @@ static int literal_match(const fnh__router *rt, unsigned method, const char *pat
 #define STACK_SEGS 64
 #define STACK_VALS 32
 
+static int walk_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
+                      fnh__route_match *m);
+
 int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, size_t len,
                       fnh__route_match *m)
 {
@@ -2294,6 +2315,16 @@ int fnh__router_match(const fnh__router *rt, unsigned method, const char *path, 
         return 0;
     if (rt->finalized && rt->lit_slots && literal_match(rt, method, path, len, m))
         return 1;
+    return walk_match(rt, method, path, len, m);
+}
+
+/* fnh__router_match past the literal table: the path split, decoded when it
+ * has a '%', and searched in the trie. Not inlined: its buffers stay out of
+ * the literal table's way. */
+static __attribute__((noinline)) int walk_match(const fnh__router *rt, unsigned method,
+                                                const char *path, size_t len,
+                                                fnh__route_match *m)
+{
     char sbuf[STACK_PATH];
     size_t soff[STACK_SEGS], slen[STACK_SEGS];
     struct span svals[STACK_VALS];
