@@ -160,10 +160,10 @@ const char *fnh__http_reason(int status)
     }
 }
 
-/* The status line for status, built again only when the status changes
- * (most answers have the one before's); borrowed from s (valid until the
- * next call). Sets *len to its length. */
-static const char *status_line(fnh__http_server *s, int status, size_t *len)
+/* Makes s->status_line the status line for status, built again only when
+ * the status changes (most answers have the one before's); returns its
+ * length. */
+static size_t status_line(fnh__http_server *s, int status)
 {
     if (!s->status_len || status != s->status) {
         unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
@@ -178,13 +178,12 @@ static const char *status_line(fnh__http_server *s, int status, size_t *len)
         s->status_len = (size_t)(o - s->status_line);
         s->status = status;
     }
-    *len = s->status_len;
-    return s->status_line;
+    return s->status_len;
 }
 
-/* The Date header line, formatted once a second; borrowed from s (valid
- * until the next call). Sets *len to its length. */
-static const char *date_line(fnh__http_server *s, size_t *len)
+/* Makes s->date the Date header line, formatted once a second; returns its
+ * length. */
+static size_t date_line(fnh__http_server *s)
 {
     time_t now = time(NULL);
     if (now != s->date_sec) {
@@ -193,8 +192,7 @@ static const char *date_line(fnh__http_server *s, size_t *len)
         s->date_len = strftime(s->date, sizeof s->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         s->date_sec = now;
     }
-    *len = s->date_len;
-    return s->date;
+    return s->date_len;
 }
 
 static size_t unsent(const conn *c)
@@ -354,22 +352,26 @@ static int server_header(const char *k)
 
 /* Appends the status line and the headers the server writes (ctype, the
  * content type, borrowed; NULL for none), with room reserved once and no
- * printf: every response goes through here. 0 or -ENOMEM (nothing
- * appended). */
+ * printf: every response goes through here. The status and Date lines are
+ * copied as their whole arrays (a copy of a fixed size is done inline, not
+ * by a call), then the end moves back to their lengths, so the room
+ * reserved is the arrays'. 0 or -ENOMEM (nothing appended). */
 static int put_head(fnh__http_server *s, fnh__buf *b, const fnh__http_response *r,
                     const char *ctype)
 {
-    size_t slen, dlen, clen = ctype ? strlen(ctype) : 0;
-    const char *status = status_line(s, r->status, &slen), *date = date_line(s, &dlen);
-    if (fnh__buf_reserve(b, slen + 14 + clen + 2 + dlen + 16 + 20 + 2)) /* 20: SIZE_MAX's digits */
+    size_t slen = status_line(s, r->status), dlen = date_line(s);
+    size_t clen = ctype ? strlen(ctype) : 0;
+    if (fnh__buf_reserve(b, sizeof s->status_line + 14 + clen + 2 + sizeof s->date + 16 + 20 +
+                                2)) /* 20: SIZE_MAX's digits */
         return -ENOMEM;
-    char *o = fnh__put(b->data + b->len, status, slen);
+    char *o = b->data + b->len;
+    o = fnh__put(o, s->status_line, sizeof s->status_line) - sizeof s->status_line + slen;
     if (ctype) {
         o = fnh__put(o, FNH__LIT("Content-Type: "));
         o = fnh__put(o, ctype, clen);
         o = fnh__put(o, FNH__LIT("\r\n"));
     }
-    o = fnh__put(o, date, dlen);
+    o = fnh__put(o, s->date, sizeof s->date) - sizeof s->date + dlen;
     if (r->status != 204 && r->status != 304 && r->status >= 200) {
         /* the digits straight into place (copied from a scratch buffer, the
          * bytes just stored stall the load) */
