@@ -219,6 +219,17 @@ static void mark_dirty(conn *c)
     c->srv->dirty = c;
 }
 
+/* Takes c off the dirty list when it heads it, as it does once its answers
+ * were queued (it is flushed now: the flusher need not visit it). */
+static void unmark_dirty(conn *c)
+{
+    fnh__http_server *s = c->srv;
+    if (c->dirty && s->dirty == c) {
+        s->dirty = c->dirty_next;
+        c->dirty = 0;
+    }
+}
+
 void fnh__http_server_flush(fnh__http_server *s)
 {
     while (s->dirty) {
@@ -918,10 +929,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
      * now, in one write, rather than after the other connections' reads of
      * this loop turn (a client waiting on them would wait for all of those).
      * Answers still to come are sent together after the turn's I/O. */
-    if (!c->head)
+    if (!c->head) {
+        unmark_dirty(c);
         conn_flush(c);
-    else
+    } else {
         mark_dirty(c);
+    }
 }
 
 /* Parses what was kept while paused and reads on, if the connection has
