@@ -477,15 +477,27 @@ static int route_conflicts(const http_state *g, fnh__http_fn *hf)
     return 0;
 }
 
+static void build_router(fnh__app *app, http_state *g);
+
 fnh__router *fnh__http_router(fnh__app *app)
 {
     http_state *g = state_of(app);
-    if (!g || g->routed)
-        return g ? g->router : NULL;
+    if (!g)
+        return NULL;
+    if (!g->routed)
+        build_router(app, g);
+    return g->router;
+}
+
+/* Builds g's route table (once: g->routed is set), leaving g->router NULL
+ * when out of memory. Not inlined: every request asks for the table, and
+ * only the first one needs this frame. */
+static __attribute__((noinline)) void build_router(fnh__app *app, http_state *g)
+{
     g->routed = 1;
     g->router = fnh__router_new();
     if (!g->router)
-        return NULL;
+        return;
     const char *prefix = fnh__http_route_prefix(app);
     for (fnh__http_fn *hf = g->fns; hf; hf = hf->next) {
         fnh__function *fn = hf->fn;
@@ -507,5 +519,4 @@ fnh__router *fnh__http_router(fnh__app *app)
     }
     fnh__router_finalize(g->router);
     fnh__router_overlaps(g->router, overlap_cb, app);
-    return g->router;
 }
