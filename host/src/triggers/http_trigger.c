@@ -69,7 +69,7 @@ static void add_host_headers(const fnh__app *app, const fnh__http_req *req, hdrs
     const char *hsts = fnh__http_hsts_value(fnh__http_throttle_of(app), req);
     if (hsts)
         add_header(h, "Strict-Transport-Security", hsts);
-    const char *origin = req ? cors_origin(app, req) : NULL;
+    const char *origin = req && app->cors ? cors_origin(app, req) : NULL; /* most have none */
     if (origin) {
         add_header(h, "Access-Control-Allow-Origin", origin);
         if (app->cors_credentials)
