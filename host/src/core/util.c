@@ -181,15 +181,19 @@ const char *fnh__closest_word(const char *word, const char *const *known)
  * cryptographic strength, and this keeps them off the syscall path. */
 static __thread uint64_t rng_state[2];
 
-static uint64_t rng_next(void)
+/* Seeds the calling thread's generator (its state is never all zero). */
+static void rng_seed(void)
 {
-    if (!rng_state[0] && !rng_state[1]) {
-        if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state) {
-            rng_state[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rng_state;
-            rng_state[1] = fnh__now_ns();
-        }
-        rng_state[0] |= 1;
+    if (getrandom(rng_state, sizeof rng_state, 0) != sizeof rng_state) {
+        rng_state[0] = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&rng_state;
+        rng_state[1] = fnh__now_ns();
     }
+    rng_state[0] |= 1;
+}
+
+/* The next number of the calling thread's generator, once seeded. */
+static inline uint64_t rng_next(void)
+{
     uint64_t s1 = rng_state[0];
     const uint64_t s0 = rng_state[1];
     rng_state[0] = s0;
@@ -198,33 +202,43 @@ static uint64_t rng_next(void)
     return rng_state[1] + s0;
 }
 
-/* The 32 bits of v as 8 lowercase hex digits, one per byte of the result
- * (in memory order: a random UUID needs random digits, not a byte order):
- * the nibbles are spread to bytes, then made digits without branches. */
-static uint64_t hex8(uint32_t v)
+/* One nibble in each byte: the low nibbles of a word's bytes. */
+static const uint64_t low_nibbles = 0x0F0F0F0F0F0F0F0Full;
+
+/* x, a value of 0 to 15 in each byte, as 8 lowercase hex digits (one per
+ * byte, without branches): '0' is added, and 'a' - '0' - 10 more where the
+ * value is 10 or over (adding 6 carries into the byte's high nibble). */
+static inline uint64_t hex_digits(uint64_t x)
 {
-    uint64_t x = v;
-    x = (x | x << 16) & 0x0000FFFF0000FFFFull;
-    x = (x | x << 8) & 0x00FF00FF00FF00FFull;
-    x = (x | x << 4) & 0x0F0F0F0F0F0F0F0Full;
-    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull; /* >= 10 */
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
     return x + 0x3030303030303030ull + letters * ('a' - '0' - 10);
 }
 
 void fnh__uuid(char out[37])
 {
+    if (!rng_state[0] && !rng_state[1])
+        rng_seed();
     uint64_t a = rng_next(), c = rng_next();
-    uint64_t h[4] = {hex8((uint32_t)a), hex8((uint32_t)(a >> 32)), hex8((uint32_t)c),
-                     hex8((uint32_t)(c >> 32))};
-    const char *d = (const char *)h;
-    memcpy(out, d, 8);
-    memcpy(out + 9, d + 8, 4);
-    memcpy(out + 14, d + 12, 4);
-    memcpy(out + 19, d + 16, 4);
-    memcpy(out + 24, d + 20, 12);
+    /* the 32 random nibbles, each in a byte of its own: a random UUID needs
+     * random digits, not an order of them, so the low nibbles of a's and c's
+     * bytes make two words and their high nibbles two more */
+    uint64_t w0 = hex_digits(a & low_nibbles), w1 = hex_digits(a >> 4 & low_nibbles);
+    uint64_t w2 = hex_digits(c & low_nibbles), w3 = hex_digits(c >> 4 & low_nibbles);
+    uint32_t w1a = (uint32_t)w1, w1b = (uint32_t)(w1 >> 32);
+    uint32_t w2a = (uint32_t)w2, w2b = (uint32_t)(w2 >> 32);
+    memcpy(out, &w0, 8); /* 8-4-4-4-12 */
+    memcpy(out + 9, &w1a, 4);
+    memcpy(out + 14, &w1b, 4);
+    memcpy(out + 19, &w2a, 4);
+    memcpy(out + 24, &w2b, 4);
+    memcpy(out + 28, &w3, 8);
     out[8] = out[13] = out[18] = out[23] = '-';
-    out[14] = '4';             /* version 4: random */
-    out[19] = "89ab"[c & 3];   /* variant 1, from bits of the digit it replaces */
+    out[14] = '4'; /* version 4: random */
+    /* variant 1: 8, 9, a or b from the low two bits of the digit it replaces
+     * (a digit's code ends in its value's two bits, a letter's in one less:
+     * 'a' is 0x61; d >> 6 is 1 for letters) */
+    unsigned d = (unsigned char)out[19];
+    out[19] = "89ab"[(d + (d >> 6)) & 3];
     out[36] = '\0';
 }
 
