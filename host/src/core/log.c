@@ -139,6 +139,39 @@ static uint64_t coarse_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A console line's "[<timestamp>] " prefix, kept per thread for the
+ * monotonic times [from, from + span) it stands for (a millisecond of the
+ * wall clock at most): lines come many a millisecond, and an invocation's
+ * two often share one. */
+typedef struct line_stamp {
+    uint64_t from, span;
+    size_t n;      /* its length: the timestamp is text + 1, n - 3 bytes */
+    char text[32]; /* '[', a timestamp of at most 28 bytes, "] " and NUL */
+} line_stamp;
+static _Thread_local line_stamp stamp;
+
+/* Makes the calling thread's stamp for now_ns. */
+static void stamp_make(uint64_t now_ns)
+{
+    uint64_t until;
+    char ts[32];
+    size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns, &stamp.from, &until), ts);
+    stamp.span = until - stamp.from;
+    stamp.text[0] = '[';
+    memcpy(stamp.text + 1, ts, tn);
+    memcpy(stamp.text + 1 + tn, "] ", 3);
+    stamp.n = tn + 3;
+}
+
+/* The stamp of a line written at now_ns (an fnh__now_ns() reading): the
+ * calling thread's, made again only when now_ns is outside its times. */
+static const line_stamp *stamp_at(uint64_t now_ns)
+{
+    if (now_ns - stamp.from >= stamp.span)
+        stamp_make(now_ns);
+    return &stamp;
+}
+
 /* Writes out every line appended so far: the buffer is swapped for the
  * empty spare under the lock and written after it, with writing held so
  * flushes leave in order. Not under the lock. */
@@ -179,9 +212,9 @@ static const char *color_of(fnh_log_level level)
 }
 
 /* Starts a console line with room for a message of up to room bytes at the
- * end of the output: "[<ts>] " and the level's colour. Returns where the
+ * end of the output: the stamp and the level's colour. Returns where the
  * message goes, or NULL when out of memory. Under the lock. */
-static char *line_head(const char ts[32], size_t tn, fnh_log_level level, size_t room)
+static char *line_head(const line_stamp *st, fnh_log_level level, size_t room)
 {
     const char *color = color_of(level);
     size_t cn = color ? strlen(color) : 0, need = 32 + cn + room + 8;
@@ -189,13 +222,10 @@ static char *line_head(const char ts[32], size_t tn, fnh_log_level level, size_t
     if (b->len + need + 1 > b->cap && fnh__buf_reserve(b, need))
         return NULL;
     char *o = b->data + b->len;
-    *o++ = '[';
-    /* the whole timestamp buffer: a copy of fixed size is a few moves; the
-     * bytes past the timestamp are overwritten next or lie past the end */
-    memcpy(o, ts, 32);
-    o += tn;
-    *o++ = ']';
-    *o++ = ' ';
+    /* the whole stamp buffer: a copy of fixed size is a few moves; the bytes
+     * past the stamp are overwritten next or lie past the end */
+    memcpy(o, st->text, sizeof st->text);
+    o += st->n;
     return color ? fnh__put(o, color, cn) : o;
 }
 
@@ -209,32 +239,32 @@ static void line_tail(char *o, fnh_log_level level)
     g_log.out.len = (size_t)(o - g_log.out.data);
 }
 
-/* Appends one line (msg, len bytes, no newline) with the timestamp ts (tn
- * bytes, in a buffer of 32) to the output. Under the lock. */
-static void append_line(const char ts[32], size_t tn, const char *category, fnh_log_level level,
+/* Appends one line (msg, len bytes, no newline) with the stamp st to the
+ * output. Under the lock. */
+static void append_line(const line_stamp *st, const char *category, fnh_log_level level,
                         const char *msg, size_t len)
 {
     if (g_log.json) {
-        fnh__buf_printf(&g_log.out, "{\"timestamp\":\"%s\",\"level\":\"%s\",\"category\":", ts,
-                        level_names[level]);
+        fnh__buf_printf(&g_log.out, "{\"timestamp\":\"%.*s\",\"level\":\"%s\",\"category\":",
+                        (int)st->n - 3, st->text + 1, level_names[level]);
         fnh__json_escape(&g_log.out, category, strlen(category));
         fnh__buf_puts(&g_log.out, ",\"message\":");
         fnh__json_escape(&g_log.out, msg, len);
         fnh__buf_puts(&g_log.out, "}\n");
         return;
     }
-    char *o = line_head(ts, tn, level, len);
+    char *o = line_head(st, level, len);
     if (o)
         line_tail(fnh__put(o, msg, len), level);
 }
 
 /* Appends one JSON object for the line to the thread's tee. Under the lock. */
-static void tee_line(fnh__log_tee *t, const char *ts, const char *category, fnh_log_level level,
-                     const char *msg, size_t n)
+static void tee_line(fnh__log_tee *t, const line_stamp *st, const char *category,
+                     fnh_log_level level, const char *msg, size_t n)
 {
     fnh__buf *b = &t->lines;
-    fnh__buf_printf(b, "%s{\"timestamp\":\"%s\",\"level\":\"%s\",\"category\":",
-                    b->len ? "," : "", ts, level_names[level]);
+    fnh__buf_printf(b, "%s{\"timestamp\":\"%.*s\",\"level\":\"%s\",\"category\":",
+                    b->len ? "," : "", (int)st->n - 3, st->text + 1, level_names[level]);
     fnh__json_escape(b, category, strlen(category));
     fnh__buf_puts(b, ",\"message\":");
     fnh__json_escape(b, msg, n);
@@ -267,17 +297,16 @@ void fnh__log_tee_clear(fnh__log_tee *t)
 static void write_line(const char *category, fnh_log_level level, const char *msg, size_t n,
                        int split, uint64_t now_ns)
 {
-    char ts[32];
-    size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns), ts);
+    const line_stamp *st = stamp_at(now_ns);
     lock();
     if (tls_tee)
-        tee_line(tls_tee, ts, category, level, msg, n);
+        tee_line(tls_tee, st, category, level, msg, n);
     split = split && !g_log.json;
     const char *p = msg, *end = msg + n;
     do {
         const char *nl = split ? memchr(p, '\n', (size_t)(end - p)) : NULL;
         const char *stop = nl ? nl : end;
-        append_line(ts, tn, category, level, p, (size_t)(stop - p));
+        append_line(st, category, level, p, (size_t)(stop - p));
         p = nl ? nl + 1 : end;
     } while (p < end);
     int due = flush_due(now_ns);
@@ -305,10 +334,9 @@ char *fnh__log_begin(const char *category, fnh_log_level level, uint64_t now_ns,
     open_line.msg = scratch;
     if (g_log.json || tls_tee)
         return scratch; /* fnh__log_end hands it to write_line */
-    char ts[32];
-    size_t tn = fnh__iso_utc(fnh__wall_ms_at(now_ns), ts);
+    const line_stamp *st = stamp_at(now_ns);
     lock();
-    char *o = line_head(ts, tn, level, room);
+    char *o = line_head(st, level, room);
     if (!o) {
         unlock();
         return scratch;

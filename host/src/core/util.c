@@ -256,17 +256,29 @@ int64_t fnh__wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t fnh__wall_ms_at(uint64_t mono_ns)
+int64_t fnh__wall_ms_at(uint64_t mono_ns, uint64_t *from, uint64_t *until)
 {
     static __thread uint64_t read_at;
     static __thread int64_t offset_ns;
-    if (!read_at || mono_ns - read_at > 100000000u) { /* also when mono_ns is older */
+    const uint64_t reread = 100000000u; /* the offset is read again after 100 ms */
+    if (!read_at || mono_ns - read_at > reread) { /* also when mono_ns is older */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         read_at = fnh__now_ns();
         offset_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - (int64_t)read_at;
     }
-    return ((int64_t)mono_ns + offset_ns) / 1000000;
+    int64_t wall_ns = (int64_t)mono_ns + offset_ns;
+    /* the monotonic times in the same millisecond (before 1970: this one
+     * only) that the offset read stands for: none but later ones when
+     * mono_ns came before the read */
+    uint64_t into = wall_ns >= 0 ? (uint64_t)(wall_ns % 1000000) : 0;
+    uint64_t first = mono_ns > into ? mono_ns - into : 0;
+    uint64_t end = mono_ns + (wall_ns >= 0 ? 1000000u - into : 1);
+    *from = first > read_at ? first : read_at;
+    *until = end < read_at + reread + 1 ? end : read_at + reread + 1;
+    if (*until < *from)
+        *until = *from;
+    return wall_ns / 1000000;
 }
 
 size_t fnh__iso_utc(int64_t wall_ms, char out[32])

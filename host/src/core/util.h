@@ -136,8 +136,11 @@ int64_t fnh__wall_ms(void);
 /* The wall clock, in milliseconds since the epoch, at monotonic time
  * mono_ns (an fnh__now_ns() reading the caller has): the two clocks' offset
  * is read per thread and again once 100 ms have passed, so a step of the
- * wall clock shows within 100 ms. */
-int64_t fnh__wall_ms_at(uint64_t mono_ns);
+ * wall clock shows within 100 ms. [*from, *until) are monotonic times (up
+ * to a millisecond of them, mono_ns among them unless it came before the
+ * offset's read) that give the same answer on this thread: a caller may keep
+ * what it made of the answer for them. */
+int64_t fnh__wall_ms_at(uint64_t mono_ns, uint64_t *from, uint64_t *until);
 /* Formats a wall-clock time as 2026-01-31T23:59:00.123Z into out[32] (all
  * 32 bytes are written). Returns its length. */
 size_t fnh__iso_utc(int64_t wall_ms, char out[32]);
