@@ -25,28 +25,50 @@ typedef struct level_rule {
     int level;
 } level_rule;
 
+/* What a line of one level has around its stamp and message on a terminal:
+ * its colour and the colour's reset (both empty elsewhere, and for levels
+ * without a colour). Fixed-size copies: only the first n bytes count. */
+typedef struct line_paint {
+    char open[8];
+    char close[4];
+    unsigned char open_n, close_n;
+} line_paint;
+
 static struct {
     int locked;               /* the spin lock over out, the tees and last_flush_ns */
     pthread_mutex_t writing;  /* held by the flush that writes spare */
     fnh__buf out;             /* lines appended, not yet flushed */
     fnh__buf spare;           /* the lines a flush writes (under writing) */
     int json;
-    int tty;
+    size_t flush_len; /* the output is flushed past this length (0 on a terminal) */
+    line_paint paint[FNH__LOG_NONE + 1];
     int verbose;
     int default_level;
     level_rule *rules;
     size_t nrules;
     unsigned generation; /* counts the changes of levels (never 0: memos start stale) */
     uint64_t last_flush_ns;
-} g_log = {.writing = PTHREAD_MUTEX_INITIALIZER, .default_level = FNH_LOG_INFO, .generation = 1};
+} g_log = {.writing = PTHREAD_MUTEX_INITIALIZER,
+           .flush_len = 32768,
+           .default_level = FNH_LOG_INFO,
+           .generation = 1};
 
-static void lock(void)
+/* Waits for the spin lock another thread holds, and takes it. */
+static void lock_wait(void)
 {
     unsigned spins = 0;
-    while (__atomic_exchange_n(&g_log.locked, 1, __ATOMIC_ACQUIRE))
+    do
         while (__atomic_load_n(&g_log.locked, __ATOMIC_RELAXED))
             if (++spins % 64 == 0)
                 sched_yield(); /* the holder may be off its CPU */
+    while (__atomic_exchange_n(&g_log.locked, 1, __ATOMIC_ACQUIRE));
+}
+
+/* Takes the spin lock: inline when it is free, as it mostly is. */
+static inline void lock(void)
+{
+    if (__atomic_exchange_n(&g_log.locked, 1, __ATOMIC_ACQUIRE))
+        lock_wait();
 }
 
 static void unlock(void)
@@ -62,7 +84,18 @@ static const char *level_names[] = {"Trace", "Debug", "Information", "Warning",
 void fnh__log_init(int json, int verbose)
 {
     g_log.json = json;
-    g_log.tty = isatty(1);
+    int tty = isatty(1);
+    g_log.flush_len = tty ? 0 : 32768;
+    for (int level = FNH_LOG_WARN; level <= FNH__LOG_NONE; level++) {
+        line_paint *p = &g_log.paint[level];
+        *p = (line_paint){0};
+        if (tty) {
+            memcpy(p->open, level == FNH_LOG_WARN ? "\033[33m" : "\033[31m", 5);
+            memcpy(p->close, "\033[0m", 4);
+            p->open_n = 5;
+            p->close_n = 4;
+        }
+    }
     g_log.verbose = verbose;
     g_log.default_level = verbose ? FNH_LOG_DEBUG : FNH_LOG_INFO;
     g_log.generation++;
@@ -195,45 +228,42 @@ static void flush(void)
     pthread_mutex_unlock(&g_log.writing);
 }
 
-/* Whether the lines appended so far are to be written now: on a terminal,
- * past 32 KiB, or 100 ms after the last flush (now_ns: a fine reading of
- * the clock that stamped last_flush_ns coarsely). Under the lock. */
-static int flush_due(uint64_t now_ns)
+/* Whether the lines appended so far are to be written now: on a terminal
+ * (flush_len 0: there is a line), past 32 KiB, or 100 ms after the last
+ * flush (now_ns: a fine reading of the clock that stamped last_flush_ns
+ * coarsely). Under the lock. */
+static inline int flush_due(uint64_t now_ns)
 {
-    return g_log.tty || g_log.out.len > 32768 || now_ns - g_log.last_flush_ns > 100000000u;
-}
-
-/* The colour a line of level has on a terminal, or NULL. */
-static const char *color_of(fnh_log_level level)
-{
-    if (!g_log.tty)
-        return NULL;
-    return level >= FNH_LOG_ERROR ? "\033[31m" : level == FNH_LOG_WARN ? "\033[33m" : NULL;
+    return g_log.out.len > g_log.flush_len || now_ns - g_log.last_flush_ns > 100000000u;
 }
 
 /* Starts a console line with room for a message of up to room bytes at the
  * end of the output: the stamp and the level's colour. Returns where the
  * message goes, or NULL when out of memory. Under the lock. */
-static char *line_head(const line_stamp *st, fnh_log_level level, size_t room)
+static inline char *line_head(const line_stamp *st, fnh_log_level level, size_t room)
 {
-    const char *color = color_of(level);
-    size_t cn = color ? strlen(color) : 0, need = 32 + cn + room + 8;
+    const line_paint *p = &g_log.paint[level];
+    /* the stamp's and the colour's buffers, the message, the reset and
+     * "\n" (the NUL is counted by fnh__buf_reserve) */
+    size_t need = sizeof st->text + sizeof p->open + room + sizeof p->close + 1;
     fnh__buf *b = &g_log.out;
     if (b->len + need + 1 > b->cap && fnh__buf_reserve(b, need))
         return NULL;
     char *o = b->data + b->len;
-    /* the whole stamp buffer: a copy of fixed size is a few moves; the bytes
-     * past the stamp are overwritten next or lie past the end */
+    /* whole buffers: a copy of fixed size is a few moves; the bytes past
+     * what counts are overwritten next or lie past the end */
     memcpy(o, st->text, sizeof st->text);
     o += st->n;
-    return color ? fnh__put(o, color, cn) : o;
+    memcpy(o, p->open, sizeof p->open);
+    return o + p->open_n;
 }
 
 /* Ends the line line_head started, whose message ends at o. Under the lock. */
-static void line_tail(char *o, fnh_log_level level)
+static inline void line_tail(char *o, fnh_log_level level)
 {
-    if (color_of(level))
-        o = fnh__put(o, FNH__LIT("\033[0m"));
+    const line_paint *p = &g_log.paint[level];
+    memcpy(o, p->close, sizeof p->close);
+    o += p->close_n;
     *o++ = '\n';
     *o = '\0';
     g_log.out.len = (size_t)(o - g_log.out.data);
@@ -320,8 +350,7 @@ static _Thread_local struct {
     const char *category;
     fnh_log_level level;
     uint64_t now_ns;
-    char *msg;     /* where its message starts */
-    int in_place;  /* in the output, under the lock; else in scratch */
+    char *msg; /* where its message starts: in the output, under the lock, or scratch */
 } open_line;
 static _Thread_local char scratch[FNH__LOG_ROOM_MAX];
 
@@ -330,18 +359,16 @@ char *fnh__log_begin(const char *category, fnh_log_level level, uint64_t now_ns,
     open_line.category = category;
     open_line.level = level;
     open_line.now_ns = now_ns;
-    open_line.in_place = 0;
-    open_line.msg = scratch;
-    if (g_log.json || tls_tee)
-        return scratch; /* fnh__log_end hands it to write_line */
-    const line_stamp *st = stamp_at(now_ns);
-    lock();
-    char *o = line_head(st, level, room);
-    if (!o) {
-        unlock();
-        return scratch;
+    char *o = scratch; /* fnh__log_end hands it to write_line */
+    if (!g_log.json && !tls_tee) {
+        const line_stamp *st = stamp_at(now_ns);
+        lock();
+        o = line_head(st, level, room);
+        if (!o) {
+            unlock();
+            o = scratch;
+        }
     }
-    open_line.in_place = 1;
     return open_line.msg = o;
 }
 
@@ -350,7 +377,7 @@ void fnh__log_end(char *end, size_t max)
     size_t n = (size_t)(end - open_line.msg);
     if (n > max)
         n = max;
-    if (!open_line.in_place) {
+    if (open_line.msg == scratch) {
         write_line(open_line.category, open_line.level, scratch, n, 0, open_line.now_ns);
         return;
     }
