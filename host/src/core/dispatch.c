@@ -97,6 +97,29 @@ static char *put_str(char *at, const char *s, size_t max)
     return put_n(at, s, strlen(s), max); /* strnlen is slower on short strings */
 }
 
+/* Copies inv's id to at; returns the end. A dispatched invocation's id is
+ * fnh__uuid's, 36 characters: one copy of fixed size, nothing measured. */
+static char *put_id(char *at, const fnh__invocation *inv)
+{
+    return fnh__put(at, inv->id, sizeof inv->id - 1);
+}
+
+/* Writes v in decimal to at (room for 20 digits); returns the end. */
+static char *put_u64(char *at, uint64_t v)
+{
+    if (v < 10) { /* most durations */
+        *at = (char)('0' + v);
+        return at + 1;
+    }
+    char num[20];
+    size_t d = sizeof num;
+    do {
+        num[--d] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return fnh__put(at, num + d, sizeof num - d);
+}
+
 /* Milliseconds the function has run until now (queue time excluded). */
 static uint64_t run_ms(const fnh__invocation *inv, uint64_t now)
 {
@@ -121,7 +144,7 @@ static void log_executing(fnh__invocation *inv)
         at = fnh__put(at, FNH__LIT("' (Reason='"));
         at = put_str(at, inv->reason, EXECUTING_MAX);
         at = fnh__put(at, FNH__LIT("', Id="));
-        at = put_str(at, inv->id, sizeof inv->id);
+        at = put_id(at, inv);
         at = fnh__put(at, FNH__LIT(")"));
         fnh__log_end(at, EXECUTING_MAX);
     }
@@ -146,19 +169,13 @@ static void log_executed_line(fnh__invocation *inv, int ok)
     if (ok) {
         if (!info_enabled(inv->fn))
             return;
-        char num[24];
-        int d = (int)sizeof num;
-        do {
-            num[--d] = (char)('0' + ms % 10);
-            ms /= 10;
-        } while (ms && d > 0);
         char *at = fnh__log_begin(cat, FNH_LOG_INFO, now, 3 * EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("Executed 'Functions."));
         at = put_n(at, inv->fn->name, inv->fn->name_len, EXECUTED_MAX);
         at = fnh__put(at, FNH__LIT("' (Succeeded, Id="));
-        at = put_str(at, inv->id, sizeof inv->id);
+        at = put_id(at, inv);
         at = fnh__put(at, FNH__LIT(", Duration="));
-        at = fnh__put(at, num + d, sizeof num - (size_t)d);
+        at = put_u64(at, ms);
         at = fnh__put(at, FNH__LIT("ms)"));
         fnh__log_end(at, EXECUTED_MAX);
     } else {
