@@ -98,10 +98,12 @@ static char *put_str(char *at, const char *s, size_t max)
 }
 
 /* Copies inv's id to at; returns the end. A dispatched invocation's id is
- * fnh__uuid's, 36 characters: one copy of fixed size, nothing measured. */
+ * fnh__uuid's, 36 characters: one copy of fixed size when its last place is
+ * taken, measured only when it is not. */
 static char *put_id(char *at, const fnh__invocation *inv)
 {
-    return fnh__put(at, inv->id, sizeof inv->id - 1);
+    size_t full = sizeof inv->id - 1;
+    return fnh__put(at, inv->id, inv->id[full - 1] ? full : strlen(inv->id));
 }
 
 /* Writes v in decimal to at (room for 20 digits); returns the end. */
