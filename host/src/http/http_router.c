@@ -1544,11 +1544,6 @@ static int route_try(const fnh__route *r, const struct req *q, struct span *vals
     return route_values(r, q, vals, gave_up);
 }
 
-/* Splits the raw path on '/' (after dropping the leading '/' and one
- * trailing '/') into q, whose segments then lie in path itself, using
- * off/lens arrays of at least cap entries. Returns 1 if usable, 2 if usable
- * once req_decode has run (the path holds a '%'), 0 if the path cannot
- * match anything (empty segment), -1 if more than cap segments. */
 /* Drops the leading '/' and one trailing '/' of a request path. */
 static inline void trim_slashes(const char **path, size_t *len)
 {
@@ -1560,6 +1555,11 @@ static inline void trim_slashes(const char **path, size_t *len)
         (*len)--;
 }
 
+/* Splits the raw path on '/' (after dropping the leading '/' and one
+ * trailing '/') into q, whose segments then lie in path itself, using
+ * off/lens arrays of at least cap entries. Returns 1 if usable, 2 if usable
+ * once req_decode has run (the path holds a '%'), 0 if the path cannot
+ * match anything (empty segment), -1 if more than cap segments. */
 static inline int req_split(struct req *q, const char *path, size_t len, size_t *off,
                             size_t *lens, size_t cap)
 {
