@@ -13,7 +13,7 @@ measures the reference server (bench/refserver.c) and four fnhost targets:
           route parameters (inline hello.so); wrk hits one of them
 
 For each: time from exec to the first 200 (median of 5 starts) and idle
-RSS. Then rounds (3 by default): in each, every fnhost target is measured
+RSS. Then rounds (5 by default): in each, every fnhost target is measured
 right beside a run of the reference (reference first in odd rounds, last in
 even ones), each run a fresh server, a wrk warm-up and one measured run, the
 server on CPU 0 and wrk on CPU 1: requests/s, p50/p99 latency, server CPU
@@ -668,9 +668,9 @@ def main():
                     help="seconds of each measured wrk run (default: 5)")
     ap.add_argument("--warmup", type=int, default=None,
                     help="seconds of wrk warm-up before each measured run (default: 3; 1 with --quick)")
-    ap.add_argument("--runs", type=int, default=3,
+    ap.add_argument("--runs", type=int, default=5,
                     help="rounds; each measures every target once, medians reported "
-                         "(default: 3; 1 with --quick)")
+                         "(default: 5; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 1 s warm-up (smoke test)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.md"),
                     help="report file (default: bench/results.md)")
