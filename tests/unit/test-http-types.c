@@ -87,7 +87,7 @@ static fnh__http_req *new_req(const char *target, const char *hbytes, size_t hle
     fnh__http_target parts;
     fnh__http_req *r = NULL;
     if (fnh__http_target_split(target, 0, &parts) ||
-        fnh__http_req_new("GET", target, &parts, hbytes, hlen, NULL, n, &r))
+        fnh__http_req_new("GET", target, &parts, hbytes, hlen, n, &r))
         return NULL;
     return r;
 }
@@ -165,9 +165,9 @@ static void test_targets_and_paths(void)
           *parts.query == '\0');
     fnh__http_req *r = NULL;
     CHECK(fnh__http_target_split("/a%00b", 0, &parts) == 0);
-    CHECK(fnh__http_req_new("GET", "/a%00b", &parts, "", 0, NULL, 0, &r) == -EILSEQ && r == NULL);
+    CHECK(fnh__http_req_new("GET", "/a%00b", &parts, "", 0, 0, &r) == -EILSEQ && r == NULL);
     CHECK(fnh__http_target_split("/a", 0, &parts) == 0);
-    CHECK(fnh__http_req_new("BREW", "/a", &parts, "", 0, NULL, 0, &r) == 0 && r);
+    CHECK(fnh__http_req_new("BREW", "/a", &parts, "", 0, 0, &r) == 0 && r);
     if (r) {
         CHECK(r->method == 0);
         CHECK_STR(r->method_name, "BREW");

@@ -107,7 +107,7 @@ static fnh__invocation *http_inv(const char *name, const char *method, const cha
     fnh__http_target parts;
     fnh__http_req *r = NULL;
     if (fnh__http_target_split(target, 0, &parts) ||
-        fnh__http_req_new(method, target, &parts, hs.data, hs.len, NULL, n, &r))
+        fnh__http_req_new(method, target, &parts, hs.data, hs.len, n, &r))
         abort();
     fnh__buf_free(&hs);
     if (len)

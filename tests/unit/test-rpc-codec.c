@@ -275,7 +275,7 @@ static fnh__http_req *request(void)
     fnh__http_target parts;
     fnh__http_req *r = NULL;
     if (fnh__http_target_split(target, 0, &parts) ||
-        fnh__http_req_new("PROPFIND", target, &parts, hs, sizeof hs, NULL, 4, &r))
+        fnh__http_req_new("PROPFIND", target, &parts, hs, sizeof hs, 4, &r))
         abort(); /* PROPFIND: a method no route can have */
     fnh__buf_append(&r->body, "a\0b\xff", 4);
     return r;

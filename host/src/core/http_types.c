@@ -146,11 +146,10 @@ static int has_escaped_nul(const char *s, size_t n)
 }
 
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
-                      const char *hbytes, size_t hlen, const size_t *offsets, size_t nheaders,
-                      fnh__http_req **out)
+                      const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out)
 {
     return fnh__http_req_make(fnh__method_bit(method, strlen(method)), method, target,
-                              strlen(target), parts, hbytes, hlen, offsets, nheaders, out);
+                              strlen(target), parts, hbytes, hlen, NULL, nheaders, out);
 }
 
 int fnh__http_req_make(unsigned bit, const char *method, const char *target, size_t tlen,

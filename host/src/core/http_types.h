@@ -78,19 +78,18 @@ int fnh__http_target_split(const char *target, int connect, fnh__http_target *ou
 /* A request in one allocation: method (name; its FNH__M_* bit is looked
  * up), target as received, its parts (from fnh__http_target_split, or the
  * caller's own), and nheaders headers given as hbytes, hlen bytes of
- * "name\0value\0" pairs, with offsets NULL or where each name and value
- * starts in hbytes (2 * nheaders of them, a parser's by-product: then the
- * pairs are not searched for their ends); all of them are copied (borrowed
- * for the call). The path is percent-decoded into path (which is the raw
+ * "name\0value\0" pairs; all of them are copied (borrowed for the call).
+ * The path is percent-decoded into path (which is the raw
  * path itself when that has no '%'). The body starts empty. Returns 0 and
  * *out (the caller owns it: free with fnh__http_req_free), -ENOMEM, or
  * -EILSEQ when the decoded path or query would hold a NUL byte ("%00"). */
 int fnh__http_req_new(const char *method, const char *target, const fnh__http_target *parts,
-                      const char *hbytes, size_t hlen, const size_t *offsets, size_t nheaders,
-                      fnh__http_req **out);
+                      const char *hbytes, size_t hlen, size_t nheaders, fnh__http_req **out);
 /* fnh__http_req_new for a caller that knows more (a parser): the method's
  * FNH__M_* bit (0 when it has none: then its name method is copied, else
- * method is not read) and the target's length tlen. */
+ * method is not read), the target's length tlen, and offsets, NULL or where
+ * each header name and value starts in hbytes (2 * nheaders of them: then
+ * the pairs are not searched for their ends). */
 int fnh__http_req_make(unsigned bit, const char *method, const char *target, size_t tlen,
                        const fnh__http_target *parts, const char *hbytes, size_t hlen,
                        const size_t *offsets, size_t nheaders, fnh__http_req **out);

@@ -463,7 +463,7 @@ static fnh__http_req *req_from_http(const PB(RpcHttp) *h)
     fnh__http_target parts;
     fnh__http_req *r = NULL;
     if (!rc && fnh__http_target_split(t, 0, &parts) == 0)
-        fnh__http_req_new(method, t, &parts, hs.data, hs.len, NULL, nheaders, &r);
+        fnh__http_req_new(method, t, &parts, hs.data, hs.len, nheaders, &r);
     fnh__buf_free(&hs);
     free(slashed);
     if (r && h->body) {

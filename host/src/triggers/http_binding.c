@@ -356,7 +356,7 @@ static int trigger_invoke(void *state, const fnh_value *input)
     if (target && hs) { /* the route as it is written: its path, no query */
         fnh__http_target parts = {target, strlen(target), "", 0};
         fnh__http_req_new("POST", target, &parts, hs, strlen("Content-Type") + strlen(ctype) + 2,
-                          NULL, 1, &r);
+                          1, &r);
     }
     free(target);
     free(hs);
