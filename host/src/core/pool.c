@@ -56,6 +56,7 @@ static struct {
     struct fnh__lane *ready_head, *ready_tail;
     struct fnh__lane *lanes; /* every lane, freed at shutdown */
     int idle;
+    int waking; /* of the idle, signalled and not yet awake */
     int stopping;
     int nthreads; /* the pool's size */
     int cpu_cap;  /* running workers the fan-out timer grows to (the rest: I/O) */
@@ -237,6 +238,8 @@ static void *worker_main(void *arg)
             g.idle++;
             pthread_cond_wait(&g.cond, &g.lock);
             g.idle--;
+            if (g.waking)
+                g.waking--;
         }
         if (g.stopping)
             break; /* what is still queued is handed back by the shutdown */
@@ -331,7 +334,8 @@ static void arm_stall_timer(void)
 }
 
 /* Hands this iteration's jobs to the workers at once, each into its
- * function's lane. One worker is woken when none is running; while work
+ * function's lane. One worker is woken when none is running (one signalled
+ * but not yet awake counts as running: it will take the queue); while work
  * stays queued a short timer wakes one more idle worker per tick. */
 static void hand_over(void)
 {
@@ -351,14 +355,15 @@ static void hand_over(void)
         tiny |= lane_is_tiny(l);
         lane_push(l, inv);
     }
-    int signals = 0;
-    if (g.idle && g.idle == g.alive - g.stuck) /* none running: wake one */
+    int signals = 0, asleep = g.idle - g.waking;
+    if (asleep && asleep == g.alive - g.stuck) /* none running or woken: wake one */
         signals = 1;
     /* binding I/O (a queue put waiting for its flush, a blob write) mostly
      * waits: a worker for each such job at once, so they wait together */
     if (signals < io_jobs)
-        signals = io_jobs < g.idle ? io_jobs : g.idle;
-    int wake_more = g.ready_head && g.idle > signals; /* stall_cb decides */
+        signals = io_jobs < asleep ? io_jobs : asleep;
+    g.waking += signals;
+    int wake_more = g.ready_head && asleep > signals; /* stall_cb decides */
     pthread_mutex_unlock(&g.lock);
     if (tiny && !uv_is_active((uv_handle_t *)&g.held_timer)) { /* the ceiling on holding */
         uv_timer_start(&g.held_timer, held_cb, HELD_TIMER_MS, HELD_TIMER_MS);
@@ -374,7 +379,7 @@ static void hand_over(void)
 /* Workers running a job, less those blocked in one (runner.h). Under g.lock. */
 static int busy_on_cpu(void)
 {
-    int n = g.alive - g.stuck - g.idle;
+    int n = g.alive - g.stuck - (g.idle - g.waking);
     uint64_t now = fnh__now_ns();
     for (const struct worker *w = g.workers; w; w = w->next)
         n -= w->job && !w->job->overdue &&
@@ -388,11 +393,13 @@ static void stall_cb(uv_timer_t *t)
     (void)t;
     pthread_mutex_lock(&g.lock);
     int running = busy_on_cpu();
-    if (g.ready_head && g.idle && running < g.cpu_cap)
+    if (g.ready_head && g.idle > g.waking && running < g.cpu_cap) {
+        g.waking++;
         pthread_cond_signal(&g.cond);
+    }
     /* while work waits and a worker could take it: look again (a job
      * running now may turn out to be blocked) */
-    int more = g.ready_head && g.idle > 1;
+    int more = g.ready_head && g.idle - g.waking > 1;
     pthread_mutex_unlock(&g.lock);
     g.stall_armed = 0;
     if (more)
