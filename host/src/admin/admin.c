@@ -29,22 +29,6 @@ void fnh__admin_set_restart(void (*hook)(void))
     g_restart = hook;
 }
 
-void fnh__admin_respond_error(fnh__http_exchange *x, int status, const char *msg)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", msg);
-    fnh__admin_respond_json(x, status, o);
-}
-
-void fnh__admin_respond_json(fnh__http_exchange *x, int status, cJSON *doc)
-{
-    char *s = cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    fnh__respond_simple(x, status, "application/json; charset=utf-8", s ? s : "null",
-                        s ? strlen(s) : 4);
-    free(s);
-}
-
 static long rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -55,14 +39,6 @@ static long rss_bytes(void)
         fclose(f);
     }
     return rss * sysconf(_SC_PAGESIZE);
-}
-
-cJSON *fnh__admin_errors_array(const fnh__strlist *l)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; i < l->len; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(l->items[i]));
-    return a;
 }
 
 static cJSON *function_metadata(fnh__host *h, fnh__function *fn)
@@ -215,14 +191,15 @@ static __attribute__((noinline)) int admin_route(fnh__host *h, fnh__http_exchang
     int get = req->method & (FNH__M_GET | FNH__M_HEAD);
     int post = req->method == FNH__M_POST;
     if (!path) {
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 500, NULL, NULL, 0);
     } else if (strcasecmp(path, "/admin/host/ping") == 0 && (get || post)) {
         fnh_kv hh[] = {{"Cache-Control", "no-store, no-cache"}};
         fnh__http_response r = {.status = 200, .headers = hh, .nheaders = 1};
         fnh__http_respond(x, &r);
     } else if (h->auth && (!h->secrets || fnh__auth_request_level(h->secrets, NULL, req) !=
                                               FNH__AUTH_ADMIN)) {
-        fnh__respond_simple(x, 401, NULL, NULL, 0); /* every other route needs the master key */
+        /* every other route needs the master key */
+        fnh__http_respond_simple(x, 401, NULL, NULL, 0);
     } else if (strcasecmp(path, "/admin/host/status") == 0 && get) {
         host_status(h, x);
     } else if (strcasecmp(path, "/admin/host/restart") == 0 && post) {
@@ -243,7 +220,7 @@ static __attribute__((noinline)) int admin_route(fnh__host *h, fnh__http_exchang
             *rest++ = '\0';
         fnh__function *fn = fnh__app_find(h->app, name);
         if (!fn) {
-            fnh__respond_simple(x, 404, NULL, NULL, 0);
+            fnh__http_respond_simple(x, 404, NULL, NULL, 0);
         } else if (!rest && get) {
             fnh__admin_respond_json(x, 200, function_metadata(h, fn));
         } else if (!rest && post) {
@@ -256,10 +233,10 @@ static __attribute__((noinline)) int admin_route(fnh__host *h, fnh__http_exchang
                 cJSON_AddItemToObject(o, "errors", fnh__admin_errors_array(&fn->errors));
             fnh__admin_respond_json(x, 200, o);
         } else {
-            fnh__respond_simple(x, 404, NULL, NULL, 0);
+            fnh__http_respond_simple(x, 404, NULL, NULL, 0);
         }
     } else {
-        fnh__respond_simple(x, 404, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 404, NULL, NULL, 0);
     }
     free(path);
     fnh__http_req_free(req);

@@ -1,5 +1,6 @@
-/* admin_internal.h: what the files of the admin API share: JSON answers and
- * the handlers admin.c routes to (keys, invoke, vfs). Loop thread. */
+/* admin_internal.h: what the files of the admin API share: JSON answers
+ * (admin_respond.c) and the handlers admin.c routes to (keys, invoke, vfs).
+ * Loop thread. */
 #ifndef FNH_ADMIN_INTERNAL_H
 #define FNH_ADMIN_INTERNAL_H
 

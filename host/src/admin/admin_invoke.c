@@ -303,7 +303,7 @@ void fnh__admin_invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn,
         cJSON_Delete(doc);
         static const char msg[] = "{\"error\":\"the body must be a JSON object such as "
                                   "{\\\"input\\\": \\\"...\\\"} (send {} for no input)\"}";
-        fnh__respond_simple(x, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
+        fnh__http_respond_simple(x, 400, "application/json; charset=utf-8", msg, sizeof msg - 1);
         return;
     }
     cJSON_Delete(doc);
@@ -320,7 +320,7 @@ void fnh__admin_invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn,
     if (invoke_input(&req->body, &input, &json) < 0 || (wants_wait(req) && !r)) {
         fnh__buf_free(&input);
         free(r);
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 500, NULL, NULL, 0);
         return;
     }
     if (r) {
@@ -344,5 +344,5 @@ void fnh__admin_invoke(fnh__host *h, fnh__http_exchange *x, fnh__function *fn,
                                  rc == -ENOENT ? "the function's trigger is not running"
                                                : strerror(-rc));
     else
-        fnh__respond_simple(x, 202, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 202, NULL, NULL, 0);
 }

@@ -35,7 +35,7 @@ static cJSON *key_json(const char *base, const char *name, const char *value)
 static void secrets_failed(fnh__http_exchange *x, fnh__secrets *s, int rc)
 {
     if (rc == -ENOENT) {
-        fnh__respond_simple(x, 404, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 404, NULL, NULL, 0);
         return;
     }
     const char *why = fnh__secrets_error(s);
@@ -117,7 +117,7 @@ void fnh__admin_keys(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, co
     if (!base || (name_raw && !name)) {
         free(base);
         free(name);
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 500, NULL, NULL, 0);
         return;
     }
     if (name)
@@ -127,7 +127,7 @@ void fnh__admin_keys(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, co
         if (m & (FNH__M_GET | FNH__M_HEAD))
             list(x, s, scope, fn, base);
         else
-            fnh__respond_simple(x, 404, NULL, NULL, 0);
+            fnh__http_respond_simple(x, 404, NULL, NULL, 0);
     } else if (m & (FNH__M_GET | FNH__M_HEAD)) {
         const char *value;
         int rc = fnh__secrets_get(s, scope, fn, name, &value);
@@ -152,9 +152,9 @@ void fnh__admin_keys(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, co
         else if (rc)
             secrets_failed(x, s, rc);
         else
-            fnh__respond_simple(x, 204, NULL, NULL, 0);
+            fnh__http_respond_simple(x, 204, NULL, NULL, 0);
     } else {
-        fnh__respond_simple(x, 404, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 404, NULL, NULL, 0);
     }
     free(base);
     free(name);

@@ -61,7 +61,7 @@ static void listing(fnh__host *h, fnh__http_exchange *x, const char *real, const
 {
     DIR *d = opendir(real);
     if (!d) {
-        fnh__respond_simple(x, 404, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 404, NULL, NULL, 0);
         return;
     }
     cJSON *a = cJSON_CreateArray();
@@ -106,10 +106,10 @@ static void file(fnh__http_exchange *x, const char *real, const struct stat *st)
     size_t len = 0;
     int rc = fnh__read_file(real, &data, &len);
     if (rc) {
-        fnh__respond_simple(x, rc == -ENOENT ? 404 : rc == -EACCES ? 403 : 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, rc == -ENOENT ? 404 : rc == -EACCES ? 403 : 500, NULL, NULL, 0);
         return;
     }
-    fnh__respond_simple(x, 200, mime_of(real), data, len);
+    fnh__http_respond_simple(x, 200, mime_of(real), data, len);
     free(data);
 }
 
@@ -125,7 +125,7 @@ void fnh__admin_vfs(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, con
     char *rel = malloc(n + 1);
     char root[PATH_MAX], real[PATH_MAX];
     if (!rel) {
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 500, NULL, NULL, 0);
         return;
     }
     n = fnh__url_decode(rel_raw, n, rel, 0);
@@ -139,16 +139,16 @@ void fnh__admin_vfs(fnh__host *h, fnh__http_exchange *x, fnh__http_req *req, con
         rel[--n] = '\0';
     char *target = NULL;
     if (!realpath(h->app->root, root) || !(target = fnh__asprintf("%s/%s", root, rel))) {
-        fnh__respond_simple(x, 500, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 500, NULL, NULL, 0);
     } else if (!realpath(target, real)) {
-        fnh__respond_simple(x, errno == EACCES ? 403 : 404, NULL, NULL, 0);
+        fnh__http_respond_simple(x, errno == EACCES ? 403 : 404, NULL, NULL, 0);
     } else if (strncmp(real, root, strlen(root)) != 0 ||
                (real[strlen(root)] != '\0' && real[strlen(root)] != '/')) {
         fnh__admin_respond_error(x, 403, "the path leads outside the app root");
     } else {
         struct stat st;
         if (stat(real, &st))
-            fnh__respond_simple(x, 404, NULL, NULL, 0);
+            fnh__http_respond_simple(x, 404, NULL, NULL, 0);
         else if (S_ISDIR(st.st_mode))
             listing(h, x, real, rel);
         else if (S_ISREG(st.st_mode))

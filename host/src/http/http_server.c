@@ -478,6 +478,14 @@ void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r)
         drain_ready(c);
 }
 
+void fnh__http_respond_simple(fnh__http_exchange *x, int status, const char *content_type,
+                              const char *body, size_t len)
+{
+    fnh__http_response r = {.status = status, .content_type = content_type, .body = body,
+                            .len = len};
+    fnh__http_respond(x, &r);
+}
+
 int fnh__http_exchange_is_head(const fnh__http_exchange *x)
 {
     return x->head;

@@ -36,6 +36,10 @@ int fnh__http_server_port(const fnh__http_server *s);
  * releases x. r and everything it points to are copied before return. If the
  * client has gone away the response is dropped. */
 void fnh__http_respond(fnh__http_exchange *x, const fnh__http_response *r);
+/* fnh__http_respond with a status and a body alone (content_type and body
+ * are copied; either may be NULL). */
+void fnh__http_respond_simple(fnh__http_exchange *x, int status, const char *content_type,
+                              const char *body, size_t len);
 /* 1 when x is a HEAD request. */
 int fnh__http_exchange_is_head(const fnh__http_exchange *x);
 /* Writes out every response queued since the last flush. The server does it

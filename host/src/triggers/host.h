@@ -38,8 +38,5 @@ struct fnh__host {
 /* Handles one HTTP request: admin API, home page, CORS, then the function
  * routes. Matches fnh__http_handler; arg is the fnh__host. */
 void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *req);
-/* Sends a response with a JSON or text body (copied). */
-void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_type,
-                         const char *body, size_t len);
 
 #endif

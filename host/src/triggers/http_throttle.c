@@ -273,7 +273,7 @@ void fnh__http_throttle_shutdown(void)
         fnh__invocation *inv = g.head;
         g.head = inv->next;
         g.waiting--;
-        fnh__respond_simple(inv->owner, 503, NULL, NULL, 0);
+        fnh__http_respond_simple(inv->owner, 503, NULL, NULL, 0);
         fnh__invocation_free(inv);
     }
     g.tail = NULL;

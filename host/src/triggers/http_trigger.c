@@ -18,14 +18,6 @@
 #include "log.h"
 #include "settings.h"
 
-void fnh__respond_simple(fnh__http_exchange *x, int status, const char *content_type,
-                         const char *body, size_t len)
-{
-    fnh__http_response r = {.status = status, .content_type = content_type, .body = body,
-                            .len = len};
-    fnh__http_respond(x, &r);
-}
-
 /* CORS (local.settings.json Host.CORS): the matching origin, or NULL. */
 static const char *cors_origin(const fnh__app *app, const fnh__http_req *req)
 {
@@ -121,7 +113,7 @@ static void complete_http(fnh__invocation *inv)
 static void home_page(fnh__host *h, fnh__http_exchange *x)
 {
     if (fnh__truthy(fnh__app_setting(h->app, "AzureWebJobsDisableHomepage"))) {
-        fnh__respond_simple(x, 204, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 204, NULL, NULL, 0);
         return;
     }
     (void)h;
@@ -130,7 +122,7 @@ static void home_page(fnh__host *h, fnh__http_exchange *x)
         "<h1>Your Functions 2.0 app is up and running</h1>"
         "<p>Served by fnhost. See <a href=\"/admin/functions\">/admin/functions</a>.</p>"
         "</body></html>";
-    fnh__respond_simple(x, 200, "text/html; charset=utf-8", page, sizeof page - 1);
+    fnh__http_respond_simple(x, 200, "text/html; charset=utf-8", page, sizeof page - 1);
 }
 
 /* Answers status with the host's headers (custom headers, CORS) and no
@@ -221,7 +213,7 @@ static void invoke_route(fnh__app *app, fnh__http_exchange *x, fnh__http_req *re
         if (!inv)
             fnh__http_req_free(req);
         fnh__invocation_free(inv);
-        fnh__respond_simple(x, rc == -ENOENT ? 404 : 503, NULL, NULL, 0);
+        fnh__http_respond_simple(x, rc == -ENOENT ? 404 : 503, NULL, NULL, 0);
         return;
     }
     inv->owner = x;
@@ -237,13 +229,13 @@ void fnh__http_trigger_handle(void *arg, fnh__http_exchange *x, fnh__http_req *r
     if (h->admin && h->admin(h, x, req))
         return;
     if (h->offline_html) { /* app_offline.htm: offline, as Azure answers */
-        fnh__respond_simple(x, 503, "text/html", h->offline_html, h->offline_len);
+        fnh__http_respond_simple(x, 503, "text/html", h->offline_html, h->offline_len);
         fnh__http_req_free(req);
         return;
     }
     if (!app->nfunctions && h->state && strcmp(h->state, "Running") != 0) {
         /* shutting down: the app was swapped for an empty one */
-        fnh__respond_simple(x, 503, NULL, NULL, 0);
+        fnh__http_respond_simple(x, 503, NULL, NULL, 0);
         fnh__http_req_free(req);
         return;
     }
