@@ -180,7 +180,9 @@ class Host:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"fnhost did not exit within {timeout} s")
+            self._reader.join(5)
+            raise AssertionError(f"fnhost did not exit within {timeout} s (killed); its output "
+                                 f"ended:\n{self.output[-3000:]}")
         self._reader.join(5)
         return self.returncode
 
