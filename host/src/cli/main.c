@@ -23,7 +23,6 @@
 #include "cli_invoke.h"
 #include "dispatch.h"
 #include "extension.h"
-#include "function_native.h"
 #include "host.h"
 #include "http_binding.h"
 #include "http_throttle.h"
@@ -35,6 +34,7 @@
 #include "log.h"
 #include "child.h"
 #include "secrets.h"
+#include "shadow.h"
 #include "reload.h"
 #include "util.h"
 #include "cli_help.h"
@@ -481,7 +481,7 @@ static int finish(fnh__app *app, uv_loop_t *loop)
     fnh__app_unload(last);           /* unbinds (on the loop), then unloads extensions */
     uv_run(loop, UV_RUN_NOWAIT);
     uv_loop_close(loop);
-    fnh__native_shadow_cleanup();
+    fnh__shadow_cleanup();
     fnh__log("Host", FNH_LOG_INFO, "Host stopped");
     fnh__log_shutdown();
     return 0;
@@ -508,7 +508,7 @@ static int cmd_start(const start_opts *o)
     startup_timeout_arm(o->timeout_s);
     signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
-    int src = fnh__native_shadow_init(); /* a rebuilt .so never changes the loaded copy */
+    int src = fnh__shadow_init(); /* a rebuilt .so never changes the loaded copy */
     if (src)
         fnh__log("Host", FNH_LOG_WARN, "Cannot create a folder for copies of native functions "
                                        "(%s); they load from where they are built and a "
@@ -516,7 +516,7 @@ static int cmd_start(const start_opts *o)
                  strerror(-src));
     fnh__app *app = start_load(o, loop);
     if (!app) {
-        fnh__native_shadow_cleanup();
+        fnh__shadow_cleanup();
         return 1;
     }
     if (start_listening(o, app, loop, t0)) {
@@ -525,7 +525,7 @@ static int cmd_start(const start_opts *o)
         fnh__app_unload(app);
         uv_run(loop, UV_RUN_NOWAIT);
         uv_loop_close(loop);
-        fnh__native_shadow_cleanup();
+        fnh__shadow_cleanup();
         return 1;
     }
     int rc = fnh__dispatch_init(loop, worker_count(), app->function_timeout_ms);

@@ -42,13 +42,6 @@ enum {
  * in-process native runner. Each problem is appended to fn->errors (with
  * dlerror() text). */
 void fnh__native_resolve(fnh__function *fn, int mode);
-/* Host only, at start-up: makes the private shadow folder (under $TMPDIR or
- * /tmp) that every later check or load copies each .so into and loads
- * from. 0 or -errno (then files load from where they are). */
-int fnh__native_shadow_init(void);
-/* Deletes the shadow folder and its copies (at exit, after every function
- * was unloaded). */
-void fnh__native_shadow_cleanup(void);
 /* dlcloses the function's .so, if loaded. */
 void fnh__native_unload(fnh__function *fn);
 /* (runners.c) Gives every healthy function of app its runner. A custom
