@@ -75,7 +75,8 @@ FN_SO     = $(FN_SRC:%.c=%.so)
 # linked with -z defs (no host symbols) plus the libraries in EXT_LIBS_<name>.
 EXT_NAMES = $(filter-out template,$(notdir $(wildcard extensions/*)))
 EXT_SO    = $(EXT_NAMES:%=$(BUILD)/extensions/fnh_%.so)
-TEST_EXT_SO = $(patsubst tests/ext/%.c,$(BUILD)/tests/ext/%.so,$(wildcard tests/ext/*.c))
+TEST_EXT_SO = $(patsubst tests/ext/%.c,$(BUILD)/tests/ext/%.so,$(wildcard tests/ext/*.c)) \
+              $(BUILD)/tests/ext/ticktrig-v2.so
 EXT_LIBS_queue = -lsqlite3 -lpthread
 EXT_LIBS_blob  = -lpthread
 EXT_CFLAGS = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra -Werror -MMD -MP -fPIC \
@@ -93,6 +94,11 @@ extensions: $(EXT_SO) $(TEST_EXT_SO)
 $(BUILD)/tests/ext/%.so: tests/ext/%.c host/include/fnhost/extension.h
 	@mkdir -p $(@D)
 	$(CC) $(EXT_CFLAGS) -shared -Wl,-z,defs -o $@ $< -lpthread
+
+# The tick fixture built again as version 2.0.0: a rebuilt extension
+$(BUILD)/tests/ext/ticktrig-v2.so: tests/ext/ticktrig.c host/include/fnhost/extension.h
+	@mkdir -p $(@D)
+	$(CC) $(EXT_CFLAGS) -DTICK_VERSION='"2.0.0"' -shared -Wl,-z,defs -o $@ $< -lpthread
 
 .SECONDEXPANSION:
 $(BUILD)/extensions/fnh_%.so: $$(wildcard extensions/%/*.c) $$(wildcard extensions/%/*.h) host/include/fnhost/extension.h

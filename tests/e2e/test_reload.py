@@ -572,3 +572,45 @@ def test_isolated_children_replaced_for_changed_code(ctx):
     assert pids <= ended, (pids, ended, out[-3000:])  # the old ones stopped
     assert "The app was not reloaded" not in out and "crashed" not in out
     h.stop()
+
+
+def test_rebuilt_extension_loads_its_new_build(ctx):
+    # a binding extension outside the app, rebuilt in place: its folder is
+    # watched, the reload loads the new build beside the old one, and the
+    # old build is finalised and unloaded once no snapshot binds it
+    ext_dir = ctx.tmpdir()
+    so = os.path.join(ext_dir, "tick.so")
+    builds = {v: os.path.join(ctx.build, "tests", "ext", f"ticktrig{v}.so") for v in ("", "-v2")}
+    shutil.copyfile(builds[""], so)
+    write(os.path.join(ext_dir, "extensions.json"),
+          {"extensions": [{"name": "tick", "file": so,
+                           "types": ["tickTrigger", "constant", "memo"]}]})
+    ticker = {"bindings": [{"type": "tickTrigger", "direction": "in", "name": "tick", "count": 1},
+                           {"type": "memo", "direction": "out", "name": "memo", "label": "{n}"}],
+              "scriptFile": "tickfn.so"}
+    app = v_app(ctx, extra={"ticker/function.json": ticker,
+                            "ticker/tickfn.so": ("copy", ctx.so("ext", "tickfn"))})
+    h = ctx.start(app, env={"FNHOST_EXTENSIONS_PATH": ext_dir})
+
+    def loaded():
+        return [(e["name"], e["version"]) for e in h.get("/admin/host/status").json()["extensions"]]
+
+    h.wait_log("complete token=1 ")
+    assert loaded() == [("tick", "1.2.3")]
+    shutil.copyfile(builds["-v2"], so)  # as a linker does: the same inode rewritten
+    out = h.wait_log("Unloaded the previous build of extension 'tick'")
+    assert f"Extension 'tick' was rebuilt ({so}); loading the new build" in out, out
+    assert out.index("Extension 'tick' was rebuilt") < out.index(RELOADED), out
+    assert loaded() == [("tick", "2.0.0")]
+    assert wait_count(h, "complete token=1 status=0", 2)  # the new build's trigger fired
+    assert out.count("lifecycle: init") == 2 and out.count("lifecycle: fini") == 1, out
+    assert h.get("/api/hello").body == b"v1"
+    # a rebuild that does not load: the functions using it are in error, the
+    # reload is refused and the loaded build goes on
+    with open(so, "w") as f:
+        f.write("not an ELF file")
+    out = h.wait_log(REFUSED)
+    assert "cannot load" in out[out.index("Extension 'tick' was rebuilt", out.index(RELOADED)):]
+    assert loaded() == [("tick", "2.0.0")]
+    h.stop()
+    assert h.output.count("lifecycle: fini") == 2

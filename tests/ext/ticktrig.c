@@ -13,6 +13,10 @@
 
 #include <fnhost/extension.h>
 
+#ifndef TICK_VERSION /* ticktrig-v2.so: the same built as "2.0.0", a rebuild */
+#define TICK_VERSION "1.2.3"
+#endif
+
 typedef struct tick {
     fnh_binding *b;
     int64_t count;
@@ -179,4 +183,4 @@ static const fnh_trigger_type *const triggers[] = {&tick_type, NULL};
 static const fnh_binding_type *const bindings[] = {&const_type, &memo_type, NULL};
 
 FNH_EXPORT const fnh_extension_def fnh_extension = {
-    FNH_EXTENSION_HEAD, "tick", "1.2.3", init, fini, triggers, bindings, NULL};
+    FNH_EXTENSION_HEAD, "tick", TICK_VERSION, init, fini, triggers, bindings, NULL};

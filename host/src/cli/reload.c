@@ -104,8 +104,25 @@ static const char *rel_of(const char *path)
 
 /* ---- watching -------------------------------------------------------------- */
 
+/* A file the app loads (path borrowed; NULL ignored): when it is outside
+ * the root, its folder is watched and a change of it reloads. */
+static void watch_outside(const char *path)
+{
+    char real[PATH_MAX];
+    if (!path || !realpath(path, real) || rel_of(real) || in_list(&R.scripts, real))
+        return;
+    fnh__strlist_addf(&R.scripts, "%s", real);
+    char *slash = strrchr(real, '/');
+    if (slash && slash != real) {
+        *slash = '\0';
+        if (R.w)
+            fnh__watch_add_dir(R.w, real);
+    }
+}
+
 /* host.json watchDirectories and watchFiles, and the folders of native
- * files outside the root, from app; the new folders are watched. */
+ * functions' and extensions' files outside the root, from app; the new
+ * folders are watched. */
 static void watch_config(const fnh__app *app)
 {
     fnh__strlist_free(&R.watch_dirs);
@@ -157,18 +174,14 @@ static void watch_config(const fnh__app *app)
         if (!sf || !*sf)
             continue;
         char *p = sf[0] == '/' ? fnh__strdup(sf) : fnh__asprintf("%s/%s", fn->dir, sf);
-        char real[PATH_MAX];
-        if (p && realpath(p, real) && !rel_of(real) && !in_list(&R.scripts, real)) {
-            fnh__strlist_addf(&R.scripts, "%s", real);
-            char *slash = strrchr(real, '/');
-            if (slash && slash != real) {
-                *slash = '\0';
-                if (R.w)
-                    fnh__watch_add_dir(R.w, real);
-            }
-        }
+        watch_outside(p);
         free(p);
     }
+    fnh__strlist exts = {0}; /* binding extensions' files: a rebuild loads anew */
+    fnh__ext_files(&exts);
+    for (size_t i = 0; i < exts.len; i++)
+        watch_outside(exts.items[i]);
+    fnh__strlist_free(&exts);
 }
 
 static void timer_cb(uv_timer_t *t);

@@ -3,7 +3,10 @@
  * uses (dlopen RTLD_NOW | RTLD_LOCAL, descriptor checked before any of the
  * extension's code runs), drives init -> bind -> start -> stop -> unbind ->
  * fini, implements the fnh_api table, the bounded fnh_fire queue (any
- * thread; drained whole by the loop) and extension input/output calls. */
+ * thread; drained whole by the loop) and extension input/output calls.
+ * Each .so loads from its private shadow copy (core/shadow.c): a reload
+ * after the file was rebuilt loads the new build beside the old one, which
+ * the snapshots still bound to it keep until they are freed. */
 #include "extension.h"
 
 #include <cjson/cJSON.h>
@@ -28,6 +31,7 @@
 #include "json.h"
 #include "log.h"
 #include "settings.h"
+#include "shadow.h"
 #include "util.h"
 #include "unsupported.h"
 
@@ -53,6 +57,9 @@ typedef struct loaded_ext {
     int kind;
     manifest_ext *m;
     void *dl;
+    char *shadow; /* the private copy dl was loaded from (fnh__shadow_acquire), or NULL */
+    struct stat file; /* the manifest's file when it was loaded: a rebuild loads anew */
+    int superseded; /* a newer build of its file is loaded: no new snapshot binds it */
     fnh_extension_def def; /* copied, zero-filled past the plugin's size */
     void *global;
     int inited;
@@ -506,7 +513,11 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     loaded_ext *x = NULL;
     char why[256];
     fnh__abi_head head;
-    int rc = fnh__elf_descriptor_file(path, "fnh_extension", DESC_MIN,
+    struct stat file;
+    int have_file = stat(path, &file) == 0;
+    char *copy = fnh__shadow_acquire(path); /* probed and loaded: the same bytes */
+    const char *load = copy ? copy : path;
+    int rc = fnh__elf_descriptor_file(load, "fnh_extension", DESC_MIN,
                                       _Alignof(fnh_extension_def), &head, why, sizeof why);
     if ((*err = descriptor_refusal(who, rc, why, &head)))
         goto fail;
@@ -515,7 +526,7 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
                                .detail = path};
         fnh__crash_enter(&cs);
         dlerror();
-        dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        dl = dlopen(load, RTLD_NOW | RTLD_LOCAL);
         fnh__crash_leave(&cs);
     }
     if (!dl) {
@@ -539,6 +550,9 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     x->kind = K_EXT;
     x->m = m;
     x->dl = dl;
+    x->shadow = copy;
+    if (have_file)
+        x->file = file;
     size_t n = head.size < dsize ? head.size : dsize;
     memcpy(&x->def, d, n < sizeof x->def ? n : sizeof x->def);
     if (!x->def.name || !*x->def.name)
@@ -556,7 +570,20 @@ fail:
     free(x);
     if (dl)
         dlclose(dl);
+    fnh__shadow_release(copy);
+    free(copy);
     return NULL;
+}
+
+/* dlcloses x's file and gives back its shadow copy (no fini). */
+static void close_file(loaded_ext *x)
+{
+    if (x->dl)
+        dlclose(x->dl);
+    x->dl = NULL;
+    fnh__shadow_release(x->shadow);
+    free(x->shadow);
+    x->shadow = NULL;
 }
 
 static const fnh_trigger_type *find_trigger(const loaded_ext *x, const char *type)
@@ -600,8 +627,7 @@ static void unload(loaded_ext *x)
         x->def.fini(x->global);
         fnh__crash_leave(&cs);
     }
-    if (x->dl)
-        dlclose(x->dl);
+    close_file(x);
     if (x->owns_m)
         manifest_free(x->m);
     free(x);
@@ -726,7 +752,7 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
     manifest_ext *own = x ? manifest_copy(m) : NULL;
     if (x && !own) {
         err = fnh__strdup("out of memory");
-        dlclose(x->dl);
+        close_file(x);
         free(x);
         x = NULL;
     }
@@ -750,7 +776,7 @@ static loaded_ext *load_one(fnh__app *app, manifest_ext *m)
         }
     /* a type provided twice */
     for (loaded_ext *o = g.loaded; o; o = o->next)
-        for (size_t i = 0; i < m->types.len; i++)
+        for (size_t i = 0; i < m->types.len && !o->superseded; i++)
             if (find_trigger(o, m->types.items[i]) || find_binding(o, m->types.items[i])) {
                 err = fnh__asprintf("%s: extension \"%s\" (%s) provides '%s', already provided "
                                     "by extension \"%s\" (%s); remove one of them",
@@ -933,16 +959,36 @@ static void fail_duplicate_types(fnh__app *app)
         }
 }
 
-/* A reloaded app uses an extension that is still loaded: it keeps the
- * loaded file and its init (its host.json section is read once); say so
- * when that is not what the app now asks for. */
-static void note_kept(fnh__app *app, const loaded_ext *x, const manifest_ext *m)
+/* 1 when x's file was rebuilt (or replaced) since x loaded it: x loaded a
+ * shadow copy, so the new build loads as new code. */
+static int rebuilt(const loaded_ext *x)
 {
-    if (x->m->path && m->path && strcmp(x->m->path, m->path) != 0)
-        fnh__strlist_addf(&app->warnings,
-                          "%s: extension \"%s\" is now %s, but %s is loaded and in use; restart "
-                          "the host to load the new file",
-                          m->manifest, m->name, m->path, x->m->path);
+    struct stat now;
+    return x->shadow && x->m->path && stat(x->m->path, &now) == 0 &&
+           (now.st_dev != x->file.st_dev || now.st_ino != x->file.st_ino ||
+            now.st_size != x->file.st_size || now.st_mtim.tv_sec != x->file.st_mtim.tv_sec ||
+            now.st_mtim.tv_nsec != x->file.st_mtim.tv_nsec);
+}
+
+/* A reloaded app uses extension m, loaded as x: when x's file was rebuilt
+ * since, or m now names another file, that file is loaded for app (the
+ * snapshots bound to x keep x until they are freed, then it is finied and
+ * unloaded). Should it not load, app's functions of m say why and x stays
+ * the loaded one. */
+static void reload_changed(fnh__app *app, loaded_ext *x, manifest_ext *m)
+{
+    int moved = x->m->path && m->path && strcmp(x->m->path, m->path) != 0;
+    if (!moved && !rebuilt(x))
+        return;
+    x->superseded = 1;
+    if (moved)
+        fnh__log("Host.Extensions", FNH_LOG_INFO, "Extension '%s' is now %s (was %s); loading it",
+                 m->name, m->path, x->m->path);
+    else
+        fnh__log("Host.Extensions", FNH_LOG_INFO, "Extension '%s' was rebuilt (%s); loading "
+                                                  "the new build", m->name, m->path);
+    if (!load_one(app, m))
+        x->superseded = 0;
 }
 
 /* Loads, once each, the extensions whose types healthy functions use. */
@@ -960,12 +1006,12 @@ static void load_used_extensions(fnh__app *app)
         }
         loaded_ext *have = NULL;
         for (loaded_ext *l = g.loaded; l && !have; l = l->next)
-            if (l->m && strcasecmp(l->m->name, m->name) == 0)
+            if (l->m && !l->superseded && strcasecmp(l->m->name, m->name) == 0)
                 have = l;
         if (used && !have)
             load_one(app, m);
         else if (used)
-            note_kept(app, have, m);
+            reload_changed(app, have, m);
     }
 }
 
@@ -976,7 +1022,7 @@ static loaded_ext *loaded_provider(const char *type)
     manifest_ext *m = d ? NULL : provider_of(type);
     for (loaded_ext *l = g.loaded; l; l = l->next)
         if (d ? (l->builtin && strcmp(l->def.name, d->name) == 0)
-              : (m && l->m && strcasecmp(l->m->name, m->name) == 0))
+              : (m && l->m && !l->superseded && strcasecmp(l->m->name, m->name) == 0))
             return l;
     return NULL;
 }
@@ -988,8 +1034,19 @@ static void unload_idle(loaded_ext *x)
     for (loaded_ext **p = &g.loaded; *p; p = &(*p)->next)
         if (*p == x) {
             *p = x->next;
-            fnh__log("Host.Extensions", FNH_LOG_INFO,
-                     "Unloaded extension '%s': no function uses it any more", x->def.name);
+            /* a newer build no snapshot kept (its reload was refused): the
+             * build before it, still bound, is the loaded one again */
+            for (loaded_ext *o = x->superseded ? NULL : g.loaded; o; o = o->next)
+                if (o->superseded && o->m && x->m && strcasecmp(o->m->name, x->m->name) == 0) {
+                    o->superseded = 0;
+                    break;
+                }
+            if (x->superseded)
+                fnh__log("Host.Extensions", FNH_LOG_INFO,
+                         "Unloaded the previous build of extension '%s'", x->def.name);
+            else
+                fnh__log("Host.Extensions", FNH_LOG_INFO,
+                         "Unloaded extension '%s': no function uses it any more", x->def.name);
             unload(x);
             return;
         }
@@ -1148,12 +1205,19 @@ void fnh__ext_unload_idle(int on)
     g.unload_idle = on;
 }
 
+void fnh__ext_files(fnh__strlist *out)
+{
+    for (loaded_ext *x = g.loaded; x; x = x->next)
+        if (!x->builtin && !x->superseded && x->m && x->m->path)
+            fnh__strlist_addf(out, "%s", x->m->path);
+}
+
 void fnh__ext_status_json(fnh__buf *b)
 {
     fnh__buf_puts(b, "[");
     int first = 1;
     for (loaded_ext *x = g.loaded; x; x = x->next) {
-        if (x->builtin)
+        if (x->builtin || x->superseded)
             continue;
         fnh__buf_puts(b, first ? "{\"name\":" : ",{\"name\":");
         first = 0;
@@ -1746,7 +1810,7 @@ int fnh__ext_cli(int argc, char **argv)
             loaded_ext *x = m->path ? load_so(m, m->path, &err) : NULL;
             if (x) {
                 print_ext(m->name, x->def.version, m->path, &x->def);
-                dlclose(x->dl);
+                close_file(x);
                 free(x);
             } else {
                 printf("%-10s (unusable) %s\n  %s\n", m->name, m->file,
@@ -1768,7 +1832,7 @@ int fnh__ext_cli(int argc, char **argv)
         } else {
             print_ext(x->def.name, x->def.version, path, &x->def);
             printf("ok: %s is a usable fnhost extension\n", argv[2]);
-            dlclose(x->dl);
+            close_file(x);
             free(x);
         }
         free(err);
@@ -1826,7 +1890,7 @@ int fnh__ext_command(int argc, char **argv)
             fnh__crash_leave(&cs);
             g.loaded = x->next;
         }
-        dlclose(x->dl);
+        close_file(x);
         free(x);
     }
     free(err);

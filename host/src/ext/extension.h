@@ -46,6 +46,9 @@ void fnh__ext_unload(int busy);
  * as soon as the last snapshot that bound it is freed; off (shutdown), they
  * wait for fnh__ext_unload. */
 void fnh__ext_unload_idle(int on);
+/* Appends to out the file of every loaded extension (the manifests' paths,
+ * copied), so a rebuild of one can be watched for. */
+void fnh__ext_files(fnh__strlist *out);
 /* Appends a JSON array of loaded extensions ([{"name","version","file"}]). */
 void fnh__ext_status_json(fnh__buf *b);
 
