@@ -89,6 +89,15 @@ def main():
         ref_w = run.run_wrk(port, "/api/hello", args.duration)
         ref_w["cpu_us"] = (run.read_cpu_ticks(ref.pid) - c0) / run.CLK_TCK / \
             max(1, ref_w["requests"]) * 1e6
+        # ... and at one connection, where (as for the host behind a worker
+        # that answers a few thousand calls a second) each request wakes the
+        # server from idle: what a request costs here when nothing batches
+        run.CONNECTIONS = 1
+        c0 = run.read_cpu_ticks(ref.pid)
+        ref_one = run.run_wrk(port, "/api/hello", min(args.duration, 5))
+        ref_one["cpu_us"] = (run.read_cpu_ticks(ref.pid) - c0) / run.CLK_TCK / \
+            max(1, ref_one["requests"]) * 1e6
+        run.CONNECTIONS = CONNECTIONS
     finally:
         ref.stop()
 
@@ -123,6 +132,8 @@ def main():
     rows = [
         ("reference req/s (64 conns)", f"{ref_w['rps']:.0f}"),
         ("reference CPU per request", f"{ref_w['cpu_us']:.1f} us"),
+        ("reference CPU per request, one connection", f"{ref_one['cpu_us']:.1f} us "
+                                                      f"({ref_one['rps']:.0f} req/s)"),
         ("node v4 hello req/s (64 conns)", f"{w['rps']:.0f} ({w['rps'] / ref_w['rps']:.1%} "
                                            f"of the reference)"),
         ("p50 / p99", f"{w['p50']:.2f} ms / {w['p99']:.2f} ms"),
