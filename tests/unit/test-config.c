@@ -257,6 +257,8 @@ static void test_reserved_and_duplicate_routes(void)
     write_file("a1/function.json", HTTP_FN(",\"route\":\"items\",\"methods\":[\"get\"]"));
     write_file("a2/function.json", HTTP_FN(",\"route\":\"ITEMS/\",\"methods\":[\"get\",\"put\"]"));
     write_file("a3/function.json", HTTP_FN(",\"route\":\"items\",\"methods\":[\"post\"]"));
+    /* a2, in error, is not routed: its put is free */
+    write_file("a4/function.json", HTTP_FN(",\"route\":\"Items\",\"methods\":[\"put\"]"));
     fnh__app *app = load();
     CHECK_STR(first_error(app, "adm"),
               "adm/function.json: bindings[0].route: 'Admin/x' conflicts with the host's "
@@ -267,6 +269,7 @@ static void test_reserved_and_duplicate_routes(void)
               "a2/function.json: bindings[0].route: 'ITEMS' conflicts with the route of function "
               "'a1' for the same methods; change one route or split the methods");
     CHECK(first_error(app, "a3") == NULL);
+    CHECK(first_error(app, "a4") == NULL);
     cleanup(app);
 }
 

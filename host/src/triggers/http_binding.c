@@ -451,8 +451,24 @@ static void overlap_cb(void *a, void *b, const char *example, void *arg)
                       example ? ", e.g. '/" : "", example ? example : "", example ? "'" : "");
 }
 
-/* A route's problem before parsing: reserved, or another function's. */
-static int route_conflicts(const http_state *g, fnh__http_fn *hf)
+/* The routes routed so far, by their case-insensitive text (open
+ * addressing; several share a text when their methods differ). */
+typedef struct routed_set {
+    const fnh__http_fn **slots;
+    size_t mask;
+} routed_set;
+
+static size_t route_hash(const char *route)
+{
+    size_t h = 14695981039346656037ull;
+    for (const unsigned char *p = (const unsigned char *)route; *p; p++)
+        h = (h ^ (size_t)tolower(*p)) * 1099511628211ull;
+    return h;
+}
+
+/* A route's problem before parsing: reserved, or another function's (one
+ * routed before it, in done). */
+static int route_conflicts(const routed_set *done, fnh__http_fn *hf)
 {
     fnh__function *fn = hf->fn;
     int reserved = strncasecmp(hf->route, "admin", 5) == 0 ||
@@ -465,16 +481,25 @@ static int route_conflicts(const http_state *g, fnh__http_fn *hf)
                           fn->config_file, hf->b->index, hf->route);
         return 1;
     }
-    for (fnh__http_fn *o = g->fns; o != hf; o = o->next)
-        if (fnh__function_ok(o->fn) && strcasecmp(o->route, hf->route) == 0 &&
-            (o->methods & hf->methods)) {
+    for (size_t i = route_hash(hf->route) & done->mask; done->slots[i]; i = (i + 1) & done->mask) {
+        const fnh__http_fn *o = done->slots[i];
+        if (strcasecmp(o->route, hf->route) == 0 && (o->methods & hf->methods)) {
             fnh__strlist_addf(&fn->errors,
                               "%s: bindings[%d].route: '%s' conflicts with the route of function "
                               "'%s' for the same methods; change one route or split the methods",
                               fn->config_file, hf->b->index, hf->route, o->fn->name);
             return 1;
         }
+    }
     return 0;
+}
+
+static void routed_add(routed_set *done, const fnh__http_fn *hf)
+{
+    size_t i = route_hash(hf->route) & done->mask;
+    while (done->slots[i])
+        i = (i + 1) & done->mask;
+    done->slots[i] = hf;
 }
 
 static void build_router(fnh__app *app, http_state *g);
@@ -495,13 +520,21 @@ fnh__router *fnh__http_router(fnh__app *app)
 static __attribute__((noinline)) void build_router(fnh__app *app, http_state *g)
 {
     g->routed = 1;
-    g->router = fnh__router_new();
-    if (!g->router)
+    size_t n = 0, cap = 16;
+    for (const fnh__http_fn *hf = g->fns; hf; hf = hf->next)
+        n++;
+    while (cap < 2 * n)
+        cap *= 2;
+    routed_set done = {calloc(cap, sizeof *done.slots), cap - 1};
+    g->router = done.slots ? fnh__router_new() : NULL;
+    if (!g->router) {
+        free(done.slots);
         return;
+    }
     const char *prefix = fnh__http_route_prefix(app);
     for (fnh__http_fn *hf = g->fns; hf; hf = hf->next) {
         fnh__function *fn = hf->fn;
-        if (!fnh__function_ok(fn) || route_conflicts(g, hf))
+        if (!fnh__function_ok(fn) || route_conflicts(&done, hf))
             continue;
         hf->route_full = *prefix ? fnh__asprintf("%s/%s", prefix, hf->route)
                                  : fnh__strdup(hf->route);
@@ -516,7 +549,9 @@ static __attribute__((noinline)) void build_router(fnh__app *app, http_state *g)
         /* a disabled function stays routed: Azure answers its admin callers
          * (every caller while authorization is off) and 404 to the rest */
         fnh__router_add(g->router, r, hf->methods, hf);
+        routed_add(&done, hf);
     }
+    free(done.slots);
     fnh__router_finalize(g->router);
     fnh__router_overlaps(g->router, overlap_cb, app);
 }
