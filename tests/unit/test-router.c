@@ -796,6 +796,31 @@ static void test_overlaps(void)
         struct ov o = overlaps_of(t, 2, NULL);
         CHECK(o.n == 1 && ov_has(&o, " | {*all} | "));
     }
+    {
+        /* leading literals compared without case; a route whose leading
+         * literals are a prefix of another's is still compared with it */
+        static const char *const t[] = {"Shop/Items/{id}", "shop/items/recent", "shop/{x}/top",
+                                        "shop/cart/{n:int}", "SHOP/{y}/{z:int}"};
+        struct ov o = overlaps_of(t, 5, NULL);
+        CHECK(ov_has(&o, "shop/items/recent | Shop/Items/{id} | shop/items/recent"));
+        CHECK(ov_has(&o, "Shop/Items/{id} | shop/{x}/top | Shop/Items/top"));
+        CHECK(ov_has(&o, "shop/cart/{n:int} | SHOP/{y}/{z:int} | shop/cart/1"));
+        CHECK(!ov_has(&o, "shop/cart/{n:int} | Shop/Items/{id} | (none)"));
+    }
+    {
+        /* 48 routes with literals of their own, one that starts with a
+         * parameter: only that one overlaps each of the others */
+        static char names[48][16];
+        const char *t[49];
+        for (int i = 0; i < 48; i++) {
+            snprintf(names[i], sizeof names[i], "r%d/{id}", i);
+            t[i] = names[i];
+        }
+        t[48] = "{any}/x";
+        struct ov o = overlaps_of(t, 49, NULL);
+        CHECK(o.n == 48);
+        CHECK(ov_has(&o, "r0/{id} | {any}/x | r0/x") && ov_has(&o, "r47/{id} | {any}/x | r47/x"));
+    }
 }
 
 static void ov_count(void *a, void *b, const char *example, void *arg)

@@ -2726,6 +2726,90 @@ static int pair_overlap(const fnh__route *a, const fnh__route *b, struct span *s
     return any;
 }
 
+/* A route's literal key: its leading whole-literal segments that every path
+ * it matches has (positions below min_segs). Two routes whose keys differ at
+ * a position both keys have never match one path (pair_overlap's cheap
+ * pass rejects them), so only a route and those whose keys extend its own
+ * need comparing. */
+struct keyed {
+    const fnh__route *r;
+    size_t len; /* segments in the key */
+};
+
+static size_t key_len(const fnh__route *r)
+{
+    size_t k = 0;
+    const struct segment *sg;
+    while (k < r->min_segs && elem_at(r, k, &sg) == E_LIT)
+        k++;
+    return k;
+}
+
+/* Case-insensitive order of two literal segments. */
+static int seg_cmp(const struct segment *a, const struct segment *b)
+{
+    const struct part *x = &a->parts[0], *y = &b->parts[0];
+    size_t n = x->litlen < y->litlen ? x->litlen : y->litlen;
+    for (size_t i = 0; i < n; i++) {
+        int c = lower((unsigned char)x->lit[i]) - lower((unsigned char)y->lit[i]);
+        if (c)
+            return c;
+    }
+    return (x->litlen > y->litlen) - (x->litlen < y->litlen);
+}
+
+/* Keys segment by segment; a key sorts before the keys it is a prefix of. */
+static int key_cmp(const void *pa, const void *pb)
+{
+    const struct keyed *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    for (size_t k = 0; k < n; k++) {
+        int c = seg_cmp(&a->r->segs[k], &b->r->segs[k]);
+        if (c)
+            return c;
+    }
+    return (a->len > b->len) - (a->len < b->len);
+}
+
+/* 1 when a's key is a prefix of b's (or equal). */
+static int key_prefix(const struct keyed *a, const struct keyed *b)
+{
+    if (a->len > b->len)
+        return 0;
+    for (size_t k = 0; k < a->len; k++)
+        if (seg_cmp(&a->r->segs[k], &b->r->segs[k]))
+            return 0;
+    return 1;
+}
+
+/* An entry's key and its index in the router. */
+struct ranked {
+    struct keyed k; /* first: key_cmp orders these */
+    size_t i;
+};
+
+/* For each entry, its rank in key order (rank) and, by rank, the end of the
+ * run of ranks whose keys its key prefixes (until). 0, or -ENOMEM. */
+static int key_ranks(const fnh__router *rt, size_t *rank, size_t *until)
+{
+    struct ranked *rk = malloc(rt->n * sizeof *rk);
+    if (!rk)
+        return -ENOMEM;
+    for (size_t i = 0; i < rt->n; i++)
+        rk[i] = (struct ranked){{rt->e[i].route, key_len(rt->e[i].route)}, i};
+    qsort(rk, rt->n, sizeof *rk, key_cmp);
+    for (size_t r = 0; r < rt->n; r++)
+        rank[rk[r].i] = r;
+    for (size_t r = 0; r < rt->n; r++) {
+        size_t s = r + 1;
+        while (s < rt->n && key_prefix(&rk[r].k, &rk[s].k))
+            s++;
+        until[r] = s;
+    }
+    free(rk);
+    return 0;
+}
+
 void fnh__router_overlaps(const fnh__router *rt,
                           void (*cb)(void *a, void *b, const char *example, void *arg), void *arg)
 {
@@ -2733,6 +2817,8 @@ void fnh__router_overlaps(const fnh__router *rt,
         return;
     size_t nv = rt->max_params ? rt->max_params : 1;
     struct span *sa = calloc(nv, sizeof *sa), *sb = calloc(nv, sizeof *sb);
+    size_t *rank = malloc(rt->n * sizeof *rank), *until = malloc(rt->n * sizeof *until);
+    int keyed = rank && until && key_ranks(rt, rank, until) == 0;
     if (!sa || !sb)
         goto out;
     for (size_t i = 0; i < rt->n; i++)
@@ -2740,12 +2826,17 @@ void fnh__router_overlaps(const fnh__router *rt,
             const struct entry *x = &rt->e[i], *y = &rt->e[j];
             if (!(x->methods & y->methods))
                 continue;
+            if (keyed && (rank[i] < rank[j] ? rank[j] >= until[rank[i]]
+                                            : rank[i] >= until[rank[j]]))
+                continue; /* their keys differ: no path matches both */
             char *ex = NULL;
             if (pair_overlap(x->route, y->route, sa, sb, &ex))
                 cb(x->target, y->target, ex, arg);
             free(ex);
         }
 out:
+    free(rank);
+    free(until);
     free(sa);
     free(sb);
 }
