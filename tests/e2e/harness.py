@@ -187,10 +187,14 @@ class Host:
         return self.returncode
 
     def wait_log(self, needle, timeout=10):
+        """The output once it holds needle and the rest of needle's line
+        (the reader may have read part of a line so far)."""
         deadline = time.time() + timeout
         while time.time() < deadline:
-            if needle in self.output:
-                return self.output
+            out = self.output
+            at = out.find(needle)
+            if at >= 0 and (out.find("\n", at + len(needle)) >= 0 or needle.endswith("\n")):
+                return out
             time.sleep(0.02)
         raise AssertionError(f"log never contained {needle!r}:\n{self.output[-3000:]}")
 
