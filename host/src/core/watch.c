@@ -139,11 +139,13 @@ static int add_tree(fnh__watch *w, const char *dir, int depth)
     if (!d)
         return 0; /* gone again, or unreadable: nothing under it to watch */
     for (struct dirent *de; (de = readdir(d));) {
-        if (skipped_name(de->d_name))
+        /* the entry's type from the folder itself when the file system
+         * gives it (no lstat per file of a 1,000-function app) */
+        if (skipped_name(de->d_name) || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
             continue;
         char *sub = fnh__asprintf("%s/%s", dir, de->d_name);
         struct stat st;
-        if (sub && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+        if (sub && (de->d_type == DT_DIR || (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))))
             add_tree(w, sub, depth + 1);
         free(sub);
     }
