@@ -32,8 +32,9 @@ typedef struct shadow_entry {
     char *copy;
     struct shadow_entry *next;
 } shadow_entry;
-/* How many loaded functions use each copy: the last one deletes it, so a
- * long session of rebuilds does not fill the folder. */
+/* How many users (loaded functions and extensions) each copy has: the
+ * last one deletes it, so a long session of rebuilds does not fill the
+ * folder. */
 typedef struct shadow_use {
     char *copy;
     size_t n;
