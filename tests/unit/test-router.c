@@ -810,7 +810,7 @@ static void test_overlaps(void)
     {
         /* 48 routes with literals of their own, one that starts with a
          * parameter: only that one overlaps each of the others */
-        static char names[48][16];
+        static char names[48][24];
         const char *t[49];
         for (int i = 0; i < 48; i++) {
             snprintf(names[i], sizeof names[i], "r%d/{id}", i);
