@@ -58,7 +58,6 @@ typedef struct loaded_ext {
     manifest_ext *m;
     void *dl;
     char *shadow; /* the private copy dl was loaded from (fnh__shadow_acquire), or NULL */
-    struct stat file; /* the manifest's file when it was loaded: a rebuild loads anew */
     int superseded; /* a newer build of its file is loaded: no new snapshot binds it */
     fnh_extension_def def; /* copied, zero-filled past the plugin's size */
     void *global;
@@ -513,8 +512,6 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     loaded_ext *x = NULL;
     char why[256];
     fnh__abi_head head;
-    struct stat file;
-    int have_file = stat(path, &file) == 0;
     char *copy = fnh__shadow_acquire(path); /* probed and loaded: the same bytes */
     const char *load = copy ? copy : path;
     int rc = fnh__elf_descriptor_file(load, "fnh_extension", DESC_MIN,
@@ -551,8 +548,6 @@ static loaded_ext *load_so(manifest_ext *m, const char *path, char **err)
     x->m = m;
     x->dl = dl;
     x->shadow = copy;
-    if (have_file)
-        x->file = file;
     size_t n = head.size < dsize ? head.size : dsize;
     memcpy(&x->def, d, n < sizeof x->def ? n : sizeof x->def);
     if (!x->def.name || !*x->def.name)
@@ -959,27 +954,11 @@ static void fail_duplicate_types(fnh__app *app)
         }
 }
 
-/* 1 when x's file was rebuilt (or replaced) since x loaded it: x loaded a
- * shadow copy, so the new build loads as new code. */
-static int rebuilt(const loaded_ext *x)
+/* Loads extension m's changed file (moved: m names another than x's) for
+ * app, x the build loaded so far: x is superseded, or again the loaded one
+ * when the new file does not load. */
+static void load_changed(fnh__app *app, loaded_ext *x, manifest_ext *m, int moved)
 {
-    struct stat now;
-    return x->shadow && x->m->path && stat(x->m->path, &now) == 0 &&
-           (now.st_dev != x->file.st_dev || now.st_ino != x->file.st_ino ||
-            now.st_size != x->file.st_size || now.st_mtim.tv_sec != x->file.st_mtim.tv_sec ||
-            now.st_mtim.tv_nsec != x->file.st_mtim.tv_nsec);
-}
-
-/* A reloaded app uses extension m, loaded as x: when x's file was rebuilt
- * since, or m now names another file, that file is loaded for app (the
- * snapshots bound to x keep x until they are freed, then it is finied and
- * unloaded). Should it not load, app's functions of m say why and x stays
- * the loaded one. */
-static void reload_changed(fnh__app *app, loaded_ext *x, manifest_ext *m)
-{
-    int moved = x->m->path && m->path && strcmp(x->m->path, m->path) != 0;
-    if (!moved && !rebuilt(x))
-        return;
     x->superseded = 1;
     if (moved)
         fnh__log("Host.Extensions", FNH_LOG_INFO, "Extension '%s' is now %s (was %s); loading it",
@@ -989,6 +968,22 @@ static void reload_changed(fnh__app *app, loaded_ext *x, manifest_ext *m)
                                                   "the new build", m->name, m->path);
     if (!load_one(app, m))
         x->superseded = 0;
+}
+
+/* A reloaded app uses extension m, loaded as x: when x's file was rebuilt
+ * since (its shadow copy now is another than x's: other content), or m now
+ * names another file, that file is loaded for app (the snapshots bound to x
+ * keep x until they are freed, then it is finied and unloaded). Should it
+ * not load, app's functions of m say why and x stays the loaded one. */
+static void reload_changed(fnh__app *app, loaded_ext *x, manifest_ext *m)
+{
+    int moved = x->m->path && m->path && strcmp(x->m->path, m->path) != 0;
+    /* held until the new build loaded from it, so it is copied once */
+    char *now = !moved && x->shadow && m->path ? fnh__shadow_acquire(m->path) : NULL;
+    if (moved || (now && strcmp(now, x->shadow) != 0))
+        load_changed(app, x, m, moved);
+    fnh__shadow_release(now);
+    free(now);
 }
 
 /* Loads, once each, the extensions whose types healthy functions use. */
