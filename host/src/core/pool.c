@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -168,15 +169,27 @@ static void post_done(fnh__invocation *inv)
 
 static void *worker_main(void *arg);
 
-/* Starts one detached worker thread; under g.lock. Returns 0 or -errno. */
+/* Starts one detached worker thread; under g.lock. Returns 0 or -errno.
+ * Workers block every signal but the faults a function may raise (the
+ * crash report needs those on the faulting thread): a SIGTERM or SIGCHLD is
+ * then always taken by a thread that handles it at once, never by a worker
+ * asleep in pthread_cond_wait (where ThreadSanitizer holds a signal back
+ * until the worker wakes, and an idle host never stopped). */
 static int spawn_worker(void)
 {
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+    sigset_t blocked, old;
+    sigfillset(&blocked);
+    for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
+        sigdelset(&blocked, faults[i]);
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1u << 20);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_sigmask(SIG_BLOCK, &blocked, &old); /* the new thread inherits it */
     int rc = pthread_create(&t, &attr, worker_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc)
         return -rc;
